@@ -1,0 +1,54 @@
+//! `l2tp { }`: the global session lookup mode (VPP plugins/l2tp/l2tp.c).
+
+use crate::error::ConfigError;
+use crate::tree::{Section, Token};
+
+/// Which packet field finds the session on decap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LookupMode {
+    /// `lookup-v6-src`: outer IPv6 source address.
+    SrcAddress,
+    /// `lookup-v6-dst`: outer IPv6 destination address (VPP's default).
+    #[default]
+    DstAddress,
+    /// `lookup-session-id`: the L2TPv3 session id.
+    SessionId,
+}
+
+/// The `l2tp` section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct L2tpConfig {
+    /// Decap lookup key; default [`LookupMode::DstAddress`].
+    pub lookup: LookupMode,
+}
+
+impl L2tpConfig {
+    /// Parses the `l2tp` section: at most one lookup mode (repeating the same
+    /// one is harmless; two different ones are an error, where VPP silently
+    /// keeps the last).
+    pub fn parse(section: &Section) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let mut cur = section.cursor();
+        let mut first: Option<&Token> = None;
+        while let Some(k) = cur.next_word()? {
+            let mode = match k.as_str() {
+                "lookup-v6-src" => LookupMode::SrcAddress,
+                "lookup-v6-dst" => LookupMode::DstAddress,
+                "lookup-session-id" => LookupMode::SessionId,
+                _ => return Err(cur.unknown(k)),
+            };
+            if let Some(prev) = first.filter(|p| p.text != k.text) {
+                return Err(cur.error(
+                    k,
+                    format!(
+                        "`{}' conflicts with `{}' (line {}): only one lookup mode",
+                        k.text, prev.text, prev.line
+                    ),
+                ));
+            }
+            first = Some(k);
+            c.lookup = mode;
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,152 @@
+//! Small VPP sections: `interface`, `ethernet`, `l2fib`, `ip6`.
+
+use crate::error::ConfigError;
+use crate::tree::Section;
+
+/// Interface rx mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxMode {
+    /// `polling`.
+    Polling,
+    /// `interrupt`.
+    Interrupt,
+    /// `adaptive`.
+    Adaptive,
+}
+
+impl RxMode {
+    /// The mode for a `polling|interrupt|adaptive` word.
+    pub fn from_word(w: &str) -> Option<Self> {
+        Some(match w {
+            "polling" => Self::Polling,
+            "interrupt" => Self::Interrupt,
+            "adaptive" => Self::Adaptive,
+            _ => return None,
+        })
+    }
+}
+
+/// The `interface` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    /// `default-rx-mode polling|interrupt|adaptive`; `None` = each driver's
+    /// own default (polling in VPP).
+    pub default_rx_mode: Option<RxMode>,
+}
+
+impl InterfaceConfig {
+    /// Parses the `interface` section.
+    pub fn parse(section: &Section) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let mut cur = section.cursor();
+        while let Some(k) = cur.next_word()? {
+            match k.as_str() {
+                "default-rx-mode" => {
+                    let v = cur.expect_value(k)?;
+                    let mode = RxMode::from_word(v.as_str()).ok_or_else(|| {
+                        cur.error(
+                            v,
+                            format!(
+                                "invalid rx mode `{}' (expected polling, interrupt or adaptive)",
+                                v.text
+                            ),
+                        )
+                    })?;
+                    c.default_rx_mode = Some(mode);
+                }
+                _ => return Err(cur.unknown(k)),
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The `ethernet` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EthernetConfig {
+    /// `default-mtu <n>`: 64..=9000, default 9000 (VPP's range and default).
+    pub default_mtu: u32,
+}
+
+impl Default for EthernetConfig {
+    fn default() -> Self {
+        Self { default_mtu: 9000 }
+    }
+}
+
+impl EthernetConfig {
+    /// Parses the `ethernet` section.
+    pub fn parse(section: &Section) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let mut cur = section.cursor();
+        while let Some(k) = cur.next_word()? {
+            match k.as_str() {
+                "default-mtu" => c.default_mtu = cur.u32_in(k, 64, 9000)?,
+                _ => return Err(cur.unknown(k)),
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The `l2fib` section (stored; the l2 crate sizes its table from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct L2fibConfig {
+    /// `table-size <size>` in bytes; VPP default 128M.
+    pub table_size: u64,
+    /// `num-buckets <n>`; VPP default 256K (262144).
+    pub num_buckets: u32,
+}
+
+impl Default for L2fibConfig {
+    fn default() -> Self {
+        Self {
+            table_size: 128 << 20,
+            num_buckets: 256 << 10,
+        }
+    }
+}
+
+impl L2fibConfig {
+    /// Parses the `l2fib` section.
+    pub fn parse(section: &Section) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let mut cur = section.cursor();
+        while let Some(k) = cur.next_word()? {
+            match k.as_str() {
+                "table-size" => c.table_size = cur.size(k)?,
+                "num-buckets" => c.num_buckets = cur.u32_in(k, 1, u32::MAX)?,
+                _ => return Err(cur.unknown(k)),
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The `ip6` section (stored; `None` = the ip6 crate's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ip6Config {
+    /// `hash-buckets <n>`.
+    pub hash_buckets: Option<u32>,
+    /// `heap-size <size>` in bytes.
+    pub heap_size: Option<u64>,
+    /// `default-table-name <s>`.
+    pub default_table_name: Option<String>,
+}
+
+impl Ip6Config {
+    /// Parses the `ip6` section.
+    pub fn parse(section: &Section) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let mut cur = section.cursor();
+        while let Some(k) = cur.next_word()? {
+            match k.as_str() {
+                "hash-buckets" => c.hash_buckets = Some(cur.u32_in(k, 1, u32::MAX)?),
+                "heap-size" => c.heap_size = Some(cur.size(k)?),
+                "default-table-name" => c.default_table_name = Some(cur.string(k)?),
+                _ => return Err(cur.unknown(k)),
+            }
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,266 @@
+//! The node contract: [`Node`], the [`Frame`] it gets and the [`Cx`] it works through.
+
+use crate::counters::{Counters, NodeStats};
+use crate::runtime::Sched;
+use crate::shared::Dp;
+use crate::trace::{TraceEntry, Tracer};
+use pwire_buffer::{Buffer, BufferIndex, Pool, ThreadCache};
+
+/// What kind of node this is (VPP's node types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// Polled every loop iteration (drivers, pg).
+    Input,
+    /// Runs when a frame is pending for it.
+    Internal,
+    /// Control-plane task on the main thread, woken by time (ND, MAC aging, ping).
+    Process,
+}
+
+/// A next index meaning "the node kept or freed this buffer itself" (tx nodes, drops).
+pub const NEXT_CONSUMED: u16 = u16::MAX;
+
+/// A graph node. One instance per thread; `process` is the one dynamic call per frame.
+pub trait Node: Send {
+    /// Handles a frame: set one next index per packet in `frame` (or [`NEXT_CONSUMED`]).
+    /// Input and process nodes get an empty frame and produce packets with [`Cx::enqueue`].
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>);
+}
+
+/// The packets of one dispatch and their next indices.
+///
+/// Invariant (kept by the runtime): a buffer index appears in at most one frame slot anywhere,
+/// so handing out one `&mut Buffer` per slot is exclusive.
+pub struct Frame<'a> {
+    pool: &'a Pool,
+    bis: &'a [BufferIndex],
+    nexts: &'a mut [u16],
+}
+
+impl std::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("len", &self.bis.len())
+            .finish()
+    }
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn new(pool: &'a Pool, bis: &'a [BufferIndex], nexts: &'a mut [u16]) -> Self {
+        debug_assert!(bis.len() <= crate::FRAME_SIZE && nexts.len() == bis.len());
+        Frame { pool, bis, nexts }
+    }
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.bis.len()
+    }
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.bis.is_empty()
+    }
+    #[inline(always)]
+    pub fn indices(&self) -> &[BufferIndex] {
+        self.bis
+    }
+    #[inline(always)]
+    pub fn pool(&self) -> &'a Pool {
+        self.pool
+    }
+    /// Read-only view of packet `i`.
+    #[inline(always)]
+    pub fn buf(&self, i: usize) -> &Buffer {
+        self.pool.get(self.bis[i])
+    }
+    /// Packet `i` and its next slot.
+    #[inline(always)]
+    pub fn get_mut(&mut self, i: usize) -> (&mut Buffer, &mut u16) {
+        // SAFETY: frame invariant: `bis[i]` is held by this frame only, and the `&mut self`
+        // borrow prevents a second reference through this frame.
+        let b = unsafe { self.pool.get_mut(self.bis[i]) };
+        (b, &mut self.nexts[i])
+    }
+    /// Sets every packet's next (speculative next; fix the exceptions afterwards).
+    #[inline(always)]
+    pub fn set_all(&mut self, next: u16) {
+        self.nexts.fill(next);
+    }
+    /// Every packet with its next slot, once each.
+    #[inline(always)]
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&mut Buffer, &mut u16)> + '_ {
+        let pool = self.pool;
+        self.bis
+            .iter()
+            .zip(self.nexts.iter_mut())
+            .map(move |(&bi, nx)| {
+                // SAFETY: frame invariant (each index once), and the iterator yields each slot once.
+                (unsafe { pool.get_mut(bi) }, nx)
+            })
+    }
+    /// Every packet with its index and next slot.
+    #[inline(always)]
+    pub fn iter_mut_bi(
+        &mut self,
+    ) -> impl Iterator<Item = (BufferIndex, &mut Buffer, &mut u16)> + '_ {
+        let pool = self.pool;
+        self.bis
+            .iter()
+            .zip(self.nexts.iter_mut())
+            .map(move |(&bi, nx)| {
+                // SAFETY: as in `iter_mut`.
+                (bi, unsafe { pool.get_mut(bi) }, nx)
+            })
+    }
+    /// The next slots.
+    #[inline(always)]
+    pub fn nexts_mut(&mut self) -> &mut [u16] {
+        self.nexts
+    }
+}
+
+/// What a node sees of its thread while it runs.
+pub struct Cx<'a> {
+    pub(crate) thread: usize,
+    pub(crate) node: u32,
+    pub(crate) error_base: u16,
+    pub(crate) next_targets: &'a [u32],
+    pub(crate) sched: &'a mut Sched,
+    pub(crate) cache: &'a mut ThreadCache,
+    pub(crate) counters: &'a Counters,
+    pub(crate) stats: &'a [NodeStats],
+    pub(crate) tracer: &'a Tracer,
+    pub(crate) now_tsc: u64,
+    pub(crate) now: f64,
+    pub(crate) wake: &'a mut Option<f64>,
+    pub(crate) produced: &'a mut u32,
+}
+
+impl std::fmt::Debug for Cx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cx")
+            .field("thread", &self.thread)
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+impl<'a> Cx<'a> {
+    /// The dataplane read token for [`crate::Shared`] state.
+    #[inline(always)]
+    pub fn dp(&self) -> Dp {
+        // SAFETY: a `Cx` exists only inside a dispatch (see shared.rs).
+        unsafe { Dp::new() }
+    }
+    #[inline(always)]
+    pub fn thread(&self) -> usize {
+        self.thread
+    }
+    /// This node's index in the graph.
+    #[inline(always)]
+    pub fn node_index(&self) -> u32 {
+        self.node
+    }
+    /// Seconds since the process started (monotonic).
+    #[inline(always)]
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+    #[inline(always)]
+    pub fn now_tsc(&self) -> u64 {
+        self.now_tsc
+    }
+    #[inline(always)]
+    pub fn pool(&self) -> &Pool {
+        self.cache.pool()
+    }
+
+    /// Adds to one of this node's counters (once per frame, not per packet).
+    #[inline(always)]
+    pub fn count(&self, c: impl Into<u16>, n: u64) {
+        if n != 0 {
+            self.counters.add(self.error_base + c.into(), n);
+        }
+    }
+    /// The global error code for one of this node's counters (store it in `Buffer::error`).
+    #[inline(always)]
+    pub fn error(&self, c: impl Into<u16>) -> u16 {
+        self.error_base + c.into()
+    }
+    /// Counts a global error code (used by `error-drop`).
+    #[inline(always)]
+    pub fn count_global(&self, code: u16, n: u64) {
+        self.counters.add(code, n);
+    }
+
+    /// Appends a trace record for a traced buffer.
+    #[inline]
+    pub fn trace<T: Copy + std::fmt::Display + 'static>(&self, b: &Buffer, rec: T) {
+        if b.is_traced() {
+            self.tracer.record(
+                self.thread,
+                b.trace_handle,
+                TraceEntry::new(self.now_tsc, self.node, rec),
+            );
+        }
+    }
+    /// Input nodes: how many more packets to mark as traced.
+    #[inline(always)]
+    pub fn trace_budget(&self) -> u32 {
+        self.tracer.budget(self.thread, self.node as usize)
+    }
+    /// Input nodes: marks `b` traced (after checking `trace_budget`); returns false when the
+    /// trace store is full.
+    pub fn start_trace(&mut self, b: &mut Buffer) -> bool {
+        match self.tracer.start(self.thread) {
+            Some(h) => {
+                b.flags |= pwire_buffer::flags::TRACED;
+                b.trace_handle = h;
+                self.tracer.consume(self.thread, self.node as usize, 1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends a buffer this node owns (allocated, or taken from elsewhere) to next `next`.
+    #[inline(always)]
+    pub fn enqueue(&mut self, next: impl Into<u16>, bi: BufferIndex) {
+        let t = self.next_targets[next.into() as usize];
+        self.sched.enqueue(t, bi);
+        *self.produced += 1;
+    }
+
+    /// Allocates buffers into `out`; returns how many it got.
+    #[inline(always)]
+    pub fn alloc(&mut self, out: &mut [BufferIndex]) -> usize {
+        self.cache.alloc(out)
+    }
+    /// Frees buffers this node owns.
+    #[inline(always)]
+    pub fn free(&mut self, bis: &[BufferIndex]) {
+        self.cache.free(bis)
+    }
+    /// Exclusive access to a buffer this node owns and that is in no frame (e.g. one it just
+    /// allocated).
+    ///
+    /// # Safety
+    /// `bi` must be owned by the caller and not be in the current frame or any other.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn buf_mut(&self, bi: BufferIndex) -> &mut Buffer {
+        // SAFETY: the caller's contract.
+        unsafe { self.cache.pool().get_mut(bi) }
+    }
+
+    /// Process nodes: run again at `t` (seconds, same clock as `now`).
+    pub fn wake_at(&mut self, t: f64) {
+        *self.wake = Some(match *self.wake {
+            Some(w) if w < t => w,
+            _ => t,
+        });
+    }
+
+    /// Statistics of any node on this thread (used by tests and `show runtime`).
+    pub fn node_stats(&self, node: usize) -> Option<&NodeStats> {
+        self.stats.get(node)
+    }
+}

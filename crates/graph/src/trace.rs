@@ -1,0 +1,165 @@
+//! Packet trace (VPP's `trace add` / `show trace`).
+//!
+//! Input nodes mark up to N packets as traced (`trace add <node> N`); every node a traced
+//! packet passes appends a small `Copy` record, stored as bytes together with the function that
+//! formats it, so formatting happens only at `show trace` time, on the main thread. Records are
+//! kept per thread. The per-thread store sits behind a mutex that is only taken for traced
+//! packets and by `show/clear trace`: untraced traffic never touches it.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+/// Largest trace record, in bytes.
+pub const TRACE_BYTES: usize = 96;
+
+/// One node's record for one packet.
+#[derive(Clone, Copy)]
+pub struct TraceEntry {
+    pub tsc: u64,
+    pub node: u32,
+    data: [u8; TRACE_BYTES],
+    fmt: fn(&[u8; TRACE_BYTES], &mut String),
+}
+
+impl std::fmt::Debug for TraceEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraceEntry")
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+impl TraceEntry {
+    pub fn new<T: Copy + std::fmt::Display + 'static>(tsc: u64, node: u32, rec: T) -> Self {
+        const { assert!(std::mem::size_of::<T>() <= TRACE_BYTES) };
+        let mut data = [0u8; TRACE_BYTES];
+        // SAFETY: `T` fits (checked at compile time); unaligned write of a `Copy` value into a
+        // byte array is always sound.
+        unsafe { std::ptr::write_unaligned(data.as_mut_ptr().cast::<T>(), rec) };
+        fn fmt<T: Copy + std::fmt::Display>(d: &[u8; TRACE_BYTES], out: &mut String) {
+            // SAFETY: `d` was written from a `T` by `TraceEntry::new::<T>`, the only constructor,
+            // which also chose this very function: the bytes are a valid `T`.
+            let v: T = unsafe { std::ptr::read_unaligned(d.as_ptr().cast::<T>()) };
+            let _ = write!(out, "{v}");
+        }
+        TraceEntry {
+            tsc,
+            node,
+            data,
+            fmt: fmt::<T>,
+        }
+    }
+
+    /// The record's text.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        (self.fmt)(&self.data, &mut s);
+        s
+    }
+}
+
+/// Everything recorded for one packet.
+#[derive(Debug, Clone, Default)]
+pub struct TracePacket {
+    pub entries: Vec<TraceEntry>,
+}
+
+/// One thread's trace store.
+#[derive(Debug, Default)]
+pub struct ThreadTrace {
+    pub packets: Vec<TracePacket>,
+}
+
+/// All threads' trace stores and per-(thread, input node) budgets.
+#[derive(Debug)]
+pub struct Tracer {
+    pub threads: Vec<Mutex<ThreadTrace>>,
+    /// `budget[thread * n_nodes + node]`: packets still to mark at that input node.
+    budget: Vec<AtomicU32>,
+    n_nodes: usize,
+}
+
+/// Most packets one thread keeps (VPP's trace buffer is bounded the same way).
+pub const MAX_TRACED: usize = 10_000;
+
+impl Tracer {
+    pub fn new(n_threads: usize, n_nodes: usize) -> Self {
+        Tracer {
+            threads: (0..n_threads)
+                .map(|_| Mutex::new(ThreadTrace::default()))
+                .collect(),
+            budget: (0..n_threads * n_nodes)
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            n_nodes,
+        }
+    }
+
+    /// `trace add <node> <n>`: adds `n` to the node's budget on every thread; 0 resets it.
+    pub fn add(&self, node: usize, n: u32) {
+        for t in 0..self.threads.len() {
+            let b = &self.budget[t * self.n_nodes + node];
+            if n == 0 {
+                b.store(0, Ordering::Relaxed);
+            } else {
+                let _ = b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_add(n).min(MAX_TRACED as u32))
+                });
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub fn budget(&self, thread: usize, node: usize) -> u32 {
+        self.budget[thread * self.n_nodes + node].load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn consume(&self, thread: usize, node: usize, n: u32) {
+        let b = &self.budget[thread * self.n_nodes + node];
+        let _ = b.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(n))
+        });
+    }
+
+    /// Starts a packet record on `thread`; returns its handle, or `None` when the store is full.
+    pub fn start(&self, thread: usize) -> Option<u32> {
+        let mut t = self.threads[thread]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if t.packets.len() >= MAX_TRACED {
+            return None;
+        }
+        t.packets.push(TracePacket::default());
+        Some((t.packets.len() - 1) as u32)
+    }
+
+    pub fn record(&self, thread: usize, handle: u32, e: TraceEntry) {
+        let mut t = self.threads[thread]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = t.packets.get_mut(handle as usize) {
+            if p.entries.len() < 64 {
+                p.entries.push(e);
+            }
+        }
+    }
+
+    /// `clear trace`: drops every record and stops tracing.
+    pub fn clear(&self) {
+        for t in &self.threads {
+            t.lock().unwrap_or_else(|e| e.into_inner()).packets.clear();
+        }
+        for b in &self.budget {
+            b.store(0, Ordering::Relaxed);
+        }
+    }
+
+    pub fn snapshot(&self, thread: usize) -> Vec<TracePacket> {
+        self.threads[thread]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .packets
+            .clone()
+    }
+}
