@@ -209,7 +209,7 @@ impl<'a> Cx<'a> {
     }
     /// Input nodes: marks `b` traced (after checking `trace_budget`); returns false when the
     /// trace store is full.
-    pub fn start_trace(&mut self, b: &mut Buffer) -> bool {
+    pub fn start_trace(&self, b: &mut Buffer) -> bool {
         match self.tracer.start(self.thread) {
             Some(h) => {
                 b.flags |= pwire_buffer::flags::TRACED;

@@ -1,0 +1,189 @@
+//! `pg-input` and the stream table.
+
+use pwire_buffer::BufferIndex;
+use pwire_graph::{Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
+use pwire_vnet::{ifc, Registry, Vnet};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// One stream. Counters are written only by the thread the stream is placed on.
+#[derive(Debug)]
+pub struct Stream {
+    pub name: String,
+    pub limit: u64,
+    pub size: (u16, u16),
+    pub rate: f64,
+    pub maxframe: usize,
+    pub thread: usize,
+    pub sw_if_index: u32,
+    pub node: String,
+    /// `pg-input`'s next index for `node`.
+    pub next: u16,
+    pub packets: Vec<Vec<u8>>,
+    pub source: String,
+    pub enabled: AtomicBool,
+    pub sent: AtomicU64,
+    /// Rate limiting: time the stream was enabled and packets sent since.
+    pub t_start: AtomicU64,
+    pub sent_at_start: AtomicU64,
+}
+
+impl Stream {
+    pub fn is_done(&self) -> bool {
+        self.limit != 0 && self.sent.load(Relaxed) >= self.limit
+    }
+}
+
+/// Streams and pg interface captures.
+#[derive(Debug, Default)]
+pub struct PgState {
+    pub streams: Vec<Arc<Stream>>,
+    /// pg interfaces by instance number: (sw_if_index, capture).
+    pub ifs: Vec<Option<PgIf>>,
+    /// True while any interface has a capture armed: `pg-tx` checks it once per frame.
+    pub capture_armed: AtomicBool,
+}
+
+/// One pg interface.
+#[derive(Debug)]
+pub struct PgIf {
+    pub sw_if_index: u32,
+    pub capture: Arc<std::sync::Mutex<Option<crate::tx::Capture>>>,
+}
+
+/// Trace record: VPP prints `stream <name>, <len> bytes, sw_if_index <n>`.
+#[derive(Clone, Copy)]
+struct PgTrace {
+    stream: u32,
+    len: u16,
+    sw_if_index: u32,
+}
+
+impl fmt::Display for PgTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stream {}, {} bytes, sw_if_index {}",
+            self.stream, self.len, self.sw_if_index
+        )
+    }
+}
+
+/// The input node instance of one thread.
+#[allow(missing_debug_implementations)]
+pub struct PgInput {
+    st: Arc<Shared<PgState>>,
+    vnet: Arc<Vnet>,
+    thread: usize,
+    bis: Box<[BufferIndex; FRAME_SIZE]>,
+    /// Round-robin position inside each stream's packet list.
+    pos: Vec<usize>,
+}
+
+pub(crate) fn register(r: &mut Registry, st: Arc<Shared<PgState>>) {
+    let vnet = r.vnet.clone();
+    r.graph.node(NodeReg::new(
+        "pg-input",
+        NodeKind::Input,
+        &["error-drop"],
+        &[],
+        move |b| {
+            Box::new(PgInput {
+                st: st.clone(),
+                vnet: vnet.clone(),
+                thread: b.thread,
+                bis: Box::new([0; FRAME_SIZE]),
+                pos: Vec::new(),
+            })
+        },
+    ));
+}
+
+impl Node for PgInput {
+    fn process(&mut self, _frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let st = self.st.dp(&dp);
+        if self.pos.len() < st.streams.len() {
+            self.pos.resize(st.streams.len(), 0);
+        }
+        let vs = self.vnet.state.dp(&dp);
+        for (si, s) in st.streams.iter().enumerate() {
+            if s.thread != self.thread || !s.enabled.load(Relaxed) {
+                continue;
+            }
+            let sent = s.sent.load(Relaxed);
+            let mut n = s.maxframe.min(FRAME_SIZE);
+            if s.limit != 0 {
+                n = n.min((s.limit - sent) as usize);
+            }
+            if s.rate > 0.0 {
+                let t0 = f64::from_bits(s.t_start.load(Relaxed));
+                let allowed = ((cx.now() - t0) * s.rate) as u64 + 1;
+                let done = sent - s.sent_at_start.load(Relaxed);
+                n = n.min(allowed.saturating_sub(done) as usize);
+            }
+            if n == 0 {
+                if s.is_done() {
+                    s.enabled.store(false, Relaxed);
+                }
+                continue;
+            }
+            let got = cx.alloc(&mut self.bis[..n]);
+            if got < n {
+                if let Some(r) = vs.row(self.thread, s.sw_if_index) {
+                    r.add(ifc::RX_NO_BUF, (n - got) as u64);
+                }
+            }
+            let mut budget = cx.trace_budget();
+            let mut bytes = 0u64;
+            let mut pos = self.pos[si];
+            for k in 0..got {
+                let bi = self.bis[k];
+                // SAFETY: `bi` was just allocated by this node and is in no frame yet.
+                let b = unsafe { cx.buf_mut(bi) };
+                let tmpl = &s.packets[pos];
+                pos += 1;
+                if pos == s.packets.len() {
+                    pos = 0;
+                }
+                let len = if s.size.0 == s.size.1
+                    && s.size.0 as usize != tmpl.len()
+                    && s.source == "data"
+                {
+                    s.size.0 as usize
+                } else {
+                    tmpl.len()
+                };
+                let len = len.min(b.capacity());
+                b.set_len(len);
+                let d = b.current_mut();
+                let k0 = len.min(tmpl.len());
+                d[..k0].copy_from_slice(&tmpl[..k0]);
+                d[k0..].fill(0);
+                b.sw_if_index = [s.sw_if_index, !0];
+                bytes += len as u64;
+                if budget > 0 && cx.start_trace(b) {
+                    budget -= 1;
+                    cx.trace(
+                        b,
+                        PgTrace {
+                            stream: si as u32,
+                            len: len as u16,
+                            sw_if_index: s.sw_if_index,
+                        },
+                    );
+                }
+                cx.enqueue(s.next, bi);
+            }
+            self.pos[si] = pos;
+            if let Some(r) = vs.row(self.thread, s.sw_if_index) {
+                r.add2(ifc::RX_PKTS, got as u64, bytes);
+            }
+            s.sent.store(sent + got as u64, Relaxed);
+            if s.is_done() {
+                s.enabled.store(false, Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! pwire: the dataplane binary's library part — the one explicit list of every crate's
+//! registration, shared by `main.rs` and the workspace tests.
+
+use pwire_vnet::dataplane::RegisterFn;
+
+/// Every feature compiled into pwire, in registration order. `plugins { plugin <x> { disable } }`
+/// removes the matching entry (see [`registrations`]).
+pub const ALL: &[(&str, RegisterFn)] = &[
+    ("interface", pwire_node_interface::register),
+    ("pg", pwire_pg::register),
+];
+
+/// The registration list after `plugins { }` is applied.
+pub fn registrations(cfg: &pwire_config::StartupConfig) -> Vec<RegisterFn> {
+    ALL.iter()
+        .filter(|(name, _)| !plugin_disabled(cfg, name))
+        .map(|(_, f)| *f)
+        .collect()
+}
+
+fn plugin_disabled(cfg: &pwire_config::StartupConfig, feature: &str) -> bool {
+    let file = match feature {
+        "l2tp" => "l2tp_plugin.so",
+        "af-packet" => "af_packet_plugin.so",
+        _ => return false,
+    };
+    !cfg.plugins.is_enabled(file, true)
+}

@@ -1,0 +1,201 @@
+//! `pwire -c startup.conf`: the dataplane process.
+//!
+//! Parses startup.conf (an error names file:line:col and exits 1), builds the graph from the
+//! explicit registration list, starts the workers, runs `unix { exec }` scripts (a failing line
+//! stops start-up with its line number), opens the CLI socket, then loops: forward (when there
+//! are no workers) and answer CLI requests on the main thread.
+
+use clap::Parser;
+use pwire_vnet::Dataplane;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pwire",
+    version,
+    about = "VPP-style vector dataplane: L2TPv3 pseudowires over IPv6"
+)]
+struct Opts {
+    /// startup.conf in VPP's grammar.
+    #[arg(
+        short = 'c',
+        long = "config",
+        default_value = "/etc/pwire/startup.conf"
+    )]
+    config: String,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_s: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("pwire: {msg}");
+    std::process::exit(1);
+}
+
+fn resolve_gid(g: &pwire_config::GidSpec) -> Result<u32, String> {
+    match g {
+        pwire_config::GidSpec::Id(n) => Ok(*n),
+        pwire_config::GidSpec::Name(name) => {
+            let groups =
+                std::fs::read_to_string("/etc/group").map_err(|e| format!("/etc/group: {e}"))?;
+            groups
+                .lines()
+                .filter_map(|l| {
+                    let mut f = l.split(':');
+                    let n = f.next()?;
+                    let _ = f.next();
+                    let id = f.next()?.parse().ok()?;
+                    (n == name).then_some(id)
+                })
+                .next()
+                .ok_or_else(|| format!("unix: gid: unknown group `{name}'"))
+        }
+    }
+}
+
+/// Runs one CLI request on the main thread and answers it; failures also go to the log.
+fn serve(dp: &mut Dataplane, req: pwire_cli::Request, log: Option<&mut std::fs::File>) {
+    let (ok, output) = match dp.exec(&req.line) {
+        Ok(o) => (true, o),
+        Err(o) => (false, o),
+    };
+    if let (false, Some(l)) = (ok, log) {
+        let _ = writeln!(l, "CLI `{}': {}", req.line, output.trim_end());
+    }
+    let _ = req.reply.send(pwire_cli::Reply { output, ok });
+}
+
+fn main() {
+    let opts = Opts::parse();
+    let cfg = pwire_config::parse_file(&opts.config).unwrap_or_else(|e| fail(&e.to_string()));
+    if cfg.dpdk.is_some() && !cfg!(feature = "dpdk") {
+        fail(&format!(
+            "{}: a `dpdk' section needs pwire built with the `dpdk' feature (cargo build --features dpdk)",
+            cfg.file
+        ));
+    }
+    let mut log: Option<std::fs::File> = cfg.unix.log.as_ref().map(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap_or_else(|e| fail(&format!("unix: log {p}: {e}")))
+    });
+    if let Some(l) = log.as_mut() {
+        let _ = writeln!(l, "***** Start: PID {} *****", std::process::id());
+    }
+    for n in cfg.notices() {
+        eprintln!("pwire: note: {n}");
+    }
+    let regs = pwire::registrations(&cfg);
+    let exec = cfg.unix.exec.clone();
+    let listen = cfg
+        .unix
+        .cli_listen
+        .clone()
+        .unwrap_or_else(|| "/run/pwire/cli.sock".to_string());
+    let gid = cfg
+        .unix
+        .gid
+        .as_ref()
+        .map(|g| resolve_gid(g).unwrap_or_else(|e| fail(&e)));
+    let interactive = cfg.unix.interactive;
+    let mut dp = Dataplane::build(cfg, &regs).unwrap_or_else(|e| fail(&e));
+    // SAFETY: installing async-signal-safe handlers that only store to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    for f in &exec {
+        let text =
+            std::fs::read_to_string(f).unwrap_or_else(|e| fail(&format!("unix: exec {f}: {e}")));
+        match dp.exec_script(&text, f) {
+            Ok(out) => print!("{out}"),
+            Err(e) => {
+                if let Some(l) = log.as_mut() {
+                    let _ = writeln!(l, "{e}");
+                }
+                dp.shutdown();
+                fail(&e)
+            }
+        }
+    }
+    let server = pwire_cli::Server::bind(&listen, 0o660, gid)
+        .unwrap_or_else(|e| fail(&format!("unix: cli-listen {listen}: {e}")));
+    let requests = server.requests();
+    eprintln!(
+        "pwire: up: {} worker(s), CLI on {listen}, {} buffers ({})",
+        dp.n_workers(),
+        dp.vnet.engine().pool.n_buffers(),
+        dp.vnet.engine().pool.backend()
+    );
+    // `unix { interactive }`: stdin is one more CLI client, served by the same main loop.
+    let (itx, irx) = crossbeam_channel::unbounded::<pwire_cli::Request>();
+    if interactive {
+        let tx = itx.clone();
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            loop {
+                print!("pwire# ");
+                let _ = std::io::stdout().flush();
+                line.clear();
+                if stdin.read_line(&mut line).unwrap_or(0) == 0 {
+                    STOP.store(true, Ordering::SeqCst);
+                    break;
+                }
+                let (rtx, rrx) = crossbeam_channel::bounded(1);
+                if tx
+                    .send(pwire_cli::Request {
+                        line: line.trim_end().to_string(),
+                        reply: rtx,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+                if let Ok(r) = rrx.recv() {
+                    print!("{}", r.output);
+                }
+            }
+        });
+    }
+    let has_workers = dp.n_workers() > 0;
+    let mut idle = 0u32;
+    while !STOP.load(Ordering::SeqCst) {
+        let (n, wake) = dp.run_once();
+        let mut served = false;
+        while let Ok(req) = requests.try_recv().or_else(|_| irx.try_recv()) {
+            served = true;
+            serve(&mut dp, req, log.as_mut());
+        }
+        if n == 0 && !served {
+            idle = idle.saturating_add(1);
+            if idle > 1024 || has_workers {
+                // Sleep until a CLI request, a process wake-up, or the poll interval.
+                let mut d = Duration::from_micros(if has_workers { 2000 } else { 200 });
+                if let Some(w) = wake {
+                    let now = dp.vnet.engine().now();
+                    d = d.min(Duration::from_secs_f64((w - now).max(0.0)));
+                }
+                crossbeam_channel::select! {
+                    recv(requests) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
+                    recv(irx) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
+                    default(d) => {}
+                }
+            }
+        } else {
+            idle = 0;
+        }
+    }
+    eprintln!("pwire: stopping");
+    drop(server);
+    dp.shutdown();
+}

@@ -1,0 +1,270 @@
+//! Start-up shared by the `pwire` binary and every test harness: threads, pool, registration,
+//! graph build, worker threads, and running CLI commands on the main thread.
+
+use crate::engine::ThreadInfo;
+use crate::registry::Registry;
+use crate::{CliCtx, Vnet};
+use pwire_buffer::{Pool, PoolConfig};
+use pwire_cli::Registry as CliRegistry;
+use pwire_config::{StartupConfig, Workers};
+use pwire_graph::{runtime::worker_loop, Barrier, Ctl, Runtime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A crate's registration function.
+pub type RegisterFn = fn(&mut Registry);
+
+/// A running dataplane: the main thread's runtime plus its workers.
+pub struct Dataplane {
+    pub vnet: Arc<Vnet>,
+    pub cli: CliRegistry<CliCtx>,
+    /// The main thread's runtime (lent to CLI commands while they run, see `CliCtx::main`).
+    main: Option<Runtime>,
+    pub config: Arc<StartupConfig>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Dataplane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dataplane")
+            .field("workers", &self.workers.len())
+            .finish()
+    }
+}
+
+/// CPUs for the main thread and the workers, as VPP's `cpu { }` places them.
+pub fn place_threads(cfg: &StartupConfig) -> Result<(Option<usize>, Vec<Option<usize>>), String> {
+    let online: Vec<usize> = core_affinity::get_core_ids()
+        .map(|v| v.into_iter().map(|c| c.id).collect())
+        .unwrap_or_else(|| vec![0]);
+    let main = cfg.cpu.main_core;
+    if let Some(m) = main {
+        if !online.contains(&m) {
+            return Err(format!(
+                "cpu: main-core {m} is not an online CPU (online: {online:?})"
+            ));
+        }
+    }
+    let workers = match &cfg.cpu.workers {
+        Workers::None => Vec::new(),
+        Workers::List(list) => {
+            for c in list {
+                if !online.contains(c) {
+                    return Err(format!(
+                        "cpu: corelist-workers: CPU {c} is not online (online: {online:?})"
+                    ));
+                }
+            }
+            list.iter().map(|&c| Some(c)).collect()
+        }
+        Workers::Count { n } => {
+            // Free CPUs: not main-core, not in the first skip-cores; CPU 0 only when nothing else.
+            let mut free: Vec<usize> = online
+                .iter()
+                .copied()
+                .skip(cfg.cpu.skip_cores)
+                .filter(|&c| Some(c) != main)
+                .collect();
+            free.sort_by_key(|&c| (c == 0, c));
+            if free.is_empty() {
+                free = online.clone();
+            }
+            // More workers than CPUs: they share, round robin (useful on small test machines).
+            (0..*n).map(|i| Some(free[i % free.len()])).collect()
+        }
+    };
+    Ok((main, workers))
+}
+
+impl Dataplane {
+    /// Builds everything and starts the workers. `registers` is the explicit list of crates.
+    pub fn build(config: StartupConfig, registers: &[RegisterFn]) -> Result<Dataplane, String> {
+        let config = Arc::new(config);
+        let (main_cpu, worker_cpus) = place_threads(&config)?;
+        if let Some(c) = main_cpu {
+            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+        }
+        let prefix = config
+            .cpu
+            .thread_prefix
+            .clone()
+            .unwrap_or_else(|| "vpp".to_string());
+        let mut threads = vec![ThreadInfo {
+            name: format!("{prefix}_main"),
+            kind: "",
+            cpu: main_cpu,
+        }];
+        for (i, c) in worker_cpus.iter().enumerate() {
+            threads.push(ThreadInfo {
+                name: format!("{prefix}_wk_{i}"),
+                kind: "workers",
+                cpu: *c,
+            });
+        }
+        let n_threads = threads.len();
+        let pool = Pool::new(&PoolConfig {
+            n_buffers: config.buffers.buffers_per_numa,
+            data_size: u16::try_from(config.buffers.data_size)
+                .map_err(|_| "buffers: data-size too large")?,
+            try_hugepages: std::env::var_os("PWIRE_NO_HUGEPAGES").is_none(),
+            n_threads,
+        })
+        .map_err(|e| format!("buffers: cannot map the buffer pool: {e}"))?;
+        let mut r = Registry::new(config.clone(), n_threads);
+        for f in registers {
+            f(&mut r);
+        }
+        if r.graph.has_node("pg-input") {
+            // A stream may enter the graph at any node (`node <name>`), as in VPP.
+            for n in r.graph.node_names() {
+                r.graph.add_next("pg-input", &n);
+            }
+        }
+        let barrier = Arc::new(Barrier::new());
+        let (vnet, cli) = r.finish(pool.clone(), threads, barrier.clone())?;
+        let e = vnet.engine();
+        let main = Runtime::new(
+            e.graph.clone(),
+            pool.clone(),
+            e.threads[0].clone(),
+            e.tracer.clone(),
+            e.epoch,
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut workers = Vec::new();
+        let poll_us = config.unix.poll_sleep_usec.unwrap_or(200);
+        for (i, cpu) in worker_cpus.into_iter().enumerate() {
+            let t = i + 1;
+            let (g, p, sh, tr, ep) = (
+                e.graph.clone(),
+                pool.clone(),
+                e.threads[t].clone(),
+                e.tracer.clone(),
+                e.epoch,
+            );
+            let (b, s) = (barrier.clone(), stop.clone());
+            let name = sh.name.clone();
+            let h = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    if let Some(c) = cpu {
+                        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                    }
+                    let mut rt = Runtime::new(g, p, sh, tr, ep);
+                    worker_loop(&mut rt, &b, &s, poll_us);
+                })
+                .map_err(|e| format!("cannot start worker {i}: {e}"))?;
+            workers.push(h);
+        }
+        barrier.set_workers(workers.len());
+        Ok(Dataplane {
+            vnet,
+            cli,
+            main: Some(main),
+            config,
+            stop,
+            workers,
+        })
+    }
+
+    pub fn n_workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Runs one CLI line on the main thread (parking workers if the command writes state).
+    pub fn exec(&mut self, line: &str) -> Result<String, String> {
+        // SAFETY: called on the main thread, outside `run_once`; the Ctl dies before returning.
+        let ctl = unsafe { Ctl::new(self.vnet.engine().barrier.clone()) };
+        let mut cx = CliCtx {
+            ctl,
+            vnet: self.vnet.clone(),
+            main: self.main.take(),
+        };
+        let mut out = String::new();
+        let r = self.cli.execute(line, &mut cx, &mut out);
+        self.main = cx.main.take();
+        drop(cx);
+        match r {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                out.push_str(&e.to_string());
+                Err(out)
+            }
+        }
+    }
+
+    /// Runs a CLI script (exec file); stops at the first failing line.
+    pub fn exec_script(&mut self, text: &str, file: &str) -> Result<String, String> {
+        // SAFETY: as in `exec`.
+        let ctl = unsafe { Ctl::new(self.vnet.engine().barrier.clone()) };
+        let mut cx = CliCtx {
+            ctl,
+            vnet: self.vnet.clone(),
+            main: self.main.take(),
+        };
+        let mut out = String::new();
+        let r = self.cli.run_script(text, file, &mut cx, &mut out);
+        self.main = cx.main.take();
+        drop(cx);
+        r.map(|_| out).map_err(|e| e.to_string())
+    }
+
+    /// One main-loop iteration (packets on the main thread, process nodes).
+    pub fn run_once(&mut self) -> (u64, Option<f64>) {
+        self.main.as_mut().map_or((0, None), |m| m.run_once())
+    }
+
+    /// The main thread's runtime.
+    pub fn main(&mut self) -> &mut Runtime {
+        self.main
+            .as_mut()
+            .expect("main runtime is only lent during a command")
+    }
+
+    /// Runs the main loop until `done` returns true or `timeout` passes; returns whether done.
+    pub fn run_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&mut Dataplane) -> bool,
+    ) -> bool {
+        let t0 = Instant::now();
+        loop {
+            if done(self) {
+                return true;
+            }
+            if t0.elapsed() > timeout {
+                return false;
+            }
+            let (n, _) = self.run_once();
+            if n == 0 {
+                std::thread::sleep(Duration::from_micros(if self.workers.is_empty() {
+                    20
+                } else {
+                    500
+                }));
+            }
+        }
+    }
+
+    /// Stops the workers and returns their cached buffers to the pool.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+        self.vnet.engine().barrier.set_workers(0);
+        if let Some(m) = self.main.as_mut() {
+            m.discard_pending();
+            m.cache().drain();
+        }
+    }
+}
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

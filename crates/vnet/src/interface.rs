@@ -1,0 +1,209 @@
+//! The interface table (VPP's sw/hw interfaces, folded into one record).
+
+use hashbrown::HashMap;
+use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Index of a device class in [`crate::Statics::classes`].
+pub type ClassId = u16;
+
+/// A kind of interface: who transmits for it and how `show hardware` describes it.
+#[derive(Debug, Clone)]
+pub struct DevClass {
+    /// e.g. "pg", "af-packet", "l2tpv3", "loopback", "local".
+    pub name: &'static str,
+    /// The node that takes frames leaving through this interface (l2-output and ip6-rewrite
+    /// send there): `interface-output` for real devices, `l2tp-encap` for tunnels.
+    pub output_node: &'static str,
+    /// The device's tx node reached from `interface-output`, if it has one.
+    pub tx_node: Option<&'static str>,
+    /// Ethernet-class interfaces have a MAC, default MTU 9000 and promiscuous mode in L2.
+    pub ethernet: bool,
+    /// `show hardware` class name (e.g. "Ethernet", "L2TPV3").
+    pub hw_class: &'static str,
+}
+
+/// L2 configuration of an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum L2Mode {
+    #[default]
+    L3,
+    Bridge {
+        bd_id: u32,
+        bd_index: u32,
+        bvi: bool,
+        shg: u8,
+    },
+    Xconnect {
+        peer: u32,
+    },
+}
+
+/// Receive mode of an interface's rx queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RxMode {
+    #[default]
+    Polling,
+    Interrupt,
+    Adaptive,
+}
+
+impl RxMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RxMode::Polling => "polling",
+            RxMode::Interrupt => "interrupt",
+            RxMode::Adaptive => "adaptive",
+        }
+    }
+}
+
+/// One interface.
+#[derive(Debug, Clone)]
+pub struct Interface {
+    pub name: String,
+    pub sw_if_index: u32,
+    pub class: ClassId,
+    /// The driver's own index (pg N, af-packet slot, l2tp session index).
+    pub dev_instance: u32,
+    pub admin_up: bool,
+    pub link_up: bool,
+    pub mac: [u8; 6],
+    /// MTUs `[L3, IP4, IP6, MPLS]` as `show interface` prints them (0 = unset).
+    pub mtu: [u32; 4],
+    /// Largest frame the device carries (hardware MTU).
+    pub hw_mtu: u32,
+    pub l2: L2Mode,
+    pub deleted: bool,
+    /// `interface-output`'s next index for this interface's tx node.
+    pub tx_next: u16,
+    /// `l2-output`'s next index for this interface's output node.
+    pub l2_output_next: u16,
+    /// `ip6-rewrite`'s next index for this interface's output node.
+    pub ip6_output_next: u16,
+    pub ip6_enabled: bool,
+    pub ip6_addrs: Vec<(Ipv6Addr, u8)>,
+    pub ip6_link_local: Option<Ipv6Addr>,
+    /// Enabled features of the `ip6-unicast` arc (bit = feature position).
+    pub ip6_unicast_features: u32,
+    pub rx_mode: RxMode,
+    /// Worker that polls its rx queue (0 = main).
+    pub rx_thread: usize,
+    pub promisc: bool,
+}
+
+impl Interface {
+    /// The IPv6 MTU in force (IP6 value, else L3, else the hardware MTU).
+    pub fn ip6_mtu(&self) -> u32 {
+        [self.mtu[2], self.mtu[0], self.hw_mtu]
+            .into_iter()
+            .find(|&m| m != 0)
+            .unwrap_or(9000)
+    }
+}
+
+/// Interface counter indices (one row per interface per thread).
+pub mod ifc {
+    pub const RX_PKTS: usize = 0;
+    pub const RX_BYTES: usize = 1;
+    pub const TX_PKTS: usize = 2;
+    pub const TX_BYTES: usize = 3;
+    pub const DROPS: usize = 4;
+    pub const PUNT: usize = 5;
+    pub const IP6: usize = 6;
+    pub const RX_NO_BUF: usize = 7;
+    pub const RX_MISS: usize = 8;
+    pub const RX_ERROR: usize = 9;
+    pub const TX_ERROR: usize = 10;
+    pub const IP4: usize = 11;
+}
+pub const N_IF_COUNTERS: usize = 12;
+/// Names as `show interface` prints the simple counters (combined ones are handled apart).
+pub const IF_COUNTER_NAMES: [&str; N_IF_COUNTERS] = [
+    "rx packets",
+    "rx bytes",
+    "tx packets",
+    "tx bytes",
+    "drops",
+    "punt",
+    "ip6",
+    "rx-no-buf",
+    "rx-miss",
+    "rx-error",
+    "tx-error",
+    "ip4",
+];
+
+/// One interface's counters on one thread. Written only by that thread.
+#[derive(Debug, Default)]
+pub struct IfRow(pub [AtomicU64; N_IF_COUNTERS]);
+
+impl IfRow {
+    #[inline(always)]
+    pub fn add(&self, c: usize, n: u64) {
+        let a = &self.0[c];
+        a.store(a.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+    #[inline(always)]
+    pub fn add2(&self, c: usize, pkts: u64, bytes: u64) {
+        self.add(c, pkts);
+        self.add(c + 1, bytes);
+    }
+}
+
+/// Everything about interfaces that workers read. Lives in a `Shared`.
+#[derive(Debug)]
+pub struct VnetState {
+    pub ifs: Vec<Interface>,
+    pub by_name: HashMap<String, u32>,
+    /// `counters[thread][sw_if_index]`.
+    pub counters: Vec<Vec<IfRow>>,
+    /// IPv6 protocols whose registered node is active (l2tp turns 115 on with its first tunnel).
+    pub ip6_proto_enabled: [bool; 256],
+}
+
+impl VnetState {
+    pub fn new(n_threads: usize) -> Self {
+        VnetState {
+            ifs: Vec::new(),
+            by_name: HashMap::new(),
+            counters: (0..n_threads).map(|_| Vec::new()).collect(),
+            ip6_proto_enabled: [false; 256],
+        }
+    }
+
+    /// The interface at `sw` if it exists and is not deleted.
+    #[inline(always)]
+    pub fn get(&self, sw: u32) -> Option<&Interface> {
+        self.ifs.get(sw as usize).filter(|i| !i.deleted)
+    }
+    pub fn get_mut(&mut self, sw: u32) -> Option<&mut Interface> {
+        self.ifs.get_mut(sw as usize).filter(|i| !i.deleted)
+    }
+    pub fn by_name(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).copied()
+    }
+    /// This thread's counter row for `sw` (rows exist for every interface ever made).
+    #[inline(always)]
+    pub fn row(&self, thread: usize, sw: u32) -> Option<&IfRow> {
+        self.counters.get(thread)?.get(sw as usize)
+    }
+    /// Sum of one counter over every thread.
+    pub fn counter(&self, sw: u32, c: usize) -> u64 {
+        self.counters
+            .iter()
+            .filter_map(|t| t.get(sw as usize))
+            .map(|r| r.0[c].load(Relaxed))
+            .sum()
+    }
+    /// Zeroes an interface's counters (main thread, workers parked).
+    pub fn clear_counters(&mut self, sw: u32) {
+        for t in &self.counters {
+            if let Some(r) = t.get(sw as usize) {
+                for a in &r.0 {
+                    a.store(0, Relaxed);
+                }
+            }
+        }
+    }
+}

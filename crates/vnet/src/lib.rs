@@ -1,0 +1,100 @@
+//! pwire-vnet: interfaces and the wiring between features (VPP's vnet core).
+//!
+//! - [`Vnet`] is the process-wide state: the interface table with per-thread interface counters
+//!   (one [`pwire_graph::Shared`] value, changed only under the barrier), dispatch tables that
+//!   consumers register into (ethertypes for `ethernet-input`, IPv6 protocols for `ip6-local`,
+//!   the `ip6-unicast` feature arc), pcap capture state, and the [`Engine`] (graph, threads,
+//!   counters, trace) once it is built.
+//! - [`Registry`] is what every crate's `register()` gets: graph nodes, CLI commands, device
+//!   classes, dispatch keys. [`Registry::finish`] builds the graph and fills the tables.
+//! - The engine's own CLI (`show runtime|errors|trace|buffers|threads|version|node`, `clear ...`,
+//!   `trace add`, `pcap trace`) lives in `builtin_cli`.
+
+pub mod builtin_cli;
+pub mod dataplane;
+pub mod engine;
+pub mod interface;
+pub mod pcap_capture;
+pub mod registry;
+
+pub use dataplane::Dataplane;
+pub use engine::{Engine, ThreadInfo};
+pub use interface::{
+    ifc, ClassId, DevClass, Interface, L2Mode, RxMode, VnetState, IF_COUNTER_NAMES, N_IF_COUNTERS,
+};
+pub use pcap_capture::{CaptureKind, PcapCapture};
+pub use registry::{Registry, Statics};
+
+use pwire_graph::{Ctl, Shared};
+use std::sync::{Arc, OnceLock};
+
+/// The context every CLI handler gets.
+#[derive(Debug)]
+pub struct CliCtx {
+    pub ctl: Ctl,
+    pub vnet: Arc<Vnet>,
+    /// The main thread's runtime, lent to the command (absent in contexts that have none).
+    pub main: Option<pwire_graph::Runtime>,
+}
+
+impl CliCtx {
+    /// Lets the dataplane run for up to `d` (or until `done` says so) in the middle of a command,
+    /// e.g. `ping` waiting for replies. The barrier is released first; the borrow of `self`
+    /// guarantees no state reference taken through `ctl` is alive meanwhile.
+    pub fn run_until(
+        &mut self,
+        d: std::time::Duration,
+        mut done: impl FnMut(&Vnet) -> bool,
+    ) -> bool {
+        self.ctl.release();
+        let t0 = std::time::Instant::now();
+        loop {
+            if done(&self.vnet) {
+                return true;
+            }
+            if t0.elapsed() >= d {
+                return false;
+            }
+            let n = match self.main.as_mut() {
+                Some(rt) => rt.run_once().0,
+                None => 0,
+            };
+            if n == 0 {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+        }
+    }
+}
+
+/// Process-wide dataplane state.
+#[derive(Debug)]
+pub struct Vnet {
+    pub state: Arc<Shared<VnetState>>,
+    pub statics: OnceLock<Statics>,
+    pub engine: OnceLock<Engine>,
+    pub pcap: PcapCapture,
+    pub n_threads: usize,
+}
+
+impl Vnet {
+    pub fn new(n_threads: usize) -> Arc<Vnet> {
+        Arc::new(Vnet {
+            state: Shared::new(VnetState::new(n_threads)),
+            statics: OnceLock::new(),
+            engine: OnceLock::new(),
+            pcap: PcapCapture::default(),
+            n_threads,
+        })
+    }
+    /// The built tables (panics before `Registry::finish`, a start-up ordering bug).
+    pub fn statics(&self) -> &Statics {
+        self.statics
+            .get()
+            .expect("vnet used before the graph was built")
+    }
+    pub fn engine(&self) -> &Engine {
+        self.engine
+            .get()
+            .expect("engine used before the graph was built")
+    }
+}

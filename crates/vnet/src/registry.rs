@@ -1,0 +1,268 @@
+//! What crates register into, and the tables built from it.
+
+use crate::engine::{Engine, ThreadInfo};
+use crate::interface::{ClassId, DevClass, IfRow, Interface, L2Mode, RxMode};
+use crate::{CliCtx, Vnet};
+use pwire_buffer::Pool;
+use pwire_cli::{Command, Registry as CliRegistry};
+use pwire_config::StartupConfig;
+use pwire_graph::{Barrier, Ctl, Graph, Registry as GraphRegistry};
+use std::sync::Arc;
+
+/// A feature on the `ip6-unicast` arc (runs between ip6-input and ip6-lookup).
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub name: &'static str,
+    pub node: &'static str,
+}
+
+/// Tables fixed at graph build.
+#[derive(Debug)]
+pub struct Statics {
+    pub graph: Arc<Graph>,
+    pub classes: Vec<DevClass>,
+    /// (ethertype, node) pairs `ethernet-input` dispatches to.
+    pub ethertypes: Vec<(u16, &'static str)>,
+    /// (protocol, node) pairs `ip6-local` dispatches to once enabled.
+    pub ip6_protocols: Vec<(u8, &'static str)>,
+    pub ip6_unicast_features: Vec<Feature>,
+}
+
+impl Statics {
+    pub fn class_id(&self, name: &str) -> Option<ClassId> {
+        self.classes
+            .iter()
+            .position(|c| c.name == name)
+            .map(|p| p as ClassId)
+    }
+    pub fn class(&self, id: ClassId) -> &DevClass {
+        &self.classes[id as usize]
+    }
+    pub fn feature_bit(&self, name: &str) -> Option<u32> {
+        self.ip6_unicast_features
+            .iter()
+            .position(|f| f.name == name)
+            .map(|p| 1 << p)
+    }
+}
+
+/// Registration state passed to every crate's `register()`.
+pub struct Registry {
+    pub graph: GraphRegistry,
+    pub cli: CliRegistry<CliCtx>,
+    pub vnet: Arc<Vnet>,
+    pub config: Arc<StartupConfig>,
+    classes: Vec<DevClass>,
+    ethertypes: Vec<(u16, &'static str)>,
+    ip6_protocols: Vec<(u8, &'static str)>,
+    features: Vec<Feature>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("graph", &self.graph)
+            .finish()
+    }
+}
+
+impl Registry {
+    pub fn new(config: Arc<StartupConfig>, n_threads: usize) -> Self {
+        let mut r = Registry {
+            graph: GraphRegistry::new(),
+            cli: CliRegistry::new(),
+            vnet: Vnet::new(n_threads),
+            config,
+            classes: Vec::new(),
+            ethertypes: Vec::new(),
+            ip6_protocols: Vec::new(),
+            features: Vec::new(),
+        };
+        r.dev_class(DevClass {
+            name: "local",
+            output_node: "error-drop",
+            tx_node: None,
+            ethernet: false,
+            hw_class: "local",
+        });
+        crate::builtin_cli::register(&mut r);
+        r
+    }
+
+    pub fn dev_class(&mut self, c: DevClass) {
+        self.classes.push(c);
+    }
+    pub fn ethertype(&mut self, ethertype: u16, node: &'static str) {
+        self.ethertypes.push((ethertype, node));
+    }
+    pub fn ip6_protocol(&mut self, proto: u8, node: &'static str) {
+        self.ip6_protocols.push((proto, node));
+    }
+    pub fn ip6_unicast_feature(&mut self, name: &'static str, node: &'static str) {
+        self.features.push(Feature { name, node });
+    }
+    pub fn command(&mut self, c: Command<CliCtx>) {
+        self.cli.add(c);
+    }
+
+    /// Builds the graph and the engine; creates `local0`. Returns the CLI registry.
+    pub fn finish(
+        mut self,
+        pool: Arc<Pool>,
+        threads: Vec<ThreadInfo>,
+        barrier: Arc<Barrier>,
+    ) -> Result<(Arc<Vnet>, CliRegistry<CliCtx>), String> {
+        let has = |g: &GraphRegistry, n: &str| g.has_node(n);
+        for c in &self.classes {
+            if let Some(tx) = c.tx_node {
+                self.graph.add_next("interface-output", tx);
+            }
+            for from in ["l2-output", "ip6-rewrite"] {
+                if has(&self.graph, from) {
+                    self.graph.add_next(from, c.output_node);
+                }
+            }
+        }
+        for &(_, n) in &self.ethertypes {
+            self.graph.add_next("ethernet-input", n);
+        }
+        for &(_, n) in &self.ip6_protocols {
+            self.graph.add_next("ip6-local", n);
+        }
+        for f in &self.features {
+            self.graph.add_next("ip6-input", f.node);
+        }
+        let graph = Arc::new(Graph::build(self.graph)?);
+        let statics = Statics {
+            graph: graph.clone(),
+            classes: self.classes,
+            ethertypes: self.ethertypes,
+            ip6_protocols: self.ip6_protocols,
+            ip6_unicast_features: self.features,
+        };
+        let vnet = self.vnet;
+        vnet.statics.set(statics).map_err(|_| "graph built twice")?;
+        vnet.engine
+            .set(Engine::new(graph, pool, threads, barrier))
+            .map_err(|_| "engine built twice")?;
+        // SAFETY: start-up, main thread, no worker running yet, no other Ctl.
+        let mut ctl = unsafe { Ctl::new(vnet.engine().barrier.clone()) };
+        let local = vnet.statics().class_id("local").expect("registered in new");
+        vnet.create_interface(&mut ctl, "local0".into(), local, 0, [0; 6])?;
+        Ok((vnet, self.cli))
+    }
+}
+
+impl Vnet {
+    /// Makes an interface (admin down, link down) and its counter rows; returns its sw_if_index.
+    pub fn create_interface(
+        &self,
+        ctl: &mut Ctl,
+        name: String,
+        class: ClassId,
+        dev_instance: u32,
+        mac: [u8; 6],
+    ) -> Result<u32, String> {
+        let st = self.statics();
+        let c = st.class(class);
+        let g = &st.graph;
+        let tx_next = c
+            .tx_node
+            .and_then(|t| g.next_index("interface-output", t))
+            .unwrap_or(0);
+        let l2_output_next = g.next_index("l2-output", c.output_node).unwrap_or(0);
+        let ip6_output_next = g.next_index("ip6-rewrite", c.output_node).unwrap_or(0);
+        let ethernet = c.ethernet;
+        let s = self.state.write(ctl);
+        if s.by_name.contains_key(&name) {
+            return Err("Interface already exists".into());
+        }
+        // Reuse a deleted slot so churn does not grow the table without bound.
+        let slot = s.ifs.iter().position(|i| i.deleted && i.sw_if_index != 0);
+        let sw = slot.unwrap_or(s.ifs.len()) as u32;
+        let i = Interface {
+            name: name.clone(),
+            sw_if_index: sw,
+            class,
+            dev_instance,
+            admin_up: false,
+            link_up: false,
+            mac,
+            mtu: if ethernet { [9000, 0, 0, 0] } else { [0; 4] },
+            hw_mtu: if ethernet { 9000 } else { 0 },
+            l2: L2Mode::L3,
+            deleted: false,
+            tx_next,
+            l2_output_next,
+            ip6_output_next,
+            ip6_enabled: false,
+            ip6_addrs: Vec::new(),
+            ip6_link_local: None,
+            ip6_unicast_features: 0,
+            rx_mode: RxMode::Polling,
+            rx_thread: 0,
+            promisc: false,
+        };
+        match slot {
+            Some(p) => s.ifs[p] = i,
+            None => s.ifs.push(i),
+        }
+        for t in s.counters.iter_mut() {
+            while t.len() <= sw as usize {
+                t.push(IfRow::default());
+            }
+        }
+        s.clear_counters(sw);
+        s.by_name.insert(name, sw);
+        Ok(sw)
+    }
+
+    /// Marks an interface deleted (its index may be reused later).
+    pub fn delete_interface(&self, ctl: &mut Ctl, sw: u32) -> Result<(), String> {
+        let s = self.state.write(ctl);
+        let i = s.get_mut(sw).ok_or("unknown interface")?;
+        i.deleted = true;
+        i.admin_up = false;
+        i.l2 = L2Mode::L3;
+        let name = i.name.clone();
+        s.by_name.remove(&name);
+        Ok(())
+    }
+
+    /// Looks up an interface by exact name (as VPP, case-sensitive).
+    pub fn if_by_name(&self, ctl: &Ctl, name: &str) -> Option<u32> {
+        self.state.get(ctl).by_name(name)
+    }
+
+    /// Parses an interface name argument: `unknown interface `<w>'` if absent.
+    pub fn parse_if(
+        &self,
+        ctl: &Ctl,
+        args: &mut pwire_cli::Args<'_>,
+    ) -> Result<u32, pwire_cli::CliError> {
+        let w = args.word("interface")?;
+        self.if_by_name(ctl, w)
+            .ok_or_else(|| pwire_cli::CliError::msg(format!("unknown interface `{w}'")))
+    }
+
+    pub fn if_name(&self, ctl: &Ctl, sw: u32) -> String {
+        self.state
+            .get(ctl)
+            .ifs
+            .get(sw as usize)
+            .map_or_else(|| format!("sw_if_index {sw}"), |i| i.name.clone())
+    }
+}
+
+/// Convenience for commands: `Command::new` with `CliCtx`.
+pub fn cmd(
+    path: &'static str,
+    help: &'static str,
+    mp_safe: bool,
+    f: impl Fn(&mut pwire_cli::Args<'_>, &mut CliCtx) -> Result<(), pwire_cli::CliError>
+        + Send
+        + Sync
+        + 'static,
+) -> Command<CliCtx> {
+    Command::new(path, help, mp_safe, f)
+}

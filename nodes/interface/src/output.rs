@@ -1,0 +1,136 @@
+//! `interface-output`: the last common step before a device's tx node.
+//!
+//! Arcs: 0 `error-drop`, then one per device class tx node (added by vnet at build).
+//! Counters: "interface is down", "interface is deleted".
+
+use pwire_buffer::flags;
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
+use pwire_vnet::{ifc, CaptureKind, Registry, Vnet, VnetState};
+use std::fmt;
+use std::sync::Arc;
+
+next_nodes! { pub enum Next { Drop => "error-drop" } }
+counters! { pub enum C {
+    Down: error = "interface is down",
+    Deleted: error = "interface is deleted",
+} }
+
+#[derive(Clone, Copy)]
+struct OutTrace {
+    sw_if_index: u32,
+    len: u16,
+    head: [u8; 14],
+}
+
+impl fmt::Display for OutTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = &self.head;
+        write!(
+            f,
+            "sw_if_index {} len {}\n{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} -> {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} type 0x{:02x}{:02x}",
+            self.sw_if_index, self.len, h[6], h[7], h[8], h[9], h[10], h[11], h[0], h[1], h[2], h[3], h[4], h[5], h[12], h[13]
+        )
+    }
+}
+
+/// The node.
+#[allow(missing_debug_implementations)]
+pub struct InterfaceOutput {
+    vnet: Arc<Vnet>,
+    state: Arc<Shared<VnetState>>,
+}
+
+pub(crate) fn register(r: &mut Registry) {
+    let vnet = r.vnet.clone();
+    r.graph.node(NodeReg::new(
+        "interface-output",
+        NodeKind::Internal,
+        Next::NAMES,
+        C::DECLS,
+        move |_b| {
+            Box::new(InterfaceOutput {
+                state: vnet.state.clone(),
+                vnet: vnet.clone(),
+            })
+        },
+    ));
+}
+
+impl Node for InterfaceOutput {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let st = self.state.dp(&dp);
+        let pcap_on = self.vnet.pcap.enabled() & CaptureKind::Tx as u8 != 0;
+        let thread = cx.thread();
+        let (e_down, e_del) = (cx.error(C::Down), cx.error(C::Deleted));
+        // Runs of the same tx interface share one lookup and one counter update.
+        let mut last_sw = u32::MAX;
+        let mut last: Option<&pwire_vnet::Interface> = None;
+        let (mut pk, mut by) = (0u64, 0u64);
+        for (b, nx) in frame.iter_mut() {
+            let sw = b.tx();
+            if sw != last_sw {
+                if pk > 0 {
+                    if let Some(r) = st.row(thread, last_sw) {
+                        r.add2(ifc::TX_PKTS, pk, by);
+                    }
+                }
+                pk = 0;
+                by = 0;
+                last_sw = sw;
+                last = st.get(sw);
+            }
+            match last {
+                Some(i) if i.admin_up => {
+                    if b.flags & flags::L4_CSUM_PARTIAL != 0 {
+                        finish_csum(b);
+                    }
+                    pk += 1;
+                    by += b.current_length as u64;
+                    *nx = i.tx_next;
+                    if b.is_traced() {
+                        let mut head = [0u8; 14];
+                        let c = b.current();
+                        let k = c.len().min(14);
+                        head[..k].copy_from_slice(&c[..k]);
+                        cx.trace(
+                            b,
+                            OutTrace {
+                                sw_if_index: sw,
+                                len: b.current_length,
+                                head,
+                            },
+                        );
+                    }
+                    if pcap_on {
+                        self.vnet
+                            .pcap
+                            .capture(CaptureKind::Tx, sw, cx.now(), b.current(), None);
+                    }
+                }
+                Some(_) => {
+                    b.error = e_down;
+                    *nx = Next::Drop as u16;
+                }
+                None => {
+                    b.error = e_del;
+                    *nx = Next::Drop as u16;
+                }
+            }
+        }
+        if pk > 0 {
+            if let Some(r) = st.row(thread, last_sw) {
+                r.add2(ifc::TX_PKTS, pk, by);
+            }
+        }
+    }
+}
+
+/// Completes a CHECKSUM_PARTIAL packet before it leaves on a wire.
+fn finish_csum(b: &mut pwire_buffer::Buffer) {
+    let start = b.opaque.csum_start as usize;
+    let off = b.opaque.csum_offset as usize;
+    // An offset outside the frame means the driver's metadata was bad: send it as it is.
+    let _ = pwire_wire::checksum::finish_l4_checksum(b.current_mut(), start, off);
+    b.flags &= !flags::L4_CSUM_PARTIAL;
+}

@@ -1,0 +1,150 @@
+//! The binaries: `pwire -c startup.conf` with an exec script, a CLI socket with mode 0660, and
+//! `pwctl` one-shot with exit codes; config errors name file:line:col.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin(name: &str) -> std::path::PathBuf {
+    // Both binaries are built into the same target dir as this test.
+    let mut p = std::env::current_exe().expect("test exe");
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    p.join(name)
+}
+
+fn ensure_built() {
+    if !bin("pwire").exists() || !bin("pwctl").exists() {
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "pwire", "-p", "pwctl"])
+            .status()
+            .expect("cargo build");
+        assert!(st.success());
+    }
+}
+
+struct Proc(std::process::Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn config_error_names_file_line_col() {
+    ensure_built();
+    let d = pwire_testkit::TempDir::new("bin");
+    let conf = d.path().join("bad.conf");
+    std::fs::write(&conf, "unix {\n  nodaemon\n  frobnicate 3\n}\n").unwrap();
+    let out = Command::new(bin("pwire"))
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3:3: unknown input `frobnicate'",
+            conf.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn exec_failure_stops_start_with_line_number() {
+    ensure_built();
+    let d = pwire_testkit::TempDir::new("bin");
+    let cli = d.path().join("setup.cli");
+    std::fs::write(
+        &cli,
+        "# comment\ncreate packet-generator interface pg0\nset interface state pg9 up\n",
+    )
+    .unwrap();
+    let conf = d.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "unix {{ nodaemon cli-listen {}/cli.sock exec {} }}\n",
+            d.path().display(),
+            cli.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin("pwire"))
+        .arg("-c")
+        .arg(&conf)
+        .env("PWIRE_NO_HUGEPAGES", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":3: CLI line error:") && err.contains("unknown interface `pg9'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pwire_serves_pwctl_over_socket_with_mode_0660() {
+    ensure_built();
+    let d = pwire_testkit::TempDir::new("bin");
+    let sock = d.path().join("cli.sock");
+    let cli = d.path().join("setup.cli");
+    std::fs::write(
+        &cli,
+        "create packet-generator interface pg0\nset interface state pg0 up\n",
+    )
+    .unwrap();
+    let conf = d.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "unix {{ nodaemon cli-listen {} exec {} }}\n",
+            sock.display(),
+            cli.display()
+        ),
+    )
+    .unwrap();
+    let _p = Proc(
+        Command::new(bin("pwire"))
+            .arg("-c")
+            .arg(&conf)
+            .env("PWIRE_NO_HUGEPAGES", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while !sock.exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&sock)
+        .expect("socket created")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o660, "socket mode");
+    let ok = Command::new(bin("pwctl"))
+        .arg("-s")
+        .arg(&sock)
+        .args(["sh", "int"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let s = String::from_utf8_lossy(&ok.stdout);
+    assert!(s.contains("pg0") && s.contains("up"), "{s}");
+    let bad = Command::new(bin("pwctl"))
+        .arg("-s")
+        .arg(&sock)
+        .args(["set", "interface", "state", "pg5", "up"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown interface `pg5'"));
+}
