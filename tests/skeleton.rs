@@ -224,3 +224,24 @@ fn two_workers_forward_and_state_changes_under_traffic() {
     h.dp.shutdown();
     h.assert_all_free();
 }
+
+#[test]
+fn full_registration_list_builds_and_resolves_every_name() {
+    let cfg = pwire_config::parse_str("t.conf", "").unwrap();
+    std::env::set_var("PWIRE_NO_HUGEPAGES", "1");
+    let dp = pwire_vnet::Dataplane::build(
+        cfg,
+        &pwire::registrations(&pwire_config::parse_str("t", "").unwrap()),
+    )
+    .expect("every next name resolves");
+    let g = &dp.vnet.engine().graph;
+    for n in &g.nodes {
+        assert_eq!(n.nexts.len(), n.next_targets.len(), "{}", n.name);
+        for (name, &t) in n.nexts.iter().zip(&n.next_targets) {
+            assert_eq!(&g.nodes[t as usize].name, name);
+        }
+    }
+    for must in ["error-drop", "interface-output", "pg-input", "pg-tx"] {
+        assert!(g.node_index(must).is_some(), "{must} registered");
+    }
+}

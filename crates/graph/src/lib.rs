@@ -73,7 +73,8 @@ pub fn tsc_hz() -> f64 {
 /// ```
 #[macro_export]
 macro_rules! next_nodes {
-    ($vis:vis enum $name:ident { $($var:ident => $s:literal),* $(,)? }) => {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($var:ident => $s:literal),* $(,)? }) => {
+        $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(u16)]
         $vis enum $name { $($var),* }
@@ -96,7 +97,8 @@ macro_rules! next_nodes {
 /// ```
 #[macro_export]
 macro_rules! counters {
-    ($vis:vis enum $name:ident { $($var:ident : $sev:ident = $s:literal),* $(,)? }) => {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($var:ident : $sev:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(u16)]
         $vis enum $name { $($var),* }

@@ -227,3 +227,51 @@ impl BuildCx<'_> {
         self.graph.nodes[self.node].error_base
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{Cx, Frame};
+    use crate::{counters, next_nodes};
+
+    struct Nop;
+    impl Node for Nop {
+        fn process(&mut self, _f: &mut Frame<'_>, _cx: &mut Cx<'_>) {}
+    }
+    next_nodes! { #[allow(dead_code)] enum N { Drop => "error-drop", B => "b" } }
+    counters! { #[allow(dead_code)] enum C { X: error = "x happened", Y: info = "y happened" } }
+
+    fn reg(name: &str, nexts: &[&str], c: &[CounterDecl]) -> NodeReg {
+        NodeReg::new(name, NodeKind::Internal, nexts, c, |_| Box::new(Nop))
+    }
+
+    #[test]
+    fn build_resolves_names_and_fails_on_unknown_next() {
+        let mut r = Registry::new();
+        r.node(reg("error-drop", &[], &[]));
+        r.node(reg("a", N::NAMES, C::DECLS));
+        r.node(reg("b", &["error-drop"], C::DECLS));
+        r.add_next("b", "a");
+        let g = Graph::build(r).expect("all names resolve");
+        assert_eq!(g.next_index("a", "b"), Some(N::B as u16));
+        assert_eq!(g.next_index("b", "a"), Some(1), "added arc");
+        let a = g.node_index("a").unwrap();
+        assert_eq!(g.nodes[a].next_targets, vec![0, 2]);
+        // Counter codes are laid out node after node.
+        assert_eq!(g.error_code("a", "y happened"), Some(1));
+        assert_eq!(g.error_code("b", "x happened"), Some(2));
+        assert_eq!(g.error_owner(3), Some((2, 1)));
+        assert_eq!(g.error_owner(4), None);
+
+        let mut r = Registry::new();
+        r.node(reg("a", &["error-drop", "nowhere"], &[]));
+        r.node(reg("error-drop", &[], &[]));
+        let e = Graph::build(r).unwrap_err();
+        assert_eq!(e, "node `a': unknown next node `nowhere'");
+
+        let mut r = Registry::new();
+        r.node(reg("a", &[], &[]));
+        r.node(reg("a", &[], &[]));
+        assert!(Graph::build(r).unwrap_err().contains("registered twice"));
+    }
+}

@@ -41,11 +41,9 @@ pub(crate) fn register(r: &mut Registry, st: Arc<Shared<PgState>>) {
                 .vnet
                 .create_interface(&mut cx.ctl, name.clone(), class, n as u32, mac)
                 .map_err(CliError::msg)?;
-            cx.vnet
-                .state
-                .write(&mut cx.ctl)
-                .get_mut(sw)
-                .map(|i| i.link_up = true);
+            if let Some(i) = cx.vnet.state.write(&mut cx.ctl).get_mut(sw) {
+                i.link_up = true;
+            }
             let p = s.write(&mut cx.ctl);
             if p.ifs.len() <= n {
                 p.ifs.resize_with(n + 1, || None);
@@ -61,7 +59,7 @@ pub(crate) fn register(r: &mut Registry, st: Arc<Shared<PgState>>) {
     let s = st.clone();
     r.command(cmd(
         "packet-generator new",
-        "packet-generator new { name <s> limit <n> [size <a>-<b>] [rate <pps>] [maxframe <n>] [worker <n>] [interface pg<N>] [node <node>] (pcap <file> | data { <hex> }) }",
+        "packet-generator new { name <s> limit <n> [size <a>-<b>] [rate <pps>] [maxframe <n>] [worker <n>] [interface pg<N>] [tx-interface <if>] [node <node>] (pcap <file> | data { <hex> }) }",
         false,
         move |a, cx| new_stream(a, cx, &s),
     ));
@@ -119,11 +117,10 @@ pub(crate) fn register(r: &mut Registry, st: Arc<Shared<PgState>>) {
             }
             let _ = writeln!(
                 out,
-                "{:<32}{}{}{}",
+                "{:<32}{}{}Parameters",
                 "Name",
                 pwire_vnet::builtin_cli::center("Enabled", 12),
-                pwire_vnet::builtin_cli::center("Count", 16),
-                "Parameters"
+                pwire_vnet::builtin_cli::center("Count", 16)
             );
             for st in &p.streams {
                 let en = if st.enabled.load(Relaxed) {
@@ -167,7 +164,7 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, CliError> {
         }
         digits.push_str(w);
     }
-    if digits.len() % 2 != 0 || digits.is_empty() {
+    if !digits.len().is_multiple_of(2) || digits.is_empty() {
         return Err(CliError::msg("data: odd or empty hex string"));
     }
     Ok((0..digits.len())
@@ -191,6 +188,7 @@ fn new_stream(
     let mut maxframe = pwire_graph::FRAME_SIZE;
     let mut worker: Option<usize> = None;
     let mut sw = None;
+    let mut tx = !0u32;
     let mut node = "ethernet-input".to_string();
     let mut packets: Option<(Vec<Vec<u8>>, &str)> = None;
     while !b.is_empty() {
@@ -215,8 +213,10 @@ fn new_stream(
                 .clamp(1, pwire_graph::FRAME_SIZE);
         } else if b.keyword("worker") {
             worker = Some(b.value("worker")?);
-        } else if b.keyword("interface") || b.keyword("tx-interface") {
+        } else if b.keyword("interface") {
             sw = Some(cx.vnet.parse_if(&cx.ctl, &mut b)?);
+        } else if b.keyword("tx-interface") {
+            tx = cx.vnet.parse_if(&cx.ctl, &mut b)?;
         } else if b.keyword("node") {
             node = b.word("node")?.to_string();
         } else if b.keyword("pcap") {
@@ -268,6 +268,7 @@ fn new_stream(
         maxframe,
         thread,
         sw_if_index: sw,
+        tx_sw_if_index: tx,
         node,
         next,
         packets,

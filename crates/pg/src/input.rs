@@ -17,6 +17,8 @@ pub struct Stream {
     pub maxframe: usize,
     pub thread: usize,
     pub sw_if_index: u32,
+    /// TX interface stamped on every packet (`tx-interface`), `!0` when unset.
+    pub tx_sw_if_index: u32,
     pub node: String,
     /// `pg-input`'s next index for `node`.
     pub next: u16,
@@ -50,6 +52,12 @@ pub struct PgState {
 pub struct PgIf {
     pub sw_if_index: u32,
     pub capture: Arc<std::sync::Mutex<Option<crate::tx::Capture>>>,
+}
+
+/// Packets a stream of `rate` pps may have sent after `elapsed` seconds.
+#[allow(clippy::cast_sign_loss)] // clamped to >= 0 first; `as` saturates large values.
+fn budget_at(elapsed: f64, rate: f64) -> u64 {
+    (elapsed.max(0.0) * rate) as u64 + 1
 }
 
 /// Trace record: VPP prints `stream <name>, <len> bytes, sw_if_index <n>`.
@@ -119,7 +127,7 @@ impl Node for PgInput {
             }
             if s.rate > 0.0 {
                 let t0 = f64::from_bits(s.t_start.load(Relaxed));
-                let allowed = ((cx.now() - t0) * s.rate) as u64 + 1;
+                let allowed = budget_at(cx.now() - t0, s.rate);
                 let done = sent - s.sent_at_start.load(Relaxed);
                 n = n.min(allowed.saturating_sub(done) as usize);
             }
@@ -161,7 +169,7 @@ impl Node for PgInput {
                 let k0 = len.min(tmpl.len());
                 d[..k0].copy_from_slice(&tmpl[..k0]);
                 d[k0..].fill(0);
-                b.sw_if_index = [s.sw_if_index, !0];
+                b.sw_if_index = [s.sw_if_index, s.tx_sw_if_index];
                 bytes += len as u64;
                 if budget > 0 && cx.start_trace(b) {
                     budget -= 1;

@@ -66,12 +66,10 @@ impl Node for PgTx {
                 let mut c = pg.capture.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(cap) = c.as_mut() {
                     let b = frame.buf(i);
-                    let t = cx.now();
-                    let sec = t as u32;
-                    let usec = ((t - sec as f64) * 1e6) as u32;
+                    let ts = pwire_vnet::builtin_cli::pcap_ts(cx.now());
                     if cap
                         .writer
-                        .write_packet(sec, usec, b.current_length as u32, b.current())
+                        .write_record(ts, b.current_length as u32, b.current())
                         .is_ok()
                     {
                         cap.written += 1;

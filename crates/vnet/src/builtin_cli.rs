@@ -373,7 +373,7 @@ fn trace_add(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
 
 /// `HH:MM:SS:UUUUUU` since the engine started.
 fn trace_time(secs: f64) -> String {
-    let us_total = (secs.max(0.0) * 1e6) as u64;
+    let us_total = std::time::Duration::from_secs_f64(secs.max(0.0)).as_micros() as u64;
     let us = us_total % 1_000_000;
     let s = us_total / 1_000_000;
     format!(
@@ -533,6 +533,7 @@ fn show_version(a: &mut Args<'_>, _cx: &mut CliCtx) -> Result<(), CliError> {
             }
         );
         let _ = writeln!(out, "{:<25}{}", "Current PID:", std::process::id());
+        let _ = writeln!(out, "{:<25}{:.0}", "TSC Hz:", pwire_graph::tsc_hz());
     }
     a.output(&out);
     Ok(())
@@ -710,14 +711,17 @@ fn pcap_trace(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Seconds since start as a pcap time stamp.
+pub fn pcap_ts(t: f64) -> pwire_pcap::Timestamp {
+    std::time::Duration::from_secs_f64(t.max(0.0)).into()
+}
+
 fn write_pcap(path: &str, pkts: &[(f64, u32, Vec<u8>)]) -> std::io::Result<()> {
     let f = std::fs::File::create(path)?;
     let mut w =
         pwire_pcap::PcapWriter::new(std::io::BufWriter::new(f), pwire_pcap::LINKTYPE_ETHERNET)?;
     for (t, orig, data) in pkts {
-        let sec = *t as u32;
-        let usec = ((*t - sec as f64) * 1e6) as u32;
-        w.write_packet(sec, usec, *orig, data)?;
+        w.write_record(pcap_ts(*t), *orig, data)?;
     }
     w.flush()?;
     Ok(())

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Every test pwire has: format, lints, unit/node/subgraph/e2e tests. Installs what it needs.
+# Tests that need root or network namespaces run when this runs as root (CI does) and say why
+# when they skip otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+need=()
+command -v tshark >/dev/null || need+=(tshark)
+command -v ip >/dev/null || need+=(iproute2)
+command -v ethtool >/dev/null || need+=(ethtool)
+command -v ping >/dev/null || need+=(iputils-ping)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "== not root: cannot install ${need[*]}; tests that need them will say they skip"
+  fi
+fi
+
+t0=$(date +%s)
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets -q -- -D warnings
+echo "== cargo test --workspace"
+cargo test --workspace 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped' || true
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo '[0-9]+ passed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
+echo "== $(( $(date +%s) - t0 )) s"
+echo "$passed passed, $failed failed"
+if [ "$status" != 0 ]; then
+  grep -A30 -E '^---- |^failures:' /tmp/pwire-test.log | head -200
+  exit "$status"
+fi
