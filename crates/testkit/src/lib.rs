@@ -229,7 +229,7 @@ impl Drop for TempDir {
 /// Hex string (whitespace allowed) to bytes, for golden packets written inline.
 pub fn hex(s: &str) -> Vec<u8> {
     let d: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    assert!(d.len() % 2 == 0, "odd hex");
+    assert!(d.len().is_multiple_of(2), "odd hex");
     (0..d.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&d[i..i + 2], 16).expect("hex"))

@@ -214,11 +214,10 @@ fn show_hw(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{}{}{}{}",
+        "{}{}{}Hardware",
         center("Name", 32),
         center("Idx", 6),
-        center("Link", 8),
-        "Hardware"
+        center("Link", 8)
     );
     for i in sorted(s) {
         if !only.is_empty() && !only.contains(&i.sw_if_index) {
