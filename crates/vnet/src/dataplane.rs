@@ -174,8 +174,11 @@ impl Dataplane {
         self.workers.len()
     }
 
-    /// Runs one CLI line on the main thread (parking workers if the command writes state).
-    pub fn exec(&mut self, line: &str) -> Result<String, String> {
+    /// Runs `f` with a fresh control context that has the main runtime lent to it.
+    fn with_ctx<R>(
+        &mut self,
+        f: impl FnOnce(&CliRegistry<CliCtx>, &mut CliCtx, &mut String) -> R,
+    ) -> (R, String) {
         // SAFETY: called on the main thread, outside `run_once`; the Ctl dies before returning.
         let ctl = unsafe { Ctl::new(self.vnet.engine().barrier.clone()) };
         let mut cx = CliCtx {
@@ -184,9 +187,14 @@ impl Dataplane {
             main: self.main.take(),
         };
         let mut out = String::new();
-        let r = self.cli.execute(line, &mut cx, &mut out);
+        let r = f(&self.cli, &mut cx, &mut out);
         self.main = cx.main.take();
-        drop(cx);
+        (r, out)
+    }
+
+    /// Runs one CLI line on the main thread (parking workers if the command writes state).
+    pub fn exec(&mut self, line: &str) -> Result<String, String> {
+        let (r, mut out) = self.with_ctx(|cli, cx, out| cli.execute(line, cx, out));
         match r {
             Ok(()) => Ok(out),
             Err(e) => {
@@ -198,17 +206,7 @@ impl Dataplane {
 
     /// Runs a CLI script (exec file); stops at the first failing line.
     pub fn exec_script(&mut self, text: &str, file: &str) -> Result<String, String> {
-        // SAFETY: as in `exec`.
-        let ctl = unsafe { Ctl::new(self.vnet.engine().barrier.clone()) };
-        let mut cx = CliCtx {
-            ctl,
-            vnet: self.vnet.clone(),
-            main: self.main.take(),
-        };
-        let mut out = String::new();
-        let r = self.cli.run_script(text, file, &mut cx, &mut out);
-        self.main = cx.main.take();
-        drop(cx);
+        let (r, out) = self.with_ctx(|cli, cx, out| cli.run_script(text, file, cx, out));
         r.map(|_| out).map_err(|e| e.to_string())
     }
 
