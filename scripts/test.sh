@@ -28,7 +28,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo test --workspace"
-cargo test --workspace 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped' || true
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped' || true
 status=${PIPESTATUS[0]}
 passed=$(grep -Eo '[0-9]+ passed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')

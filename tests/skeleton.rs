@@ -241,7 +241,25 @@ fn full_registration_list_builds_and_resolves_every_name() {
             assert_eq!(&g.nodes[t as usize].name, name);
         }
     }
-    for must in ["error-drop", "interface-output", "pg-input", "pg-tx"] {
+    for must in [
+        "error-drop",
+        "interface-output",
+        "pg-input",
+        "pg-tx",
+        "ethernet-input",
+        "ip6-input",
+        "ip6-lookup",
+        "ip6-local",
+        "ip6-rewrite",
+        "l2-input",
+        "l2-learn",
+        "l2-fwd",
+        "l2-flood",
+        "l2-output",
+        "l2tp-decap",
+        "l2tp-decap-local",
+        "l2tp-encap",
+    ] {
         assert!(g.node_index(must).is_some(), "{must} registered");
     }
 }

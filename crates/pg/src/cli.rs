@@ -362,9 +362,13 @@ fn capture(
     }
     a.expect_end()?;
     let f = std::fs::File::create(&file).map_err(|e| CliError::msg(format!("{file}: {e}")))?;
-    let writer =
+    let mut writer =
         pwire_pcap::PcapWriter::new(std::io::BufWriter::new(f), pwire_pcap::LINKTYPE_ETHERNET)
             .map_err(|e| CliError::msg(format!("{file}: {e}")))?;
+    // The header is on disk at once: a capture that sees no packet is a valid empty pcap.
+    writer
+        .flush()
+        .map_err(|e| CliError::msg(format!("{file}: {e}")))?;
     *pg.capture.lock().unwrap_or_else(|e| e.into_inner()) = Some(Capture {
         file,
         remaining: count,

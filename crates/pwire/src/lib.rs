@@ -8,6 +8,10 @@ use pwire_vnet::dataplane::RegisterFn;
 pub const ALL: &[(&str, RegisterFn)] = &[
     ("interface", pwire_node_interface::register),
     ("pg", pwire_pg::register),
+    ("ethernet", pwire_node_ethernet::register),
+    ("ip6", pwire_node_ip6::register),
+    ("l2", pwire_node_l2::register),
+    ("l2tp", pwire_node_l2tp::register),
 ];
 
 /// The registration list after `plugins { }` is applied.

@@ -212,7 +212,17 @@ impl Dataplane {
 
     /// One main-loop iteration (packets on the main thread, process nodes).
     pub fn run_once(&mut self) -> (u64, Option<f64>) {
-        self.main.as_mut().map_or((0, None), |m| m.run_once())
+        let r = self.main.as_mut().map_or((0, None), |m| m.run_once());
+        self.run_main_tasks();
+        r
+    }
+
+    /// Runs the control-plane tasks the dataplane signalled (`Vnet::signal_main_task`).
+    pub fn run_main_tasks(&mut self) {
+        if !self.vnet.main_tasks.get().is_some_and(|t| t.pending()) {
+            return;
+        }
+        self.with_ctx(|_, cx, _| cx.run_main_tasks());
     }
 
     /// The main thread's runtime.

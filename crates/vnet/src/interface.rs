@@ -160,6 +160,8 @@ pub struct VnetState {
     pub counters: Vec<Vec<IfRow>>,
     /// IPv6 protocols whose registered node is active (l2tp turns 115 on with its first tunnel).
     pub ip6_proto_enabled: [bool; 256],
+    /// Deleted slots, reused by the next interface (churn does not grow the table).
+    pub free_slots: Vec<u32>,
 }
 
 impl VnetState {
@@ -169,6 +171,7 @@ impl VnetState {
             by_name: HashMap::new(),
             counters: (0..n_threads).map(|_| Vec::new()).collect(),
             ip6_proto_enabled: [false; 256],
+            free_slots: Vec::new(),
         }
     }
 

@@ -13,7 +13,9 @@
 pub mod builtin_cli;
 pub mod dataplane;
 pub mod engine;
+pub mod hooks;
 pub mod interface;
+pub mod main_task;
 pub mod pcap_capture;
 pub mod registry;
 
@@ -22,6 +24,7 @@ pub use engine::{Engine, ThreadInfo};
 pub use interface::{
     ifc, ClassId, DevClass, Interface, L2Mode, RxMode, VnetState, IF_COUNTER_NAMES, N_IF_COUNTERS,
 };
+pub use main_task::MainTasks;
 pub use pcap_capture::{CaptureKind, PcapCapture};
 pub use registry::{Registry, Statics};
 
@@ -59,9 +62,21 @@ impl CliCtx {
                 Some(rt) => rt.run_once().0,
                 None => 0,
             };
+            self.run_main_tasks();
             if n == 0 {
                 std::thread::sleep(std::time::Duration::from_micros(100));
             }
+        }
+    }
+}
+
+impl CliCtx {
+    /// Runs the tasks the dataplane signalled (see `main_task`), then releases the workers again.
+    pub fn run_main_tasks(&mut self) {
+        let vnet = self.vnet.clone();
+        if let Some(t) = vnet.main_tasks.get().filter(|t| t.pending()) {
+            t.run(self);
+            self.ctl.release();
         }
     }
 }
@@ -73,7 +88,10 @@ pub struct Vnet {
     pub statics: OnceLock<Statics>,
     pub engine: OnceLock<Engine>,
     pub pcap: PcapCapture,
+    pub hooks: hooks::Hooks,
     pub n_threads: usize,
+    /// Control-plane tasks the dataplane can signal (set at graph build).
+    pub main_tasks: OnceLock<MainTasks>,
 }
 
 impl Vnet {
@@ -83,7 +101,9 @@ impl Vnet {
             statics: OnceLock::new(),
             engine: OnceLock::new(),
             pcap: PcapCapture::default(),
+            hooks: hooks::Hooks::default(),
             n_threads,
+            main_tasks: OnceLock::new(),
         })
     }
     /// The built tables (panics before `Registry::finish`, a start-up ordering bug).
@@ -91,6 +111,13 @@ impl Vnet {
         self.statics
             .get()
             .expect("vnet used before the graph was built")
+    }
+    /// Asks the main thread to run task `id` (from `Registry::main_task`); safe from any thread.
+    #[inline]
+    pub fn signal_main_task(&self, id: usize) {
+        if let Some(t) = self.main_tasks.get() {
+            t.signal(id);
+        }
     }
     pub fn engine(&self) -> &Engine {
         self.engine

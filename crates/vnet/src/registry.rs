@@ -56,6 +56,7 @@ pub struct Registry {
     ethertypes: Vec<(u16, &'static str)>,
     ip6_protocols: Vec<(u8, &'static str)>,
     features: Vec<Feature>,
+    main_tasks: Vec<crate::main_task::TaskFn>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -77,6 +78,7 @@ impl Registry {
             ethertypes: Vec::new(),
             ip6_protocols: Vec::new(),
             features: Vec::new(),
+            main_tasks: Vec::new(),
         };
         r.dev_class(DevClass {
             name: "local",
@@ -104,6 +106,12 @@ impl Registry {
     pub fn command(&mut self, c: Command<CliCtx>) {
         self.cli.add(c);
     }
+    /// Registers control-plane work the dataplane may ask for with `Vnet::signal_main_task`;
+    /// returns the task's id.
+    pub fn main_task(&mut self, f: impl Fn(&mut CliCtx) + Send + Sync + 'static) -> usize {
+        self.main_tasks.push(Box::new(f));
+        self.main_tasks.len() - 1
+    }
 
     /// Builds the graph and the engine; creates `local0`. Returns the CLI registry.
     pub fn finish(
@@ -125,9 +133,20 @@ impl Registry {
         }
         for &(_, n) in &self.ethertypes {
             self.graph.add_next("ethernet-input", n);
+            // A bridge hands frames for its BVI straight to the L3 input node of their
+            // ethertype (VPP's l2bvi_register_input_type): l2-fwd and l2-flood need the arcs.
+            for from in ["l2-fwd", "l2-flood"] {
+                if has(&self.graph, from) {
+                    self.graph.add_next(from, n);
+                }
+            }
         }
         for &(_, n) in &self.ip6_protocols {
             self.graph.add_next("ip6-local", n);
+            // ip6-receive runs ip6-local's code for receive DPOs and needs the same arcs.
+            if has(&self.graph, "ip6-receive") {
+                self.graph.add_next("ip6-receive", n);
+            }
         }
         for f in &self.features {
             self.graph.add_next("ip6-input", f.node);
@@ -142,6 +161,9 @@ impl Registry {
         };
         let vnet = self.vnet;
         vnet.statics.set(statics).map_err(|_| "graph built twice")?;
+        vnet.main_tasks
+            .set(crate::main_task::MainTasks::new(self.main_tasks))
+            .map_err(|_| "graph built twice")?;
         vnet.engine
             .set(Engine::new(graph, pool, threads, barrier))
             .map_err(|_| "engine built twice")?;
@@ -178,7 +200,7 @@ impl Vnet {
             return Err("Interface already exists".into());
         }
         // Reuse a deleted slot so churn does not grow the table without bound.
-        let slot = s.ifs.iter().position(|i| i.deleted && i.sw_if_index != 0);
+        let slot = s.free_slots.pop().map(|x| x as usize);
         let sw = slot.unwrap_or(s.ifs.len()) as u32;
         let i = Interface {
             name: name.clone(),
@@ -219,6 +241,10 @@ impl Vnet {
 
     /// Marks an interface deleted (its index may be reused later).
     pub fn delete_interface(&self, ctl: &mut Ctl, sw: u32) -> Result<(), String> {
+        if self.state.get(ctl).get(sw).is_none() {
+            return Err("unknown interface".into());
+        }
+        self.hooks.run_interface_delete(ctl, sw);
         let s = self.state.write(ctl);
         let i = s.get_mut(sw).ok_or("unknown interface")?;
         i.deleted = true;
@@ -226,6 +252,7 @@ impl Vnet {
         i.l2 = L2Mode::L3;
         let name = i.name.clone();
         s.by_name.remove(&name);
+        s.free_slots.push(sw);
         Ok(())
     }
 

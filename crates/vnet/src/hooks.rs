@@ -1,0 +1,53 @@
+//! Late-bound calls between features that may not import each other.
+//!
+//! - Interface deletion: a feature that keeps per-interface state elsewhere (bridge domains keep
+//!   member lists) registers a hook; `Vnet::delete_interface` runs every hook under the barrier
+//!   before the interface disappears, so no table keeps pointing at a deleted interface.
+//! - IPv6 egress: the ip6 crate publishes "which interface would a packet to X leave by"; l2tp
+//!   uses it to report the inner MTU a tunnel can carry without importing ip6.
+
+use pwire_graph::Ctl;
+use std::net::Ipv6Addr;
+use std::sync::{Mutex, OnceLock};
+
+/// Runs when interface `sw_if_index` is about to be deleted.
+pub type IfDeleteHook = Box<dyn Fn(&mut Ctl, u32) + Send + Sync>;
+/// Returns the egress sw_if_index for a destination in FIB 0, if routed.
+pub type Ip6EgressFn = Box<dyn Fn(&Ctl, Ipv6Addr) -> Option<u32> + Send + Sync>;
+
+/// The hooks of one `Vnet`.
+#[derive(Default)]
+pub struct Hooks {
+    if_delete: Mutex<Vec<IfDeleteHook>>,
+    ip6_egress: OnceLock<Ip6EgressFn>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hooks { .. }")
+    }
+}
+
+impl Hooks {
+    /// Adds an interface-deletion hook (registration time).
+    pub fn on_interface_delete(&self, h: IfDeleteHook) {
+        self.if_delete
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(h);
+    }
+    pub(crate) fn run_interface_delete(&self, ctl: &mut Ctl, sw: u32) {
+        let hooks = self.if_delete.lock().unwrap_or_else(|e| e.into_inner());
+        for h in hooks.iter() {
+            h(ctl, sw);
+        }
+    }
+    /// Publishes the IPv6 egress resolver (the ip6 crate, once).
+    pub fn set_ip6_egress(&self, f: Ip6EgressFn) {
+        let _ = self.ip6_egress.set(f);
+    }
+    /// The egress interface for `dst`, when an IPv6 FIB is present and routes it.
+    pub fn ip6_egress(&self, ctl: &Ctl, dst: Ipv6Addr) -> Option<u32> {
+        self.ip6_egress.get().and_then(|f| f(ctl, dst))
+    }
+}

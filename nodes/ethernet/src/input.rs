@@ -1,0 +1,299 @@
+//! `ethernet-input` (VPP's vnet/ethernet/node.c).
+//!
+//! Per frame: parses the Ethernet header and up to two VLAN tags (802.1Q / 802.1ad), then
+//! - RX interface in L2 mode (bridge or xconnect) and the l2 crate registered: `l2-input`, with
+//!   `l2_len` set and the buffer still at the Ethernet header (as VPP hands it over);
+//! - otherwise (L3): tagged frames have no sub-interface to go to ("unknown vlan"); unicast
+//!   frames for another MAC are dropped ("l3 mac mismatch"); the rest go to the node registered
+//!   for their ethertype (`Registry::ethertype`), with the buffer advanced past the L2 header and
+//!   `l2_len` set; unregistered ethertypes are dropped ("unknown ethernet type").
+//!
+//! Arcs: 0 `error-drop`, then one per registered ethertype node and `l2-input` (added at build).
+//! Counters: see the crate doc. Rx interface counters belong to the drivers; this node counts
+//! nothing on success. `pcap trace rx` captures each frame once, before any header is stripped.
+
+use pwire_buffer::flags;
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
+use pwire_vnet::{CaptureKind, L2Mode, Registry, Vnet};
+use pwire_wire::ethernet::{ethertype, is_vlan_tpid};
+use pwire_wire::{Dot1qTag, EthHdr};
+use std::fmt;
+use std::sync::Arc;
+
+next_nodes! { pub enum Next { Drop => "error-drop" } }
+counters! { pub enum C {
+    UnknownType: error = "unknown ethernet type",
+    UnknownVlan: error = "unknown vlan",
+    L3MacMismatch: error = "l3 mac mismatch",
+    Down: error = "subinterface down",
+    TooShort: error = "ethernet frame too short",
+} }
+
+/// Most ethertypes the dispatch table holds (a handful are ever registered).
+const MAX_ETHERTYPES: usize = 16;
+
+/// Trace record: VPP prints the frame line and the decoded Ethernet header.
+#[derive(Clone, Copy)]
+struct EthTrace {
+    sw_if_index: u32,
+    /// Bytes of the L2 header captured (14, 18 or 22; fewer for a runt).
+    n: u8,
+    hdr: [u8; 22],
+}
+
+fn ethertype_name(t: u16) -> Option<&'static str> {
+    Some(match t {
+        ethertype::IPV4 => "IP4",
+        ethertype::IPV6 => "IP6",
+        ethertype::ARP => "ARP",
+        ethertype::DOT1Q => "VLAN",
+        ethertype::DOT1AD => "DOT1AD",
+        0x8847 => "MPLS",
+        _ => return None,
+    })
+}
+
+fn fmt_mac(f: &mut fmt::Formatter<'_>, m: &[u8]) -> fmt::Result {
+    write!(
+        f,
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+impl fmt::Display for EthTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "frame: flags 0x0, hw-if-index {0}, sw-if-index {0}",
+            self.sw_if_index
+        )?;
+        let h = &self.hdr[..self.n as usize];
+        if h.len() < EthHdr::LEN {
+            return write!(f, "\nethernet header truncated");
+        }
+        // The type printed is the innermost one; the tags follow the addresses (VPP's layout).
+        let mut off = 12;
+        let mut tags = [(0u16, 0u16); 2];
+        let mut n_tags = 0;
+        while n_tags < 2
+            && off + 6 <= h.len()
+            && is_vlan_tpid(u16::from_be_bytes([h[off], h[off + 1]]))
+        {
+            tags[n_tags] = (
+                u16::from_be_bytes([h[off], h[off + 1]]),
+                u16::from_be_bytes([h[off + 2], h[off + 3]]),
+            );
+            n_tags += 1;
+            off += 4;
+        }
+        let t = u16::from_be_bytes([h[off], h[off + 1]]);
+        // Same indent as the frame line (the trace printer indents every line).
+        f.write_str("\n")?;
+        match ethertype_name(t) {
+            Some(n) => f.write_str(n)?,
+            None => write!(f, "0x{t:04x}")?,
+        }
+        f.write_str(": ")?;
+        fmt_mac(f, &h[6..12])?;
+        f.write_str(" -> ")?;
+        fmt_mac(f, &h[0..6])?;
+        for &(tpid, tci) in &tags[..n_tags] {
+            let kind = if tpid == ethertype::DOT1AD {
+                "802.1ad"
+            } else {
+                "802.1q"
+            };
+            write!(f, " {kind} vlan {}", tci & 0x0fff)?;
+            if tci >> 13 != 0 {
+                write!(f, " priority {}", tci >> 13)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The node, one instance per thread.
+#[derive(Debug)]
+pub struct EthernetInput {
+    vnet: Arc<Vnet>,
+    /// (ethertype, next index) pairs, `n_types` of them in use.
+    types: [(u16, u16); MAX_ETHERTYPES],
+    n_types: usize,
+    /// Next index of `l2-input`, when the l2 crate is part of the graph.
+    l2_next: Option<u16>,
+}
+
+pub(crate) fn register(r: &mut Registry) {
+    let vnet = r.vnet.clone();
+    r.graph.node(NodeReg::new(
+        "ethernet-input",
+        NodeKind::Internal,
+        Next::NAMES,
+        C::DECLS,
+        move |b| {
+            let mut types = [(0u16, 0u16); MAX_ETHERTYPES];
+            let mut n_types = 0;
+            for &(et, node) in &vnet.statics().ethertypes {
+                // Arcs for every registered ethertype are added by vnet, so the index exists; the
+                // first registration of an ethertype wins.
+                if let Some(nx) = b.next_index(node) {
+                    if n_types < MAX_ETHERTYPES && !types[..n_types].iter().any(|&(t, _)| t == et) {
+                        types[n_types] = (et, nx);
+                        n_types += 1;
+                    }
+                }
+            }
+            Box::new(EthernetInput {
+                vnet: vnet.clone(),
+                types,
+                n_types,
+                l2_next: b.next_index("l2-input"),
+            })
+        },
+    ));
+}
+
+/// What the node needs to know about the RX interface, looked up once per run of packets.
+#[derive(Clone, Copy)]
+struct RxIf {
+    sw: u32,
+    up: bool,
+    l2: bool,
+    mac: [u8; 6],
+}
+
+impl EthernetInput {
+    #[inline(always)]
+    fn ethertype_next(&self, et: u16) -> Option<u16> {
+        self.types[..self.n_types]
+            .iter()
+            .find(|&&(t, _)| t == et)
+            .map(|&(_, n)| n)
+    }
+}
+
+impl Node for EthernetInput {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let st = self.vnet.state.dp(&dp);
+        let pcap_rx = self.vnet.pcap.enabled() & CaptureKind::Rx as u8 != 0;
+        let e_unknown = cx.error(C::UnknownType);
+        let e_vlan = cx.error(C::UnknownVlan);
+        let e_mac = cx.error(C::L3MacMismatch);
+        let e_down = cx.error(C::Down);
+        let e_short = cx.error(C::TooShort);
+        let drop = Next::Drop as u16;
+        let mut rx = RxIf {
+            sw: u32::MAX,
+            up: false,
+            l2: false,
+            mac: [0; 6],
+        };
+        for (b, nx) in frame.iter_mut() {
+            let sw = b.rx();
+            if sw != rx.sw {
+                rx = match st.get(sw) {
+                    Some(i) => RxIf {
+                        sw,
+                        up: i.admin_up,
+                        l2: i.l2 != L2Mode::L3,
+                        mac: i.mac,
+                    },
+                    None => RxIf {
+                        sw,
+                        up: false,
+                        l2: false,
+                        mac: [0; 6],
+                    },
+                };
+            }
+            if pcap_rx && b.flags & flags::PCAP_SEEN == 0 {
+                self.vnet
+                    .pcap
+                    .capture(CaptureKind::Rx, sw, cx.now(), b.current(), None);
+                b.flags |= flags::PCAP_SEEN;
+            }
+            let d = b.current();
+            if b.is_traced() {
+                let n = d.len().min(22);
+                let mut hdr = [0u8; 22];
+                hdr[..n].copy_from_slice(&d[..n]);
+                cx.trace(
+                    b,
+                    EthTrace {
+                        sw_if_index: sw,
+                        n: n as u8,
+                        hdr,
+                    },
+                );
+            }
+            let Ok((eth, mut rest)) = EthHdr::parse(d) else {
+                b.error = e_short;
+                *nx = drop;
+                continue;
+            };
+            let mut et = eth.ethertype();
+            let mut l2_len = EthHdr::LEN;
+            let mut tagged = false;
+            let mut short = false;
+            for _ in 0..2 {
+                if !is_vlan_tpid(et) {
+                    break;
+                }
+                match Dot1qTag::parse(rest) {
+                    Ok((tag, r)) => {
+                        et = tag.ethertype.get();
+                        rest = r;
+                        l2_len += Dot1qTag::LEN;
+                        tagged = true;
+                    }
+                    Err(_) => {
+                        short = true;
+                        break;
+                    }
+                }
+            }
+            let unicast_other = eth.dst.0[0] & 1 == 0 && eth.dst.0 != rx.mac;
+            if short {
+                b.error = e_short;
+                *nx = drop;
+                continue;
+            }
+            if !rx.up {
+                b.error = e_down;
+                *nx = drop;
+                continue;
+            }
+            // l2_len is 14, 18 or 22: it fits.
+            b.l2_len = l2_len as u8;
+            if rx.l2 {
+                if let Some(l2) = self.l2_next {
+                    *nx = l2;
+                    continue;
+                }
+            }
+            if tagged {
+                // pwire has no VLAN sub-interfaces: a tagged frame on an L3 port has nowhere to go.
+                b.error = e_vlan;
+                *nx = drop;
+                continue;
+            }
+            if unicast_other {
+                b.error = e_mac;
+                *nx = drop;
+                continue;
+            }
+            match self.ethertype_next(et) {
+                Some(n) => {
+                    b.advance(l2_len as i32);
+                    *nx = n;
+                }
+                None => {
+                    b.error = e_unknown;
+                    *nx = drop;
+                }
+            }
+        }
+    }
+}

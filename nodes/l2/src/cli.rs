@@ -1,0 +1,773 @@
+//! Bridge-domain, interface-mode and L2 FIB commands in VPP's syntax and layout (vnet/l2
+//! l2_bd.c, l2_input.c, l2_fib.c).
+//!
+//! Every command that changes state writes it with the workers parked (`Shared::write`), and
+//! keeps vnet's `Interface::l2` (read by `ethernet-input`, `l2-input`, `l2-output` and `show
+//! interface address`) in step with the bridge domains' member lists.
+
+use crate::state::{feat, flags, key, key_bd, key_mac, minute, L2State, BD_ID_MAX};
+use pwire_cli::{Args, CliError};
+use pwire_graph::Shared;
+use pwire_vnet::builtin_cli::center;
+use pwire_vnet::registry::cmd;
+use pwire_vnet::{CliCtx, L2Mode, Registry};
+use pwire_wire::Mac;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+type L2 = Arc<Shared<L2State>>;
+
+pub(crate) fn parse_end(a: &Args<'_>) -> Result<(), CliError> {
+    a.expect_end()
+}
+
+/// `<what> but got `<rest>'`, VPP's message for a missing or bad number.
+fn expecting(a: &Args<'_>, what: &str) -> CliError {
+    CliError::msg(format!("expecting {what} but got `{}'", a.rest()))
+}
+
+/// The BD index of an existing, non-default `bd_id` (`set bridge-domain ...`, `show`).
+fn existing_bd(st: &L2State, bd_id: u32) -> Result<u16, CliError> {
+    if bd_id == 0 {
+        return Err(CliError::msg(
+            "No operations on the default bridge domain are supported",
+        ));
+    }
+    st.bd_index(bd_id)
+        .ok_or_else(|| CliError::msg(format!("No such bridge domain {bd_id}")))
+}
+
+/// Asks the aging scanner to re-read its settings now.
+fn kick_ager(cx: &CliCtx) {
+    let e = cx.vnet.engine();
+    if let Some(i) = e.graph.node_index(crate::process::AGE_NODE) {
+        e.threads[0].signals[i].store(true, Ordering::Release);
+    }
+}
+
+/// Drops members whose interface was deleted or left the BD behind vnet's back (e.g. a tunnel
+/// deleted by its own crate).
+fn prune(cx: &mut CliCtx, l2: &L2) {
+    let stale: Vec<(u16, u32)> = {
+        let vs = cx.vnet.state.get(&cx.ctl);
+        let st = l2.get(&cx.ctl);
+        st.bds
+            .iter()
+            .enumerate()
+            .flat_map(|(idx, bd)| bd.members.iter().map(move |m| (idx, m.sw_if_index)))
+            .filter(|&(idx, sw)| {
+                !matches!(vs.get(sw).map(|i| i.l2),
+                    Some(L2Mode::Bridge { bd_index, .. }) if bd_index as usize == idx)
+            })
+            .map(|(idx, sw)| (idx as u16, sw))
+            .collect()
+    };
+    if !stale.is_empty() {
+        let st = l2.write(&mut cx.ctl);
+        for (idx, sw) in stale {
+            st.leave(idx, sw);
+        }
+    }
+}
+
+/// Puts `sw` in mode `new`, leaving its bridge first (which flushes the MACs learned on it).
+fn set_mode(cx: &mut CliCtx, l2: &L2, sw: u32, new: L2Mode) -> Result<(), CliError> {
+    prune(cx, l2);
+    let (old, mac, ethernet) = {
+        let vs = cx.vnet.state.get(&cx.ctl);
+        let i = vs
+            .get(sw)
+            .ok_or_else(|| CliError::msg("invalid configuration for interface"))?;
+        (i.l2, i.mac, cx.vnet.statics().class(i.class).ethernet)
+    };
+    if let L2Mode::Bridge {
+        bd_index,
+        bvi: true,
+        ..
+    } = new
+    {
+        let st = l2.get(&cx.ctl);
+        if st.bds[bd_index as usize].bvi.is_some_and(|b| b != sw) {
+            return Err(CliError::msg("bridge-domain already has a bvi interface"));
+        }
+    }
+    let st = l2.write(&mut cx.ctl);
+    if let L2Mode::Bridge { bd_index, .. } = old {
+        st.leave(bd_index as u16, sw);
+    }
+    if let L2Mode::Bridge {
+        bd_index, bvi, shg, ..
+    } = new
+    {
+        st.join(bd_index as u16, sw, shg, bvi, mac);
+    }
+    let vs = cx.vnet.state.write(&mut cx.ctl);
+    if let Some(i) = vs.get_mut(sw) {
+        i.l2 = new;
+        // VPP turns promiscuous mode on for an Ethernet port's first L2 use.
+        if ethernet {
+            i.promisc = new != L2Mode::L3;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn register(r: &mut Registry, l2: L2) {
+    let s = l2.clone();
+    r.command(cmd(
+        "set interface l2 bridge",
+        "set interface l2 bridge <interface> <bridge-domain-id> [bvi] [shg <n> | <n>]",
+        false,
+        move |a, cx| {
+            let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+            let bd_id = a
+                .u32("bridge domain ID")
+                .map_err(|_| CliError::msg(format!("expected bridge domain ID `{}'", a.rest())))?;
+            if bd_id > BD_ID_MAX {
+                return Err(CliError::msg("bridge domain ID exceed 16M limit"));
+            }
+            if bd_id == 0 {
+                return Err(CliError::msg("bridge domain 0 can not be modified"));
+            }
+            let bvi = a.keyword("bvi");
+            let _ = a.keyword("shg");
+            let shg = if a.is_empty() {
+                0
+            } else {
+                a.value::<u8>("shg")?
+            };
+            a.expect_end()?;
+            let bd_index = u32::from(
+                s.write(&mut cx.ctl)
+                    .bd_find_or_add(bd_id)
+                    .map_err(CliError::msg)?,
+            );
+            set_mode(
+                cx,
+                &s,
+                sw,
+                L2Mode::Bridge {
+                    bd_id,
+                    bd_index,
+                    bvi,
+                    shg,
+                },
+            )
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "set interface l2 xconnect",
+        "set interface l2 xconnect <interface> <peer interface>",
+        false,
+        move |a, cx| {
+            let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+            let peer = match a.next_word() {
+                Some(w) => cx
+                    .vnet
+                    .if_by_name(&cx.ctl, w)
+                    .ok_or_else(|| CliError::msg(format!("unknown peer interface `{w}'")))?,
+                None => return Err(CliError::msg("unknown peer interface `'")),
+            };
+            a.expect_end()?;
+            set_mode(cx, &s, sw, L2Mode::Xconnect { peer })
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "set interface l3",
+        "set interface l3 <interface>",
+        false,
+        move |a, cx| {
+            let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+            a.expect_end()?;
+            set_mode(cx, &s, sw, L2Mode::L3)
+        },
+    ));
+    r.command(cmd(
+        "show mode",
+        "show mode [<interface> ...]",
+        true,
+        |a, cx| {
+            let mut only = Vec::new();
+            while !a.is_empty() {
+                only.push(cx.vnet.parse_if(&cx.ctl, a)?);
+            }
+            let vs = cx.vnet.state.get(&cx.ctl);
+            let mut out = String::new();
+            for i in vs.ifs.iter().filter(|i| !i.deleted) {
+                if !only.is_empty() && !only.contains(&i.sw_if_index) {
+                    continue;
+                }
+                let _ = match i.l2 {
+                    L2Mode::Bridge {
+                        bd_id, bvi, shg, ..
+                    } => writeln!(
+                        out,
+                        "l2 bridge {} bd_id {bd_id}{}{shg}",
+                        i.name,
+                        if bvi { " bvi shg " } else { " shg " }
+                    ),
+                    L2Mode::Xconnect { peer } => {
+                        let p = vs.ifs.get(peer as usize).map_or("?", |p| p.name.as_str());
+                        writeln!(out, "l2 xconnect {} {p}", i.name)
+                    }
+                    L2Mode::L3 => writeln!(out, "l3 {} ", i.name),
+                };
+            }
+            a.output(&out);
+            Ok(())
+        },
+    ));
+    register_bd(r, l2.clone());
+    register_fib(r, l2);
+}
+
+fn register_bd(r: &mut Registry, l2: L2) {
+    let s = l2.clone();
+    r.command(cmd(
+        "create bridge-domain",
+        "create bridge-domain <bridge-domain-id> [learn <0|1>] [forward <0|1>] [uu-flood <0|1>] [flood <0|1>] [arp-term <0|1>] [arp-ufwd <0|1>] [mac-age <nn>] [bd-tag <tag>] [del]",
+        false,
+        move |a, cx| create_bd(a, cx, &s),
+    ));
+    for (word, bit) in [
+        ("learn", feat::LEARN),
+        ("forward", feat::FWD),
+        ("flood", feat::FLOOD),
+        ("uu-flood", feat::UU_FLOOD),
+    ] {
+        let s = l2.clone();
+        let path: &'static str = match word {
+            "learn" => "set bridge-domain learn",
+            "forward" => "set bridge-domain forward",
+            "flood" => "set bridge-domain flood",
+            _ => "set bridge-domain uu-flood",
+        };
+        let help: &'static str = match word {
+            "learn" => "set bridge-domain learn <bridge-domain-id> [disable]",
+            "forward" => "set bridge-domain forward <bridge-domain-id> [disable]",
+            "flood" => "set bridge-domain flood <bridge-domain-id> [disable]",
+            _ => "set bridge-domain uu-flood <bridge-domain-id> [disable]",
+        };
+        r.command(cmd(path, help, false, move |a, cx| {
+            let bd_id = a
+                .u32("bridge-domain id")
+                .map_err(|_| expecting(a, "bridge-domain id"))?;
+            let idx = existing_bd(s.get(&cx.ctl), bd_id)?;
+            let enable = !a.keyword("disable");
+            a.expect_end()?;
+            let bd = &mut s.write(&mut cx.ctl).bds[idx as usize];
+            if enable {
+                bd.feature_bitmap |= bit;
+            } else {
+                bd.feature_bitmap &= !bit;
+            }
+            Ok(())
+        }));
+    }
+    let s = l2.clone();
+    r.command(cmd(
+        "set bridge-domain mac-age",
+        "set bridge-domain mac-age <bridge-domain-id> <mins>",
+        false,
+        move |a, cx| {
+            let bd_id = a
+                .u32("bridge-domain id")
+                .map_err(|_| expecting(a, "bridge-domain id"))?;
+            let idx = existing_bd(s.get(&cx.ctl), bd_id)?;
+            let age = a
+                .u32("age")
+                .map_err(|_| expecting(a, "ageing time in minutes"))?;
+            a.expect_end()?;
+            let age = u8::try_from(age)
+                .map_err(|_| CliError::msg("mac aging time cannot be bigger than 255"))?;
+            s.write(&mut cx.ctl).bds[idx as usize].mac_age = age;
+            kick_ager(cx);
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "set bridge-domain learn-limit",
+        "set bridge-domain learn-limit <bridge-domain-id> <learn-limit>",
+        false,
+        move |a, cx| {
+            let bd_id = a
+                .u32("bridge-domain id")
+                .map_err(|_| expecting(a, "bridge-domain id"))?;
+            let idx = existing_bd(s.get(&cx.ctl), bd_id)?;
+            let n = a
+                .u32("limit")
+                .map_err(|_| expecting(a, "maximum number of learned entries"))?;
+            a.expect_end()?;
+            s.write(&mut cx.ctl).bds[idx as usize].learn_limit = n;
+            Ok(())
+        },
+    ));
+    let s = l2;
+    r.command(cmd(
+        "show bridge-domain",
+        "show bridge-domain [bridge-domain-id [detail|int|arp|bd-tag]]",
+        true,
+        move |a, cx| show_bd(a, cx, &s),
+    ));
+}
+
+fn create_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
+    let bd_id = a
+        .u32("bridge-domain-id")
+        .map_err(|_| CliError::msg("bridge-domain-id not specified"))?;
+    let (mut learn, mut fwd, mut flood, mut uu) = (true, true, true, true);
+    let mut mac_age = 0u32;
+    let mut tag = None;
+    let mut del = false;
+    while !a.is_empty() {
+        let on = |a: &mut Args<'_>, w: &str| a.u32(w).map(|v| v != 0);
+        if a.keyword("learn") {
+            learn = on(a, "learn")?;
+        } else if a.keyword("forward") {
+            fwd = on(a, "forward")?;
+        } else if a.keyword("flood") {
+            flood = on(a, "flood")?;
+        } else if a.keyword("uu-flood") {
+            uu = on(a, "uu-flood")?;
+        } else if a.keyword("arp-term") || a.keyword("arp-ufwd") {
+            if on(a, "0|1")? {
+                return Err(CliError::msg("ARP termination is not supported"));
+            }
+        } else if a.keyword("mac-age") {
+            mac_age = a.u32("mac-age")?;
+        } else if a.keyword("bd-tag") {
+            tag = Some(a.word("bd-tag")?.to_string());
+        } else if a.keyword("del") {
+            del = true;
+        } else {
+            return Err(CliError::unknown_input(a.rest()));
+        }
+    }
+    if bd_id == 0 {
+        return Err(CliError::msg("bridge domain 0 can not be modified"));
+    }
+    let mac_age =
+        u8::try_from(mac_age).map_err(|_| CliError::msg("mac age must be less than 256"))?;
+    if tag.as_ref().is_some_and(|t| t.len() > 63) {
+        return Err(CliError::msg("bd-tag cannot be longer than 63"));
+    }
+    prune(cx, s);
+    let idx = s.get(&cx.ctl).bd_index(bd_id);
+    if del {
+        let idx = idx.ok_or_else(|| CliError::msg("bridge domain ID does not exist"))?;
+        if !s.get(&cx.ctl).bds[idx as usize].members.is_empty() {
+            return Err(CliError::msg("bridge domain in use - remove members"));
+        }
+        s.write(&mut cx.ctl).bd_del(idx);
+        return Ok(());
+    }
+    if idx.is_some() {
+        return Err(CliError::msg(format!(
+            "bridge domain {bd_id} already exists"
+        )));
+    }
+    if bd_id > BD_ID_MAX {
+        return Err(CliError::msg("bridge domain ID exceed 16M limit"));
+    }
+    let st = s.write(&mut cx.ctl);
+    let idx = st.bd_add(bd_id).map_err(CliError::msg)?;
+    let bd = &mut st.bds[idx as usize];
+    for (on, bit) in [
+        (learn, feat::LEARN),
+        (fwd, feat::FWD),
+        (flood, feat::FLOOD),
+        (uu, feat::UU_FLOOD),
+    ] {
+        if on {
+            bd.feature_bitmap |= bit;
+        } else {
+            bd.feature_bitmap &= !bit;
+        }
+    }
+    bd.mac_age = mac_age;
+    bd.tag = tag;
+    if mac_age != 0 {
+        kick_ager(cx);
+    }
+    a.output(&format!("bridge-domain {bd_id}"));
+    Ok(())
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
+    let mut only = None;
+    let (mut detail, mut intf, mut show_tag) = (false, false, false);
+    if let Ok(bd_id) = a.u32("bridge-domain id") {
+        detail = a.keyword("detail") || a.keyword("det");
+        intf = a.keyword("int");
+        let _ = a.keyword("arp");
+        show_tag = a.keyword("bd-tag");
+        only = Some(existing_bd(s.get(&cx.ctl), bd_id)?);
+    }
+    a.expect_end()?;
+    let vs = cx.vnet.state.get(&cx.ctl);
+    let st = s.get(&cx.ctl);
+    let name = |sw: u32| {
+        vs.get(sw)
+            .map_or_else(|| "Stale".to_string(), |i| i.name.clone())
+    };
+    let mut out = String::new();
+    let mut printed = false;
+    for (idx, bd) in st.bds.iter().enumerate().skip(1) {
+        if !bd.in_use || only.is_some_and(|o| o as usize != idx) {
+            continue;
+        }
+        if !printed {
+            printed = true;
+            let h = [
+                center("BD-ID", 8),
+                center("Index", 7),
+                center("BSN", 4),
+                center("Age(min)", 9),
+                center("Learning", 9),
+                center("U-Forwrd", 9),
+                center("UU-Flood", 11),
+                center("Flooding", 9),
+                center("ARP-Term", 9),
+                center("arp-ufwd", 9),
+                center("Learn-count", 8),
+                center("Learn-limit", 8),
+                center("BVI-Intf", 11),
+            ];
+            let _ = writeln!(out, "{}", h.join(" "));
+        }
+        let f = bd.feature_bitmap;
+        let age = if bd.mac_age == 0 {
+            "off".to_string()
+        } else {
+            bd.mac_age.to_string()
+        };
+        let row = [
+            center(&bd.bd_id.to_string(), 8),
+            center(&idx.to_string(), 7),
+            center(&bd.seq.to_string(), 4),
+            center(&age, 9),
+            center(on_off(f & feat::LEARN != 0), 9),
+            center(on_off(f & feat::FWD != 0), 9),
+            center(
+                if f & feat::UU_FLOOD != 0 {
+                    "flood"
+                } else {
+                    "drop"
+                },
+                11,
+            ),
+            center(on_off(f & feat::FLOOD != 0), 9),
+            center("off", 9),
+            center("off", 9),
+            center(&bd.learn_count.to_string(), 8),
+            center(&bd.learn_limit.to_string(), 8),
+            center(&bd.bvi.map_or_else(|| "N/A".to_string(), name), 11),
+        ];
+        let _ = writeln!(out, "{}", row.join(" "));
+        if (detail || intf) && !bd.members.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{}{}{}{}{}{}{}",
+                center("Interface", 30),
+                center("If-idx", 7),
+                center("ISN", 5),
+                center("SHG", 5),
+                center("BVI", 5),
+                center("TxFlood", 9),
+                center("VLAN-Tag-Rewrite", 30)
+            );
+            for m in &bd.members {
+                let _ = writeln!(
+                    out,
+                    "{}{}{}{}{}{}{}",
+                    center(&name(m.sw_if_index), 30),
+                    center(&m.sw_if_index.to_string(), 7),
+                    center(&st.if_seq(m.sw_if_index).to_string(), 5),
+                    center(&m.shg.to_string(), 5),
+                    center(if m.bvi { "*" } else { "-" }, 5),
+                    center("*", 9),
+                    center("none", 30)
+                );
+            }
+        }
+        if detail || show_tag {
+            if let Some(t) = &bd.tag {
+                let _ = writeln!(out, "\n  BD-Tag: {t}");
+            }
+        }
+    }
+    if !printed {
+        out.push_str("no bridge-domains in use\n");
+    }
+    a.output(&out);
+    Ok(())
+}
+
+/// `<mac> <bd-id>` of `l2fib add|del`: the key.
+fn mac_and_bd(a: &mut Args<'_>, cx: &CliCtx, s: &L2) -> Result<([u8; 6], u16), CliError> {
+    let mac = a
+        .mac("mac address")
+        .map_err(|_| CliError::msg(format!("expected mac address `{}'", a.rest())))?;
+    let bd_id = a
+        .u32("bridge domain ID")
+        .map_err(|_| CliError::msg(format!("expected bridge domain ID `{}'", a.rest())))?;
+    let idx = s
+        .get(&cx.ctl)
+        .bd_index(bd_id)
+        .ok_or_else(|| CliError::msg(format!("bridge domain ID {bd_id} invalid")))?;
+    Ok((mac, idx))
+}
+
+fn register_fib(r: &mut Registry, l2: L2) {
+    let s = l2.clone();
+    r.command(cmd(
+        "l2fib add",
+        "l2fib add <mac> <bridge-domain-id> filter | <intf> [static | bvi]",
+        false,
+        move |a, cx| {
+            let (mac, idx) = mac_and_bd(a, cx, &s)?;
+            let (sw, fl) = if a.keyword("filter") {
+                (!0, flags::FILTER | flags::STATIC)
+            } else {
+                let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+                let fl = if a.keyword("static") {
+                    flags::STATIC
+                } else if a.keyword("bvi") {
+                    flags::STATIC | flags::BVI
+                } else {
+                    0
+                };
+                (sw, fl)
+            };
+            a.expect_end()?;
+            s.write(&mut cx.ctl).add_entry(key(&mac, idx), sw, fl);
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "l2fib del",
+        "l2fib del <mac> <bridge-domain-id>",
+        false,
+        move |a, cx| {
+            let (mac, idx) = mac_and_bd(a, cx, &s)?;
+            a.expect_end()?;
+            if !s.get(&cx.ctl).fib.contains_key(&key(&mac, idx)) {
+                return Err(CliError::msg("mac entry not found"));
+            }
+            s.write(&mut cx.ctl).del_entry(key(&mac, idx));
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd("clear l2fib", "clear l2fib", false, move |a, cx| {
+        a.expect_end()?;
+        s.write(&mut cx.ctl).clear();
+        Ok(())
+    }));
+    let s = l2.clone();
+    r.command(cmd(
+        "l2fib flush-mac all",
+        "l2fib flush-mac all",
+        false,
+        move |a, cx| {
+            a.expect_end()?;
+            s.write(&mut cx.ctl).flush_all();
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "l2fib flush-mac interface",
+        "l2fib flush-mac interface <if-name>",
+        false,
+        move |a, cx| {
+            let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+            a.expect_end()?;
+            s.write(&mut cx.ctl).flush_port(None, sw);
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "l2fib flush-mac bridge-domain",
+        "l2fib flush-mac bridge-domain <bd-id>",
+        false,
+        move |a, cx| {
+            let bd_id = a
+                .u32("bridge-domain id")
+                .map_err(|_| expecting(a, "bridge-domain id"))?;
+            a.expect_end()?;
+            let idx = s
+                .get(&cx.ctl)
+                .bd_index(bd_id)
+                .ok_or_else(|| CliError::msg(format!("No such bridge domain {bd_id}")))?;
+            s.write(&mut cx.ctl).flush_bd(idx);
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "set l2fib learn-limit",
+        "set l2fib learn-limit <n> (pwire: the global limit, VPP's `l2learn { limit <n> }`)",
+        false,
+        move |a, cx| {
+            let n = a
+                .u32("limit")
+                .map_err(|_| expecting(a, "maximum number of learned entries"))?;
+            a.expect_end()?;
+            s.write(&mut cx.ctl).global_learn_limit = n;
+            Ok(())
+        },
+    ));
+    let s = l2.clone();
+    r.command(cmd(
+        "set l2fib age-scan-interval",
+        "set l2fib age-scan-interval <seconds> [minute <seconds>] (pwire: aging clock, for tests)",
+        false,
+        move |a, cx| {
+            let scan = a.duration_secs("seconds")?.as_secs_f64();
+            let unit = if a.keyword("minute") {
+                Some(a.duration_secs("minute")?.as_secs_f64())
+            } else {
+                None
+            };
+            a.expect_end()?;
+            if scan < 0.001 || unit.is_some_and(|u| u < 0.001) {
+                return Err(CliError::msg("intervals must be at least 1 ms"));
+            }
+            let st = s.write(&mut cx.ctl);
+            st.age.scan_interval = scan;
+            if let Some(u) = unit {
+                st.age.minute = u;
+            }
+            kick_ager(cx);
+            Ok(())
+        },
+    ));
+    let s = l2;
+    r.command(cmd(
+        "show l2fib",
+        "show l2fib [all|verbose] [bd_id <nn> | bd_index <nn>] [learn | add]",
+        true,
+        move |a, cx| show_fib(a, cx, &s),
+    ));
+}
+
+fn show_fib(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
+    let (mut verbose, mut learn, mut add) = (false, false, false);
+    let mut only: Option<u16> = None;
+    while !a.is_empty() {
+        if a.keyword("verbose") || a.keyword("all") {
+            verbose = true;
+        } else if a.keyword("raw") {
+            verbose = false;
+        } else if a.keyword("bd_index") {
+            only = Some(a.value("bd_index")?);
+            verbose = true;
+        } else if a.keyword("bd_id") {
+            let id = a.u32("bd_id")?;
+            let idx = s
+                .get(&cx.ctl)
+                .bd_index(id)
+                .ok_or_else(|| CliError::msg(format!("bridge domain id {id} doesn't exist")))?;
+            only = Some(idx);
+            verbose = true;
+        } else if a.keyword("learn") {
+            (learn, add, verbose) = (true, false, true);
+        } else if a.keyword("add") {
+            (learn, add, verbose) = (false, true, true);
+        } else {
+            return Err(CliError::unknown_input(a.rest()));
+        }
+    }
+    let vs = cx.vnet.state.get(&cx.ctl);
+    let st = s.get(&cx.ctl);
+    let now = minute(cx.vnet.engine().now(), st.age.minute);
+    let mut out = String::new();
+    let total = st.fib.len();
+    if verbose && total > 0 {
+        let _ = writeln!(
+            out,
+            "{}{}{}{}{}{}{}{}{}",
+            center("Mac-Address", 19),
+            center("BD-Idx", 7),
+            center("If-Idx", 7),
+            center("BSN-ISN", 8),
+            center("Age(min)", 9),
+            center("static", 7),
+            center("filter", 7),
+            center("bvi", 5),
+            center("Interface-Name", 30)
+        );
+        // VPP walks its hash table; sorted output is easier to read and to compare.
+        let mut keys: Vec<u64> = st.fib.keys().copied().collect();
+        keys.sort_unstable_by_key(|&k| (key_bd(k), k & 0xffff_ffff_ffff));
+        for k in keys {
+            let e = &st.fib[&k];
+            let bd = key_bd(k);
+            if only.is_some_and(|o| o != bd) || (learn && !e.learned()) || (add && e.learned()) {
+                continue;
+            }
+            let age = if !e.learned() {
+                "no".to_string()
+            } else if st.bds.get(bd as usize).is_none_or(|b| b.mac_age == 0) {
+                "-".to_string()
+            } else {
+                now.wrapping_sub(e.ts.load(Ordering::Relaxed)).to_string()
+            };
+            let star = |f: u8| if e.flags & f != 0 { "*" } else { "-" };
+            let ifname = if e.sw_if_index == !0 {
+                "N/A".to_string()
+            } else {
+                vs.get(e.sw_if_index)
+                    .map_or_else(|| "Stale".to_string(), |i| i.name.clone())
+            };
+            let sw = if e.sw_if_index == !0 {
+                "-1".to_string()
+            } else {
+                e.sw_if_index.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "{}{}{} {:>3}/{:<3}{}{}{}{}{}",
+                center(&Mac(key_mac(k)).to_string(), 19),
+                center(&bd.to_string(), 7),
+                center(&sw, 7),
+                e.sn >> 8,
+                e.sn & 0xff,
+                center(&age, 9),
+                center(star(flags::STATIC), 7),
+                center(star(flags::FILTER), 7),
+                center(star(flags::BVI), 5),
+                center(&ifname, 30)
+            );
+        }
+    }
+    if total == 0 {
+        out.push_str("no l2fib entries\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "L2FIB total/learned entries: {}/{}  Last scan time: {:.4e}sec  Learn limit: {} ",
+            total,
+            st.global_learn_count,
+            st.last_scan(),
+            st.global_learn_limit
+        );
+    }
+    a.output(&out);
+    Ok(())
+}

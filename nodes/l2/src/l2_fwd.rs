@@ -1,0 +1,181 @@
+//! `l2-fwd`: forwards by destination MAC (VPP's l2_fwd.c).
+//!
+//! Looks up (destination MAC, BD index) in this thread's unpublished learning first, then in
+//! the shared FIB. A hit sets TX to the entry's port and goes to `l2-output`, except: the
+//! ingress port itself ("Reflection Drop"), a filter entry ("Filter Mac Drop"), and the BVI's
+//! MAC, which goes to L3 (see `bvi.rs`; "BVI L3 MAC mismatch", "BVI packet with unhandled
+//! ethertype"). A miss goes to `l2-flood` when unknown-unicast flooding is on, else it is
+//! dropped as "L2 forward misses".
+//!
+//! Arcs: as `l2-input`, plus one per L3 input node for the BVI (added by vnet).
+//! Counters: "L2 forward packets", "L2 forward misses", "L2 forward hits" (info; VPP counts
+//! these only in COUNTERS builds, pwire always), the drops above, and "Stale entry Drop"
+//! (declared for `show errors` parity: pwire flushes eagerly, so no entry goes stale).
+
+use crate::bvi::{to_bvi, BviErr, L3Next};
+use crate::learn::Learners;
+use crate::state::{feat, flags, Entry, L2State};
+use crate::trace::{macs, FwdTrace};
+use crate::{feat_next, FeatNext};
+use pwire_buffer::buffer::TX;
+use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
+use pwire_vnet::{Registry, Vnet};
+use std::sync::Arc;
+
+counters! { pub enum C {
+    L2Fwd: info = "L2 forward packets",
+    Flood: info = "L2 forward misses",
+    Hit: info = "L2 forward hits",
+    BviBadMac: error = "BVI L3 MAC mismatch",
+    BviEthertype: error = "BVI packet with unhandled ethertype",
+    FilterDrop: error = "Filter Mac Drop",
+    ReflectDrop: error = "Reflection Drop",
+    StaleDrop: error = "Stale entry Drop",
+} }
+
+struct L2Fwd {
+    state: Arc<Shared<L2State>>,
+    learners: Arc<Learners>,
+    vnet: Arc<Vnet>,
+    l3: L3Next,
+    keys: Box<[u64; FRAME_SIZE]>,
+}
+
+pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: Arc<Learners>) {
+    let vnet = r.vnet.clone();
+    r.graph.node(NodeReg::new(
+        "l2-fwd",
+        NodeKind::Internal,
+        FeatNext::NAMES,
+        C::DECLS,
+        move |b| {
+            Box::new(L2Fwd {
+                state: state.clone(),
+                learners: learners.clone(),
+                l3: L3Next::new(&vnet, b),
+                vnet: vnet.clone(),
+                keys: Box::new([0; FRAME_SIZE]),
+            })
+        },
+    ));
+}
+
+/// A lookup result: port, flags, and the shared entry (none for an unpublished MAC).
+#[derive(Clone, Copy)]
+struct Hit<'a> {
+    sw: u32,
+    flags: u8,
+    entry: Option<&'a Entry>,
+}
+
+impl Node for L2Fwd {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let st = self.state.dp(&dp);
+        let vs = self.vnet.state.dp(&dp);
+        let thread = cx.thread();
+        // SAFETY: we run on `thread`, inside `process`; the reference ends with this call.
+        let local = unsafe { self.learners.local(thread) };
+        local.sync(st.gen, st.applied.get(thread).copied().unwrap_or(0));
+        let e_flood = cx.error(C::Flood);
+        let e_reflect = cx.error(C::ReflectDrop);
+        let e_filter = cx.error(C::FilterDrop);
+        let e_bad_mac = cx.error(C::BviBadMac);
+        let e_ethertype = cx.error(C::BviEthertype);
+        let (mut hits, mut flooded) = (0u64, 0u64);
+        let n = frame.len() as u64;
+        // One-entry cache, as VPP's l2fib_lookup: frames often repeat a destination.
+        let mut last_key = u64::MAX;
+        let mut last: Option<Hit> = None;
+        let prefetched = crate::keys_prefetched::<false>(frame, &st.fib, &mut self.keys);
+        for (i, (b, nx)) in frame.iter_mut().enumerate() {
+            let k = if prefetched {
+                self.keys[i]
+            } else {
+                crate::frame_key::<false>(b)
+            };
+            if k == crate::NO_KEY {
+                b.error = e_flood;
+                *nx = FeatNext::Drop as u16;
+                continue;
+            }
+            let bd = b.opaque.l2.bd_index;
+            let r = if k == last_key {
+                last
+            } else {
+                let r = match local.get(k) {
+                    Some(sw) => Some(Hit {
+                        sw,
+                        flags: 0,
+                        entry: None,
+                    }),
+                    None => st.fib.get(&k).map(|e| Hit {
+                        sw: e.sw_if_index,
+                        flags: e.flags,
+                        entry: Some(e),
+                    }),
+                };
+                last_key = k;
+                last = r;
+                r
+            };
+            let rx = b.rx();
+            if b.is_traced() {
+                let (dst, src) = macs(b.current());
+                cx.trace(
+                    b,
+                    FwdTrace {
+                        sw_if_index: rx,
+                        bd_index: bd,
+                        dst,
+                        src,
+                        raw: r.map_or(u64::MAX, |h| h.entry.map_or(u64::from(h.sw), Entry::raw)),
+                    },
+                );
+            }
+            match r {
+                Some(h) => {
+                    hits += 1;
+                    if h.sw == rx {
+                        b.error = e_reflect;
+                        *nx = FeatNext::Drop as u16;
+                    } else if h.flags & flags::FILTER != 0 {
+                        b.error = e_filter;
+                        *nx = FeatNext::Drop as u16;
+                    } else if h.flags & flags::BVI != 0 {
+                        *nx = match to_bvi(b, h.sw, vs, thread, &self.l3) {
+                            Ok(next) => next,
+                            Err(e) => {
+                                b.error = match e {
+                                    BviErr::BadMac => e_bad_mac,
+                                    BviErr::Ethertype => e_ethertype,
+                                };
+                                FeatNext::Drop as u16
+                            }
+                        };
+                    } else {
+                        b.sw_if_index[TX] = h.sw;
+                        *nx = FeatNext::Output as u16;
+                    }
+                }
+                None => {
+                    let f = b.opaque.l2.feature_bitmap;
+                    if f & feat::UU_FLOOD != 0 {
+                        let f = f & !feat::FWD;
+                        b.opaque.l2.feature_bitmap = f;
+                        *nx = feat_next(f);
+                        flooded += 1;
+                    } else {
+                        // Flooding unknown unicast is off: the miss is the drop reason.
+                        b.error = e_flood;
+                        *nx = FeatNext::Drop as u16;
+                    }
+                }
+            }
+        }
+        cx.count(C::L2Fwd, n);
+        cx.count(C::Hit, hits);
+        // Dropped misses are counted by error-drop under the same name.
+        cx.count(C::Flood, flooded);
+    }
+}

@@ -1,0 +1,139 @@
+//! `l2-input`: the entry of the L2 path (VPP's l2_input_node.c).
+//!
+//! For each frame from an interface in L2 mode (from `ethernet-input`, `l2tp-decap`, `loop-tx`
+//! for a BVI, or a pg stream), it builds the feature bitmap = the port's features ∧ its BD's
+//! features ∧ the packet kind (broadcast/multicast destinations lose `l2-fwd` and unknown-unicast
+//! flooding), stores it with the BD index and the port's split-horizon group in the buffer, sets
+//! TX to the peer for a cross-connect, and goes to the node of the highest feature bit.
+//!
+//! Arcs: `error-drop`, `feature-bitmap-drop`, `l2-output`, `l2-flood`, `l2-fwd`, `l2-learn`.
+//! Counters: "L2 input packets" (info), "L2 input drops" (error: interface not in L2 mode,
+//! or a runt frame).
+
+use crate::state::{feat, L2State, TX_FROM_BVI};
+use crate::trace::{macs, InputTrace};
+use crate::{feat_next, FeatNext};
+use pwire_buffer::buffer::TX;
+use pwire_buffer::L2Meta;
+use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, Shared};
+use pwire_vnet::{L2Mode, Registry, Vnet, VnetState};
+use std::sync::Arc;
+
+counters! { pub enum C {
+    L2Input: info = "L2 input packets",
+    Drop: error = "L2 input drops",
+} }
+
+/// What `l2-input` needs to know about a receiving port.
+#[derive(Clone, Copy, Default)]
+struct Port {
+    /// Port ∧ BD feature bits; 0 = not in L2 mode.
+    feat: u32,
+    bd_index: u16,
+    shg: u8,
+    /// Cross-connect peer, `!0` for a bridge port.
+    peer: u32,
+}
+
+fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
+    match vs.get(sw).map(|i| i.l2) {
+        Some(L2Mode::Bridge {
+            bd_index, bvi, shg, ..
+        }) => {
+            let Some(bd) = st.bds.get(bd_index as usize).filter(|b| b.in_use) else {
+                return Port::default();
+            };
+            Port {
+                feat: feat::bridge_port(bvi) & bd.feature_bitmap,
+                bd_index: u16::try_from(bd_index).unwrap_or(0),
+                shg,
+                peer: !0,
+            }
+        }
+        Some(L2Mode::Xconnect { peer }) => Port {
+            feat: feat::XCONNECT | feat::DROP,
+            bd_index: 0,
+            shg: 0,
+            peer,
+        },
+        _ => Port::default(),
+    }
+}
+
+struct L2Input {
+    state: Arc<Shared<L2State>>,
+    vnet: Arc<Vnet>,
+}
+
+pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
+    let vnet = r.vnet.clone();
+    r.graph.node(NodeReg::new(
+        "l2-input",
+        NodeKind::Internal,
+        FeatNext::NAMES,
+        C::DECLS,
+        move |_| {
+            Box::new(L2Input {
+                state: state.clone(),
+                vnet: vnet.clone(),
+            })
+        },
+    ));
+}
+
+impl Node for L2Input {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let st = self.state.dp(&dp);
+        let vs = self.vnet.state.dp(&dp);
+        let e_drop = cx.error(C::Drop);
+        let n = frame.len() as u64;
+        // Frames usually come from one port: look it up once per run of equal RX.
+        let mut last_rx = u32::MAX;
+        let mut p = Port::default();
+        for (b, nx) in frame.iter_mut() {
+            let rx = b.rx();
+            if rx != last_rx {
+                p = port(vs, st, rx);
+                last_rx = rx;
+            }
+            let d = b.current();
+            if p.feat == 0 || d.len() < 14 {
+                b.error = e_drop;
+                *nx = FeatNext::Drop as u16;
+                continue;
+            }
+            let mut f = p.feat;
+            let mcast = d[0] & 1 != 0;
+            if mcast {
+                // Broadcast and multicast are flooded, never forwarded.
+                f &= !(feat::FWD | feat::UU_FLOOD);
+            }
+            // What the BVI sends comes from L3: split horizon does not apply to it.
+            let shg = if b.tx() == TX_FROM_BVI { 0 } else { p.shg };
+            if b.is_traced() {
+                let (dst, src) = macs(d);
+                cx.trace(
+                    b,
+                    InputTrace {
+                        sw_if_index: rx,
+                        feat: f,
+                        dst,
+                        src,
+                    },
+                );
+            }
+            b.opaque.l2 = L2Meta {
+                feature_bitmap: f,
+                bd_index: p.bd_index,
+                shg,
+                _pad: 0,
+            };
+            if p.peer != !0 {
+                b.sw_if_index[TX] = p.peer;
+            }
+            *nx = feat_next(f);
+        }
+        cx.count(C::L2Input, n);
+    }
+}

@@ -1,0 +1,165 @@
+//! `l2-learn`: learns source MACs (VPP's l2_learn.c), without writing the shared FIB.
+//!
+//! Key (source MAC, BD index). Per packet:
+//! - known on this port: refresh the entry's minute stamp if the minute changed (an atomic
+//!   byte store at most once per MAC per minute: "L2 learn hit updates");
+//! - unknown: queue a learn event for the main thread (see `learn.rs`) unless the global or BD
+//!   limit is reached ("L2 learn misses", "L2 not learned due to limit"); an all-zero MAC is
+//!   never learned;
+//! - known on another port: a move, queued the same way ("L2 mac moves"), except that a static
+//!   entry drops the frame ("L2 mac move violations") and a filter entry too ("L2 filter mac
+//!   drops").
+//!
+//! Then the learn bit is cleared and the frame goes to the next feature.
+//! Arcs: as `l2-input` (`error-drop`, `feature-bitmap-drop`, `l2-output`, `l2-flood`, `l2-fwd`,
+//! `l2-learn`). Counters: the seven above plus "L2 learn packets" (info).
+
+use crate::learn::Learners;
+use crate::state::{feat, flags, minute, L2State, LearnEvent};
+use crate::trace::{macs, BdTrace};
+use crate::{feat_next, FeatNext};
+use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
+use pwire_vnet::Registry;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+counters! { pub enum C {
+    L2Learn: info = "L2 learn packets",
+    Miss: info = "L2 learn misses",
+    MacMove: info = "L2 mac moves",
+    MacMoveViolate: error = "L2 mac move violations",
+    Limit: warn = "L2 not learned due to limit",
+    HitUpdate: info = "L2 learn hit updates",
+    FilterDrop: error = "L2 filter mac drops",
+} }
+
+struct L2Learn {
+    state: Arc<Shared<L2State>>,
+    learners: Arc<Learners>,
+    keys: Box<[u64; FRAME_SIZE]>,
+}
+
+pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: Arc<Learners>) {
+    r.graph.node(NodeReg::new(
+        "l2-learn",
+        NodeKind::Internal,
+        FeatNext::NAMES,
+        C::DECLS,
+        move |_| {
+            Box::new(L2Learn {
+                state: state.clone(),
+                learners: learners.clone(),
+                keys: Box::new([0; FRAME_SIZE]),
+            })
+        },
+    ));
+}
+
+impl Node for L2Learn {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let st = self.state.dp(&dp);
+        let thread = cx.thread();
+        // SAFETY: we run on `thread`, inside `process`; the reference ends with this call.
+        let local = unsafe { self.learners.local(thread) };
+        local.sync(st.gen, st.applied.get(thread).copied().unwrap_or(0));
+        let q = &self.learners.queues[thread];
+        let now = minute(cx.now(), st.age.minute);
+        let (e_violate, e_filter) = (cx.error(C::MacMoveViolate), cx.error(C::FilterDrop));
+        let (mut miss, mut moves, mut limit, mut hits) = (0u64, 0u64, 0u64, 0u64);
+        let n = frame.len() as u64;
+        let prefetched = crate::keys_prefetched::<true>(frame, &st.fib, &mut self.keys);
+        // One-entry cache, as VPP's l2fib_lookup: frames often repeat a source.
+        let mut last_key = u64::MAX;
+        let mut last = None;
+        for (i, (b, nx)) in frame.iter_mut().enumerate() {
+            let k = if prefetched {
+                self.keys[i]
+            } else {
+                crate::frame_key::<true>(b)
+            };
+            let rx = b.rx();
+            let bd = b.opaque.l2.bd_index;
+            let f = b.opaque.l2.feature_bitmap & !feat::LEARN;
+            b.opaque.l2.feature_bitmap = f;
+            *nx = feat_next(f);
+            if k == crate::NO_KEY {
+                // Only a stream injected past `l2-input` can be this short.
+                continue;
+            }
+            if b.is_traced() {
+                let (dst, src) = macs(b.current());
+                cx.trace(
+                    b,
+                    BdTrace {
+                        node: "l2-learn",
+                        sw_if_index: rx,
+                        bd_index: bd,
+                        dst,
+                        src,
+                    },
+                );
+            }
+            // Unpublished learning of this thread is newer than the shared table.
+            if let Some(port) = local.get(k) {
+                if port != rx {
+                    moves += 1;
+                    local.push(q, event(st, k, rx, bd, now));
+                }
+                continue;
+            }
+            if k != last_key {
+                last_key = k;
+                last = st.fib.get(&k);
+            }
+            match last {
+                Some(e) if e.sw_if_index == rx => {
+                    if e.learned() && e.ts.load(Relaxed) != now {
+                        e.ts.store(now, Relaxed);
+                        hits += 1;
+                    }
+                }
+                None => {
+                    miss += 1;
+                    if k & 0xffff_ffff_ffff == 0 {
+                        continue;
+                    }
+                    if st.at_limit(bd) {
+                        limit += 1;
+                    } else {
+                        local.push(q, event(st, k, rx, bd, now));
+                    }
+                }
+                Some(e) if e.flags & flags::FILTER != 0 => {
+                    b.error = e_filter;
+                    *nx = FeatNext::Drop as u16;
+                }
+                Some(e) if e.flags & flags::STATIC != 0 => {
+                    b.error = e_violate;
+                    *nx = FeatNext::Drop as u16;
+                }
+                Some(_) => {
+                    moves += 1;
+                    local.push(q, event(st, k, rx, bd, now));
+                }
+            }
+        }
+        cx.count(C::L2Learn, n);
+        cx.count(C::Miss, miss);
+        cx.count(C::MacMove, moves);
+        cx.count(C::Limit, limit);
+        cx.count(C::HitUpdate, hits);
+    }
+}
+
+#[inline]
+fn event(st: &L2State, key: u64, sw_if_index: u32, bd: u16, ts: u8) -> LearnEvent {
+    LearnEvent {
+        key,
+        sw_if_index,
+        gen: 0,
+        seq: 0,
+        ts,
+        sn: st.sn(bd, sw_if_index),
+    }
+}

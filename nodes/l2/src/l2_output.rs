@@ -1,0 +1,156 @@
+//! `l2-output`: the last L2 step before the egress interface's output node (VPP's
+//! l2_output.c), and the two small drop nodes of the L2 path.
+//!
+//! `l2-output` drops a frame whose egress port shares the ingress port's non-zero split-horizon
+//! group ("L2 split horizon drops"), sends frames for an interface that is deleted or was put
+//! back to L3 to `l2-output-bad-intf` (a cross-connect may still send to an L3 peer, as in VPP),
+//! and otherwise goes to the interface's output node: `interface-output` for devices,
+//! `l2tp-encap` for L2TPv3 tunnels (vnet adds one arc per device class, and
+//! `Interface::l2_output_next` is its index).
+//! Arcs: `error-drop`, `l2-output-bad-intf`, then the output nodes. Counters: "L2 output
+//! packets" (info), "L2 split horizon drops", "L2 output drops" (declared for parity).
+//!
+//! `l2-output-bad-intf`: counter "L2 output to interface not in L2 mode or deleted"; arc
+//! `error-drop`.
+//!
+//! `feature-bitmap-drop`: where a frame goes when no forwarding feature is left (e.g. flooding
+//! disabled on its BD): "L2 feature forwarding disabled", or "L2 feature not implemented" when
+//! other bits remain. Arc `error-drop`.
+
+use crate::state::feat;
+use crate::trace::{FeatDropTrace, OutputTrace};
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
+use pwire_vnet::{L2Mode, Registry, Vnet};
+use std::sync::Arc;
+
+next_nodes! { pub enum Next { Drop => "error-drop", BadIntf => "l2-output-bad-intf" } }
+counters! { pub enum C {
+    L2Output: info = "L2 output packets",
+    ShgDrop: error = "L2 split horizon drops",
+    Drop: error = "L2 output drops",
+} }
+
+struct L2Output {
+    vnet: Arc<Vnet>,
+}
+
+pub(crate) fn register(r: &mut Registry) {
+    let vnet = r.vnet.clone();
+    r.graph.node(NodeReg::new(
+        "l2-output",
+        NodeKind::Internal,
+        Next::NAMES,
+        C::DECLS,
+        move |_| Box::new(L2Output { vnet: vnet.clone() }),
+    ));
+    r.graph.node(NodeReg::new(
+        "l2-output-bad-intf",
+        NodeKind::Internal,
+        &["error-drop"],
+        BadC::DECLS,
+        |_| Box::new(Dropper::<true>),
+    ));
+    r.graph.node(NodeReg::new(
+        "feature-bitmap-drop",
+        NodeKind::Internal,
+        &["error-drop"],
+        FeatC::DECLS,
+        |_| Box::new(Dropper::<false>),
+    ));
+}
+
+/// Where frames for one egress port go.
+#[derive(Clone, Copy)]
+struct Egress {
+    /// Next index, or `Next::BadIntf`.
+    next: u16,
+    /// Only bridged frames are refused by an L3 port.
+    l3: bool,
+    shg: u8,
+}
+
+impl Node for L2Output {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let vs = self.vnet.state.dp(&dp);
+        let e_shg = cx.error(C::ShgDrop);
+        let n = frame.len() as u64;
+        let mut last_tx = u32::MAX;
+        let mut eg = Egress {
+            next: Next::BadIntf as u16,
+            l3: false,
+            shg: 0,
+        };
+        for (b, nx) in frame.iter_mut() {
+            let tx = b.tx();
+            if tx != last_tx {
+                last_tx = tx;
+                eg = match vs.get(tx) {
+                    None => Egress {
+                        next: Next::BadIntf as u16,
+                        l3: false,
+                        shg: 0,
+                    },
+                    Some(i) => Egress {
+                        next: i.l2_output_next,
+                        l3: i.l2 == L2Mode::L3,
+                        shg: match i.l2 {
+                            L2Mode::Bridge { shg, .. } => shg,
+                            _ => 0,
+                        },
+                    },
+                };
+            }
+            if b.is_traced() {
+                let mut head = [0u8; 24];
+                let c = b.current();
+                let k = c.len().min(24);
+                head[..k].copy_from_slice(&c[..k]);
+                cx.trace(
+                    b,
+                    OutputTrace {
+                        sw_if_index: tx,
+                        head,
+                    },
+                );
+            }
+            // Bridged frames carry their BD index; BD 0 means a cross-connect.
+            *nx = if eg.l3 && b.opaque.l2.bd_index != 0 {
+                Next::BadIntf as u16
+            } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
+                b.error = e_shg;
+                Next::Drop as u16
+            } else {
+                eg.next
+            };
+        }
+        cx.count(C::L2Output, n);
+    }
+}
+
+counters! { enum BadC { Drop: error = "L2 output to interface not in L2 mode or deleted" } }
+counters! { enum FeatC {
+    NoFwd: error = "L2 feature forwarding disabled",
+    Nyi: error = "L2 feature not implemented",
+} }
+
+/// `l2-output-bad-intf` (`BAD = true`) and `feature-bitmap-drop`: set the reason, drop.
+struct Dropper<const BAD: bool>;
+
+impl<const BAD: bool> Node for Dropper<BAD> {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let (e0, e1) = if BAD {
+            (cx.error(BadC::Drop), cx.error(BadC::Drop))
+        } else {
+            (cx.error(FeatC::NoFwd), cx.error(FeatC::Nyi))
+        };
+        for (b, nx) in frame.iter_mut() {
+            let f = b.opaque.l2.feature_bitmap;
+            if !BAD {
+                cx.trace(b, FeatDropTrace { feat: f });
+            }
+            b.error = if BAD || f == feat::DROP { e0 } else { e1 };
+            *nx = 0;
+        }
+    }
+}

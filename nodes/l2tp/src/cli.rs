@@ -1,0 +1,461 @@
+//! L2TPv3 CLI in VPP's syntax and output (l2tp.c), with pwire's extensions.
+
+use crate::session::{default_cookie, parse_cookie, sc, L2tpMain, Session, MAX_REWRITE};
+use pwire_cli::{Args, CliError};
+use pwire_config::LookupMode;
+use pwire_graph::Shared;
+use pwire_vnet::registry::cmd;
+use pwire_vnet::{CliCtx, Registry};
+use pwire_wire::l2tpv3::{Cookie, CookieSize, L2tpLayout};
+use std::fmt::Write as _;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+type Main = Arc<Shared<L2tpMain>>;
+
+pub(crate) fn register(r: &mut Registry, main: Main) {
+    let m = main.clone();
+    r.command(cmd(
+        "create l2tpv3 tunnel",
+        "create l2tpv3 tunnel client <ip6> our <ip6> [local-cookie <hex>] [remote-cookie <hex>] [local-session-id <dec>] [remote-session-id <dec>] [l2-sublayer-present] [fib-id <n>] [cookie-size 0|4|8] [hop-limit <n>] [sequencing] [del]",
+        false,
+        move |a, cx| create(a, cx, &m),
+    ));
+    let m = main.clone();
+    r.command(cmd(
+        "set l2tpv3 tunnel cookie",
+        "set l2tpv3 tunnel cookie <intfc> local <hex> remote <hex>",
+        false,
+        move |a, cx| set_cookie(a, cx, &m),
+    ));
+    r.command(cmd(
+        "set interface ip6 l2tpv3",
+        "set interface ip6 l2tpv3 <intfc> [del]",
+        false,
+        |a, cx| {
+            let Some(w) = a.next_word() else {
+                return Err(CliError::msg("interface required"));
+            };
+            let sw = cx
+                .vnet
+                .if_by_name(&cx.ctl, w)
+                .ok_or_else(|| CliError::msg("invalid interface"))?;
+            let del = a.keyword("del");
+            a.expect_end()?;
+            let bit = cx
+                .vnet
+                .statics()
+                .feature_bit("l2tp-decap")
+                .expect("feature registered");
+            let s = cx.vnet.state.write(&mut cx.ctl);
+            let i = s
+                .get_mut(sw)
+                .ok_or_else(|| CliError::msg("invalid interface"))?;
+            if del {
+                i.ip6_unicast_features &= !bit;
+            } else {
+                i.ip6_unicast_features |= bit;
+            }
+            Ok(())
+        },
+    ));
+    let m = main.clone();
+    r.command(cmd(
+        "show l2tpv3",
+        "show l2tpv3 [verbose]",
+        true,
+        move |a, cx| show(a, cx, &m),
+    ));
+    let m = main.clone();
+    r.command(cmd(
+        "clear l2tp counters",
+        "clear l2tp counters",
+        false,
+        move |a, cx| {
+            a.expect_end()?;
+            let t = m.write(&mut cx.ctl);
+            let live: Vec<u32> = t.live().map(|(i, _)| i).collect();
+            for &i in &live {
+                t.clear(i);
+            }
+            a.output(&format!("Cleared {} active counters", live.len() * 2));
+            Ok(())
+        },
+    ));
+    for path in ["test lt2p counters", "test l2tp counters"] {
+        let m = main.clone();
+        r.command(cmd(path, "test l2tp counters", false, move |a, cx| {
+            a.expect_end()?;
+            let t = m.write(&mut cx.ctl);
+            let live: Vec<u32> = t.live().map(|(i, _)| i).collect();
+            if let Some(rows) = t.counters.first() {
+                for &i in &live {
+                    if let Some(r) = rows.get(i as usize) {
+                        r.add(sc::RX_PKTS, 1);
+                        r.add(sc::RX_BYTES, 1111);
+                        r.add(sc::TX_PKTS, 1);
+                        r.add(sc::TX_BYTES, 2222);
+                    }
+                }
+            }
+            a.output(&format!("Incremented {} active counters", live.len() * 2));
+            Ok(())
+        }));
+    }
+}
+
+struct CreateArgs {
+    client: Option<Ipv6Addr>,
+    our: Option<Ipv6Addr>,
+    local_cookie: Option<String>,
+    remote_cookie: Option<String>,
+    lsid: u32,
+    rsid: u32,
+    sublayer: bool,
+    fib_id: u32,
+    cookie_size: CookieSize,
+    hop_limit: Option<u8>,
+    sequencing: bool,
+    del: bool,
+}
+
+fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
+    let mut c = CreateArgs {
+        client: None,
+        our: None,
+        local_cookie: None,
+        remote_cookie: None,
+        lsid: 1,
+        rsid: 1,
+        sublayer: false,
+        fib_id: 0,
+        cookie_size: CookieSize::Eight,
+        hop_limit: None,
+        sequencing: false,
+        del: false,
+    };
+    let parse_err = |a: &Args<'_>| CliError::msg(format!("parse error: '{}'", a.rest()));
+    while !a.is_empty() {
+        if a.keyword("client") {
+            c.client = Some(a.ipv6("client").map_err(|_| parse_err(a))?);
+        } else if a.keyword("our") {
+            c.our = Some(a.ipv6("our").map_err(|_| parse_err(a))?);
+        } else if a.keyword("local-cookie") {
+            c.local_cookie = Some(a.word("local-cookie")?.to_string());
+        } else if a.keyword("remote-cookie") {
+            c.remote_cookie = Some(a.word("remote-cookie")?.to_string());
+        } else if a.keyword("local-session-id") {
+            c.lsid = a.u32("local-session-id").map_err(|_| parse_err(a))?;
+        } else if a.keyword("remote-session-id") {
+            c.rsid = a.u32("remote-session-id").map_err(|_| parse_err(a))?;
+        } else if a.keyword("l2-sublayer-present") {
+            c.sublayer = true;
+        } else if a.keyword("fib-id") {
+            c.fib_id = a.u32("fib-id").map_err(|_| parse_err(a))?;
+        } else if a.keyword("cookie-size") {
+            c.cookie_size = match a.word("cookie-size")? {
+                "0" => CookieSize::Zero,
+                "4" => CookieSize::Four,
+                "8" => CookieSize::Eight,
+                w => {
+                    return Err(CliError::msg(format!(
+                        "cookie-size must be 0, 4 or 8: `{w}'"
+                    )))
+                }
+            };
+        } else if a.keyword("hop-limit") {
+            let h = a.u32("hop-limit").map_err(|_| parse_err(a))?;
+            c.hop_limit = Some(
+                u8::try_from(h)
+                    .ok()
+                    .filter(|&h| h > 0)
+                    .ok_or_else(|| CliError::msg(format!("hop-limit must be 1..255: `{h}'")))?,
+            );
+        } else if a.keyword("sequencing") {
+            c.sequencing = true;
+        } else if a.keyword("del") {
+            c.del = true;
+        } else {
+            return Err(parse_err(a));
+        }
+    }
+    Ok(c)
+}
+
+fn cookie_arg(s: &Option<String>, size: CookieSize, which: &str) -> Result<Cookie, CliError> {
+    match s {
+        None => Ok(default_cookie(size)),
+        Some(w) => parse_cookie(w, size).ok_or_else(|| {
+            CliError::msg(format!(
+                "{which}-cookie `{w}' is not a {}-byte hex cookie",
+                size.len()
+            ))
+        }),
+    }
+}
+
+fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
+    let c = parse_create(a)?;
+    let our = c
+        .our
+        .ok_or_else(|| CliError::msg("our address not specified"))?;
+    let client = c
+        .client
+        .ok_or_else(|| CliError::msg("client address not specified"))?;
+    if c.fib_id != 0 {
+        return Err(CliError::msg(format!("No fib with id {}", c.fib_id)));
+    }
+    let lookup = m.get(&cx.ctl).lookup;
+    let probe = Session {
+        our,
+        client,
+        local_session_id: c.lsid,
+        remote_session_id: c.rsid,
+        local_cookie: [Cookie::NONE; 2],
+        prev_cookie_valid: false,
+        remote_cookie: Cookie::NONE,
+        layout: L2tpLayout::with_cookie(c.cookie_size, c.sublayer || c.sequencing),
+        sequencing: c.sequencing,
+        hop_limit: c.hop_limit,
+        fib_id: c.fib_id,
+        sw_if_index: 0,
+        rewrite: [0; MAX_REWRITE],
+        rewrite_len: 0,
+        deleted: false,
+    };
+    if c.del {
+        let t = m.get(&cx.ctl);
+        let idx = t
+            .find(probe.key(lookup))
+            .ok_or_else(|| CliError::msg("session not found"))?;
+        let sw = t.sessions[idx as usize].sw_if_index;
+        m.write(&mut cx.ctl).remove(idx);
+        cx.vnet
+            .delete_interface(&mut cx.ctl, sw)
+            .map_err(CliError::msg)?;
+        return Ok(());
+    }
+    if c.lsid == 0 || c.rsid == 0 {
+        return Err(CliError::msg(
+            "session id 0 is reserved for the L2TPv3 control channel",
+        ));
+    }
+    let mut s = probe;
+    s.local_cookie[0] = cookie_arg(&c.local_cookie, c.cookie_size, "local")?;
+    s.remote_cookie = cookie_arg(&c.remote_cookie, c.cookie_size, "remote")?;
+    {
+        let t = m.get(&cx.ctl);
+        if t.find(s.key(lookup)).is_some() {
+            return Err(CliError::msg("session already exists..."));
+        }
+    }
+    let idx = m.get(&cx.ctl).next_index();
+    let name = format!("l2tpv3_tunnel{idx}");
+    let class = cx
+        .vnet
+        .statics()
+        .class_id("l2tpv3")
+        .expect("class registered");
+    let sw = cx
+        .vnet
+        .create_interface(&mut cx.ctl, name.clone(), class, idx, [0; 6])
+        .map_err(CliError::msg)?;
+    s.sw_if_index = sw;
+    s.build_rewrite();
+    let inner = inner_mtu(cx, &s).map(|(_, _, m)| m).unwrap_or(0);
+    let got = m.write(&mut cx.ctl).insert(s);
+    let got = match got {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = cx.vnet.delete_interface(&mut cx.ctl, sw);
+            return Err(CliError::msg(e));
+        }
+    };
+    debug_assert_eq!(got, idx);
+    let vs = cx.vnet.state.write(&mut cx.ctl);
+    if let Some(i) = vs.get_mut(sw) {
+        // The tunnel carries frames as long as the session exists (VPP leaves link down).
+        i.link_up = true;
+        i.mtu[0] = inner;
+        i.hw_mtu = inner;
+    }
+    vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true;
+    a.output(&name);
+    Ok(())
+}
+
+/// (egress interface name, egress IPv6 MTU, largest inner frame) for a session.
+fn inner_mtu(cx: &CliCtx, s: &Session) -> Option<(String, u32, u32)> {
+    let sw = cx.vnet.hooks.ip6_egress(&cx.ctl, s.client)?;
+    let st = cx.vnet.state.get(&cx.ctl);
+    let i = st.get(sw)?;
+    let mtu = i.ip6_mtu();
+    Some((
+        i.name.clone(),
+        mtu,
+        mtu.saturating_sub(s.rewrite_len as u32),
+    ))
+}
+
+fn set_cookie(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
+    let w = a.word("interface")?;
+    let sw = cx
+        .vnet
+        .if_by_name(&cx.ctl, w)
+        .ok_or_else(|| CliError::msg("unknown interface"))?;
+    let (mut local, mut remote) = (None, None);
+    while !a.is_empty() {
+        if a.keyword("local") {
+            local = Some(a.word("local")?.to_string());
+        } else if a.keyword("remote") {
+            remote = Some(a.word("remote")?.to_string());
+        } else {
+            return Err(CliError::unknown_input(a.rest()));
+        }
+    }
+    let local = local.ok_or_else(|| CliError::msg("local cookie required"))?;
+    let remote = remote.ok_or_else(|| CliError::msg("remote cookie required"))?;
+    // Unlike VPP, only an L2TPv3 tunnel interface is accepted.
+    let idx = m
+        .get(&cx.ctl)
+        .by_sw(sw)
+        .ok_or_else(|| CliError::msg(format!("{w} is not an l2tpv3 tunnel")))?;
+    let size = m.get(&cx.ctl).sessions[idx as usize].layout.cookie_size();
+    let lc = parse_cookie(&local, size).ok_or_else(|| {
+        CliError::msg(format!(
+            "local cookie `{local}' is not a {}-byte hex cookie",
+            size.len()
+        ))
+    })?;
+    let rc = parse_cookie(&remote, size).ok_or_else(|| {
+        CliError::msg(format!(
+            "remote cookie `{remote}' is not a {}-byte hex cookie",
+            size.len()
+        ))
+    })?;
+    let t = m.write(&mut cx.ctl);
+    let s = &mut t.sessions[idx as usize];
+    s.local_cookie[1] = s.local_cookie[0];
+    s.prev_cookie_valid = true;
+    s.local_cookie[0] = lc;
+    s.remote_cookie = rc;
+    s.build_rewrite();
+    Ok(())
+}
+
+fn cookie_str(c: &Cookie) -> String {
+    if c.is_empty() {
+        "none".into()
+    } else {
+        c.to_string()
+    }
+}
+
+fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
+    let verbose = a.keyword("verbose") || a.keyword("v");
+    a.expect_end()?;
+    let t = m.get(&cx.ctl);
+    let mut out = String::new();
+    let n = t.live().count();
+    if n == 0 {
+        out.push_str("No l2tp sessions...\n");
+    } else {
+        let _ = writeln!(out, "{n} l2tp sessions...");
+    }
+    if !verbose {
+        a.output(&out);
+        return Ok(());
+    }
+    let mode = match t.lookup {
+        LookupMode::SrcAddress => "src address",
+        LookupMode::DstAddress => "dst address",
+        LookupMode::SessionId => "session id",
+    };
+    let _ = writeln!(out, "L2tp session lookup on {mode}");
+    for (i, s) in t.live() {
+        let name = cx.vnet.if_name(&cx.ctl, s.sw_if_index);
+        let _ = writeln!(
+            out,
+            "[{i}] {} (our) {} (client) {} (sw_if_index {})",
+            s.our, s.client, name, s.sw_if_index
+        );
+        let _ = writeln!(
+            out,
+            "   local cookies {} {} remote cookie {}",
+            cookie_str(&s.local_cookie[0]),
+            if s.prev_cookie_valid {
+                cookie_str(&s.local_cookie[1])
+            } else {
+                "-".repeat(s.local_cookie[0].len() * 2)
+            },
+            cookie_str(&s.remote_cookie)
+        );
+        let _ = writeln!(
+            out,
+            "   local session-id {} remote session-id {}",
+            s.local_session_id as i32, s.remote_session_id as i32
+        );
+        let _ = writeln!(
+            out,
+            "   l2 specific sublayer {}",
+            if s.layout.sublayer() {
+                "preset"
+            } else {
+                "absent"
+            }
+        );
+        let (rp, rb) = (t.counter(i, sc::RX_PKTS), t.counter(i, sc::RX_BYTES));
+        let (tp, tb) = (t.counter(i, sc::TX_PKTS), t.counter(i, sc::TX_BYTES));
+        if rp != 0 {
+            let _ = writeln!(out, "   user-to-net: {rp} pkts {rb} bytes");
+        }
+        if tp != 0 {
+            let _ = writeln!(out, "   net-to-user: {tp} pkts {tb} bytes");
+        }
+        // pwire's additions, after VPP's block so scripts reading VPP's lines still work.
+        let _ = writeln!(
+            out,
+            "   cookie size {} bytes, previous local cookie {}",
+            s.layout.cookie_len(),
+            if s.prev_cookie_valid {
+                "accepted"
+            } else {
+                "none"
+            }
+        );
+        let _ = writeln!(
+            out,
+            "   sequencing {}, hop-limit {}",
+            if s.sequencing { "on" } else { "off" },
+            s.hop_limit
+                .map_or("255 (254 on the wire)".to_string(), |h| h.to_string())
+        );
+        let overhead = 14 + s.rewrite_len as u32;
+        match inner_mtu(cx, s) {
+            Some((eg, mtu, inner)) => {
+                let _ = writeln!(
+                    out,
+                    "   encap overhead {overhead} bytes (ethernet 14, ip6 40, l2tpv3 {}), egress {eg} ip6 mtu {mtu}, inner mtu {inner}",
+                    s.hdr_len()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "   encap overhead {overhead} bytes (ethernet 14, ip6 40, l2tpv3 {}), no route to {}",
+                    s.hdr_len(),
+                    s.client
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "   drops: cookie mismatch {} sequence {} tunnel down {}",
+            t.counter(i, sc::COOKIE_DROPS),
+            t.counter(i, sc::SEQ_DROPS),
+            t.counter(i, sc::DOWN_DROPS)
+        );
+    }
+    a.output(&out);
+    Ok(())
+}

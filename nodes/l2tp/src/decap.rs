@@ -1,0 +1,297 @@
+//! `l2tp-decap-local` and `l2tp-decap`: one function, two nodes (VPP's decap.c).
+//!
+//! - `l2tp-decap-local` is reached from ip6-local/ip6-receive for protocol 115 to one of our
+//!   addresses. Arcs: `error-drop`, `l2-input`.
+//! - `l2tp-decap` is the `ip6-unicast` feature (`set interface ip6 l2tpv3 <if>`): it intercepts
+//!   before the FIB lookup; packets that are not ours continue to `ip6-lookup`.
+//!   Arcs: `error-drop`, `l2-input`, `ip6-lookup`.
+//!
+//! The buffer starts at the outer IPv6 header (ip6-input and ip6-local do not advance it). Per
+//! packet: key lookup (global mode) → session-id check (address modes) → cookie (current or,
+//! after a rollover, previous) → RX := tunnel → admin check → sequence check (when sequencing)
+//! → strip IPv6 + L2TPv3, trim any padding after the IPv6 payload → `l2-input`.
+//!
+//! Counters: see the crate doc. Per-session rx counters count delivered frames and inner bytes.
+
+use crate::session::{sc, L2tpMain};
+use pwire_config::LookupMode;
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
+use pwire_vnet::{Registry, Vnet, VnetState};
+use pwire_wire::l2tpv3::Sublayer;
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+next_nodes! { pub enum Next { Drop => "error-drop", L2Input => "l2-input", Lookup => "ip6-lookup" } }
+
+counters! { pub enum C {
+    UserToNet: error = "L2TP user (ip6) to L2 network pkts",
+    SessionIdMismatch: error = "l2tpv3 local session id mismatches",
+    CookieMismatch: error = "l2tpv3 local cookie mismatches",
+    NoSession: error = "l2tpv3 session not found",
+    AdminDown: error = "l2tpv3 tunnel is down",
+    SeqDrop: error = "l2tpv3 sequence number out of order or duplicate",
+    Short: error = "l2tpv3 packet too short",
+    ExtHdr: error = "l2tpv3 unsupported ip6 extension header",
+} }
+
+/// VPP's `format_l2t_trace` for decap.
+#[derive(Clone, Copy)]
+pub struct DecapTrace {
+    src: [u8; 16],
+    dst: [u8; 16],
+    session: i32,
+}
+
+impl fmt::Display for DecapTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "L2T: {} (client) -> {} (our) session {}",
+            Ipv6Addr::from(self.src),
+            Ipv6Addr::from(self.dst),
+            self.session
+        )
+    }
+}
+
+/// The node; `LOCAL` selects `l2tp-decap-local`.
+pub struct Decap<const LOCAL: bool> {
+    main: Arc<Shared<L2tpMain>>,
+    vnet: Arc<Shared<VnetState>>,
+}
+
+impl<const LOCAL: bool> fmt::Debug for Decap<LOCAL> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if LOCAL {
+            "l2tp-decap-local"
+        } else {
+            "l2tp-decap"
+        })
+    }
+}
+
+pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>) {
+    reg::<true>(r, main.clone(), &r.vnet.clone());
+    reg::<false>(r, main, &r.vnet.clone());
+}
+
+fn reg<const LOCAL: bool>(r: &mut Registry, main: Arc<Shared<L2tpMain>>, vnet: &Arc<Vnet>) {
+    let (name, nexts) = if LOCAL {
+        ("l2tp-decap-local", &Next::NAMES[..2])
+    } else {
+        ("l2tp-decap", Next::NAMES)
+    };
+    let st = vnet.state.clone();
+    r.graph.node(NodeReg::new(
+        name,
+        NodeKind::Internal,
+        nexts,
+        C::DECLS,
+        move |_b| {
+            Box::new(Decap::<LOCAL> {
+                main: main.clone(),
+                vnet: st.clone(),
+            })
+        },
+    ));
+}
+
+/// What the read-only look at a packet decided.
+enum Verdict {
+    /// Not an L2TP packet for any session: continue (feature) or drop as "session not found".
+    NotOurs(C),
+    Drop(C, Option<u32>),
+    Deliver {
+        session: u32,
+        strip: usize,
+        inner: usize,
+    },
+}
+
+/// Offset of the L2TPv3 header after the IPv6 header, walking extension headers.
+#[inline(always)]
+fn l2tp_offset(nh: u8, rest: &[u8]) -> Result<usize, C> {
+    if nh == crate::PROTO_L2TP {
+        return Ok(40);
+    }
+    match pwire_wire::ipv6::upper_layer(nh, rest) {
+        Ok((crate::PROTO_L2TP, off)) => Ok(40 + off),
+        Ok(_) => Err(C::NoSession),
+        Err(_) => Err(C::ExtHdr),
+    }
+}
+
+impl<const LOCAL: bool> Decap<LOCAL> {
+    #[inline(always)]
+    fn classify(m: &L2tpMain, vs: &VnetState, thread: usize, data: &[u8]) -> Verdict {
+        let Ok((ip, rest)) = pwire_wire::Ip6Hdr::parse(data) else {
+            return Verdict::Drop(C::Short, None);
+        };
+        let total = 40 + ip.payload_len.get() as usize;
+        if total > data.len() {
+            return Verdict::Drop(C::Short, None);
+        }
+        let off = match l2tp_offset(ip.next_header, &rest[..total - 40]) {
+            Ok(o) => o,
+            Err(C::ExtHdr) => return Verdict::Drop(C::ExtHdr, None),
+            Err(c) => return Verdict::NotOurs(c),
+        };
+        let pkt = &data[..total];
+        let idx = match m.lookup {
+            LookupMode::SrcAddress => m.find_addr(&ip.src),
+            LookupMode::DstAddress => m.find_addr(&ip.dst),
+            LookupMode::SessionId => match pkt.get(off..off + 4) {
+                Some(b) => m.find_sid(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                None => return Verdict::NotOurs(C::NoSession),
+            },
+        };
+        let Some(idx) = idx else {
+            return Verdict::NotOurs(C::NoSession);
+        };
+        let s = &m.sessions[idx as usize];
+        let Ok(v) = pwire_wire::l2tpv3::parse(s.layout, &pkt[off..]) else {
+            return Verdict::Drop(C::Short, Some(idx));
+        };
+        if v.session_id() != s.local_session_id {
+            return Verdict::NotOurs(C::SessionIdMismatch);
+        }
+        if !s.cookie_ok(v.cookie()) {
+            return Verdict::Drop(C::CookieMismatch, Some(idx));
+        }
+        if !vs.get(s.sw_if_index).is_some_and(|i| i.admin_up) {
+            return Verdict::Drop(C::AdminDown, Some(idx));
+        }
+        let strip = off + s.hdr_len();
+        let inner = total - strip;
+        if inner < 14 {
+            return Verdict::Drop(C::Short, Some(idx));
+        }
+        if s.sequencing {
+            if let Some(sub) = v.sublayer().filter(|x| x.seq_valid()) {
+                if let Some(row) = m.counters.get(thread).and_then(|t| t.get(idx as usize)) {
+                    if !seq_accept(row, sub) {
+                        return Verdict::Drop(C::SeqDrop, Some(idx));
+                    }
+                }
+            }
+        }
+        Verdict::Deliver {
+            session: idx,
+            strip,
+            inner,
+        }
+    }
+}
+
+const SEEN: u32 = 1 << 31;
+
+/// Accepts a sequence number that is the expected one or ahead of it (packets in between were
+/// lost); drops one behind it (reordered or duplicated), as Linux's `seq both` without a reorder
+/// window. Serial arithmetic over 24 bits.
+#[inline(always)]
+fn seq_accept(row: &crate::session::SessRow, sub: Sublayer) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let seq = sub.seq();
+    let nx = row.rx_next.load(Relaxed);
+    if nx & SEEN != 0 {
+        let exp = nx & Sublayer::SEQ_MASK;
+        let ahead = seq.wrapping_sub(exp) & Sublayer::SEQ_MASK;
+        if ahead >= 1 << 23 {
+            return false;
+        }
+    }
+    row.rx_next
+        .store(((seq + 1) & Sublayer::SEQ_MASK) | SEEN, Relaxed);
+    true
+}
+
+impl<const LOCAL: bool> Node for Decap<LOCAL> {
+    fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let dp = cx.dp();
+        let m = self.main.dp(&dp);
+        let vs = self.vnet.dp(&dp);
+        let thread = cx.thread();
+        let rows = m.counters.get(thread);
+        let mut matched = 0u64;
+        let mut id_mismatch = 0u64;
+        for (b, nx) in frame.iter_mut() {
+            let verdict = Self::classify(m, vs, thread, b.current());
+            let (next, session) = match verdict {
+                Verdict::Deliver {
+                    session,
+                    strip,
+                    inner,
+                } => {
+                    matched += 1;
+                    let s = &m.sessions[session as usize];
+                    b.advance(strip as i32);
+                    b.set_len(inner);
+                    b.sw_if_index[0] = s.sw_if_index;
+                    b.sw_if_index[1] = !0;
+                    b.l2_len = pwire_wire::ethernet::l2_header_len(b.current()).unwrap_or(14) as u8;
+                    b.opaque.session_index = session;
+                    if let Some(r) = rows.and_then(|t| t.get(session as usize)) {
+                        r.add(sc::RX_PKTS, 1);
+                        r.add(sc::RX_BYTES, inner as u64);
+                    }
+                    (Next::L2Input, session as i32)
+                }
+                Verdict::NotOurs(c) => {
+                    if c == C::SessionIdMismatch {
+                        id_mismatch += 1;
+                    }
+                    if LOCAL {
+                        b.error = cx.error(C::NoSession);
+                        (Next::Drop, -1)
+                    } else {
+                        (Next::Lookup, -1)
+                    }
+                }
+                Verdict::Drop(c, session) => {
+                    if let Some(sidx) = session {
+                        matched += 1;
+                        let s = &m.sessions[sidx as usize];
+                        if c == C::AdminDown {
+                            // Counted against the tunnel, as VPP does.
+                            b.sw_if_index[0] = s.sw_if_index;
+                        }
+                        let k = match c {
+                            C::CookieMismatch => Some(sc::COOKIE_DROPS),
+                            C::SeqDrop => Some(sc::SEQ_DROPS),
+                            C::AdminDown => Some(sc::DOWN_DROPS),
+                            _ => None,
+                        };
+                        if let (Some(k), Some(r)) = (k, rows.and_then(|t| t.get(sidx as usize))) {
+                            r.add(k, 1);
+                        }
+                    }
+                    b.error = cx.error(c);
+                    (Next::Drop, session.map_or(-1, |x| x as i32))
+                }
+            };
+            *nx = next as u16;
+            if b.is_traced() {
+                // The addresses of the outer header: only available before the strip, so the
+                // trace reads them from the headroom where they still are.
+                let mut src = [0u8; 16];
+                let mut dst = [0u8; 16];
+                if next != Next::L2Input {
+                    if let Ok((ip, _)) = pwire_wire::Ip6Hdr::parse(b.current()) {
+                        src = ip.src;
+                        dst = ip.dst;
+                    }
+                } else if let Some(s) = usize::try_from(session)
+                    .ok()
+                    .and_then(|i| m.sessions.get(i))
+                {
+                    src = s.client.octets();
+                    dst = s.our.octets();
+                }
+                cx.trace(b, DecapTrace { src, dst, session });
+            }
+        }
+        cx.count(C::UserToNet, matched);
+        cx.count(C::SessionIdMismatch, id_mismatch);
+    }
+}
