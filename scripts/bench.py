@@ -176,6 +176,44 @@ def main():
          + ["set interface l2 bridge l2tpv3_tunnel%d 1" % (i + 1) for i in range(1024)]
          + ["packet-generator new { name s limit %d size 112-112 interface pg0 node ip6-input pcap %s }" % (n, hot_pcap)], []),
     ]
+    # IPv6 forwarding (issue 3): pg0 -> ip6-input -> ip6-lookup -> ip6-rewrite -> pg1.
+    def ip6_pkt(dst):
+        payload = bytes(20)
+        return bytes([0x60, 0, 0, 0]) + len(payload).to_bytes(2, "big") + bytes([17, 64]) + \
+            bytes.fromhex("fd000000000000000000000000000002") + dst + payload
+    fwd_topo = ["create packet-generator interface pg0", "create packet-generator interface pg1",
+                "set interface ip address pg0 fd00::1/64", "set interface ip address pg1 fd01::1/64",
+                "set interface state pg0 up", "set interface state pg1 up",
+                "set ip neighbor pg1 fd01::2 02:00:00:00:00:03 static"]
+    one_route = os.path.join(work, "ip6-one.pcap")
+    write_pcap(one_route, 101, [ip6_pkt(bytes.fromhex("20010db8000000000000000000000001"))])
+    n_routes = 100_000
+    many_routes = os.path.join(work, "ip6-many.pcap")
+    write_pcap(many_routes, 101, [ip6_pkt(bytes.fromhex("20010db8") + (rnd.randrange(n_routes)).to_bytes(4, "big")
+                                          + bytes(7) + b"\x01") for _ in range(1024)])
+    route_lines = ["ip route add 2001:db8:%x:%x::/64 via fd01::2" % (i >> 16, i & 0xffff) for i in range(n_routes)]
+    # L2 path (issue 4): pg0 -> ethernet-input -> l2-input -> l2-learn -> l2-fwd -> l2-output -> pg1.
+    l2_topo = ["create packet-generator interface pg0", "create packet-generator interface pg1",
+               "set interface state pg0 up", "set interface state pg1 up",
+               "set interface l2 bridge pg0 1", "set interface l2 bridge pg1 1"]
+    macs = ["02:01:%02x:%02x:%02x:%02x" % tuple((i >> s) & 0xff for s in (24, 16, 8, 0)) for i in range(100_000)]
+    l2_one = os.path.join(work, "l2-one.pcap")
+    write_pcap(l2_one, 1, [bytes.fromhex("020100000000") + INNER[6:]])
+    l2_many = os.path.join(work, "l2-many.pcap")
+    write_pcap(l2_many, 1, [bytes.fromhex(macs[rnd.randrange(len(macs))].replace(":", "")) + INNER[6:] for _ in range(1024)])
+    cases += [
+        ("ip6-fwd-1-route", "ip6 forwarding, 1 route (2001:db8::/32)", CONF,
+         fwd_topo + ["ip route add 2001:db8::/32 via fd01::2",
+                     "packet-generator new { name s limit %d interface pg0 node ip6-input pcap %s }" % (n, one_route)], []),
+        ("ip6-fwd-100k-routes", "ip6 forwarding, 100k /64 routes, 1024 destinations", CONF,
+         fwd_topo + route_lines + ["packet-generator new { name s limit %d interface pg0 node ip6-input pcap %s }" % (n, many_routes)], []),
+        ("l2-1-mac", "L2 bridging, 1 MAC in the l2fib (+ the learned source)", CONF,
+         l2_topo + ["l2fib add %s 1 pg1 static" % macs[0],
+                    "packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_one)], []),
+        ("l2-100k-macs", "L2 bridging, 100k MACs in the l2fib, 1024 destinations", CONF,
+         l2_topo + ["l2fib add %s 1 pg1 static" % m for m in macs]
+         + ["packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_many)], []),
+    ]
     hz = tsc_hz()
     with tempfile.TemporaryDirectory() as tmp:
         pw = Pwire("", [], tmp)
@@ -223,6 +261,12 @@ def main():
         drops = [l for l in errors.splitlines()[1:] if l.strip()]
         if drops:
             print("  show errors:\n    " + "\n    ".join(drops))
+        focus = {"ip6": ["ip6-lookup"], "l2-": ["l2-input", "l2-learn", "l2-fwd", "l2-output"]}
+        for prefix, fnodes in focus.items():
+            if key.startswith(prefix):
+                tot = sum(med.get(k, 0) for k in fnodes)
+                ref = "VPP ~62-66" if prefix == "ip6" else "VPP ~39-46"
+                print("  %s: %.1f clk/pkt (%s)" % (" + ".join(fnodes), tot, ref))
         results.append({"case": key, "title": title, "nodes": med, "whole_clk": whole, "mpps": mpps,
                         "wall_mpps": wall_mpps, "packets": n, "runs": runs, "rss_bytes": rss,
                         "vpp_clk": vpp[0] if vpp else None})

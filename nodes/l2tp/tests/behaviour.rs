@@ -72,6 +72,28 @@ fn topo(h: &mut Harness, tunnel: &str) {
     h.cli("set interface l2 bridge pg1 1");
 }
 
+/// `topo` with the uplink's MTU set before the tunnel is made.
+fn topo_mtu(h: &mut Harness, mtu: u32) {
+    h.cli("create packet-generator interface pg0");
+    h.cli(&format!("set interface mtu packet {mtu} pg0"));
+    for l in [
+        "create packet-generator interface pg1",
+        "set interface ip address pg0 fd00::1/64",
+        "set interface state pg0 up",
+        "set interface state pg1 up",
+        "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
+    ] {
+        h.cli(l);
+    }
+    assert_eq!(
+        h.cli("create l2tpv3 tunnel client fd00::2 our fd00::1"),
+        "l2tpv3_tunnel0\n"
+    );
+    h.cli("set interface state l2tpv3_tunnel0 up");
+    h.cli("set interface l2 bridge l2tpv3_tunnel0 1");
+    h.cli("set interface l2 bridge pg1 1");
+}
+
 fn send(h: &mut Harness, name: &str, on: &str, pkts: &[Vec<u8>]) {
     let p = h.pcap(&format!("{name}.pcap"), 1, pkts);
     h.cli(&format!(
@@ -628,5 +650,34 @@ fn hundred_thousand_sessions() {
         "n-1 is not in bridge 1, n was deleted"
     );
     assert_eq!(h.counter("l2tp-decap-local", "l2tpv3 session not found"), 1);
+    h.assert_all_free();
+}
+
+#[test]
+fn tunnel_reports_inner_mtu_and_oversize_encap_is_dropped_by_name() {
+    let mut h = harness("");
+    topo_mtu(&mut h, 1500);
+    // 1500 - IPv6 40 - L2TPv3 12 = 1448-byte inner frames fit.
+    let si = h.cli("show interface l2tpv3_tunnel0");
+    assert!(si.contains("1448/0/0/0"), "{si}");
+    assert!(h
+        .cli("show l2tpv3 verbose")
+        .contains("egress pg0 ip6 mtu 1500, inner mtu 1448"));
+    h.cli("l2fib add 02:00:00:00:02:01 1 l2tpv3_tunnel0 static");
+    let up = capture(&mut h, "pg0");
+    let mut fit = inner(HOST_B, HOST_A, 1);
+    fit.resize(1448, 1);
+    let mut big = inner(HOST_B, HOST_A, 2);
+    big.resize(1449, 2);
+    send(&mut h, "s", "pg1", &[fit, big]);
+    let got = read_pcap(&up);
+    assert_eq!(got.len(), 1, "only the frame that fits leaves");
+    assert_eq!(got[0].len(), 14 + 1500);
+    assert_eq!(
+        h.counter("ip6-rewrite", "ip6 MTU exceeded"),
+        1,
+        "{}",
+        h.cli("show errors")
+    );
     h.assert_all_free();
 }
