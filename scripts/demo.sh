@@ -1,70 +1,80 @@
 #!/usr/bin/env bash
-# pwire demo. Until the two-node L2TPv3 tunnel demo lands (issue 6), this shows the most
-# complete thing pwire does today: a release pwire started from startup.conf + an exec script,
-# driven over its CLI socket with pwctl exactly as a VPP operator drives vppctl, with packet
-# generator traffic through the graph, show runtime/errors/trace, and a pcap trace decoded by
-# tshark. Everything it starts is stopped on exit, also on Ctrl-C or failure.
+# pwire demo: the two-node L2TPv3 pseudowire from the VPP tutorial, end to end.
+#
+#   10.1.1.1 [host1] --veth-- [pwire A] fd00::1 ==L2TPv3/IPv6== fd00::2 [pwire B] --veth-- [host2] 10.1.1.2
+#
+# Builds pwire (release), makes the topology in network namespaces, starts both pwire with a
+# startup.conf and an exec script that read like the tutorial, pings host2 from host1 across the
+# tunnel, shows what pwire did (show l2tpv3 verbose, bridge, runtime), takes a pcap trace on the
+# uplink and decodes it with tshark, then tears everything down (also on Ctrl-C or failure).
+# Needs root (network namespaces). Installs iproute2/ping/tshark if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/netns.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+[ "$(id -u)" = 0 ] || { echo "demo.sh needs root (network namespaces)"; exit 1; }
 
-if ! command -v tshark >/dev/null; then
-  say "installing tshark (decodes the pcap trace)"
+need=()
+command -v tshark >/dev/null || need+=(tshark)
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+if [ ${#need[@]} -gt 0 ]; then
+  say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends tshark >/dev/null
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 say "building pwire and pwctl (release)"
 cargo build --release -q -p pwire -p pwctl
-PW=target/release/pwire; CTL=target/release/pwctl
+PW=$PWD/target/release/pwire; CTL=$PWD/target/release/pwctl
 
 dir=$(mktemp -d /tmp/pwire-demo.XXXXXX)
-pid=
+pids=()
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  netns_down
   rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-cat > "$dir/setup.cli" <<CLI
-create packet-generator interface pg0
-create packet-generator interface pg1
-set interface state pg0 up
-set interface state pg1 up
-CLI
-cat > "$dir/startup.conf" <<CONF
-unix { nodaemon cli-listen $dir/cli.sock exec $dir/setup.cli }
-buffers { buffers-per-numa 16384 }
-CONF
-say "starting: pwire -c startup.conf   (exec runs setup.cli)"
-sed 's/^/    /' "$dir/setup.cli"
-PWIRE_NO_HUGEPAGES=${PWIRE_NO_HUGEPAGES:-} "$PW" -c "$dir/startup.conf" > "$dir/pwire.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [ -S "$dir/cli.sock" ] && break; sleep 0.1; done
-[ -S "$dir/cli.sock" ] || { cat "$dir/pwire.log"; exit 1; }
-c() { echo "pwire# $*"; "$CTL" -s "$dir/cli.sock" "$@"; }
+say "topology: 4 network namespaces, 3 veth pairs"
+netns_up
+echo "    $H1 (host1 10.1.1.1) -- $NA (pwire A, fd00::1) -- $NB (pwire B, fd00::2) -- $H2 (host2 10.1.1.2)"
+for side in a b; do
+  pwire_conf "$dir" "$side"
+  say "pwire ${side^^}: startup.conf and its exec script"
+  sed 's/^/    /' "$dir/startup-$side.conf" "$dir/setup-$side.cli"
+  ns=$NA; [ "$side" = b ] && ns=$NB
+  ip netns exec "$ns" "$PW" -c "$dir/startup-$side.conf" > "$dir/out-$side.txt" 2>&1 &
+  pids+=($!)
+done
+for side in a b; do
+  for _ in $(seq 100); do [ -S "$dir/cli-$side.sock" ] && break; sleep 0.1; done
+  [ -S "$dir/cli-$side.sock" ] || { echo "pwire $side did not start:"; cat "$dir/out-$side.txt"; exit 1; }
+done
+ca() { echo "pwire-A# $*"; "$CTL" -s "$dir/cli-a.sock" "$@"; }
+cb() { echo "pwire-B# $*"; "$CTL" -s "$dir/cli-b.sock" "$@"; }
 
-say "the interfaces, as VPP prints them"
-c show interface
-frame=02000000010102000000020108004500002e00010000401164ba0a0101010a01010204d20009001ae4da000000000000000000000000000000000000
-say "a packet-generator stream: 100000 frames in on pg0, out of pg1 (pg-input -> pg-tx)"
-c packet-generator new "{ name demo limit 100000 size 60-60 interface pg0 tx-interface pg1 node interface-output data { $frame } }"
-c pcap trace tx max 5 file demo.pcap
-c trace add pg-input 2
-c packet-generator enable-stream demo
-for _ in $(seq 100); do "$CTL" -s "$dir/cli.sock" show packet-generator | grep -q ' No ' && break; sleep 0.1; done
-c show packet-generator
-say "per-node cost: show runtime"
-c show runtime
-say "a traced packet: show trace"
-c show trace max 1
-say "pcap trace off writes /tmp/demo.pcap; tshark decodes it"
-c pcap trace off
-tshark -r /tmp/demo.pcap 2>/dev/null | head -5
-say "an error the operator can read: pg1 down, traffic dropped and counted by name"
-c set interface state pg1 down
-c packet-generator enable-stream demo
-sleep 0.5
-c show errors
-c show buffers
-rm -f /tmp/demo.pcap
-say "done: pwire stopped, temp files removed"
+say "tracing on pwire A, capturing its uplink"
+ca trace add af-packet-input 10
+ca pcap trace rx tx intfc host-a-up max 20 file demo-uplink.pcap
+say "first packets: pwire resolves fd00::2 by neighbour discovery, host1 resolves 10.1.1.2 by ARP"
+echo "    (as in VPP, the packet that triggers neighbour discovery is dropped; ARP retries after 1 s)"
+for _ in $(seq 10); do ip netns exec "$H1" ping -c 1 -W 1 10.1.1.2 >/dev/null && break; done
+say "host1 pings host2 across the tunnel"
+ip netns exec "$H1" ping -c 5 -i 0.2 -W 2 10.1.1.2
+say "what pwire A did"
+ca show l2tpv3 verbose
+ca show bridge-domain 1 detail
+ca show interface
+ca show runtime
+ca show trace max 2
+say "the tunnel on the wire: pcap trace on pwire A's uplink, decoded by tshark"
+ca pcap trace off
+tshark -r /tmp/demo-uplink.pcap -o 'l2tp.cookie_size:8 Byte Cookie' -o 'l2tp.l2_specific:None' \
+  -d 'l2tp.pw_type==0,eth' 2>/dev/null | head -8
+rm -f /tmp/demo-uplink.pcap
+say "pwire B agrees"
+cb show l2tpv3 verbose
+say "done: both pwire stopped, namespaces deleted"

@@ -4,25 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin(name: &str) -> std::path::PathBuf {
-    // Both binaries are built into the same target dir as this test.
-    let mut p = std::env::current_exe().expect("test exe");
-    p.pop();
-    if p.ends_with("deps") {
-        p.pop();
-    }
-    p.join(name)
-}
-
-fn ensure_built() {
-    if !bin("pwire").exists() || !bin("pwctl").exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "pwire", "-p", "pwctl"])
-            .status()
-            .expect("cargo build");
-        assert!(st.success());
-    }
-}
+use pwire_tests::{bin, ensure_built};
 
 struct Proc(std::process::Child);
 impl Drop for Proc {

@@ -15,3 +15,26 @@ pub fn udp_frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
     }
     f
 }
+
+/// Path of a binary of this workspace in the target dir the tests run from.
+pub fn bin(name: &str) -> std::path::PathBuf {
+    let mut p = std::env::current_exe().expect("test exe");
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    p.join(name)
+}
+
+/// Builds `pwire` and `pwctl` into that target dir when they are not there yet (a plain
+/// `cargo test` builds only libraries of dependencies).
+pub fn ensure_built() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let st = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "pwire", "-p", "pwctl"])
+            .status()
+            .expect("cargo build");
+        assert!(st.success(), "building pwire and pwctl failed");
+    });
+}

@@ -14,7 +14,8 @@ use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::mmap::Mapping;
-use crate::sys::{self, VnetHdr, VNET_HDR_LEN};
+pub use crate::sys::VnetHdr;
+use crate::sys::{self, VNET_HDR_LEN};
 
 // Byte offsets into `struct tpacket_block_desc` (libc mirrors the kernel
 // struct; `hdr` is a union whose only member `bh1` sits at offset 0).
@@ -33,6 +34,9 @@ const H3_SNAPLEN: usize = offset_of!(libc::tpacket3_hdr, tp_snaplen);
 const H3_LENF: usize = offset_of!(libc::tpacket3_hdr, tp_len);
 const H3_STATUS: usize = offset_of!(libc::tpacket3_hdr, tp_status);
 const H3_MAC: usize = offset_of!(libc::tpacket3_hdr, tp_mac);
+const H3_NET: usize = offset_of!(libc::tpacket3_hdr, tp_net);
+const H3_SEC: usize = offset_of!(libc::tpacket3_hdr, tp_sec);
+const H3_NSEC: usize = offset_of!(libc::tpacket3_hdr, tp_nsec);
 const H3_VLAN_TCI: usize =
     offset_of!(libc::tpacket3_hdr, hv1) + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci);
 const H3_VLAN_TPID: usize =
@@ -94,6 +98,24 @@ pub struct Gso {
     pub hdr_len: u16,
 }
 
+/// Raw `tpacket3_hdr` fields of one frame that only diagnostics need (the
+/// `af-packet-input` trace prints them as VPP does).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TpHdr {
+    /// `tp_mac`: offset of the MAC header from the frame header.
+    pub mac: u16,
+    /// `tp_net`: offset of the network header from the frame header.
+    pub net: u16,
+    /// `tp_sec`/`tp_nsec`: kernel receive time stamp.
+    pub sec: u32,
+    /// See `sec`.
+    pub nsec: u32,
+    /// `tp_vlan_tci` and `tp_vlan_tpid` as the kernel wrote them (0 when untagged).
+    pub vlan_tci: u16,
+    /// See `vlan_tci`.
+    pub vlan_tpid: u16,
+}
+
 /// One received frame, borrowed from the RX ring for the duration of the
 /// [`HostIf::rx_burst`](crate::HostIf::rx_burst) callback.
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +137,10 @@ pub struct RxPkt<'a> {
     pub csum: Option<PartialCsum>,
     /// GSO info when the frame is a super-packet (virtio-net header only).
     pub gso: Option<Gso>,
+    /// The raw virtio-net header, when the socket has it enabled.
+    pub vnet: Option<VnetHdr>,
+    /// Raw ring header fields (trace only).
+    pub tp: TpHdr,
 }
 
 impl RxPkt<'_> {
@@ -298,11 +324,12 @@ impl RxRing {
             // tp_vlan_tci is a u32 in tpacket3_hdr; only the low 16 bits carry the TCI.
             tci: (u32_at(h, H3_VLAN_TCI) & 0xffff) as u16,
         });
-        let (mut csum, mut gso) = (None, None);
+        let (mut csum, mut gso, mut vnet) = (None, None, None);
         // The kernel writes the virtio-net header right before the MAC header.
         if self.vnet && mac >= H3_LEN + VNET_HDR_LEN {
             let vb: &[u8; VNET_HDR_LEN] = blk.get(start - VNET_HDR_LEN..start)?.try_into().ok()?;
             let v = VnetHdr::decode(vb);
+            vnet = Some(v);
             if v.flags & sys::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
                 csum = Some(PartialCsum {
                     start: v.csum_start,
@@ -334,6 +361,15 @@ impl RxRing {
             vlan,
             csum,
             gso,
+            vnet,
+            tp: TpHdr {
+                mac: u16_at(h, H3_MAC),
+                net: u16_at(h, H3_NET),
+                sec: u32_at(h, H3_SEC),
+                nsec: u32_at(h, H3_NSEC),
+                vlan_tci: (u32_at(h, H3_VLAN_TCI) & 0xffff) as u16,
+                vlan_tpid: u16_at(h, H3_VLAN_TPID),
+            },
         };
         Some((pkt, next))
     }

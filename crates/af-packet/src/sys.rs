@@ -41,14 +41,21 @@ pub const VIRTIO_NET_HDR_GSO_UDP_L4: u8 = 5;
 /// `VIRTIO_NET_HDR_GSO_ECN` flag bit of `gso_type`.
 pub const VIRTIO_NET_HDR_GSO_ECN: u8 = 0x80;
 
-/// Decoded `struct virtio_net_hdr`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct VnetHdr {
+/// Decoded `struct virtio_net_hdr` (as the kernel wrote it in front of a
+/// received frame).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VnetHdr {
+    /// `VIRTIO_NET_HDR_F_*`.
     pub flags: u8,
+    /// `VIRTIO_NET_HDR_GSO_*`, ECN bit included.
     pub gso_type: u8,
+    /// Header length hint (the kernel writes the skb's linear length).
     pub hdr_len: u16,
+    /// MSS of a GSO super-packet.
     pub gso_size: u16,
+    /// Where the partial checksum starts (offset from the MAC header).
     pub csum_start: u16,
+    /// Offset of the checksum field from `csum_start`.
     pub csum_offset: u16,
 }
 

@@ -27,7 +27,7 @@ pub fn register(r: &mut Registry) {
         output_node: "interface-output",
         tx_node: Some("pg-tx"),
         ethernet: true,
-        hw_class: "Ethernet",
+        hw_class: "Ethernet (packet generator)",
     });
     let st: Arc<Shared<PgState>> = Shared::new(PgState::default());
     input::register(r, st.clone());

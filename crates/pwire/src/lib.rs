@@ -8,6 +8,7 @@ use pwire_vnet::dataplane::RegisterFn;
 pub const ALL: &[(&str, RegisterFn)] = &[
     ("interface", pwire_node_interface::register),
     ("pg", pwire_pg::register),
+    ("af-packet", pwire_af_packet::register),
     ("ethernet", pwire_node_ethernet::register),
     ("ip6", pwire_node_ip6::register),
     ("l2", pwire_node_l2::register),

@@ -178,7 +178,16 @@ fn main() {
         }
         if n == 0 && !served {
             idle = idle.saturating_add(1);
-            if idle > 1024 || has_workers {
+            if dp.idle_can_block() {
+                // Every rx queue of the main thread is interrupt-driven: block on their fds in
+                // short slices (CLI requests are picked up at the top of the loop).
+                let mut d = pwire_graph::runtime::INTERRUPT_WAIT_MIN;
+                if let Some(w) = wake {
+                    let now = dp.vnet.engine().now();
+                    d = d.min(Duration::from_secs_f64((w - now).max(0.0)));
+                }
+                dp.idle_wait(Duration::ZERO, d);
+            } else if idle > 1024 || has_workers {
                 // Sleep until a CLI request, a process wake-up, or the poll interval.
                 let mut d = Duration::from_micros(if has_workers { 2000 } else { 200 });
                 if let Some(w) = wake {

@@ -1,5 +1,10 @@
 //! Start-up shared by the `pwire` binary and every test harness: threads, pool, registration,
 //! graph build, worker threads, and running CLI commands on the main thread.
+//!
+//! Idle main loop: [`Dataplane::run_until`] (and `pwire`'s main loop, through
+//! [`Dataplane::idle_wait`]) block on the main runtime's epoll set when every rx queue the main
+//! thread polls is interrupt-driven, and otherwise sleep briefly as before (see
+//! `pwire_graph::runtime`, "Idle wait").
 
 use crate::engine::ThreadInfo;
 use crate::registry::Registry;
@@ -189,6 +194,13 @@ impl Dataplane {
         let mut out = String::new();
         let r = f(&self.cli, &mut cx, &mut out);
         self.main = cx.main.take();
+        drop(cx);
+        // Packets the command made (ND announcements, ping requests) leave now, not at the
+        // next loop iteration; the control context is gone, so dispatching is allowed.
+        let now = self.vnet.engine().now();
+        if let Some(m) = self.main.as_mut() {
+            m.drain(now);
+        }
         (r, out)
     }
 
@@ -246,13 +258,37 @@ impl Dataplane {
             if t0.elapsed() > timeout {
                 return false;
             }
-            let (n, _) = self.run_once();
+            let (n, wake) = self.run_once();
             if n == 0 {
-                std::thread::sleep(Duration::from_micros(if self.workers.is_empty() {
-                    20
-                } else {
-                    500
-                }));
+                let poll = Duration::from_micros(if self.workers.is_empty() { 20 } else { 500 });
+                // Interrupt-mode rx queues on the main thread: block on their fds (see
+                // `pwire_graph::runtime`), but not past the deadline or a process wake-up.
+                let mut max = timeout
+                    .saturating_sub(t0.elapsed())
+                    .min(pwire_graph::runtime::INTERRUPT_WAIT);
+                if let Some(w) = wake {
+                    let now = self.vnet.engine().now();
+                    max = max.min(Duration::from_secs_f64((w - now).max(0.0)));
+                }
+                self.idle_wait(poll, max);
+            }
+        }
+    }
+
+    /// The main thread's last loop iteration allows a blocking wait on its epoll set (every rx
+    /// queue it polls is interrupt-driven; see `pwire_graph::runtime`).
+    pub fn idle_can_block(&self) -> bool {
+        self.main.as_ref().is_some_and(|m| m.idle_can_block())
+    }
+
+    /// Idle path of the main loop: blocks up to `interrupt_wait` on the main thread's epoll
+    /// set when [`Self::idle_can_block`], else sleeps `poll_sleep`. True if an fd woke it.
+    pub fn idle_wait(&self, poll_sleep: Duration, interrupt_wait: Duration) -> bool {
+        match self.main.as_ref() {
+            Some(m) => m.idle_wait(poll_sleep, interrupt_wait),
+            None => {
+                std::thread::sleep(poll_sleep);
+                false
             }
         }
     }

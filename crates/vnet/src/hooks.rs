@@ -5,6 +5,8 @@
 //!   before the interface disappears, so no table keeps pointing at a deleted interface.
 //! - IPv6 egress: the ip6 crate publishes "which interface would a packet to X leave by"; l2tp
 //!   uses it to report the inner MTU a tunnel can carry without importing ip6.
+//! - Admin state: features that must act when an interface comes up (ip6 sends unsolicited
+//!   neighbour advertisements) register a hook that `set interface state` runs.
 
 use pwire_graph::Ctl;
 use std::net::Ipv6Addr;
@@ -12,6 +14,9 @@ use std::sync::{Mutex, OnceLock};
 
 /// Runs when interface `sw_if_index` is about to be deleted.
 pub type IfDeleteHook = Box<dyn Fn(&mut Ctl, u32) + Send + Sync>;
+/// Runs after an interface's admin state changed (`set interface state`), with the command's
+/// context so it can send packets (ip6 announces its addresses when an interface comes up).
+pub type AdminHook = Box<dyn Fn(&mut crate::CliCtx, u32, bool) + Send + Sync>;
 /// Returns the egress sw_if_index for a destination in FIB 0, if routed.
 pub type Ip6EgressFn = Box<dyn Fn(&Ctl, Ipv6Addr) -> Option<u32> + Send + Sync>;
 
@@ -19,6 +24,7 @@ pub type Ip6EgressFn = Box<dyn Fn(&Ctl, Ipv6Addr) -> Option<u32> + Send + Sync>;
 #[derive(Default)]
 pub struct Hooks {
     if_delete: Mutex<Vec<IfDeleteHook>>,
+    admin: Mutex<Vec<AdminHook>>,
     ip6_egress: OnceLock<Ip6EgressFn>,
 }
 
@@ -40,6 +46,17 @@ impl Hooks {
         let hooks = self.if_delete.lock().unwrap_or_else(|e| e.into_inner());
         for h in hooks.iter() {
             h(ctl, sw);
+        }
+    }
+    /// Adds an admin-state hook (registration time).
+    pub fn on_admin_change(&self, h: AdminHook) {
+        self.admin.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+    }
+    /// Runs the admin-state hooks for `sw`.
+    pub fn run_admin_change(&self, cx: &mut crate::CliCtx, sw: u32, up: bool) {
+        let hooks = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        for h in hooks.iter() {
+            h(cx, sw, up);
         }
     }
     /// Publishes the IPv6 egress resolver (the ip6 crate, once).

@@ -187,7 +187,12 @@ fn set_state(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let i = s
         .get_mut(sw)
         .ok_or_else(|| CliError::msg("unknown interface"))?;
+    let changed = i.admin_up != up;
     i.admin_up = up;
+    if changed {
+        let vnet = cx.vnet.clone();
+        vnet.hooks.run_admin_change(cx, sw, up);
+    }
     Ok(())
 }
 
@@ -253,11 +258,7 @@ fn show_hw(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
                 i.rx_mode.as_str()
             );
             let _ = writeln!(out, "  Ethernet address {}", mac_str(&i.mac));
-            let _ = writeln!(
-                out,
-                "  {} interface, hardware MTU {}",
-                class.hw_class, i.hw_mtu
-            );
+            let _ = writeln!(out, "  {}, hardware MTU {}", class.hw_class, i.hw_mtu);
         }
     }
     a.output(&out);

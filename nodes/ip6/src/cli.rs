@@ -204,6 +204,7 @@ fn add_address(
     let s = m.state.write(&mut cx.ctl);
     s.enable_interface(sw, ll, false);
     s.add_address(sw, addr, len);
+    crate::nd::announce(cx, sw, addr);
     Ok(())
 }
 

@@ -110,6 +110,22 @@ pub fn register(r: &mut Registry) {
     let id = r.main_task(move |cx| mm.apply_learned(cx));
     let _ = m.learn_task.set(id);
     r.ethertype(pwire_wire::ethernet::ethertype::IPV6, "ip6-input");
+    // An interface coming up announces its addresses (see `nd::announce`).
+    r.vnet.hooks.on_admin_change(Box::new(|cx, sw, up| {
+        if !up {
+            return;
+        }
+        let addrs: Vec<_> = cx
+            .vnet
+            .state
+            .get(&cx.ctl)
+            .get(sw)
+            .map(|i| i.ip6_addrs.clone())
+            .unwrap_or_default();
+        for (a, _) in addrs {
+            nd::announce(cx, sw, a);
+        }
+    }));
     // Other crates ask "which interface would a packet to X leave by" (l2tp's inner MTU)
     // without depending on this crate.
     let st = m.state.clone();

@@ -268,6 +268,45 @@ fn write_nd(
     }
 }
 
+/// Sends an unsolicited neighbour advertisement for `addr` out of `sw` (RFC 4861 §7.2.6):
+/// to all-nodes, override set, our MAC as target link-layer address. Sent when an address is
+/// added to an up interface and when an interface with addresses comes up, so neighbours that
+/// cached an old MAC (a restarted peer picks a new random one) update at once instead of
+/// black-holing traffic. Returns whether a packet was sent.
+pub(crate) fn announce(cx: &mut pwire_vnet::CliCtx, sw: u32, addr: Ipv6Addr) -> bool {
+    let mac = match cx.vnet.state.get(&cx.ctl).get(sw) {
+        Some(i) if i.admin_up && cx.vnet.statics().class(i.class).ethernet => i.mac,
+        _ => return false,
+    };
+    let Some(out) = cx.vnet.statics().graph.node_index("interface-output") else {
+        return false;
+    };
+    let Some(rt) = cx.main.as_mut() else {
+        return false;
+    };
+    let mut one = [0u32; 1];
+    if rt.cache().alloc(&mut one) == 0 {
+        return false;
+    }
+    let pool = rt.cache().pool().clone();
+    // SAFETY: `one[0]` was just allocated from this thread's cache and is in no frame yet; the
+    // reference ends before the buffer is injected.
+    let b = unsafe { pool.get_mut(one[0]) };
+    let nd = NdRepr::Advert {
+        flags: NA_FLAG_OVERRIDE,
+        target: addr,
+        target_lladdr: Some(Mac(mac)),
+    };
+    if !write_nd(b, addr, ALL_NODES, nd, multicast_mac(ALL_NODES).0, mac) {
+        rt.cache().free(&one);
+        return false;
+    }
+    b.sw_if_index = [sw, sw];
+    b.flags |= flags::LOCALLY_ORIGINATED;
+    rt.inject(out, &one);
+    true
+}
+
 #[inline]
 fn throttle_hash(target: Ipv6Addr, sw: u32, seed: u64) -> usize {
     let t = u128::from(target);

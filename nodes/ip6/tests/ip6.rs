@@ -4,6 +4,8 @@
 mod common;
 
 use common::*;
+use pwire_wire::icmpv6::{NdRepr, NA_FLAG_OVERRIDE};
+use pwire_wire::Mac;
 
 #[test]
 fn ns_for_our_address_gets_na_and_teaches_the_neighbour() {
@@ -706,4 +708,56 @@ fn deleting_an_interface_takes_its_ip6_state_along() {
     h.cli("ip route add 2001:db8::/32 via fd01::2");
     assert_eq!(h.cli("test ip6-egress 2001:db8::1"), "Some(2)\n");
     assert_eq!(h.cli("test ip6-egress 3000::1"), "None\n");
+}
+
+#[test]
+fn address_on_an_up_interface_is_announced_and_peers_replace_a_stale_mac() {
+    // A peer that restarts comes back with a new MAC; its unsolicited NA (RFC 4861 §7.2.6)
+    // must make us use it at once, or traffic to it is black-holed.
+    let mut h = setup();
+    h.cli("create packet-generator interface pg2");
+    h.cli("set interface state pg2 up");
+    let cap = capture(&mut h, "pg2", "announce.pcap");
+    h.cli("set interface ip address pg2 fd02::1/64");
+    h.cli("set interface state pg2 down");
+    h.cli("set interface state pg2 up");
+    let out = captured(&mut h, "pg2", &cap);
+    assert_eq!(out.len(), 2, "one NA on address add, one on admin up");
+    for f in &out {
+        assert_eq!(&f[0..6], &[0x33, 0x33, 0, 0, 0, 1], "to all-nodes");
+        assert_eq!(f[14 + 40], 136, "neighbour advertisement");
+        let flags = u32::from_be_bytes([f[58], f[59], f[60], f[61]]);
+        assert_eq!(flags, 0x2000_0000, "override, not solicited");
+        assert_eq!(&f[62..78], &a("fd02::1").octets(), "target");
+        assert!(icmp_checksum_ok(f));
+    }
+    // A stale dynamic neighbour is replaced by an unsolicited NA with a new MAC.
+    send(
+        &mut h,
+        "ns",
+        "pg0",
+        "ethernet-input",
+        &[ns_frame(HOST_A, "fd00::2", "fd00::1", Some(HOST_A))],
+    );
+    assert!(h.cli("show ip neighbors").contains("02:00:00:00:00:02"));
+    let nd = NdRepr::Advert {
+        flags: NA_FLAG_OVERRIDE,
+        target: a("fd00::2"),
+        target_lladdr: Some(Mac(HOST_B)),
+    };
+    let mut m = vec![0u8; nd.buffer_len()];
+    nd.emit(a("fd00::2"), a("ff02::1"), &mut m).unwrap();
+    let una = eth(
+        [0x33, 0x33, 0, 0, 0, 1],
+        HOST_B,
+        0x86dd,
+        &ip6("fd00::2", "ff02::1", 58, 255, &m),
+    );
+    send(&mut h, "una", "pg0", "ethernet-input", &[una]);
+    let nb = h.cli("show ip neighbors");
+    assert!(
+        nb.contains("02:00:00:00:01:02") && !nb.contains("02:00:00:00:00:02"),
+        "{nb}"
+    );
+    h.assert_all_free();
 }

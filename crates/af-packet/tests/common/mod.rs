@@ -145,3 +145,45 @@ pub fn setup() -> Option<(MutexGuard<'static, ()>, Netns)> {
     ns.veth("va", "vb");
     Some((guard, ns))
 }
+
+/// A DUT namespace with one veth pair per name `x`: `x1` is pwire's side, `x0` the far side.
+/// With `host_ns`, every far side lives in a namespace of its own (`hosts[i]`), so that each
+/// has its own IP stack; otherwise both ends stay in the DUT namespace.
+pub struct Topo {
+    pub dut: Netns,
+    pub hosts: Vec<Netns>,
+}
+
+/// Serialises the test, checks privileges and builds a [`Topo`]. `None` (after printing the
+/// reason) means skip.
+pub fn dut_setup(pairs: &[&str], host_ns: bool) -> Option<(MutexGuard<'static, ()>, Topo)> {
+    let guard = serial();
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: needs root and iproute2 ({why})");
+        return None;
+    }
+    let dut = match Netns::new() {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("skipped: needs root and iproute2 (cannot create netns: {e})");
+            return None;
+        }
+    };
+    let mut hosts = Vec::new();
+    for p in pairs {
+        let (far, near) = (format!("{p}0"), format!("{p}1"));
+        dut.veth(&far, &near);
+        if host_ns {
+            let h = Netns::new().unwrap_or_else(|e| panic!("{e}"));
+            dut.ip(&["link", "set", &far, "netns", &h.name]);
+            h.exec(
+                "sysctl",
+                &["-qw", &format!("net.ipv6.conf.{far}.disable_ipv6=1")],
+            );
+            h.ip(&["link", "set", "lo", "up"]);
+            h.ip(&["link", "set", &far, "up"]);
+            hosts.push(h);
+        }
+    }
+    Some((guard, Topo { dut, hosts }))
+}

@@ -1,0 +1,63 @@
+# Sourced by demo.sh and the e2e tests: the two-node L2TPv3 topology in network namespaces.
+#
+#   10.1.1.1 [pw-h1] h1 --veth-- a-host [pw-a: pwire A] a-up --veth-- b-up [pw-b: pwire B] b-host --veth-- h2 [pw-h2] 10.1.1.2
+#                                       fd00::1 ====== L2TPv3/IPv6 ====== fd00::2
+#
+# The pwire ends have the kernel's IPv6 disabled so only pwire answers on them. Hosts get an MTU
+# that fits inside the tunnel (uplink 1500 - IPv6 40 - L2TPv3 12 - inner Ethernet 14 = 1434).
+
+# PW_PREFIX names the namespace set (tests use their own so they never meet the demo's).
+PW_PREFIX=${PW_PREFIX:-pw-}
+H1=${PW_PREFIX}h1 NA=${PW_PREFIX}a NB=${PW_PREFIX}b H2=${PW_PREFIX}h2
+PW_NS="$H1 $NA $NB $H2"
+INNER_MTU=1434
+
+netns_up() {
+  netns_down
+  for n in $PW_NS; do ip netns add "$n"; ip -n "$n" link set lo up; done
+  # Each veth is made inside its namespace so parallel topologies never share a name.
+  ip -n "$H1" link add h1 type veth peer name a-host netns "$NA"
+  ip -n "$NA" link add a-up type veth peer name b-up netns "$NB"
+  ip -n "$NB" link add b-host type veth peer name h2 netns "$H2"
+  for p in "$NA a-host" "$NA a-up" "$NB b-up" "$NB b-host"; do
+    set -- $p
+    ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+    ip -n "$1" link set "$2" up
+  done
+  ip -n "$H1" addr add 10.1.1.1/24 dev h1
+  ip -n "$H2" addr add 10.1.1.2/24 dev h2
+  for p in "$H1 h1" "$H2 h2"; do
+    set -- $p
+    ip -n "$1" link set "$2" mtu "$INNER_MTU" up
+    # Hosts compute their own checksums and send MTU-sized frames (no TSO/GSO super-frames):
+    # pwire handles both, but the e2e figures should measure the tunnel, not segmentation.
+    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off >/dev/null 2>&1 || true
+  done
+}
+
+netns_down() {
+  for n in $PW_NS; do ip netns del "$n" 2>/dev/null || true; done
+}
+
+# pwire_conf <dir> <side: a|b>: writes startup.conf and setup.cli for one side.
+pwire_conf() {
+  local dir=$1 side=$2 our peer lsid rsid host up
+  if [ "$side" = a ]; then our=fd00::1 peer=fd00::2 lsid=10 rsid=20 host=a-host up=a-up
+  else our=fd00::2 peer=fd00::1 lsid=20 rsid=10 host=b-host up=b-up; fi
+  cat > "$dir/setup-$side.cli" <<CLI
+create host-interface name $host
+create host-interface name $up
+set interface state host-$host up
+set interface state host-$up up
+set interface ip address host-$up $our/64
+create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid
+set interface state l2tpv3_tunnel0 up
+set interface l2 bridge host-$host 1
+set interface l2 bridge l2tpv3_tunnel0 1
+CLI
+  cat > "$dir/startup-$side.conf" <<CONF
+unix { nodaemon cli-listen $dir/cli-$side.sock exec $dir/setup-$side.cli log $dir/pwire-$side.log }
+buffers { buffers-per-numa 16384 }
+l2tp { lookup-session-id }
+CONF
+}

@@ -1,0 +1,331 @@
+//! The two-node L2TPv3 pseudowire end to end, as scripts/demo.sh builds it: two `pwire`
+//! processes in network namespaces joined by a veth (fd00::1 — fd00::2), a host behind each
+//! (10.1.1.1, 10.1.1.2), a ping and a TCP transfer across the tunnel, and the failure cases an
+//! operator meets: a cookie mismatch, a tunnel deleted and re-created, a pwire restarted.
+//! Needs root and iproute2 (CI has both); prints why and passes otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pwire_tests::{bin, ensure_built};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc_geteuid() };
+    if euid != 0 {
+        return Some(format!("needs root for network namespaces (euid {euid})"));
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("iproute2 (`ip`) not installed".into());
+    }
+    if Command::new("ping").arg("-V").output().is_err() {
+        return Some("ping not installed".into());
+    }
+    None
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// The topology of scripts/netns.sh under a prefix of its own; deleted on drop.
+struct Topo {
+    prefix: String,
+    dir: pwire_testkit::TempDir,
+    procs: [Option<Child>; 2],
+}
+
+impl Topo {
+    fn sh(&self, script: &str) -> std::process::Output {
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!(". {}/scripts/netns.sh; {script}", root().display()))
+            .env("PW_PREFIX", &self.prefix)
+            .output()
+            .expect("bash")
+    }
+
+    fn new() -> Topo {
+        let t = Topo {
+            prefix: format!("pwe{}-", std::process::id()),
+            dir: pwire_testkit::TempDir::new("e2e"),
+            procs: [None, None],
+        };
+        let o = t.sh("netns_up");
+        assert!(
+            o.status.success(),
+            "netns_up: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for side in ["a", "b"] {
+            let o = t.sh(&format!("pwire_conf {} {side}", t.dir.path().display()));
+            assert!(o.status.success());
+        }
+        t
+    }
+
+    fn ns(&self, n: &str) -> String {
+        format!("{}{n}", self.prefix)
+    }
+
+    fn sock(&self, side: &str) -> PathBuf {
+        self.dir.path().join(format!("cli-{side}.sock"))
+    }
+
+    fn start(&mut self, side: &str) {
+        let i = usize::from(side == "b");
+        let _ = std::fs::remove_file(self.sock(side));
+        let conf = self.dir.path().join(format!("startup-{side}.conf"));
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(side),
+                bin("pwire").to_str().unwrap(),
+                "-c",
+            ])
+            .arg(&conf)
+            .env("PWIRE_NO_HUGEPAGES", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pwire");
+        self.procs[i] = Some(child);
+        let t0 = Instant::now();
+        while !self.sock(side).exists() {
+            if t0.elapsed() > Duration::from_secs(20) {
+                let mut c = self.procs[i].take().unwrap();
+                let _ = c.kill();
+                let out = c.wait_with_output().unwrap();
+                panic!(
+                    "pwire {side} did not start: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self, side: &str) {
+        if let Some(mut c) = self.procs[usize::from(side == "b")].take() {
+            // SIGTERM: pwire shuts down cleanly (workers joined, socket removed).
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let t0 = Instant::now();
+            while c.try_wait().ok().flatten().is_none() && t0.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn cli(&self, side: &str, line: &str) -> String {
+        let o = Command::new(bin("pwctl"))
+            .arg("-s")
+            .arg(self.sock(side))
+            .args(line.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "pwire {side}: `{line}': {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Pings `to` from host namespace `from` (`h1`/`h2`); returns (received, avg rtt ms).
+    fn ping(&self, from: &str, to: &str, count: u32) -> (u32, f64) {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns(from),
+                "ping",
+                "-c",
+                &count.to_string(),
+                "-i",
+                "0.2",
+                "-W",
+                "1",
+                to,
+            ])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&o.stdout);
+        let rx = s
+            .lines()
+            .find(|l| l.contains("received"))
+            .and_then(|l| l.split(',').nth(1))
+            .and_then(|x| x.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        let avg = s
+            .lines()
+            .find(|l| l.contains("min/avg/max"))
+            .and_then(|l| l.split('=').nth(1))
+            .and_then(|x| x.split('/').nth(1))
+            .and_then(|x| x.trim().parse().ok())
+            .unwrap_or(0.0);
+        (rx, avg)
+    }
+
+    /// Waits until a ping gets through (ND, ARP and MAC learning settle), at most `d`.
+    fn until_ping(&self, d: Duration) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < d {
+            if self.ping("h1", "10.1.1.2", 1).0 == 1 {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Topo {
+    fn drop(&mut self) {
+        self.stop("a");
+        self.stop("b");
+        let _ = self.sh("netns_down");
+    }
+}
+
+/// A bounded TCP transfer of `bytes` from h1 to h2 (python3 on both ends); returns Mbit/s.
+fn tcp_transfer(t: &Topo, bytes: usize) -> f64 {
+    let server = Command::new("ip")
+        .args(["netns", "exec", &t.ns("h2"), "python3", "-c"])
+        .arg(
+            "import socket,hashlib,sys\n\
+             s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('10.1.1.2',5201));s.listen(1)\n\
+             s.settimeout(30);c,_=s.accept();c.settimeout(30);h=hashlib.sha256();n=0\n\
+             while True:\n d=c.recv(65536)\n if not d: break\n h.update(d);n+=len(d)\n\
+             print(n,h.hexdigest())",
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    let client = Command::new("ip")
+        .args(["netns", "exec", &t.ns("h1"), "python3", "-c"])
+        .arg(format!(
+            "import socket,hashlib\n\
+             b=bytes((i*7)%251 for i in range(1<<20))\n\
+             s=socket.create_connection(('10.1.1.2',5201),timeout=30);h=hashlib.sha256();n=0\n\
+             while n<{bytes}:\n s.sendall(b);h.update(b);n+=len(b)\n\
+             s.close();print(n,h.hexdigest())"
+        ))
+        .output()
+        .unwrap();
+    let secs = t0.elapsed().as_secs_f64();
+    let srv = server.wait_with_output().unwrap();
+    let sent = String::from_utf8_lossy(&client.stdout).trim().to_string();
+    let got = String::from_utf8_lossy(&srv.stdout).trim().to_string();
+    assert!(
+        !sent.is_empty(),
+        "client failed: {}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert_eq!(got, sent, "bytes and digest received equal what was sent");
+    let n: f64 = sent.split_whitespace().next().unwrap().parse().unwrap();
+    n * 8.0 / secs / 1e6
+}
+
+#[test]
+fn two_node_pseudowire_end_to_end() {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    ensure_built();
+    let mut t = Topo::new();
+    t.start("a");
+    t.start("b");
+    assert!(
+        t.until_ping(Duration::from_secs(10)),
+        "first ping across the tunnel\nA:\n{}\nB:\n{}",
+        t.cli("a", "show errors"),
+        t.cli("b", "show errors")
+    );
+
+    // Ping both ways.
+    let (rx, rtt) = t.ping("h1", "10.1.1.2", 10);
+    assert_eq!(rx, 10, "h1 -> h2");
+    let (rx2, rtt2) = t.ping("h2", "10.1.1.1", 10);
+    assert_eq!(rx2, 10, "h2 -> h1");
+    eprintln!("ping RTT across the tunnel: {rtt:.3} ms (h1->h2), {rtt2:.3} ms (h2->h1)");
+    let v = t.cli("a", "show l2tpv3 verbose");
+    assert!(
+        v.contains("user-to-net:") && v.contains("net-to-user:"),
+        "{v}"
+    );
+
+    // A TCP transfer of 8 MB: the hosts' MTU fits the tunnel, nothing is lost or black-holed.
+    let mbps = tcp_transfer(&t, 8 << 20);
+    eprintln!("TCP throughput across the tunnel: {mbps:.1} Mbit/s");
+    for side in ["a", "b"] {
+        let e = t.cli(side, "show errors");
+        assert!(
+            !e.contains("MTU exceeded"),
+            "no oversize frames on {side}:\n{e}"
+        );
+    }
+
+    // Cookie mismatch on B (two rollovers, so A's cookie is no longer accepted): all dropped.
+    t.cli(
+        "b",
+        "set l2tpv3 tunnel cookie l2tpv3_tunnel0 local 1111 remote ffffffffffffffff",
+    );
+    t.cli(
+        "b",
+        "set l2tpv3 tunnel cookie l2tpv3_tunnel0 local 2222 remote ffffffffffffffff",
+    );
+    assert_eq!(
+        t.ping("h1", "10.1.1.2", 3).0,
+        0,
+        "nothing passes with mismatched cookies"
+    );
+    let e = t.cli("b", "show errors");
+    let line = e
+        .lines()
+        .find(|l| l.contains("l2tpv3 local cookie mismatches"))
+        .unwrap_or_else(|| panic!("{e}"));
+    let n: u64 = line.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(n >= 3, "mismatch counter rises: {line}");
+    t.cli(
+        "b",
+        "set l2tpv3 tunnel cookie l2tpv3_tunnel0 local ffffffffffffffff remote ffffffffffffffff",
+    );
+    assert!(
+        t.until_ping(Duration::from_secs(5)),
+        "matching cookie: traffic back"
+    );
+
+    // Tunnel deleted and re-created on A.
+    t.cli("a", "create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 10 remote-session-id 20 del");
+    assert_eq!(t.ping("h1", "10.1.1.2", 2).0, 0, "no tunnel, no traffic");
+    assert_eq!(t.cli("a", "create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 10 remote-session-id 20").trim(), "l2tpv3_tunnel0");
+    t.cli("a", "set interface state l2tpv3_tunnel0 up");
+    t.cli("a", "set interface l2 bridge l2tpv3_tunnel0 1");
+    assert!(
+        t.until_ping(Duration::from_secs(10)),
+        "re-created tunnel carries traffic"
+    );
+
+    // pwire B restarted.
+    t.stop("b");
+    assert_eq!(t.ping("h1", "10.1.1.2", 2).0, 0, "B down");
+    t.start("b");
+    assert!(
+        t.until_ping(Duration::from_secs(15)),
+        "traffic recovers after restart"
+    );
+    let (rx, _) = t.ping("h1", "10.1.1.2", 5);
+    assert_eq!(rx, 5);
+}
