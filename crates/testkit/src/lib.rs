@@ -133,6 +133,40 @@ impl Harness {
         }
     }
 
+    /// Sends `pkts` once each from pg interface `iface` into `node`, waits until they are
+    /// through, and deletes the stream.
+    pub fn send(&mut self, name: &str, iface: &str, node: &str, pkts: &[Vec<u8>]) {
+        let p = self.pcap(&format!("{name}.pcap"), 1, pkts);
+        self.cli(&format!(
+            "packet-generator new {{ name {name} limit {} interface {iface} node {node} pcap {} }}",
+            pkts.len(),
+            p.display()
+        ));
+        self.cli(&format!("packet-generator enable-stream {name}"));
+        self.wait_streams(Duration::from_secs(20));
+        self.cli(&format!("packet-generator delete {name}"));
+    }
+
+    /// Arms a capture of what pg interface `iface` transmits, into a fresh file; returns it.
+    pub fn capture(&mut self, iface: &str) -> PathBuf {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = self.path(&format!(
+            "{iface}-{}.pcap",
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        self.cli(&format!(
+            "packet-generator capture {iface} pcap {}",
+            p.display()
+        ));
+        p
+    }
+
+    /// Stops the capture on `iface` and returns the packets it wrote.
+    pub fn captured(&mut self, iface: &str, p: &Path) -> Vec<Vec<u8>> {
+        self.cli(&format!("packet-generator capture {iface} disable"));
+        read_pcap(p)
+    }
+
     /// Runs the main loop for about `d`.
     pub fn run_for(&mut self, d: Duration) {
         let _ = self.dp.run_until(d, |_| false);

@@ -7,7 +7,6 @@ use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, NEXT_CONSUMED};
 use pwire_testkit::Harness;
 use pwire_vnet::registry::cmd;
 use pwire_vnet::{L2Mode, Registry};
-use std::time::Duration;
 
 const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
 const PEER: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -113,15 +112,7 @@ fn frame(dst: [u8; 6], tags: &[(u16, u16)], et: u16) -> Vec<u8> {
 }
 
 fn send(h: &mut Harness, name: &str, pkts: &[Vec<u8>]) {
-    let p = h.pcap(&format!("{name}.pcap"), 1, pkts);
-    h.cli(&format!(
-        "packet-generator new {{ name {name} limit {} interface pg0 pcap {} }}",
-        pkts.len(),
-        p.display()
-    ));
-    h.cli(&format!("packet-generator enable-stream {name}"));
-    h.wait_streams(Duration::from_secs(10));
-    h.cli(&format!("packet-generator delete {name}"));
+    h.send(name, "pg0", "ethernet-input", pkts);
 }
 
 #[test]

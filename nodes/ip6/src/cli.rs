@@ -99,6 +99,16 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
     ));
 }
 
+/// The IPv6 addresses of interface `sw` (a copy: callers change them).
+pub(crate) fn if_addrs(cx: &CliCtx, sw: u32) -> Vec<(Ipv6Addr, u8)> {
+    cx.vnet
+        .state
+        .get(&cx.ctl)
+        .get(sw)
+        .map(|i| i.ip6_addrs.clone())
+        .unwrap_or_default()
+}
+
 fn err(s: impl Into<String>) -> CliError {
     CliError::msg(s)
 }
@@ -137,14 +147,7 @@ fn set_address(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), Cli
     let sw = cx.vnet.parse_if(&cx.ctl, a)?;
     if del && a.keyword("all") {
         a.expect_end()?;
-        let addrs = cx
-            .vnet
-            .state
-            .get(&cx.ctl)
-            .get(sw)
-            .map(|i| i.ip6_addrs.clone())
-            .unwrap_or_default();
-        for (x, l) in addrs {
+        for (x, l) in if_addrs(cx, sw) {
             del_address(cx, m, sw, x, l)?;
         }
         return Ok(());

@@ -115,14 +115,7 @@ pub fn register(r: &mut Registry) {
         if !up {
             return;
         }
-        let addrs: Vec<_> = cx
-            .vnet
-            .state
-            .get(&cx.ctl)
-            .get(sw)
-            .map(|i| i.ip6_addrs.clone())
-            .unwrap_or_default();
-        for (a, _) in addrs {
+        for (a, _) in cli::if_addrs(cx, sw) {
             nd::announce(cx, sw, a);
         }
     }));

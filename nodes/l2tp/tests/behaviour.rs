@@ -95,29 +95,11 @@ fn topo_mtu(h: &mut Harness, mtu: u32) {
 }
 
 fn send(h: &mut Harness, name: &str, on: &str, pkts: &[Vec<u8>]) {
-    let p = h.pcap(&format!("{name}.pcap"), 1, pkts);
-    h.cli(&format!(
-        "packet-generator new {{ name {name} limit {} interface {on} pcap {} }}",
-        pkts.len(),
-        p.display()
-    ));
-    h.cli(&format!("packet-generator enable-stream {name}"));
-    h.wait_streams(Duration::from_secs(10));
+    h.send(name, on, "ethernet-input", pkts);
 }
 
 fn capture(h: &mut Harness, on: &str) -> std::path::PathBuf {
-    let p = h.path(&format!("{on}-{}.pcap", rand_tag()));
-    h.cli(&format!(
-        "packet-generator capture {on} pcap {}",
-        p.display()
-    ));
-    p
-}
-
-fn rand_tag() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
+    h.capture(on)
 }
 
 const FF8: [u8; 8] = [0xff; 8];

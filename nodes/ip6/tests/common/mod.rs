@@ -16,7 +16,6 @@ use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
 pub const PG1_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 1];
@@ -165,31 +164,17 @@ pub fn setup_with(conf: &str) -> Harness {
 
 /// Sends `pkts` once each from `iface` into `node`, waits until they are through.
 pub fn send(h: &mut Harness, name: &str, iface: &str, node: &str, pkts: &[Vec<u8>]) {
-    let p = h.pcap(&format!("{name}.pcap"), 1, pkts);
-    h.cli(&format!(
-        "packet-generator new {{ name {name} limit {} interface {iface} node {node} pcap {} }}",
-        pkts.len(),
-        p.display()
-    ));
-    h.cli(&format!("packet-generator enable-stream {name}"));
-    h.wait_streams(Duration::from_secs(10));
-    h.cli(&format!("packet-generator delete {name}"));
+    h.send(name, iface, node, pkts);
 }
 
 /// Starts capturing what `iface` transmits; returns the file.
-pub fn capture(h: &mut Harness, iface: &str, file: &str) -> PathBuf {
-    let p = h.path(file);
-    h.cli(&format!(
-        "packet-generator capture {iface} pcap {}",
-        p.display()
-    ));
-    p
+pub fn capture(h: &mut Harness, iface: &str, _file: &str) -> PathBuf {
+    h.capture(iface)
 }
 
 /// Stops the capture on `iface` and returns the packets.
 pub fn captured(h: &mut Harness, iface: &str, p: &Path) -> Vec<Vec<u8>> {
-    h.cli(&format!("packet-generator capture {iface} disable"));
-    pwire_testkit::read_pcap(p)
+    h.captured(iface, p)
 }
 
 /// Runs tshark over a pcap pwire wrote: fails on any expert message (malformed packet, bad

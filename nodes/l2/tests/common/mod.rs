@@ -74,13 +74,8 @@ pub fn send(h: &mut Harness, name: &str, pg: &str, node: &str, pkts: &[Vec<u8>])
 }
 
 /// Arms a capture on `pg` into a fresh file; returns the file.
-pub fn capture(h: &mut Harness, pg: &str, tag: &str) -> PathBuf {
-    let p = h.path(&format!("{pg}-{tag}.pcap"));
-    h.cli(&format!(
-        "packet-generator capture {pg} pcap {}",
-        p.display()
-    ));
-    p
+pub fn capture(h: &mut Harness, pg: &str, _tag: &str) -> PathBuf {
+    h.capture(pg)
 }
 
 /// The packets of a capture (none if nothing was ever written).
