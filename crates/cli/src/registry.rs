@@ -96,6 +96,7 @@ pub struct Registry<C> {
     nodes: Vec<Node>,
     commands: Vec<Command<C>>,
     help_cmd: usize,
+    exec_cmd: usize,
     /// Stands in for the empty line so `resolve` always yields a command.
     empty: Command<C>,
 }
@@ -134,6 +135,9 @@ fn tokens(line: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// How many `exec` files may run inside each other.
+pub const MAX_EXEC_DEPTH: u32 = 8;
+
 /// One help line: path padded to 40 columns, then the short help.
 fn help_line(out: &mut String, name: &str, short_help: &str) {
     use fmt::Write as _;
@@ -156,6 +160,7 @@ impl<C> Registry<C> {
             }],
             commands: Vec::new(),
             help_cmd: 0,
+            exec_cmd: 0,
             empty: Command::new("", "", true, |_, _| Ok(())),
         };
         // The handler is a no-op: `resolve` renders the help text into the `Args` output,
@@ -167,6 +172,9 @@ impl<C> Registry<C> {
             |_, _| Ok(()),
         ));
         r.help_cmd = 0;
+        // `exec <file>` runs a script through this registry, so it is built in as well.
+        r.add(Command::new("exec", "exec <filename>", true, |_, _| Ok(())));
+        r.exec_cmd = 1;
         r
     }
 
@@ -326,7 +334,37 @@ impl<C> Registry<C> {
     /// command path) is returned and not written to `out`.
     pub fn execute(&self, line: &str, ctx: &mut C, out: &mut String) -> Result<(), CliError> {
         let (cmd, mut args) = self.resolve(line)?;
+        if std::ptr::eq(cmd, &self.commands[self.exec_cmd]) {
+            return self
+                .exec_file(&mut args, ctx, out)
+                .map_err(|e| e.with_path("exec"));
+        }
         cmd.invoke(&mut args, ctx, out)
+    }
+
+    /// `exec <file>`: runs the file's lines as a script (VPP's `exec`), at most
+    /// [`MAX_EXEC_DEPTH`] files deep so a script that runs itself stops with an error.
+    fn exec_file(
+        &self,
+        args: &mut Args<'_>,
+        ctx: &mut C,
+        out: &mut String,
+    ) -> Result<(), CliError> {
+        use std::cell::Cell;
+        thread_local! { static DEPTH: Cell<u32> = const { Cell::new(0) }; }
+        let file = args.word("filename")?.to_string();
+        args.expect_end()?;
+        if DEPTH.get() >= MAX_EXEC_DEPTH {
+            return Err(CliError::msg(format!(
+                "`{file}': exec nested more than {MAX_EXEC_DEPTH} deep"
+            )));
+        }
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| CliError::msg(format!("failed to open `{file}': {e}")))?;
+        DEPTH.set(DEPTH.get() + 1);
+        let r = self.run_script(&text, &file, ctx, out);
+        DEPTH.set(DEPTH.get() - 1);
+        r.map_err(|e| CliError::msg(e.to_string()))
     }
 
     /// Runs a server request on the calling thread and answers it (no barrier handling: for
@@ -600,7 +638,11 @@ mod tests {
         assert_eq!(out, "");
         assert!(r.get("show runtime").is_some());
         assert!(r.get("show run").is_none());
-        assert_eq!(r.commands().count(), 3);
+        assert_eq!(
+            r.commands().count(),
+            4,
+            "two commands plus the built-in help and exec"
+        );
     }
 
     #[test]
@@ -647,8 +689,11 @@ mod tests {
         assert_eq!(
             top,
             format!(
-                "  clear\n  {:<40} {}\n  show\n",
-                "help", "help [<command prefix>] (or <command prefix> ?)"
+                "  clear\n  {:<40} {}\n  {:<40} {}\n  show\n",
+                "exec",
+                "exec <filename>",
+                "help",
+                "help [<command prefix>] (or <command prefix> ?)"
             )
         );
         let show = format!(
