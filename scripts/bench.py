@@ -135,6 +135,14 @@ CONF = "l2tp { lookup-session-id }\ncpu { main-core 1 }\nbuffers { buffers-per-n
 VPP = {"decap-local": (314, 7.9), "decap-feature": (156, 15.3), "encap": (252, 10.0), "engine": (33, None)}
 
 def main():
+    import shutil
+    work = tempfile.mkdtemp(prefix="pwire-bench-")
+    try:
+        bench(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+def bench(work):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
@@ -142,7 +150,6 @@ def main():
     runs = 3
     n = 2_000_000 if a.quick else 50_000_000
     os.makedirs(a.out, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="pwire-bench-")
     decap_pcap = os.path.join(work, "decap.pcap")
     write_pcap(decap_pcap, 101, [decap_pkt(10)])
     encap_pcap = os.path.join(work, "encap.pcap")
