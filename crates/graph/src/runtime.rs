@@ -479,6 +479,31 @@ impl Runtime {
         }
     }
 
+    /// Makes one packet on this thread and hands it to `node` (control-plane originated
+    /// traffic: ND announcements, ping). `build` fills the fresh buffer and returns whether it
+    /// should be sent; when it declines, or no buffer is free, nothing is sent and false is
+    /// returned.
+    pub fn send(
+        &mut self,
+        node: usize,
+        build: impl FnOnce(&mut pwire_buffer::Buffer) -> bool,
+    ) -> bool {
+        let mut one = [0; 1];
+        if self.cache.alloc(&mut one) == 0 {
+            return false;
+        }
+        let pool = Arc::clone(self.cache.pool());
+        // SAFETY: `one[0]` just left this thread's cache: it is in no frame and no ring, and the
+        // reference ends before the index is enqueued or freed below.
+        let ok = build(unsafe { pool.get_mut(one[0]) });
+        if ok {
+            self.inject(node, &one);
+        } else {
+            self.cache.free(&one);
+        }
+        ok
+    }
+
     fn dispatch(&mut self, node: u32, frame: Option<u32>, now: f64) -> u32 {
         let nu = node as usize;
         let Some(inst) = self.nodes[nu].as_mut() else {

@@ -45,14 +45,15 @@ impl PcapCapture {
     }
 
     /// Records one packet if `kind` is on, the interface matches and room is left. `note`
-    /// (drops) is appended to the bytes when it fits, as VPP appends `<node>: <reason>`.
+    /// (drops: `<node>`, `: `, `<reason>`) is appended to the bytes when it fits, as VPP does;
+    /// its pieces are copied straight into the captured copy, so nothing is formatted.
     pub fn capture(
         &self,
         kind: CaptureKind,
         sw_if_index: u32,
         now: f64,
         data: &[u8],
-        note: Option<&str>,
+        note: &[&str],
     ) {
         if self.enabled() & kind as u8 == 0 {
             return;
@@ -66,11 +67,12 @@ impl PcapCapture {
         }
         let mut v = data[..data.len().min(b.max_bytes)].to_vec();
         let mut orig = data.len() as u32;
-        if let Some(n) = note {
-            if v.len() + n.len() <= b.max_bytes {
+        let note_len: usize = note.iter().map(|n| n.len()).sum();
+        if note_len > 0 && v.len() + note_len <= b.max_bytes {
+            for n in note {
                 v.extend_from_slice(n.as_bytes());
-                orig += n.len() as u32;
             }
+            orig += note_len as u32;
         }
         b.packets.push((now, orig, v));
         if b.packets.len() >= b.max {

@@ -211,7 +211,7 @@ impl Node for EthernetInput {
             if pcap_rx && b.flags & flags::PCAP_SEEN == 0 {
                 self.vnet
                     .pcap
-                    .capture(CaptureKind::Rx, sw, cx.now(), b.current(), None);
+                    .capture(CaptureKind::Rx, sw, cx.now(), b.current(), &[]);
                 b.flags |= flags::PCAP_SEEN;
             }
             let d = b.current();

@@ -103,13 +103,12 @@ impl Node for ErrorDrop {
                     .unwrap_or(("unknown", "unknown"));
                 cx.trace(b, DropTrace { node, reason });
                 if pcap_on {
-                    let note = format!("{node}: {reason}");
                     self.vnet.pcap.capture(
                         CaptureKind::Drop,
                         sw,
                         cx.now(),
                         b.current(),
-                        Some(&note),
+                        &[node, ": ", reason],
                     );
                 }
             }

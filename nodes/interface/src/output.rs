@@ -105,7 +105,7 @@ impl Node for InterfaceOutput {
                     if pcap_on {
                         self.vnet
                             .pcap
-                            .capture(CaptureKind::Tx, sw, cx.now(), b.current(), None);
+                            .capture(CaptureKind::Tx, sw, cx.now(), b.current(), &[]);
                     }
                 }
                 Some(_) => {

@@ -284,27 +284,19 @@ pub(crate) fn announce(cx: &mut pwire_vnet::CliCtx, sw: u32, addr: Ipv6Addr) -> 
     let Some(rt) = cx.main.as_mut() else {
         return false;
     };
-    let mut one = [0u32; 1];
-    if rt.cache().alloc(&mut one) == 0 {
-        return false;
-    }
-    let pool = rt.cache().pool().clone();
-    // SAFETY: `one[0]` was just allocated from this thread's cache and is in no frame yet; the
-    // reference ends before the buffer is injected.
-    let b = unsafe { pool.get_mut(one[0]) };
-    let nd = NdRepr::Advert {
-        flags: NA_FLAG_OVERRIDE,
-        target: addr,
-        target_lladdr: Some(Mac(mac)),
-    };
-    if !write_nd(b, addr, ALL_NODES, nd, multicast_mac(ALL_NODES).0, mac) {
-        rt.cache().free(&one);
-        return false;
-    }
-    b.sw_if_index = [sw, sw];
-    b.flags |= flags::LOCALLY_ORIGINATED;
-    rt.inject(out, &one);
-    true
+    rt.send(out, |b| {
+        let nd = NdRepr::Advert {
+            flags: NA_FLAG_OVERRIDE,
+            target: addr,
+            target_lladdr: Some(Mac(mac)),
+        };
+        if !write_nd(b, addr, ALL_NODES, nd, multicast_mac(ALL_NODES).0, mac) {
+            return false;
+        }
+        b.sw_if_index = [sw, sw];
+        b.flags |= flags::LOCALLY_ORIGINATED;
+        true
+    })
 }
 
 #[inline]

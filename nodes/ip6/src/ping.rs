@@ -280,38 +280,32 @@ fn send_echo(
         .node_index("ip6-lookup")
         .ok_or("no FIB table for lookup")?;
     let rt = cx.main.as_mut().ok_or("packet allocation failed")?;
-    let mut one = [0u32; 1];
-    if rt.cache().alloc(&mut one) == 0 {
-        return Err("packet allocation failed");
-    }
-    let pool = rt.cache().pool().clone();
-    // SAFETY: `one[0]` was just allocated from this thread's cache and is in no frame yet; the
-    // reference ends before the buffer is injected.
-    let b = unsafe { pool.get_mut(one[0]) };
-    let msg_len = ECHO_HDR + size;
-    if !b.set_len(Ip6Hdr::LEN + msg_len) {
-        rt.cache().free(&one);
+    let sent = rt.send(lookup, |b| {
+        let msg_len = ECHO_HDR + size;
+        if !b.set_len(Ip6Hdr::LEN + msg_len) {
+            return false;
+        }
+        let Ok((ip, msg)) = Ip6Hdr::parse_mut(b.current_mut()) else {
+            return false;
+        };
+        ip.set_default(msg_len as u16, PROTO_ICMPV6, 255, src, dst);
+        msg[..4].copy_from_slice(&[TYPE_ECHO_REQUEST, 0, 0, 0]);
+        msg[4..6].copy_from_slice(&id.to_be_bytes());
+        msg[6..8].copy_from_slice(&seq.to_be_bytes());
+        msg[8..16].copy_from_slice(&pwire_graph::rdtsc().to_ne_bytes());
+        for (k, x) in msg[ECHO_HDR..].iter_mut().enumerate() {
+            *x = k as u8;
+        }
+        if fill_checksum(src, dst, msg).is_err() {
+            return false;
+        }
+        b.sw_if_index = [sw, !0];
+        b.flags |= flags::LOCALLY_ORIGINATED;
+        true
+    });
+    if !sent {
         return Err("could not allocate a new buffer");
     }
-    let Ok((ip, msg)) = Ip6Hdr::parse_mut(b.current_mut()) else {
-        rt.cache().free(&one);
-        return Err("could not allocate a new buffer");
-    };
-    ip.set_default(msg_len as u16, PROTO_ICMPV6, 255, src, dst);
-    msg[..4].copy_from_slice(&[TYPE_ECHO_REQUEST, 0, 0, 0]);
-    msg[4..6].copy_from_slice(&id.to_be_bytes());
-    msg[6..8].copy_from_slice(&seq.to_be_bytes());
-    msg[8..16].copy_from_slice(&pwire_graph::rdtsc().to_ne_bytes());
-    for (k, x) in msg[ECHO_HDR..].iter_mut().enumerate() {
-        *x = k as u8;
-    }
-    if fill_checksum(src, dst, msg).is_err() {
-        rt.cache().free(&one);
-        return Err("could not allocate a new buffer");
-    }
-    b.sw_if_index = [sw, !0];
-    b.flags |= flags::LOCALLY_ORIGINATED;
-    rt.inject(lookup, &one);
     Ok(src)
 }
 
