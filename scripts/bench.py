@@ -146,9 +146,11 @@ def bench(work):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    ap.add_argument("--case", action="append", help="run only cases whose name starts with this (repeatable)")
+    ap.add_argument("--packets", type=int, help="packets per run (default 50M, --quick 2M)")
     a = ap.parse_args()
     runs = 3
-    n = 2_000_000 if a.quick else 50_000_000
+    n = a.packets or (2_000_000 if a.quick else 50_000_000)
     os.makedirs(a.out, exist_ok=True)
     decap_pcap = os.path.join(work, "decap.pcap")
     write_pcap(decap_pcap, 101, [decap_pkt(10)])
@@ -233,6 +235,8 @@ def bench(work):
     results = []
     print("pwire benchmarks: %s, TSC %.4f GHz, %d packets per run, %d runs, medians; main thread only (as VPP's figures)"
           % (cpu_model(), hz / 1e9, n, runs))
+    if a.case:
+        cases = [c for c in cases if any(c[0].startswith(p) for p in a.case)]
     for key, title, conf, setup, _ in cases:
         with tempfile.TemporaryDirectory() as tmp:
             t_setup = time.time()

@@ -123,6 +123,20 @@ impl Buffer {
         self.opaque = Opaque::default();
     }
 
+    /// A fresh received packet: the state of `reset`, with the packet at `data[0]`, `len`
+    /// bytes long (clamped to the capacity) and the given interfaces. One pass of stores over
+    /// the metadata line, for input nodes that allocate with `alloc_uninit`.
+    #[inline(always)]
+    pub fn init(&mut self, len: usize, sw_if_index: [u32; 2]) {
+        self.current_data = 0;
+        self.current_length = len.min(self.capacity as usize) as u16;
+        self.flags = 0;
+        self.sw_if_index = sw_if_index;
+        self.error = 0;
+        self.l2_len = 0;
+        self.opaque = Opaque::default();
+    }
+
     /// Data capacity (the pool's data size).
     #[inline(always)]
     pub fn capacity(&self) -> usize {

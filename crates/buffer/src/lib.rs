@@ -316,6 +316,17 @@ impl ThreadCache {
     /// Fills `out` with fresh buffers (metadata reset, data empty at offset 0); returns how many it
     /// got, fewer than asked only when the pool is exhausted.
     pub fn alloc(&mut self, out: &mut [BufferIndex]) -> usize {
+        let got = self.alloc_uninit(out);
+        for &bi in &out[..got] {
+            // SAFETY: these indices just left the free list; nobody else holds them.
+            unsafe { self.pool.get_mut(bi) }.reset();
+        }
+        got
+    }
+
+    /// As [`ThreadCache::alloc`], leaving the metadata as the last holder left it: the caller
+    /// must [`Buffer::init`] (or `reset`) every buffer it gets.
+    pub fn alloc_uninit(&mut self, out: &mut [BufferIndex]) -> usize {
         let mut got = 0;
         while got < out.len() {
             if self.n == 0 && !self.refill() {
@@ -325,10 +336,6 @@ impl ThreadCache {
             out[got..got + k].copy_from_slice(&self.bufs[self.n - k..self.n]);
             self.n -= k;
             got += k;
-        }
-        for &bi in &out[..got] {
-            // SAFETY: these indices just left the free list; nobody else holds them.
-            unsafe { self.pool.get_mut(bi) }.reset();
         }
         self.publish();
         got

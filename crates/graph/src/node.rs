@@ -229,6 +229,22 @@ impl<'a> Cx<'a> {
         *self.produced += 1;
     }
 
+    /// Sends buffers this node owns to next `next`, in order.
+    #[inline(always)]
+    pub fn enqueue_slice(&mut self, next: impl Into<u16>, bis: &[BufferIndex]) {
+        let t = self.next_targets[next.into() as usize];
+        self.sched.enqueue_slice(t, bis);
+        *self.produced += bis.len() as u32;
+    }
+
+    /// Allocates buffers into `out` without resetting their metadata; returns how many it got.
+    /// For input nodes that set every field themselves ([`pwire_buffer::Buffer::init`]), so the
+    /// metadata line is written once.
+    #[inline(always)]
+    pub fn alloc_uninit(&mut self, out: &mut [BufferIndex]) -> usize {
+        self.cache.alloc_uninit(out)
+    }
+
     /// Allocates buffers into `out`; returns how many it got.
     #[inline(always)]
     pub fn alloc(&mut self, out: &mut [BufferIndex]) -> usize {

@@ -105,6 +105,28 @@ impl Sched {
         }
     }
 
+    /// Appends buffers to `node`'s open frames, a frame-sized copy at a time.
+    #[inline]
+    pub(crate) fn enqueue_slice(&mut self, node: u32, mut bis: &[BufferIndex]) {
+        while !bis.is_empty() {
+            let mut f = self.open[node as usize];
+            if f == NONE {
+                f = self.alloc_frame(node);
+                self.open[node as usize] = f;
+                self.pending.push_back(f);
+            }
+            let fu = f as usize;
+            let l = self.len[fu] as usize;
+            let k = bis.len().min(FRAME_SIZE - l);
+            self.bis[fu][l..l + k].copy_from_slice(&bis[..k]);
+            self.len[fu] = (l + k) as u16;
+            if l + k == FRAME_SIZE {
+                self.open[node as usize] = NONE;
+            }
+            bis = &bis[k..];
+        }
+    }
+
     /// Buffers waiting in frames (used to drain at exit).
     pub fn pending_buffers(&self) -> Vec<BufferIndex> {
         let mut v = Vec::new();
@@ -559,7 +581,8 @@ impl Runtime {
             let fu = f as usize;
             let nexts = &self.nexts[..n];
             let first = nexts[0];
-            let same = nexts.iter().all(|&x| x == first);
+            // Branch-free so that it vectorises: most frames go one way.
+            let same = nexts.iter().fold(0u16, |a, &x| a | (x ^ first)) == 0;
             let mut moved = false;
             if same && first != NEXT_CONSUMED {
                 let t = targets[first as usize];

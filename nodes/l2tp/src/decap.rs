@@ -215,8 +215,12 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let rows = m.counters.get(thread);
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
+        let mut c = FrameCache::EMPTY;
         for (b, nx) in frame.iter_mut() {
-            let verdict = Self::classify(m, vs, thread, b.current());
+            let verdict = match c.fast(m, vs, rows, b.current()) {
+                Some(v) => v,
+                None => Self::classify(m, vs, thread, b.current()),
+            };
             let (next, session) = match verdict {
                 Verdict::Deliver {
                     session,
@@ -224,14 +228,21 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                     inner,
                 } => {
                     matched += 1;
-                    let s = &m.sessions[session as usize];
                     b.advance(strip as i32);
                     b.set_len(inner);
-                    b.sw_if_index[0] = s.sw_if_index;
+                    b.sw_if_index[0] = if session == c.idx {
+                        c.sw_if_index
+                    } else {
+                        m.sessions[session as usize].sw_if_index
+                    };
                     b.sw_if_index[1] = !0;
                     b.l2_len = pwire_wire::ethernet::l2_header_len(b.current()).unwrap_or(14) as u8;
                     b.opaque.session_index = session;
-                    if let Some(r) = rows.and_then(|t| t.get(session as usize)) {
+                    // The cached session's counters add up over the frame; others' go straight in.
+                    if session == c.idx {
+                        c.pkts += 1;
+                        c.bytes += inner as u64;
+                    } else if let Some(r) = rows.and_then(|t| t.get(session as usize)) {
                         r.add(sc::RX_PKTS, 1);
                         r.add(sc::RX_BYTES, inner as u64);
                     }
@@ -291,7 +302,147 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                 cx.trace(b, DecapTrace { src, dst, session });
             }
         }
+        c.flush(rows);
         cx.count(C::UserToNet, matched);
         cx.count(C::SessionIdMismatch, id_mismatch);
+    }
+}
+
+/// The last session a frame hit, with what the fast path needs of it, and its delivered
+/// counts (added to the session's counters when the cache moves on and at the end of the
+/// frame). Lives for one frame only: the control plane changes state between frames.
+struct FrameCache {
+    /// Lookup key of the cached session (session id, or address in the address modes).
+    key: u128,
+    /// Session index, `u32::MAX` when empty.
+    idx: u32,
+    /// The session may take the fast path: up and not sequencing.
+    fast: bool,
+    local_sid: u32,
+    sw_if_index: u32,
+    /// L2TPv3 header length.
+    hdr: usize,
+    /// Cookies as big-endian numbers of the first 8 cookie-field bytes, under `mask`.
+    cookie: [u64; 2],
+    prev_valid: bool,
+    mask: u64,
+    pkts: u64,
+    bytes: u64,
+}
+
+impl FrameCache {
+    const EMPTY: FrameCache = FrameCache {
+        key: u128::MAX,
+        idx: u32::MAX,
+        fast: false,
+        local_sid: 0,
+        sw_if_index: 0,
+        hdr: 0,
+        cookie: [0; 2],
+        prev_valid: false,
+        mask: 0,
+        pkts: 0,
+        bytes: 0,
+    };
+
+    fn flush(&mut self, rows: Option<&Vec<crate::session::SessRow>>) {
+        if self.pkts != 0 {
+            if let Some(r) = rows.and_then(|t| t.get(self.idx as usize)) {
+                r.add(sc::RX_PKTS, self.pkts);
+                r.add(sc::RX_BYTES, self.bytes);
+            }
+        }
+        self.pkts = 0;
+        self.bytes = 0;
+    }
+
+    /// Loads session `idx` under `key`.
+    #[cold]
+    fn load(&mut self, m: &L2tpMain, vs: &VnetState, key: u128, idx: u32) {
+        let s = &m.sessions[idx as usize];
+        let cl = s.layout.cookie_len();
+        let mask = if cl == 0 {
+            0
+        } else {
+            u64::MAX << (64 - 8 * cl)
+        };
+        // A cookie of another length than the layout's never matches (`Cookie::matches`).
+        let sized = |c: &pwire_wire::l2tpv3::Cookie| c.len() == cl;
+        let word = |c: &pwire_wire::l2tpv3::Cookie| {
+            let mut w = [0u8; 8];
+            let b = c.as_bytes();
+            w[..b.len()].copy_from_slice(b);
+            u64::from_be_bytes(w)
+        };
+        *self = FrameCache {
+            key,
+            idx,
+            fast: !s.sequencing
+                && sized(&s.local_cookie[0])
+                && vs.get(s.sw_if_index).is_some_and(|i| i.admin_up),
+            local_sid: s.local_session_id,
+            sw_if_index: s.sw_if_index,
+            hdr: s.hdr_len(),
+            cookie: [word(&s.local_cookie[0]), word(&s.local_cookie[1])],
+            prev_valid: s.prev_cookie_valid && sized(&s.local_cookie[1]),
+            mask,
+            pkts: 0,
+            bytes: 0,
+        };
+    }
+
+    /// The common case decided with one length check and a cached session: a data packet with
+    /// next header 115 directly after the IPv6 header, for an up, unsequenced session, with a
+    /// matching cookie. `None` sends the packet to [`Decap::classify`], which decides (and
+    /// counts) everything else.
+    #[inline(always)]
+    fn fast(
+        &mut self,
+        m: &L2tpMain,
+        vs: &VnetState,
+        rows: Option<&Vec<crate::session::SessRow>>,
+        d: &[u8],
+    ) -> Option<Verdict> {
+        // IPv6 (40) + session id (4) + the widest cookie read (8) + an Ethernet header (14),
+        // which covers every read below.
+        let h: &[u8; 66] = d.first_chunk()?;
+        if h[6] != crate::PROTO_L2TP {
+            return None;
+        }
+        let total = 40 + usize::from(u16::from_be_bytes([h[4], h[5]]));
+        if total > d.len() {
+            return None;
+        }
+        let sid = u32::from_be_bytes([h[40], h[41], h[42], h[43]]);
+        let key = match m.lookup {
+            LookupMode::SessionId => u128::from(sid),
+            LookupMode::SrcAddress => u128::from_be_bytes(*h[8..].first_chunk()?),
+            LookupMode::DstAddress => u128::from_be_bytes(*h[24..].first_chunk()?),
+        };
+        if key != self.key {
+            let idx = match m.lookup {
+                LookupMode::SessionId => m.find_sid(sid),
+                LookupMode::SrcAddress => m.find_addr(h[8..].first_chunk()?),
+                LookupMode::DstAddress => m.find_addr(h[24..].first_chunk()?),
+            }?;
+            self.flush(rows);
+            self.load(m, vs, key, idx);
+        }
+        if !self.fast || sid != self.local_sid {
+            return None;
+        }
+        let strip = 40 + self.hdr;
+        if total < strip + 14 {
+            return None;
+        }
+        let w = u64::from_be_bytes(*h[44..].first_chunk()?) & self.mask;
+        if w != self.cookie[0] && !(self.prev_valid && w == self.cookie[1]) {
+            return None;
+        }
+        Some(Verdict::Deliver {
+            session: self.idx,
+            strip,
+            inner: total - strip,
+        })
     }
 }
