@@ -124,12 +124,12 @@ impl Buffer {
     }
 
     /// A fresh received packet: the state of `reset`, with the packet at `data[0]`, `len`
-    /// bytes long (clamped to the capacity) and the given interfaces. One pass of stores over
-    /// the metadata line, for input nodes that allocate with `alloc_uninit`.
+    /// bytes long and the given interfaces. Stores only (no load of the metadata line), for
+    /// input nodes that allocate with `alloc_uninit`. Panics if `len` exceeds the capacity.
     #[inline(always)]
-    pub fn init(&mut self, len: usize, sw_if_index: [u32; 2]) {
+    pub fn init(&mut self, len: u16, sw_if_index: [u32; 2]) {
         self.current_data = 0;
-        self.current_length = len.min(self.capacity as usize) as u16;
+        self.current_length = len;
         self.flags = 0;
         self.sw_if_index = sw_if_index;
         self.error = 0;

@@ -188,6 +188,24 @@ impl Pool {
         unsafe { self.base.add(bi as usize * self.stride).cast::<Buffer>() }
     }
 
+    /// The first `len` bytes of buffer `bi`'s data area (from `data[0]`), addressed from the
+    /// pool's base alone: an input node filling a buffer it just allocated writes metadata and
+    /// data without first loading (and stalling on) the metadata line.
+    ///
+    /// # Safety
+    /// As [`Pool::get_mut`]: the caller owns `bi` and holds no other reference to it.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn data_mut(&self, bi: BufferIndex, len: usize) -> &mut [u8] {
+        assert!(bi < self.n_buffers && len <= self.data_size as usize);
+        // SAFETY: in range (checked): `len` bytes from data[0] lie inside buffer `bi`'s data
+        // area; exclusivity is the caller's contract.
+        unsafe {
+            let p = self.raw(bi).cast::<u8>().add(META_SIZE + HEADROOM);
+            std::slice::from_raw_parts_mut(p, len)
+        }
+    }
+
     /// Shared view of a buffer's metadata and data.
     #[inline(always)]
     pub fn get(&self, bi: BufferIndex) -> &Buffer {

@@ -267,6 +267,24 @@ impl<'a> Cx<'a> {
         unsafe { self.cache.pool().get_mut(bi) }
     }
 
+    /// The first `len` bytes of the data area of a buffer this node owns and that is in no
+    /// frame, addressed without loading its metadata (see [`Pool::data_mut`]).
+    ///
+    /// # Safety
+    /// As [`Cx::buf_mut`]; and no `&mut Buffer` to `bi` may be alive while the slice is.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn data_mut(&self, bi: BufferIndex, len: usize) -> &mut [u8] {
+        // SAFETY: the caller's contract.
+        unsafe { self.cache.pool().data_mut(bi, len) }
+    }
+
+    /// Bytes of data a buffer holds (the pool's data size).
+    #[inline(always)]
+    pub fn data_size(&self) -> usize {
+        self.cache.pool().data_size() as usize
+    }
+
     /// Process nodes: run again at `t` (seconds, same clock as `now`).
     pub fn wake_at(&mut self, t: f64) {
         *self.wake = Some(match *self.wake {

@@ -149,29 +149,36 @@ impl Node for PgInput {
             // `size N-N` on a `data` stream pads (zeros) or cuts the one template to N bytes.
             let fixed = (s.size.0 == s.size.1 && s.source == "data").then_some(s.size.0 as usize);
             let ifs = [s.sw_if_index, s.tx_sw_if_index];
+            let cap = cx.data_size();
             for k in 0..got {
                 let bi = self.bis[k];
-                // SAFETY: `bi` was just allocated by this node and is in no frame yet.
-                let b = unsafe { cx.buf_mut(bi) };
                 let tmpl = s.packets[pos].as_slice();
                 pos += 1;
                 if pos == s.packets.len() {
                     pos = 0;
                 }
-                b.init(fixed.unwrap_or(tmpl.len()), ifs);
-                let d = b.current_mut();
-                let k0 = d.len().min(tmpl.len());
-                copy_packet(&mut d[..k0], &tmpl[..k0]);
-                d[k0..].fill(0);
-                bytes += d.len() as u64;
+                let len = fixed.unwrap_or(tmpl.len()).min(cap);
+                let k0 = len.min(tmpl.len());
+                {
+                    // SAFETY: `bi` was just allocated by this node and is in no frame yet; the
+                    // slice ends before the metadata is borrowed below.
+                    let d = unsafe { cx.data_mut(bi, len) };
+                    copy_packet(&mut d[..k0], &tmpl[..k0]);
+                    if k0 < len {
+                        d[k0..].fill(0);
+                    }
+                }
+                // SAFETY: as above; no other reference to `bi` is alive.
+                let b = unsafe { cx.buf_mut(bi) };
+                b.init(len as u16, ifs);
+                bytes += len as u64;
                 if budget > 0 && cx.start_trace(b) {
                     budget -= 1;
-                    let len = b.current_length;
                     cx.trace(
                         b,
                         PgTrace {
                             stream: si as u32,
-                            len,
+                            len: len as u16,
                             sw_if_index: s.sw_if_index,
                         },
                     );
