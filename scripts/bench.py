@@ -49,33 +49,34 @@ class Pwire:
             self.p.kill()
 
 def parse_runtime(text):
-    """{node: clk/pkt} summed over threads (per-thread rows of the same node are averaged by
-    vectors), plus total vectors per node."""
-    nodes = {}
+    """show runtime -> {thread: {node: (clk/pkt, vectors)}}; threads numbered as printed."""
+    threads, cur = {}, 0
     for line in text.splitlines():
+        t = re.match(r"^Thread (\d+) ", line)
+        if t:
+            cur = int(t.group(1))
+            continue
         m = re.match(r"^(\S+)\s+(active|polling|\"[^\"]*\"|interrupt wait)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)$", line)
-        if not m:
+        if not m or int(m.group(4)) == 0:
             continue
-        name, vectors, clk = m.group(1), int(m.group(4)), float(m.group(6))
-        if vectors == 0:
-            continue
-        v, c = nodes.get(name, (0, 0.0))
-        nodes[name] = (v + vectors, c + clk * vectors)
-    return {n: (c / v, v) for n, (v, c) in nodes.items()}
+        threads.setdefault(cur, {})[m.group(1)] = (float(m.group(6)), int(m.group(4)))
+    return threads
 
-def run_case(pw, stream, packets, timeout=600):
+def run_case(pw, streams, timeout=600):
+    """Runs the streams together; returns ({thread: {node: (clk, vectors)}}, wall seconds)."""
     pw.cli("clear runtime")
     pw.cli("clear errors")
     t0 = time.time()
-    pw.cli("packet-generator enable-stream " + stream)
+    for s in streams:
+        pw.cli("packet-generator enable-stream " + s)
     while True:
         out = pw.cli("show packet-generator")
-        row = [l for l in out.splitlines() if l.startswith(stream + " ")]
-        if row and " No " in row[0]:
+        rows = [l for l in out.splitlines() if l.split(" ")[0] in streams]
+        if len(rows) == len(streams) and all(" No " in r for r in rows):
             break
         if time.time() - t0 > timeout:
-            raise SystemExit("stream %s did not finish" % stream)
-        time.sleep(0.05)
+            raise SystemExit("streams %s did not finish" % streams)
+        time.sleep(0.02)
     wall = time.time() - t0
     return parse_runtime(pw.cli("show runtime")), wall
 
@@ -105,15 +106,28 @@ def write_pcap(path, linktype, pkts):
 INNER = bytes.fromhex("020000000101020000000201" "0800" "4500002e00010000401164ba0a0101010a010102"
                       "04d200090000" "000000000000000000000000000000000000000000000000")[:60]
 
-def decap_pkt(sid):
+def inner_frame(size=60, src=bytes.fromhex("020000000201"), dst=bytes.fromhex("020000000101")):
+    """An Ethernet/IPv4/UDP frame of `size` bytes (60 or 1500 here) from src to dst."""
+    ip_len = size - 14
+    ip = bytearray(bytes.fromhex("45000000000100004011" "0000" "0a010101" "0a010102"))
+    ip[2:4] = ip_len.to_bytes(2, "big")
+    c = sum(int.from_bytes(ip[i:i + 2], "big") for i in range(0, 20, 2))
+    while c > 0xffff:
+        c = (c & 0xffff) + (c >> 16)
+    ip[10:12] = (~c & 0xffff).to_bytes(2, "big")
+    udp = (1234).to_bytes(2, "big") + (9).to_bytes(2, "big") + (ip_len - 20).to_bytes(2, "big") + b"\0\0"
+    return dst + src + b"\x08\x00" + bytes(ip) + udp + bytes(ip_len - 28)
+
+def decap_pkt(sid, inner=None):
     # IPv6 fd00::2 -> fd00::1, next header 115, hop limit 64, session id, cookie ff..ff, inner.
-    l2tp = sid.to_bytes(4, "big") + b"\xff" * 8 + INNER
+    l2tp = sid.to_bytes(4, "big") + b"\xff" * 8 + (inner or INNER)
     ip6 = bytes([0x60, 0, 0, 0]) + len(l2tp).to_bytes(2, "big") + bytes([115, 64]) + \
         bytes.fromhex("fd000000000000000000000000000002") + bytes.fromhex("fd000000000000000000000000000001")
     return ip6 + l2tp
 
-def encap_frame():
-    return INNER[6:12] + INNER[0:6] + INNER[12:]
+def encap_frame(size=60):
+    # To the MAC behind the tunnel, from the one behind pg1.
+    return inner_frame(size, src=bytes.fromhex("020000000101"), dst=bytes.fromhex("020000000201"))
 
 TOPO = [
     "create packet-generator interface pg0",
@@ -132,7 +146,25 @@ TOPO = [
 CONF = "l2tp { lookup-session-id }\ncpu { main-core 1 }\nbuffers { buffers-per-numa 32768 }"
 
 # VPP v26.06 on this machine kind (../shared/reference/vpp-peer-figures.md): whole graph clk/pkt, Mpps.
-VPP = {"decap-local": (314, 7.9), "decap-feature": (156, 15.3), "encap": (252, 10.0), "engine": (33, None)}
+VPP = {"decap-local": (314, 7.9), "decap-feature": (156, 15.3), "encap": (252, 10.0)}
+ENGINE_VPP = 33  # VPP's pg-input alone
+
+def stream(name, n, size, intf, node, pcap, worker=None):
+    w = " worker %d" % worker if worker is not None else ""
+    return "packet-generator new { name %s limit %d%s size %d-%d interface %s node %s pcap %s }" % (
+        name, n, w, size, size, intf, node, pcap)
+
+def mac(prefix, i):
+    return bytes([2, prefix]) + i.to_bytes(4, "big")
+
+def mac_str(b):
+    return ":".join("%02x" % x for x in b)
+
+def rss_of(pid):
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmRSS"):
+            return int(l.split()[1]) * 1024
+    return 0
 
 def main():
     import shutil
@@ -142,50 +174,78 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-def bench(work):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
-    ap.add_argument("--case", action="append", help="run only cases whose name starts with this (repeatable)")
-    ap.add_argument("--packets", type=int, help="packets per run (default 50M, --quick 2M)")
-    a = ap.parse_args()
-    runs = 3
-    n = a.packets or (2_000_000 if a.quick else 50_000_000)
-    os.makedirs(a.out, exist_ok=True)
-    decap_pcap = os.path.join(work, "decap.pcap")
-    write_pcap(decap_pcap, 101, [decap_pkt(10)])
-    encap_pcap = os.path.join(work, "encap.pcap")
-    write_pcap(encap_pcap, 1, [encap_frame()])
-    frame = INNER.hex()
-    big_sessions = 100_000 if a.quick else 1_000_000
+def build_cases(work, n, quick):
+    """(key, title, conf, setup lines, streams, notes) for every case."""
     import random
     rnd = random.Random(7)
-    sids = rnd.sample(range(100, 1 << 31), big_sessions)
-    hot = sids[:1024]
-    # Frames from many tunnels share one inner source MAC: no static entry pinning it to tunnel 0.
-    big_topo = [l for l in TOPO if not l.startswith("l2fib add 02:00:00:00:02:01")]
-    big_lines = ["create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id %d remote-session-id %d" % (sid, sid)
-                 for sid in sids]
-    hot_pcap = os.path.join(work, "hot.pcap")
-    write_pcap(hot_pcap, 101, [decap_pkt(s) for s in hot])
+    def pcap(name, linktype, pkts):
+        path = os.path.join(work, name + ".pcap")
+        write_pcap(path, linktype, pkts)
+        return path
+    decap64 = pcap("decap64", 101, [decap_pkt(10)])
+    decap1500 = pcap("decap1500", 101, [decap_pkt(10, inner_frame(1500))])
+    encap64 = pcap("encap64", 1, [encap_frame()])
+    encap1500 = pcap("encap1500", 1, [encap_frame(1500)])
+    frame = INNER.hex()
+    feature = ["set interface ip6 l2tpv3 pg0"]
     cases = [
         ("engine", "engine: pg-input -> pg-tx (pg-input plus one trivial node)", CONF,
-         TOPO + ["packet-generator new { name s limit %d size 60-60 interface pg0 tx-interface pg1 node pg-tx data { %s } }" % (n, frame)], []),
-        ("decap-local", "decap, local path (ip6-lookup -> ip6-receive -> l2tp-decap-local -> bridge)", CONF,
-         TOPO + ["packet-generator new { name s limit %d size 112-112 interface pg0 node ip6-input pcap %s }" % (n, decap_pcap)], []),
-        ("decap-feature", "decap, intercept feature (set interface ip6 l2tpv3 pg0)", CONF,
-         TOPO + ["set interface ip6 l2tpv3 pg0",
-                 "packet-generator new { name s limit %d size 112-112 interface pg0 node ip6-input pcap %s }" % (n, decap_pcap)], []),
-        ("encap", "encap (bridge -> l2tp-encap -> ip6-lookup -> ip6-rewrite)", CONF,
-         TOPO + ["packet-generator new { name s limit %d size 60-60 interface pg1 node ethernet-input pcap %s }" % (n, encap_pcap)], []),
-        ("decap-%dk-sessions" % (big_sessions // 1000),
-         "decap, local path, %d sessions with random ids, traffic over 1024 of them" % big_sessions, CONF,
-         big_topo + big_lines
-         + ["set interface state l2tpv3_tunnel%d up" % (i + 1) for i in range(1024)]
-         + ["set interface l2 bridge l2tpv3_tunnel%d 1" % (i + 1) for i in range(1024)]
-         + ["packet-generator new { name s limit %d size 112-112 interface pg0 node ip6-input pcap %s }" % (n, hot_pcap)], []),
+         TOPO + ["packet-generator new { name s limit %d size 60-60 interface pg0 tx-interface pg1 node pg-tx data { %s } }" % (n, frame)], ["s"]),
+        ("decap-local", "decap, local path (ip6-lookup -> ip6-receive -> l2tp-decap-local -> bridge), 64 B inner", CONF,
+         TOPO + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
+        ("decap-feature", "decap, intercept feature (set interface ip6 l2tpv3 pg0), 64 B inner", CONF,
+         TOPO + feature + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
+        ("encap", "encap (bridge -> l2tp-encap -> ip6-lookup -> ip6-rewrite), 64 B inner", CONF,
+         TOPO + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+        ("decap-local-1500", "decap, local path, 1500 B inner", CONF,
+         TOPO + [stream("s", n, 1552, "pg0", "ip6-input", decap1500)], ["s"]),
+        ("decap-feature-1500", "decap, intercept feature, 1500 B inner", CONF,
+         TOPO + feature + [stream("s", n, 1552, "pg0", "ip6-input", decap1500)], ["s"]),
+        ("encap-1500", "encap, 1500 B inner", CONF,
+         TOPO + [stream("s", n, 1500, "pg1", "ethernet-input", encap1500)], ["s"]),
+        ("mixed", "mixed: decap (local path) and encap streams interleaved on one thread, 64 B", CONF,
+         TOPO + [stream("d", n // 2, 112, "pg0", "ip6-input", decap64),
+                 stream("e", n // 2, 60, "pg1", "ethernet-input", encap64)], ["d", "e"]),
     ]
-    # IPv6 forwarding (issue 3): pg0 -> ip6-input -> ip6-lookup -> ip6-rewrite -> pg1.
+    # Session scaling: many sessions with random ids (session-id lookup), traffic spread over
+    # 1024 of them (all when fewer), each tunnel with its own inner source MAC so that the
+    # bridge learns each once (no MAC moves), on the local decap path.
+    scales = [1000, 100_000] if quick else [1000, 100_000, 1_000_000]
+    for total in scales:
+        sids = rnd.sample(range(100, 1 << 31), total)
+        hot = min(1024, total)
+        lines = [l for l in TOPO if not l.startswith("l2fib add 02:00:00:00:02:01")]
+        lines += ["create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id %d remote-session-id %d" % (sid, sid)
+                  for sid in sids]
+        lines += ["set interface state l2tpv3_tunnel%d up" % (i + 1) for i in range(hot)]
+        lines += ["set interface l2 bridge l2tpv3_tunnel%d 1" % (i + 1) for i in range(hot)]
+        order = list(range(hot))
+        rnd.shuffle(order)
+        p = pcap("sess%d" % total, 101, [decap_pkt(sids[i], inner_frame(60, src=mac(3, i))) for i in order])
+        cases.append(("decap-%s-sessions" % ("%dk" % (total // 1000) if total < 1_000_000 else "1M"),
+                      "decap, local path, %d sessions with random ids, traffic over %d of them" % (total, hot), CONF,
+                      lines + [stream("s", n, 112, "pg0", "ip6-input", p)], ["s"]))
+    # Encap over 1024 tunnels: 1024 destination MACs, each statically behind its own tunnel.
+    k = 1024
+    lines = [l for l in TOPO if not l.startswith("l2fib add 02:00:00:00:02:01")]
+    for i in range(k):
+        lines += ["create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id %d remote-session-id %d" % (1000 + i, 5000 + i),
+                  "set interface state l2tpv3_tunnel%d up" % (i + 1),
+                  "set interface l2 bridge l2tpv3_tunnel%d 1" % (i + 1),
+                  "l2fib add %s 1 l2tpv3_tunnel%d static" % (mac_str(mac(4, i)), i + 1)]
+    order = list(range(k))
+    rnd.shuffle(order)
+    p = pcap("encap1k", 1, [inner_frame(60, src=bytes.fromhex("020000000101"), dst=mac(4, i)) for i in order])
+    cases.append(("encap-1k-tunnels", "encap over 1024 tunnels (1024 destination MACs)", CONF,
+                  lines + [stream("s", n, 60, "pg1", "ethernet-input", p)], ["s"]))
+    # Workers: the decap-feature path on 1 and on 2 workers, one stream per worker.
+    for w in (1, 2):
+        conf = "l2tp { lookup-session-id }\ncpu { main-core 0 corelist-workers %s }\nbuffers { buffers-per-numa 65536 }" % (
+            "1" if w == 1 else "0-1")
+        cases.append(("workers-%d" % w, "decap, intercept feature, %d worker%s (one stream each)" % (w, "s" if w > 1 else ""),
+                      conf, TOPO + feature + [stream("w%d" % i, n, 112, "pg0", "ip6-input", decap64, worker=i) for i in range(w)],
+                      ["w%d" % i for i in range(w)]))
+    # IPv6 forwarding and L2 bridging (issues 3 and 4), for reference.
     def ip6_pkt(dst):
         payload = bytes(20)
         return bytes([0x60, 0, 0, 0]) + len(payload).to_bytes(2, "big") + bytes([17, 64]) + \
@@ -194,96 +254,186 @@ def bench(work):
                 "set interface ip address pg0 fd00::1/64", "set interface ip address pg1 fd01::1/64",
                 "set interface state pg0 up", "set interface state pg1 up",
                 "set ip neighbor pg1 fd01::2 02:00:00:00:00:03 static"]
-    one_route = os.path.join(work, "ip6-one.pcap")
-    write_pcap(one_route, 101, [ip6_pkt(bytes.fromhex("20010db8000000000000000000000001"))])
+    one_route = pcap("ip6-one", 101, [ip6_pkt(bytes.fromhex("20010db8000000000000000000000001"))])
     n_routes = 100_000
-    many_routes = os.path.join(work, "ip6-many.pcap")
-    write_pcap(many_routes, 101, [ip6_pkt(bytes.fromhex("20010db8") + (rnd.randrange(n_routes)).to_bytes(4, "big")
-                                          + bytes(7) + b"\x01") for _ in range(1024)])
+    many_routes = pcap("ip6-many", 101, [ip6_pkt(bytes.fromhex("20010db8") + (rnd.randrange(n_routes)).to_bytes(4, "big")
+                                                 + bytes(7) + b"\x01") for _ in range(1024)])
     route_lines = ["ip route add 2001:db8:%x:%x::/64 via fd01::2" % (i >> 16, i & 0xffff) for i in range(n_routes)]
-    # L2 path (issue 4): pg0 -> ethernet-input -> l2-input -> l2-learn -> l2-fwd -> l2-output -> pg1.
     l2_topo = ["create packet-generator interface pg0", "create packet-generator interface pg1",
                "set interface state pg0 up", "set interface state pg1 up",
                "set interface l2 bridge pg0 1", "set interface l2 bridge pg1 1"]
-    macs = ["02:01:%02x:%02x:%02x:%02x" % tuple((i >> s) & 0xff for s in (24, 16, 8, 0)) for i in range(100_000)]
-    l2_one = os.path.join(work, "l2-one.pcap")
-    write_pcap(l2_one, 1, [bytes.fromhex("020100000000") + INNER[6:]])
-    l2_many = os.path.join(work, "l2-many.pcap")
-    write_pcap(l2_many, 1, [bytes.fromhex(macs[rnd.randrange(len(macs))].replace(":", "")) + INNER[6:] for _ in range(1024)])
+    macs = [mac_str(mac(1, i)) for i in range(100_000)]
+    l2_one = pcap("l2-one", 1, [bytes.fromhex(macs[0].replace(":", "")) + INNER[6:]])
+    l2_many = pcap("l2-many", 1, [bytes.fromhex(macs[rnd.randrange(len(macs))].replace(":", "")) + INNER[6:] for _ in range(1024)])
     cases += [
         ("ip6-fwd-1-route", "ip6 forwarding, 1 route (2001:db8::/32)", CONF,
          fwd_topo + ["ip route add 2001:db8::/32 via fd01::2",
-                     "packet-generator new { name s limit %d interface pg0 node ip6-input pcap %s }" % (n, one_route)], []),
+                     "packet-generator new { name s limit %d interface pg0 node ip6-input pcap %s }" % (n, one_route)], ["s"]),
         ("ip6-fwd-100k-routes", "ip6 forwarding, 100k /64 routes, 1024 destinations", CONF,
-         fwd_topo + route_lines + ["packet-generator new { name s limit %d interface pg0 node ip6-input pcap %s }" % (n, many_routes)], []),
+         fwd_topo + route_lines + ["packet-generator new { name s limit %d interface pg0 node ip6-input pcap %s }" % (n, many_routes)], ["s"]),
         ("l2-1-mac", "L2 bridging, 1 MAC in the l2fib (+ the learned source)", CONF,
          l2_topo + ["l2fib add %s 1 pg1 static" % macs[0],
-                    "packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_one)], []),
+                    "packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_one)], ["s"]),
         ("l2-100k-macs", "L2 bridging, 100k MACs in the l2fib, 1024 destinations", CONF,
          l2_topo + ["l2fib add %s 1 pg1 static" % m for m in macs]
-         + ["packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_many)], []),
+         + ["packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_many)], ["s"]),
     ]
+    return cases
+
+def svg_plot(results, path):
+    """Horizontal stacked bars of clk/pkt per node per case (single-thread cases), with VPP's
+    whole-graph figure as a tick where there is one."""
+    rows = [r for r in results if r["threads"] == 1]
+    palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+               "#9c755f", "#bab0ac", "#86bcb6", "#d37295", "#8cd17d", "#499894"]
+    nodes = []
+    for r in rows:
+        for k in sorted(r["nodes"], key=lambda k: -r["nodes"][k]):
+            if k not in nodes:
+                nodes.append(k)
+    color = {k: palette[i % len(palette)] for i, k in enumerate(nodes)}
+    top = max([r["whole_clk"] for r in rows] + [r["vpp_clk"] or 0 for r in rows] + [1])
+    bar_h, left, width = 22, 170, 700
+    scale = width / top
+    h = 40 + bar_h * len(rows) * 1.4 + 30 + 18 * ((len(nodes) + 3) // 4)
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">' % (left + width + 60, h),
+           '<text x="10" y="20" font-size="14">pwire: clocks per packet per node (medians; black tick = VPP whole graph)</text>']
+    y = 40
+    for r in rows:
+        out.append('<text x="10" y="%d">%s</text>' % (y + 15, r["case"]))
+        x = left
+        for k in sorted(r["nodes"], key=lambda k: -r["nodes"][k]):
+            w = r["nodes"][k] * scale
+            out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s %.1f</title></rect>' % (x, y, w, bar_h, color[k], k, r["nodes"][k]))
+            x += w
+        out.append('<text x="%.1f" y="%d">%.0f</text>' % (x + 4, y + 15, r["whole_clk"]))
+        if r["vpp_clk"]:
+            vx = left + r["vpp_clk"] * scale
+            out.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="black" stroke-width="2"/>' % (vx, vx, y - 3, y + bar_h + 3))
+        y += int(bar_h * 1.4)
+    y += 20
+    for i, k in enumerate(nodes):
+        cx, cy = 10 + (i % 4) * 210, y + (i // 4) * 18
+        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>' % (cx, cy, color[k], cx + 16, cy + 10, k))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+def bench(work):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="2M packets per run, no 1M-session case")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    ap.add_argument("--case", action="append", help="run only cases whose name starts with this (repeatable)")
+    ap.add_argument("--packets", type=int, help="packets per run (default 50M, --quick 2M)")
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    runs = a.runs
+    n = a.packets or (2_000_000 if a.quick else 50_000_000)
+    os.makedirs(a.out, exist_ok=True)
+    cases = build_cases(work, n, a.quick)
+    if a.case:
+        cases = [c for c in cases if any(c[0].startswith(p) for p in a.case)]
     hz = tsc_hz()
+    base_rss = 0
     with tempfile.TemporaryDirectory() as tmp:
-        pw = Pwire("", [], tmp)
+        pw = Pwire(CONF, [], tmp)
         try:
             m = re.search(r"TSC Hz:\s+(\d+)", pw.cli("show version verbose"))
             if m:
                 hz = float(m.group(1))
+            base_rss = rss_of(pw.p.pid)
         finally:
             pw.close()
     results = []
-    print("pwire benchmarks: %s, TSC %.4f GHz, %d packets per run, %d runs, medians; main thread only (as VPP's figures)"
+    print("pwire benchmarks: %s, TSC %.4f GHz, %d packets per stream per run, %d runs, medians"
           % (cpu_model(), hz / 1e9, n, runs))
-    if a.case:
-        cases = [c for c in cases if any(c[0].startswith(p) for p in a.case)]
-    for key, title, conf, setup, _ in cases:
+    print("clk/pkt = show runtime's clocks per packet per node (TSC), summed over the graph as VPP's figures are;")
+    print("single-thread cases run on the main thread (cpu { main-core 1 }), as VPP's figures were taken.")
+    for key, title, conf, setup, streams in cases:
         with tempfile.TemporaryDirectory() as tmp:
             t_setup = time.time()
             pw = Pwire(conf, setup, tmp)
             t_setup = time.time() - t_setup
             try:
-                rss = 0
-                for l in open("/proc/%d/status" % pw.p.pid):
-                    if l.startswith("VmRSS"):
-                        rss = int(l.split()[1]) * 1024
-                per_run = [run_case(pw, "s", n) for _ in range(runs)]
+                rss = rss_of(pw.p.pid)
+                per_run = [run_case(pw, streams) for _ in range(runs)]
                 errors = pw.cli("show errors")
+                mem = pw.cli("show l2tpv3 memory") if key.endswith("sessions") else ""
             finally:
                 pw.close()
-        nodes = sorted({k for r, _ in per_run for k in r})
-        med = {k: statistics.median([r.get(k, (0, 0))[0] for r, _ in per_run]) for k in nodes}
-        whole = statistics.median([sum(v[0] for v in r.values()) for r, _ in per_run])
-        mpps = hz / whole / 1e6 if whole else 0
-        wall_mpps = statistics.median([n / w / 1e6 for _, w in per_run])
+        # Per thread: node clk/pkt medians, whole-graph clk/pkt, Mpps from clocks.
+        tids = sorted({t for r, _ in per_run for t in r})
+        per_thread = {}
+        for t in tids:
+            names = sorted({k for r, _ in per_run for k in r.get(t, {})})
+            if not names:
+                continue
+            med = {k: statistics.median([r.get(t, {}).get(k, (0, 0))[0] for r, _ in per_run]) for k in names}
+            whole = statistics.median([sum(v[0] for v in r.get(t, {}).values()) for r, _ in per_run])
+            per_thread[t] = (med, whole)
+        agg_mpps = sum(hz / w / 1e6 for _, w in per_thread.values() if w)
+        # The reported node table: the one thread, or the vector-weighted mean over threads.
+        if len(per_thread) == 1:
+            med, whole = next(iter(per_thread.values()))
+        else:
+            names = sorted({k for m, _ in per_thread.values() for k in m})
+            med = {k: statistics.mean([m.get(k, 0) for m, _ in per_thread.values()]) for k in names}
+            whole = statistics.mean([w for _, w in per_thread.values()])
+        sent = n * len(streams) if key != "mixed" else n
+        wall_mpps = statistics.median([sent / w / 1e6 for _, w in per_run])
         vpp = VPP.get(key)
         print("\n%s" % title)
         print("  %-28s %10s" % ("node", "clk/pkt"))
-        for k in sorted(nodes, key=lambda k: -med[k]):
+        for k in sorted(med, key=lambda k: -med[k]):
             print("  %-28s %10.1f" % (k, med[k]))
         if key == "engine":
-            print("  %-28s %10.1f   (VPP pg-input alone: ~%d clk/pkt)" % ("whole graph", whole, vpp[0]))
+            print("  %-28s %10.1f   (VPP pg-input alone: ~%d clk/pkt)" % ("whole graph", whole, ENGINE_VPP))
         elif vpp:
             print("  %-28s %10.1f   VPP %d clk/pkt -> ratio %.2f (bar: <= 0.50)" % ("whole graph", whole, vpp[0], whole / vpp[0]))
         else:
             print("  %-28s %10.1f" % ("whole graph", whole))
-        print("  Mpps: %.2f from clocks (VPP %s), %.2f wall clock; setup %.1f s, RSS %.1f MiB"
-              % (mpps, vpp[1] if vpp and vpp[1] else "-", wall_mpps, t_setup, rss / 2**20))
-        drops = [l for l in errors.splitlines()[1:] if l.strip()]
+        if len(per_thread) > 1:
+            print("  per worker whole graph: %s clk/pkt" % ", ".join("%.1f" % w for _, w in per_thread.values()))
+        print("  Mpps: %.2f from clocks%s, %.2f wall clock; %d packets per run; setup %.1f s, RSS %.1f MiB"
+              % (agg_mpps, " (VPP %s)" % vpp[1] if vpp else "", wall_mpps, sent, t_setup, rss / 2**20))
+        if mem:
+            print("  " + "\n  ".join(mem.strip().splitlines()))
+            print("  RSS over an empty pwire: %.1f MiB" % ((rss - base_rss) / 2**20))
+        drops = [l for l in errors.splitlines()[1:] if l.strip() and " error " in l]
         if drops:
-            print("  show errors:\n    " + "\n    ".join(drops))
-        focus = {"ip6": ["ip6-lookup"], "l2-": ["l2-input", "l2-learn", "l2-fwd", "l2-output"]}
-        for prefix, fnodes in focus.items():
-            if key.startswith(prefix):
-                tot = sum(med.get(k, 0) for k in fnodes)
-                ref = "VPP ~62-66" if prefix == "ip6" else "VPP ~39-46"
-                print("  %s: %.1f clk/pkt (%s)" % (" + ".join(fnodes), tot, ref))
-        results.append({"case": key, "title": title, "nodes": med, "whole_clk": whole, "mpps": mpps,
-                        "wall_mpps": wall_mpps, "packets": n, "runs": runs, "rss_bytes": rss,
-                        "vpp_clk": vpp[0] if vpp else None})
+            print("  drops:\n    " + "\n    ".join(drops))
+        results.append({"case": key, "title": title, "nodes": med, "whole_clk": whole, "mpps": agg_mpps,
+                        "wall_mpps": wall_mpps, "packets": sent, "runs": runs, "rss_bytes": rss,
+                        "base_rss_bytes": base_rss, "threads": len(per_thread),
+                        "per_thread_whole_clk": [w for _, w in per_thread.values()],
+                        "vpp_clk": vpp[0] if vpp else None, "memory": mem.strip()})
+    by = {r["case"]: r for r in results}
+    print("\nSummary (whole-graph clk/pkt; bar = half of VPP's)")
+    for key in ("decap-local", "decap-feature", "encap"):
+        if key in by:
+            r = by[key]
+            print("  %-16s %7.1f  VPP %3d  bar %5.1f  %s" % (key, r["whole_clk"], VPP[key][0], VPP[key][0] / 2,
+                                                          "met" if r["whole_clk"] <= VPP[key][0] / 2 else "MISSED"))
+    big = [k for k in by if k.startswith("decap-") and k.endswith("-sessions")]
+    if "decap-local" in by:
+        for k in sorted(big, key=lambda k: by[k]["whole_clk"]):
+            ratio = by[k]["whole_clk"] / by["decap-local"]["whole_clk"]
+            print("  %-22s %7.1f  = %.2f x decap-local%s" % (k, by[k]["whole_clk"], ratio,
+                  ("  (bar <= 1.5: %s)" % ("met" if ratio <= 1.5 else "MISSED")) if k == "decap-1M-sessions" else ""))
+    if "workers-1" in by and "workers-2" in by:
+        ratio = by["workers-2"]["mpps"] / by["workers-1"]["mpps"]
+        print("  2 workers / 1 worker: %.2f x packets (%.2f vs %.2f Mpps from clocks; bar >= 1.8: %s)"
+              % (ratio, by["workers-2"]["mpps"], by["workers-1"]["mpps"], "met" if ratio >= 1.8 else "MISSED"))
     with open(os.path.join(a.out, "bench.json"), "w") as f:
-        json.dump({"cpu": cpu_model(), "tsc_hz": hz, "results": results}, f, indent=1)
-    print("\nwritten: %s/bench.json" % a.out)
+        json.dump({"cpu": cpu_model(), "tsc_hz": hz, "packets": n, "runs": runs, "results": results}, f, indent=1)
+    with open(os.path.join(a.out, "bench.csv"), "w") as f:
+        f.write("case,node,clk_per_pkt,whole_clk_per_pkt,mpps,vpp_whole_clk_per_pkt,threads,rss_bytes\n")
+        for r in results:
+            for k, v in sorted(r["nodes"].items()):
+                f.write("%s,%s,%.2f,%.2f,%.3f,%s,%d,%d\n" % (r["case"], k, v, r["whole_clk"], r["mpps"],
+                                                          r["vpp_clk"] or "", r["threads"], r["rss_bytes"]))
+    svg_plot(results, os.path.join(a.out, "bench.svg"))
+    print("\nwritten: %s/bench.json, bench.csv, bench.svg" % a.out)
 
 if __name__ == "__main__":
     main()

@@ -117,6 +117,12 @@ pub struct Entry {
     pub sn: u16,
 }
 
+impl Default for Entry {
+    fn default() -> Self {
+        Entry::new(0, 0, 0, 0)
+    }
+}
+
 impl Entry {
     pub fn new(sw_if_index: u32, flags: u8, ts: u8, sn: u16) -> Self {
         Entry {

@@ -62,7 +62,7 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
     let m = main.clone();
     r.command(cmd(
         "show l2tpv3",
-        "show l2tpv3 [verbose]",
+        "show l2tpv3 [verbose | memory]",
         true,
         move |a, cx| show(a, cx, &m),
     ));
@@ -221,6 +221,7 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         sw_if_index: 0,
         rewrite: [0; MAX_REWRITE],
         rewrite_len: 0,
+        dw: Default::default(),
         deleted: false,
     };
     if c.del {
@@ -352,9 +353,25 @@ fn cookie_str(c: &Cookie) -> String {
 }
 
 fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
-    let verbose = a.keyword("verbose") || a.keyword("v");
+    let memory = a.keyword("memory");
+    let verbose = !memory && (a.keyword("verbose") || a.keyword("v"));
     a.expect_end()?;
     let t = m.get(&cx.ctl);
+    if memory {
+        // pwire's own: what the sessions cost, for sizing (scripts/bench.sh prints it).
+        let (table, counters) = t.memory();
+        let n = t.live().count().max(1);
+        a.output(&format!(
+            "{} l2tp sessions, {} threads\n  session table and lookup hash: {} bytes ({} per session)\n  per-thread counters: {} bytes ({} per session)\n",
+            t.live().count(),
+            t.counters.len(),
+            table,
+            table / n,
+            counters,
+            counters / n
+        ));
+        return Ok(());
+    }
     let mut out = String::new();
     let n = t.live().count();
     if n == 0 {

@@ -13,7 +13,7 @@
 //!
 //! Counters: see the crate doc. Per-session rx counters count delivered frames and inner bytes.
 
-use crate::session::{sc, L2tpMain};
+use crate::session::{sc, DecapWords, L2tpMain};
 use pwire_config::LookupMode;
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::{Registry, Vnet, VnetState};
@@ -216,6 +216,7 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
         let mut c = FrameCache::EMPTY;
+        prefetch_sids(frame, m);
         for (b, nx) in frame.iter_mut() {
             let verdict = match c.fast(m, vs, rows, b.current()) {
                 Some(v) => v,
@@ -316,16 +317,11 @@ struct FrameCache {
     key: u128,
     /// Session index, `u32::MAX` when empty.
     idx: u32,
-    /// The session may take the fast path: up and not sequencing.
+    /// The session may take the fast path: up, and its checks fit [`DecapWords`].
     fast: bool,
     local_sid: u32,
     sw_if_index: u32,
-    /// L2TPv3 header length.
-    hdr: usize,
-    /// Cookies as big-endian numbers of the first 8 cookie-field bytes, under `mask`.
-    cookie: [u64; 2],
-    prev_valid: bool,
-    mask: u64,
+    dw: DecapWords,
     pkts: u64,
     bytes: u64,
 }
@@ -337,14 +333,18 @@ impl FrameCache {
         fast: false,
         local_sid: 0,
         sw_if_index: 0,
-        hdr: 0,
-        cookie: [0; 2],
-        prev_valid: false,
-        mask: 0,
+        dw: DecapWords {
+            cookie: [0; 2],
+            mask: 0,
+            prev_valid: false,
+            simple: false,
+            hdr: 0,
+        },
         pkts: 0,
         bytes: 0,
     };
 
+    #[inline(always)]
     fn flush(&mut self, rows: Option<&Vec<crate::session::SessRow>>) {
         if self.pkts != 0 {
             if let Some(r) = rows.and_then(|t| t.get(self.idx as usize)) {
@@ -357,44 +357,21 @@ impl FrameCache {
     }
 
     /// Loads session `idx` under `key`.
-    #[cold]
+    #[inline(always)]
     fn load(&mut self, m: &L2tpMain, vs: &VnetState, key: u128, idx: u32) {
         let s = &m.sessions[idx as usize];
-        let cl = s.layout.cookie_len();
-        let mask = if cl == 0 {
-            0
-        } else {
-            u64::MAX << (64 - 8 * cl)
-        };
-        // A cookie of another length than the layout's never matches (`Cookie::matches`).
-        let sized = |c: &pwire_wire::l2tpv3::Cookie| c.len() == cl;
-        let word = |c: &pwire_wire::l2tpv3::Cookie| {
-            let mut w = [0u8; 8];
-            let b = c.as_bytes();
-            w[..b.len()].copy_from_slice(b);
-            u64::from_be_bytes(w)
-        };
-        *self = FrameCache {
-            key,
-            idx,
-            fast: !s.sequencing
-                && sized(&s.local_cookie[0])
-                && vs.get(s.sw_if_index).is_some_and(|i| i.admin_up),
-            local_sid: s.local_session_id,
-            sw_if_index: s.sw_if_index,
-            hdr: s.hdr_len(),
-            cookie: [word(&s.local_cookie[0]), word(&s.local_cookie[1])],
-            prev_valid: s.prev_cookie_valid && sized(&s.local_cookie[1]),
-            mask,
-            pkts: 0,
-            bytes: 0,
-        };
+        self.key = key;
+        self.idx = idx;
+        self.local_sid = s.local_session_id;
+        self.sw_if_index = s.sw_if_index;
+        self.dw = s.dw;
+        self.fast = s.dw.simple && vs.get(s.sw_if_index).is_some_and(|i| i.admin_up);
     }
 
     /// The common case decided with one length check and a cached session: a data packet with
-    /// next header 115 directly after the IPv6 header, for an up, unsequenced session, with a
-    /// matching cookie. `None` sends the packet to [`Decap::classify`], which decides (and
-    /// counts) everything else.
+    /// next header 115 directly after the IPv6 header, for an up session whose checks fit
+    /// [`DecapWords`], with a matching cookie. `None` sends the packet to [`Decap::classify`],
+    /// which decides (and counts) everything else.
     #[inline(always)]
     fn fast(
         &mut self,
@@ -431,12 +408,12 @@ impl FrameCache {
         if !self.fast || sid != self.local_sid {
             return None;
         }
-        let strip = 40 + self.hdr;
+        let strip = 40 + usize::from(self.dw.hdr);
         if total < strip + 14 {
             return None;
         }
-        let w = u64::from_be_bytes(*h[44..].first_chunk()?) & self.mask;
-        if w != self.cookie[0] && !(self.prev_valid && w == self.cookie[1]) {
+        let w = u64::from_be_bytes(*h[44..].first_chunk()?) & self.dw.mask;
+        if w != self.dw.cookie[0] && !(self.dw.prev_valid && w == self.dw.cookie[1]) {
             return None;
         }
         Some(Verdict::Deliver {
@@ -444,5 +421,23 @@ impl FrameCache {
             strip,
             inner: total - strip,
         })
+    }
+}
+
+/// Session-id table size from which decap prefetches a frame's table lines before it looks
+/// them up (below it they stay in the core's caches).
+const PREFETCH_FROM: usize = 8192;
+
+/// First pass over a frame for a big session-id table: start loading every packet's table line
+/// so that the lookups of the second pass overlap their cache misses.
+#[inline(always)]
+fn prefetch_sids(frame: &Frame<'_>, m: &L2tpMain) {
+    if m.lookup != LookupMode::SessionId || m.sid_table_len() < PREFETCH_FROM {
+        return;
+    }
+    for i in 0..frame.len() {
+        if let Some(h) = frame.buf(i).current().get(40..44) {
+            m.prefetch_sid(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+        }
     }
 }

@@ -77,7 +77,25 @@ pub struct Session {
     /// packet) then the L2TPv3 header (sequence number patched when sequencing).
     pub rewrite: [u8; MAX_REWRITE],
     pub rewrite_len: u8,
+    /// What decap compares, derived by [`Session::build_rewrite`].
+    pub dw: DecapWords,
     pub deleted: bool,
+}
+
+/// A session's decap checks as machine words: the local cookies as big-endian numbers of the
+/// first 8 cookie-field bytes under `mask`, so a packet's cookie is one load, one AND and one
+/// compare, whatever its size.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecapWords {
+    pub cookie: [u64; 2],
+    pub mask: u64,
+    /// The previous cookie is accepted too (after a rollover).
+    pub prev_valid: bool,
+    /// Not sequencing, and the current cookie has the layout's size: the packet needs no more
+    /// than the word compare (else decap takes its general path).
+    pub simple: bool,
+    /// L2TPv3 header length.
+    pub hdr: u8,
 }
 
 impl Session {
@@ -112,6 +130,26 @@ impl Session {
         );
         self.rewrite = rw;
         self.rewrite_len = (40 + l) as u8;
+        let cl = self.layout.cookie_len();
+        // A cookie of another length than the layout's never matches (`Cookie::matches`).
+        let sized = |c: &Cookie| c.len() == cl;
+        let word = |c: &Cookie| {
+            let mut w = [0u8; 8];
+            let b = c.as_bytes();
+            w[..b.len()].copy_from_slice(b);
+            u64::from_be_bytes(w)
+        };
+        self.dw = DecapWords {
+            cookie: [word(&self.local_cookie[0]), word(&self.local_cookie[1])],
+            mask: if cl == 0 {
+                0
+            } else {
+                u64::MAX << (64 - 8 * cl)
+            },
+            prev_valid: self.prev_cookie_valid && sized(&self.local_cookie[1]),
+            simple: !self.sequencing && sized(&self.local_cookie[0]),
+            hdr: l as u8,
+        };
     }
 
     /// Does `wire` match a local cookie?
@@ -144,7 +182,8 @@ pub struct L2tpMain {
     pub lookup: LookupMode,
     pub sessions: Vec<Session>,
     by_addr: HashMap<[u8; 16], u32>,
-    by_sid: HashMap<u32, u32>,
+    /// Session id -> index, in pwire's prefetchable table (decap looks up every packet).
+    by_sid: pwire_table::Table<u32>,
     /// `counters[thread][session]`.
     pub counters: Vec<Vec<SessRow>>,
     /// Highest number of sessions alive at once (the cap below bounds memory).
@@ -163,12 +202,29 @@ impl L2tpMain {
             lookup,
             sessions: Vec::new(),
             by_addr: HashMap::new(),
-            by_sid: HashMap::new(),
+            by_sid: pwire_table::Table::with_capacity(16),
             counters: (0..n_threads.max(1)).map(|_| Vec::new()).collect(),
             max_sessions: DEFAULT_MAX_SESSIONS,
             n_live: 0,
             free: Vec::new(),
         }
+    }
+
+    /// Bytes held by the session table and its lookup hash, and by the per-thread counters
+    /// (capacities, not lengths: what is allocated).
+    pub fn memory(&self) -> (usize, usize) {
+        use std::mem::size_of;
+        // hashbrown: one control byte per bucket besides the (key, value) slot.
+        let table = self.sessions.capacity() * size_of::<Session>()
+            + self.by_addr.capacity() * (size_of::<([u8; 16], u32)>() + 1)
+            + self.by_sid.capacity() * 16
+            + self.free.capacity() * size_of::<u32>();
+        let counters = self
+            .counters
+            .iter()
+            .map(|t| t.capacity() * size_of::<SessRow>())
+            .sum();
+        (table, counters)
     }
 
     /// Decap lookup.
@@ -178,7 +234,16 @@ impl L2tpMain {
     }
     #[inline(always)]
     pub fn find_sid(&self, sid: u32) -> Option<u32> {
-        self.by_sid.get(&sid).copied()
+        self.by_sid.get(&u64::from(sid)).copied()
+    }
+    /// Starts loading the table line where `sid` would be.
+    #[inline(always)]
+    pub fn prefetch_sid(&self, sid: u32) {
+        self.by_sid.prefetch(u64::from(sid));
+    }
+    /// Sessions in the session-id table (decap prefetches once it outgrows the caches).
+    pub fn sid_table_len(&self) -> usize {
+        self.by_sid.len()
     }
     pub fn find(&self, k: Key) -> Option<u32> {
         match k {
@@ -216,7 +281,7 @@ impl L2tpMain {
         }
         match key {
             Key::Addr(a) => self.by_addr.insert(a, idx),
-            Key::Sid(k) => self.by_sid.insert(k, idx),
+            Key::Sid(k) => self.by_sid.insert(u64::from(k), idx),
         };
         self.n_live += 1;
         Ok(idx)
@@ -240,7 +305,7 @@ impl L2tpMain {
         self.free.push(idx);
         match s.key(lookup) {
             Key::Addr(a) => self.by_addr.remove(&a),
-            Key::Sid(k) => self.by_sid.remove(&k),
+            Key::Sid(k) => self.by_sid.remove(&u64::from(k)),
         };
         self.n_live -= 1;
     }
