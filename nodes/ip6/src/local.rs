@@ -94,6 +94,9 @@ impl<const RECEIVE: bool> Node for Ip6Local<RECEIVE> {
         let e_csum = self.errors + Ip6Err::IcmpChecksum as u16;
         let e_proto = self.errors + Ip6Err::UnknownProtocol as u16;
         let e_short = self.errors + Ip6Err::TooShort as u16;
+        // One-entry cache of the source check: a frame usually comes from one peer.
+        let mut last_src = None;
+        let mut last_ok = false;
         for (b, nx) in frame.iter_mut() {
             if b.is_traced() {
                 cx.trace(b, Ip6Bytes::of(b));
@@ -107,7 +110,11 @@ impl<const RECEIVE: bool> Node for Ip6Local<RECEIVE> {
             let src = u128::from_be_bytes(h.src);
             // Loose uRPF: link-local and unspecified sources (ND, DAD) are exempt.
             let exempt = src == 0 || (h.src[0] == 0xfe && h.src[1] & 0xc0 == 0x80);
-            if !exempt && st.lookup(src).1 == Kind::Drop {
+            if last_src != Some(src) {
+                last_src = Some(src);
+                last_ok = exempt || st.lookup(src).1 != Kind::Drop;
+            }
+            if !last_ok {
                 b.error = e_src;
                 *nx = Next::Drop as u16;
                 continue;

@@ -68,13 +68,21 @@ impl Node for Ip6Lookup {
         // Runs of packets hitting one entry share one counter update.
         let mut run_e = u32::MAX;
         let (mut run_p, mut run_b) = (0u64, 0u64);
+        // One-entry cache: a frame usually carries one flow (a tunnel's peer, one destination).
+        let mut last_dst = None;
+        let mut last = (0, Kind::Drop, 0);
         for (b, nx) in frame.iter_mut() {
             let Ok((h, _)) = Ip6Hdr::parse(b.current()) else {
                 b.error = e_short;
                 *nx = Next::Drop as u16;
                 continue;
             };
-            let (e, kind, idx) = st.lookup(u128::from_be_bytes(h.dst));
+            let dst = u128::from_be_bytes(h.dst);
+            if last_dst != Some(dst) {
+                last = st.lookup(dst);
+                last_dst = Some(dst);
+            }
+            let (e, kind, idx) = last;
             b.opaque.adj_index = idx;
             b.opaque.fib_index = 0;
             if e != run_e {

@@ -93,9 +93,21 @@ impl Node for Encap {
         let mut last_sw = u32::MAX;
         let mut last: Option<(u32, bool)> = None;
         let mut sent = 0u64;
+        // Delivered counts of the run of packets for one session, added when the run ends.
+        let (mut run_p, mut run_b) = (0u64, 0u64);
+        let flush = |last: Option<(u32, bool)>, p: u64, by: u64| {
+            if let (Some((idx, _)), true) = (last, p > 0) {
+                if let Some(r) = rows.and_then(|t| t.get(idx as usize)) {
+                    r.add(sc::TX_PKTS, p);
+                    r.add(sc::TX_BYTES, by);
+                }
+            }
+        };
         for (b, nx) in frame.iter_mut() {
             let sw = b.tx();
             if sw != last_sw {
+                flush(last, run_p, run_b);
+                (run_p, run_b) = (0, 0);
                 last_sw = sw;
                 last = vs.get(sw).filter(|i| i.class == self.class).and_then(|i| {
                     let idx = i.dev_instance;
@@ -126,7 +138,7 @@ impl Node for Encap {
                 *nx = Next::Drop as u16;
                 continue;
             };
-            h.copy_from_slice(&s.rewrite[..rl]);
+            copy_rewrite(h, &s.rewrite);
             let plen = (rl - 40 + inner) as u16;
             h[4..6].copy_from_slice(&plen.to_be_bytes());
             let row = rows.and_then(|t| t.get(idx as usize));
@@ -143,10 +155,8 @@ impl Node for Encap {
             }
             // ip6-lookup uses the RX interface's FIB when TX is unset (VPP: encap_fib_index ~0).
             b.sw_if_index[1] = !0;
-            if let Some(r) = row {
-                r.add(sc::TX_PKTS, 1);
-                r.add(sc::TX_BYTES, inner as u64);
-            }
+            run_p += 1;
+            run_b += inner as u64;
             sent += 1;
             *nx = Next::Lookup as u16;
             if b.is_traced() {
@@ -160,6 +170,33 @@ impl Node for Encap {
                 );
             }
         }
+        flush(last, run_p, run_b);
         cx.count(C::NetToUser, sent);
+    }
+}
+
+/// Copies a rewrite of one of the lengths sessions have (40 + 4 + cookie 0/4/8 + sublayer
+/// 0/4) with fixed-size moves the compiler inlines; `h.len()` is the rewrite length.
+#[inline(always)]
+fn copy_rewrite(h: &mut [u8], rw: &[u8; crate::session::MAX_REWRITE]) {
+    fn fixed<const N: usize>(h: &mut [u8], rw: &[u8; crate::session::MAX_REWRITE]) -> bool {
+        match (h.first_chunk_mut::<N>(), rw.first_chunk::<N>()) {
+            (Some(d), Some(s)) => {
+                *d = *s;
+                true
+            }
+            _ => false,
+        }
+    }
+    let done = match h.len() {
+        52 => fixed::<52>(h, rw),
+        48 => fixed::<48>(h, rw),
+        44 => fixed::<44>(h, rw),
+        56 => fixed::<56>(h, rw),
+        _ => false,
+    };
+    if !done {
+        let n = h.len();
+        h.copy_from_slice(&rw[..n]);
     }
 }
