@@ -109,7 +109,13 @@ impl Pool {
         let n = n_batches * BATCH;
         let n_buffers = u32::try_from(n).map_err(|_| std::io::Error::other("too many buffers"))?;
         let data_size = cfg.data_size.max(128);
-        let stride = (META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
+        // An odd number of cache lines: with an even one (2304 B = 36 lines by default) the
+        // same line of every buffer falls in a quarter of the L1 sets, and a frame's metadata
+        // evicts itself long before the cache is full.
+        let mut stride = (META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
+        if (stride / 64) % 2 == 0 {
+            stride += 64;
+        }
         let len = stride * n;
         let (base, map_len, backend) = map_region(len, cfg.try_hugepages)?;
         let full = ArrayQueue::new(n_batches);
