@@ -31,6 +31,21 @@ impl<V: Default> Slot<V> {
     }
 }
 
+/// Starts loading the cache line holding `*r` (a hint: nodes resolve a frame's lookups in a
+/// first pass and prefetch what the second pass will read).
+#[inline(always)]
+pub fn prefetch<T>(r: &T) {
+    let p = std::ptr::from_ref(r);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and changes no memory; `p` comes from
+    // a reference, so it is a valid address anyway.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// `u64` key -> `V`.
 #[derive(Debug)]
 pub struct Table<V> {
@@ -89,15 +104,7 @@ impl<V: Default> Table<V> {
     /// Starts loading the cache line `key` would be found in.
     #[inline(always)]
     pub fn prefetch(&self, key: u64) {
-        let p = std::ptr::from_ref(&self.slots[self.home(key)]);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint: it never faults and changes no memory; `p` is a
-        // valid address inside the table anyway.
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = p;
+        prefetch(&self.slots[self.home(key)]);
     }
 
     #[inline(always)]

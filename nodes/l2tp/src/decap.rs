@@ -15,7 +15,7 @@
 
 use crate::session::{sc, DecapWords, L2tpMain};
 use pwire_config::LookupMode;
-use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
 use pwire_vnet::{Registry, Vnet, VnetState};
 use pwire_wire::l2tpv3::Sublayer;
 use std::fmt;
@@ -59,6 +59,8 @@ impl fmt::Display for DecapTrace {
 pub struct Decap<const LOCAL: bool> {
     main: Arc<Shared<L2tpMain>>,
     vnet: Arc<Shared<VnetState>>,
+    /// Session index per packet, resolved ahead for big session-id tables (`u32::MAX` = none).
+    idxs: Box<[u32; FRAME_SIZE]>,
 }
 
 impl<const LOCAL: bool> fmt::Debug for Decap<LOCAL> {
@@ -92,6 +94,7 @@ fn reg<const LOCAL: bool>(r: &mut Registry, main: Arc<Shared<L2tpMain>>, vnet: &
             Box::new(Decap::<LOCAL> {
                 main: main.clone(),
                 vnet: st.clone(),
+                idxs: Box::new([u32::MAX; FRAME_SIZE]),
             })
         },
     ));
@@ -216,9 +219,10 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
         let mut c = FrameCache::EMPTY;
-        prefetch_sids(frame, m);
-        for (b, nx) in frame.iter_mut() {
-            let verdict = match c.fast(m, vs, rows, b.current()) {
+        let ahead = resolve_ahead(frame, m, vs, rows, &mut self.idxs);
+        for (i, (b, nx)) in frame.iter_mut().enumerate() {
+            let pre = if ahead { self.idxs[i] } else { u32::MAX };
+            let verdict = match c.fast(m, vs, rows, pre, b.current()) {
                 Some(v) => v,
                 None => Self::classify(m, vs, thread, b.current()),
             };
@@ -378,6 +382,7 @@ impl FrameCache {
         m: &L2tpMain,
         vs: &VnetState,
         rows: Option<&Vec<crate::session::SessRow>>,
+        pre: u32,
         d: &[u8],
     ) -> Option<Verdict> {
         // IPv6 (40) + session id (4) + the widest cookie read (8) + an Ethernet header (14),
@@ -398,6 +403,7 @@ impl FrameCache {
         };
         if key != self.key {
             let idx = match m.lookup {
+                LookupMode::SessionId if pre != u32::MAX => Some(pre),
                 LookupMode::SessionId => m.find_sid(sid),
                 LookupMode::SrcAddress => m.find_addr(h[8..].first_chunk()?),
                 LookupMode::DstAddress => m.find_addr(h[24..].first_chunk()?),
@@ -428,16 +434,48 @@ impl FrameCache {
 /// them up (below it they stay in the core's caches).
 const PREFETCH_FROM: usize = 8192;
 
-/// First pass over a frame for a big session-id table: start loading every packet's table line
-/// so that the lookups of the second pass overlap their cache misses.
+/// For a big session-id table, two passes ahead of the work: the first starts loading every
+/// packet's table line, the second looks the ids up (now from cache), keeps each packet's
+/// session index in `idxs` and starts loading the session's decap line and its counter row, so
+/// that the cache misses of a frame overlap instead of coming one after another. Returns
+/// false, doing nothing, for small tables or the address lookup modes.
 #[inline(always)]
-fn prefetch_sids(frame: &Frame<'_>, m: &L2tpMain) {
+fn resolve_ahead(
+    frame: &Frame<'_>,
+    m: &L2tpMain,
+    vs: &VnetState,
+    rows: Option<&Vec<crate::session::SessRow>>,
+    idxs: &mut [u32; FRAME_SIZE],
+) -> bool {
     if m.lookup != LookupMode::SessionId || m.sid_table_len() < PREFETCH_FROM {
-        return;
+        return false;
     }
+    let sid_of = |i: usize| {
+        frame
+            .buf(i)
+            .current()
+            .get(40..44)
+            .map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
+    };
     for i in 0..frame.len() {
-        if let Some(h) = frame.buf(i).current().get(40..44) {
-            m.prefetch_sid(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+        if let Some(sid) = sid_of(i) {
+            m.prefetch_sid(sid);
         }
     }
+    for (i, slot) in idxs.iter_mut().enumerate().take(frame.len()) {
+        *slot = sid_of(i)
+            .and_then(|sid| m.find_sid(sid))
+            .unwrap_or(u32::MAX);
+        if *slot != u32::MAX {
+            m.prefetch_session(*slot, rows);
+        }
+    }
+    // Third pass: the tunnel interfaces (their admin state), now that the session lines are
+    // on their way.
+    for &idx in idxs.iter().take(frame.len()) {
+        if let Some(i) = m.sw_of(idx).and_then(|sw| vs.get(sw)) {
+            pwire_table::prefetch(i);
+        }
+    }
+    true
 }

@@ -54,12 +54,17 @@ impl SessRow {
 /// Bytes of IPv6 + L2TPv3 header a session prepends, at most 40 + 4 + 8 + 4.
 pub const MAX_REWRITE: usize = 56;
 
-/// One pseudowire.
+/// One pseudowire. `repr(C)`, line-aligned, with what decap reads of every packet's session
+/// first: decap touches one line of it per packet (and prefetches that line for big tables).
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 pub struct Session {
+    /// What decap compares, derived by [`Session::build_rewrite`].
+    pub dw: DecapWords,
+    pub local_session_id: u32,
+    pub sw_if_index: u32,
     pub our: Ipv6Addr,
     pub client: Ipv6Addr,
-    pub local_session_id: u32,
     pub remote_session_id: u32,
     /// `[current, previous]`: decap accepts either; the previous one only once a rollover put a
     /// configured cookie there (VPP accepts cookie 0 until then; pwire does not).
@@ -72,13 +77,10 @@ pub struct Session {
     /// Hop limit written on encap; `None` = VPP's 255, decremented to 254 by ip6-rewrite.
     pub hop_limit: Option<u8>,
     pub fib_id: u32,
-    pub sw_if_index: u32,
     /// Encapsulation written in front of every frame: IPv6 header (payload length patched per
     /// packet) then the L2TPv3 header (sequence number patched when sequencing).
     pub rewrite: [u8; MAX_REWRITE],
     pub rewrite_len: u8,
-    /// What decap compares, derived by [`Session::build_rewrite`].
-    pub dw: DecapWords,
     pub deleted: bool,
 }
 
@@ -235,6 +237,21 @@ impl L2tpMain {
     #[inline(always)]
     pub fn find_sid(&self, sid: u32) -> Option<u32> {
         self.by_sid.get(&u64::from(sid)).copied()
+    }
+    /// Starts loading session `idx`'s decap line and this thread's counter row for it.
+    #[inline(always)]
+    pub fn prefetch_session(&self, idx: u32, rows: Option<&Vec<SessRow>>) {
+        if let Some(s) = self.sessions.get(idx as usize) {
+            pwire_table::prefetch(s);
+        }
+        if let Some(r) = rows.and_then(|t| t.get(idx as usize)) {
+            pwire_table::prefetch(r);
+        }
+    }
+    /// The tunnel interface of session `idx` (reads its decap line).
+    #[inline(always)]
+    pub fn sw_of(&self, idx: u32) -> Option<u32> {
+        self.sessions.get(idx as usize).map(|s| s.sw_if_index)
     }
     /// Starts loading the table line where `sid` would be.
     #[inline(always)]
