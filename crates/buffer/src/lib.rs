@@ -113,7 +113,7 @@ impl Pool {
         // same line of every buffer falls in a quarter of the L1 sets, and a frame's metadata
         // evicts itself long before the cache is full.
         let mut stride = (META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
-        if (stride / 64) % 2 == 0 {
+        if (stride / 64).is_multiple_of(2) {
             stride += 64;
         }
         let len = stride * n;

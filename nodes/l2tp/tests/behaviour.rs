@@ -534,7 +534,8 @@ fn delete_under_traffic_loses_nothing_of_other_sessions_and_recreate_recovers() 
     h.cli("create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 11 remote-session-id 21 del");
     let deleted_at = read_pcap(&b_out).len();
     h.wait_streams(Duration::from_secs(20));
-    assert!(churn > 10, "churned {churn} tunnels under traffic");
+    // Timing-bound (the stream lasts 0.5 s): a loaded CI machine churns fewer.
+    assert!(churn >= 3, "churned {churn} tunnels under traffic");
     assert_eq!(
         read_pcap(&a_out).len(),
         30000,
