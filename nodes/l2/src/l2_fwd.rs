@@ -39,6 +39,8 @@ struct L2Fwd {
     vnet: Arc<Vnet>,
     l3: L3Next,
     keys: Box<[u64; FRAME_SIZE]>,
+    /// The previous frame changed key often (see `crate::varied`).
+    varied: bool,
 }
 
 pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: Arc<Learners>) {
@@ -55,6 +57,7 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
                 l3: L3Next::new(&vnet, b),
                 vnet: vnet.clone(),
                 keys: Box::new([0; FRAME_SIZE]),
+                varied: false,
             })
         },
     ));
@@ -87,7 +90,9 @@ impl Node for L2Fwd {
         // One-entry cache, as VPP's l2fib_lookup: frames often repeat a destination.
         let mut last_key = u64::MAX;
         let mut last: Option<Hit> = None;
-        let prefetched = crate::keys_prefetched::<false>(frame, &st.fib, &mut self.keys);
+        let prefetched =
+            crate::keys_prefetched::<false>(frame, &st.fib, &mut self.keys, self.varied);
+        let mut changes = 0usize;
         for (i, (b, nx)) in frame.iter_mut().enumerate() {
             let k = if prefetched {
                 self.keys[i]
@@ -103,6 +108,7 @@ impl Node for L2Fwd {
             let r = if k == last_key {
                 last
             } else {
+                changes += 1;
                 let r = match local.get(k) {
                     Some(sw) => Some(Hit {
                         sw,
@@ -173,6 +179,7 @@ impl Node for L2Fwd {
                 }
             }
         }
+        self.varied = crate::varied(changes, frame.len());
         cx.count(C::L2Fwd, n);
         cx.count(C::Hit, hits);
         // Dropped misses are counted by error-drop under the same name.

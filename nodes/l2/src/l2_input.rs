@@ -63,6 +63,9 @@ fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
 struct L2Input {
     state: Arc<Shared<L2State>>,
     vnet: Arc<Vnet>,
+    /// The previous frame came from many ports (many tunnels): prefetch this frame's port
+    /// lines in a first pass.
+    varied: bool,
 }
 
 pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
@@ -76,6 +79,7 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
             Box::new(L2Input {
                 state: state.clone(),
                 vnet: vnet.clone(),
+                varied: false,
             })
         },
     ));
@@ -91,9 +95,23 @@ impl Node for L2Input {
         // Frames usually come from one port: look it up once per run of equal RX.
         let mut last_rx = u32::MAX;
         let mut p = Port::default();
+        if self.varied {
+            for i in 0..frame.len() {
+                let rx = frame.buf(i).rx();
+                if rx != last_rx {
+                    last_rx = rx;
+                    if let Some(intf) = vs.get(rx) {
+                        pwire_table::prefetch(intf);
+                    }
+                }
+            }
+            last_rx = u32::MAX;
+        }
+        let mut changes = 0usize;
         for (b, nx) in frame.iter_mut() {
             let rx = b.rx();
             if rx != last_rx {
+                changes += 1;
                 p = port(vs, st, rx);
                 last_rx = rx;
             }
@@ -134,6 +152,7 @@ impl Node for L2Input {
             }
             *nx = feat_next(f);
         }
+        self.varied = crate::varied(changes, frame.len());
         cx.count(C::L2Input, n);
     }
 }

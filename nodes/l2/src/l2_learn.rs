@@ -37,6 +37,8 @@ struct L2Learn {
     state: Arc<Shared<L2State>>,
     learners: Arc<Learners>,
     keys: Box<[u64; FRAME_SIZE]>,
+    /// The previous frame changed key often (see `crate::varied`).
+    varied: bool,
 }
 
 pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: Arc<Learners>) {
@@ -50,6 +52,7 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
                 state: state.clone(),
                 learners: learners.clone(),
                 keys: Box::new([0; FRAME_SIZE]),
+                varied: false,
             })
         },
     ));
@@ -68,7 +71,9 @@ impl Node for L2Learn {
         let (e_violate, e_filter) = (cx.error(C::MacMoveViolate), cx.error(C::FilterDrop));
         let (mut miss, mut moves, mut limit, mut hits) = (0u64, 0u64, 0u64, 0u64);
         let n = frame.len() as u64;
-        let prefetched = crate::keys_prefetched::<true>(frame, &st.fib, &mut self.keys);
+        let prefetched =
+            crate::keys_prefetched::<true>(frame, &st.fib, &mut self.keys, self.varied);
+        let mut changes = 0usize;
         // One-entry cache, as VPP's l2fib_lookup: frames often repeat a source.
         let mut last_key = u64::MAX;
         let mut last = None;
@@ -109,6 +114,7 @@ impl Node for L2Learn {
                 continue;
             }
             if k != last_key {
+                changes += 1;
                 last_key = k;
                 last = st.fib.get(&k);
             }
@@ -144,6 +150,7 @@ impl Node for L2Learn {
                 }
             }
         }
+        self.varied = crate::varied(changes, frame.len());
         cx.count(C::L2Learn, n);
         cx.count(C::Miss, miss);
         cx.count(C::MacMove, moves);
