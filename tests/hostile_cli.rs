@@ -186,6 +186,22 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
         out.contains(&format!("{}:3", script.display())) && out.contains("`pg7'"),
         "{out}"
     );
+    // `exec` of what is not a script file: an endless device, a FIFO with no writer (would
+    // block the main thread), a directory. Each is refused by name.
+    let fifo = d.path().join("fifo");
+    let cpath = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: `cpath` is a valid NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
+    for f in [
+        "/dev/zero".into(),
+        fifo.display().to_string(),
+        d.path().display().to_string(),
+    ] {
+        c.err(
+            format!("exec {f}\n").as_bytes(),
+            &format!("failed to open `{f}': not a regular file"),
+        );
+    }
     // Clients that disconnect mid-command: half a line, a line without its reply read, a
     // long line cut off.
     for bytes in [
