@@ -302,7 +302,7 @@ fn malformed_frames_from_a_veth() {
                 let mut f = v.clone();
                 for _ in 0..1 + rng.below(4) {
                     let j = rng.below(f.len() as u64) as usize;
-                    f[j] = rng.next() as u8;
+                    f[j] = rng.next_u64() as u8;
                 }
                 f
             };

@@ -364,7 +364,7 @@ fn seeded_random_bytes_and_mutations() {
         let mut f = v.clone();
         for _ in 0..1 + rng.below(4) {
             let i = rng.below(f.len() as u64) as usize;
-            f[i] = rng.next() as u8;
+            f[i] = rng.next_u64() as u8;
         }
         pkts.push(f);
     }
