@@ -28,8 +28,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo test --workspace"
-cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped' || true
+# `|| true` would reset PIPESTATUS (pipefail makes the pipeline fail with cargo): take it first.
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped'
 status=${PIPESTATUS[0]}
+set -e
 # A few seconds of each fuzz target (cargo-fuzz on nightly), when they can run here.
 fuzz_status=0
 echo "== fuzz (${FUZZ_SECONDS:-5} s per target)"
