@@ -28,8 +28,37 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo test --workspace"
-cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped' || true
+# `|| true` would reset PIPESTATUS (pipefail makes the pipeline fail with cargo): take it first.
+set +e
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped'
 status=${PIPESTATUS[0]}
+set -e
+# A few seconds of each fuzz target (cargo-fuzz on nightly), when they can run here.
+fuzz_status=0
+echo "== fuzz (${FUZZ_SECONDS:-5} s per target)"
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "fuzz: skipped: no nightly toolchain (rustup toolchain install nightly)"
+else
+  if ! cargo fuzz --version >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "fuzz: installing cargo-fuzz"
+    timeout 900 cargo install -q --locked cargo-fuzz >/dev/null 2>&1 || true
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: skipped: cargo-fuzz is not installed (cargo install cargo-fuzz)"
+  else
+    for t in $(cargo +nightly fuzz list); do
+      mkdir -p "fuzz/corpus/$t"
+      if ASAN_OPTIONS=detect_leaks=0 cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+        -max_total_time="${FUZZ_SECONDS:-5}" -rss_limit_mb=4096 >"/tmp/pwire-fuzz-$t.log" 2>&1; then
+        echo "fuzz $t: $(grep -Eo 'Done [0-9]+ runs' "/tmp/pwire-fuzz-$t.log" | tail -1), no finding"
+      else
+        echo "fuzz $t: FAILED (fuzz/artifacts/$t/)"
+        grep -E -A15 'panicked|ERROR|SUMMARY' "/tmp/pwire-fuzz-$t.log" | head -40
+        fuzz_status=1
+      fi
+    done
+  fi
+fi
 passed=$(grep -Eo '[0-9]+ passed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
 echo "== $(( $(date +%s) - t0 )) s"
@@ -38,3 +67,4 @@ if [ "$status" != 0 ]; then
   grep -A30 -E '^---- |^failures:' /tmp/pwire-test.log | head -200
   exit "$status"
 fi
+exit "$fuzz_status"

@@ -38,3 +38,100 @@ pub fn ensure_built() {
         assert!(st.success(), "building pwire and pwctl failed");
     });
 }
+
+/// Every feature crate pwire has, for `Harness::with` (which brings interface and pg itself).
+pub fn features() -> Vec<pwire_vnet::dataplane::RegisterFn> {
+    pwire::ALL
+        .iter()
+        .filter(|(n, _)| !matches!(*n, "interface" | "pg"))
+        .map(|(_, f)| *f)
+        .collect()
+}
+
+/// Ethernet (dst, src, 0x86dd) + IPv6 header (`nh`, hop limit `hop`, payload length = the
+/// length of `payload`) + `payload`.
+pub fn ip6_frame(
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    src: std::net::Ipv6Addr,
+    dst: std::net::Ipv6Addr,
+    nh: u8,
+    hop: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(54 + payload.len());
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[nh, hop]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A unicast neighbour solicitation for `target` from `src` (MAC `src_mac`, given as the source
+/// link-layer address option), checksum filled.
+pub fn ns_frame(
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    src: std::net::Ipv6Addr,
+    target: std::net::Ipv6Addr,
+) -> Vec<u8> {
+    let r = pwire_wire::icmpv6::NdRepr::Solicit {
+        target,
+        source_lladdr: Some(pwire_wire::Mac(src_mac)),
+    };
+    let mut msg = vec![0u8; r.buffer_len()];
+    r.emit(src, target, &mut msg).expect("NS fits");
+    ip6_frame(dst_mac, src_mac, src, target, 58, 255, &msg)
+}
+
+/// An L2TPv3-over-IPv6 frame: session id, `cookie`, then `inner`.
+pub fn l2tp_frame(
+    dst_mac: [u8; 6],
+    src_mac: [u8; 6],
+    src: std::net::Ipv6Addr,
+    dst: std::net::Ipv6Addr,
+    sid: u32,
+    cookie: &[u8],
+    inner: &[u8],
+) -> Vec<u8> {
+    let mut l = Vec::with_capacity(4 + cookie.len() + inner.len());
+    l.extend_from_slice(&sid.to_be_bytes());
+    l.extend_from_slice(cookie);
+    l.extend_from_slice(inner);
+    ip6_frame(dst_mac, src_mac, src, dst, 115, 64, &l)
+}
+
+/// This process's resident set size in KiB (`VmRSS` of /proc/self/status).
+pub fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS line")
+}
+
+/// A small deterministic PRNG (xorshift64*), so random cases are reproducible from their seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}

@@ -42,7 +42,9 @@ mod server;
 pub use args::Args;
 pub use error::CliError;
 pub use registry::{Command, Handler, Registry};
-pub use script::{script_lines, ScriptError, ScriptLine};
+pub use script::{
+    read_file, read_text_file, script_lines, ScriptError, ScriptLine, MAX_FILE_BYTES,
+};
 pub use server::{
     Limits, Reply, Request, Server, ERR_TERMINATOR, MAX_CLIENTS, MAX_LINE, OK_TERMINATOR,
 };

@@ -359,7 +359,7 @@ impl<C> Registry<C> {
                 "`{file}': exec nested more than {MAX_EXEC_DEPTH} deep"
             )));
         }
-        let text = std::fs::read_to_string(&file)
+        let text = crate::script::read_text_file(&file)
             .map_err(|e| CliError::msg(format!("failed to open `{file}': {e}")))?;
         DEPTH.set(DEPTH.get() + 1);
         let r = self.run_script(&text, &file, ctx, out);

@@ -4,6 +4,42 @@ use core::fmt;
 
 use crate::{CliError, Registry};
 
+/// Largest file the CLI reads (`exec` scripts, pg pcap inputs): 64 MiB.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Reads a file named on the command line: only a regular file (a FIFO would block the main
+/// thread, `/dev/zero` would never end), at most [`MAX_FILE_BYTES`]. The error is one line.
+pub fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !md.is_file() {
+        return Err("not a regular file".into());
+    }
+    if md.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "larger than {} MiB ({} bytes)",
+            MAX_FILE_BYTES >> 20,
+            md.len()
+        ));
+    }
+    let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut v = Vec::with_capacity(md.len() as usize);
+    // The file may grow after the stat: never read more than the cap.
+    f.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut v)
+        .map_err(|e| e.to_string())?;
+    if v.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("larger than {} MiB", MAX_FILE_BYTES >> 20));
+    }
+    Ok(v)
+}
+
+/// [`read_file`] for text: the error names invalid UTF-8 too.
+pub fn read_text_file(path: &str) -> Result<String, String> {
+    String::from_utf8(read_file(path)?)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()))
+}
+
 /// One command of a script, with the line it starts on (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptLine {

@@ -32,7 +32,9 @@ pub use sections::buffers::{BuffersConfig, PageSize};
 pub use sections::cpu::{CpuConfig, SchedPolicy, Workers};
 pub use sections::dpdk::{DpdkConfig, DpdkDev, DpdkDevDefaults};
 pub use sections::l2tp::{L2tpConfig, LookupMode};
-pub use sections::misc::{EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, RxMode};
+pub use sections::misc::{
+    EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, L2learnConfig, RxMode,
+};
 pub use sections::plugins::{PluginEntry, PluginsConfig};
 pub use sections::unix::{GidSpec, UnixConfig};
 pub use sections::IgnoredKey;

@@ -7,7 +7,9 @@ use crate::sections::buffers::BuffersConfig;
 use crate::sections::cpu::CpuConfig;
 use crate::sections::dpdk::DpdkConfig;
 use crate::sections::l2tp::L2tpConfig;
-use crate::sections::misc::{EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig};
+use crate::sections::misc::{
+    EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, L2learnConfig,
+};
 use crate::sections::plugins::PluginsConfig;
 use crate::sections::unix::UnixConfig;
 use crate::tree::{parse_tree, Section};
@@ -23,6 +25,7 @@ pub const TYPED_SECTIONS: &[&str] = &[
     "interface",
     "ethernet",
     "l2fib",
+    "l2learn",
     "ip6",
 ];
 
@@ -60,6 +63,8 @@ pub struct StartupConfig {
     pub ethernet: EthernetConfig,
     /// `l2fib { }`.
     pub l2fib: L2fibConfig,
+    /// `l2learn { }`.
+    pub l2learn: L2learnConfig,
     /// `ip6 { }`.
     pub ip6: Ip6Config,
     /// Sections from [`UNUSED_SECTIONS`], raw, in order of first appearance.
@@ -126,6 +131,7 @@ pub fn parse_str(name: &str, text: &str) -> Result<StartupConfig, ConfigError> {
             "interface" => c.interface = InterfaceConfig::parse(&s)?,
             "ethernet" => c.ethernet = EthernetConfig::parse(&s)?,
             "l2fib" => c.l2fib = L2fibConfig::parse(&s)?,
+            "l2learn" => c.l2learn = L2learnConfig::parse(&s)?,
             "ip6" => c.ip6 = Ip6Config::parse(&s)?,
             _ => c.unused_sections.push(s),
         }

@@ -221,7 +221,8 @@ fn new_stream(
             node = b.word("node")?.to_string();
         } else if b.keyword("pcap") {
             let f = b.word("pcap file")?;
-            let bytes = std::fs::read(f).map_err(|e| CliError::msg(format!("pcap `{f}': {e}")))?;
+            let bytes =
+                pwire_cli::read_file(f).map_err(|e| CliError::msg(format!("pcap `{f}': {e}")))?;
             let r = pwire_pcap::PcapReader::from_slice(&bytes)
                 .map_err(|e| CliError::msg(format!("pcap `{f}': {e}")))?;
             let mut v = Vec::new();

@@ -115,7 +115,7 @@ fn main() {
     }
     for f in &exec {
         let text =
-            std::fs::read_to_string(f).unwrap_or_else(|e| fail(&format!("unix: exec {f}: {e}")));
+            pwire_cli::read_text_file(f).unwrap_or_else(|e| fail(&format!("unix: exec {f}: {e}")));
         match dp.exec_script(&text, f) {
             Ok(out) => print!("{out}"),
             Err(e) => {

@@ -11,6 +11,8 @@
 //! - `set ip neighbor [del] <if> <addr> <mac> [static] [no-fib-entry]` (and `set ip6 neighbor`).
 //! - `show ip neighbors [<if>]` and its aliases `show ip neighbor`, `show ip6 neighbors`,
 //!   `show ip6 neighbor`.
+//! - `set ip neighbor-config ip6 limit <n>` and `show ip neighbor-config`: the neighbour cap
+//!   (VPP's default 50000); CLI adds over it fail, learned ones are counted on `ip6-icmp-input`.
 //! - `show ip6 interface [<if>]`.
 
 use crate::fib::mask;
@@ -76,6 +78,20 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
             move |a, cx| set_neighbor(a, cx, &c),
         ));
     }
+    let c = m.clone();
+    r.command(cmd(
+        "set ip neighbor-config",
+        "set ip neighbor-config ip6 [limit <limit>]",
+        false,
+        move |a, cx| set_neighbor_config(a, cx, &c),
+    ));
+    let c = m.clone();
+    r.command(cmd(
+        "show ip neighbor-config",
+        "show ip neighbor-config",
+        true,
+        move |a, cx| show_neighbor_config(a, cx, &c),
+    ));
     for path in [
         "show ip neighbors",
         "show ip neighbor",
@@ -533,10 +549,50 @@ fn set_neighbor(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), Cl
         .get(sw)
         .map(|i| i.mac)
         .ok_or_else(|| err("unknown interface"))?;
+    let st = m.state.get(&cx.ctl);
+    if st.nbr_over_limit(sw, ip) {
+        return Err(err(format!(
+            "neighbor limit reached ({}): not adding {ip}",
+            st.nbr_limit
+        )));
+    }
     let now = cx.vnet.engine().now();
     m.state
         .write(&mut cx.ctl)
         .add_neighbor(sw, ip, mac, if_mac, is_static, no_fib, now);
+    Ok(())
+}
+
+/// `set ip neighbor-config ip6 limit <n>` (VPP's ip_neighbor.c; pwire has `limit` only: no
+/// aging, no recycling, as VPP's defaults).
+fn set_neighbor_config(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+    match a.next_word() {
+        Some("ip6") => {}
+        Some(w @ "ip4") => return Err(err(format!("IPv4 is not supported by pwire `{w}'"))),
+        Some(w) => return Err(err(format!("unknown address family `{w}'"))),
+        None => return Err(err("expected ip4 or ip6")),
+    }
+    let mut limit = None;
+    while !a.is_empty() {
+        if a.keyword("limit") {
+            limit = Some(a.u32("limit")?);
+        } else {
+            return Err(CliError::unknown_input(a.rest()));
+        }
+    }
+    if let Some(n) = limit {
+        m.state.write(&mut cx.ctl).nbr_limit = n as usize;
+    }
+    Ok(())
+}
+
+fn show_neighbor_config(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+    a.expect_end()?;
+    let st = m.state.get(&cx.ctl);
+    a.output(&format!(
+        "ip6:\n  limit:{}, age:0, recycle:0\n",
+        st.nbr_limit
+    ));
     Ok(())
 }
 

@@ -46,6 +46,7 @@ counters! { pub enum IcmpErr {
     NsUnknownTarget: error = "neighbor solicitations for unknown targets",
     NaTx: info = "neighbor advertisements sent",
     NaRx: info = "neighbor advertisements received",
+    NbrLimit: error = "neighbors not learned due to limit",
 } }
 
 counters! { pub enum NdErr {

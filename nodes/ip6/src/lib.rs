@@ -79,20 +79,39 @@ impl Ip6Main {
         }
     }
 
-    /// Main thread: installs queued neighbours (only what changes takes the barrier).
+    /// Main thread: installs queued neighbours (only what changes takes the barrier). New ones
+    /// over the neighbour limit are counted "neighbors not learned due to limit" on
+    /// `ip6-icmp-input`.
     pub fn apply_learned(&self, cx: &mut CliCtx) {
+        let mut over = 0u64;
         while let Some(l) = self.learned.pop() {
             let if_mac = match cx.vnet.state.get(&cx.ctl).get(l.sw) {
                 Some(i) if i.ip6_enabled => i.mac,
                 _ => continue,
             };
-            if !self.state.get(&cx.ctl).learn_changes(l.sw, l.ip, l.mac) {
+            let st = self.state.get(&cx.ctl);
+            if !st.learn_changes(l.sw, l.ip, l.mac) {
+                continue;
+            }
+            if st.nbr_over_limit(l.sw, l.ip) {
+                over += 1;
                 continue;
             }
             let now = cx.vnet.engine().now();
             self.state
                 .write(&mut cx.ctl)
                 .add_neighbor(l.sw, l.ip, l.mac, if_mac, false, false, now);
+        }
+        if over > 0 {
+            let code = cx
+                .vnet
+                .statics()
+                .graph
+                .error_code("ip6-icmp-input", "neighbors not learned due to limit");
+            if let Some(code) = code {
+                // The main thread owns thread 0's counters and is outside any dispatch here.
+                cx.vnet.engine().threads[0].counters.add(code, over);
+            }
         }
     }
 }

@@ -161,6 +161,9 @@ pub struct Ip6State {
     pub adjs: Vec<Adj>,
     adj_by_key: HashMap<(u32, u128), u32>,
     pub nbrs: BTreeMap<(u32, u128), Nbr>,
+    /// Most neighbours at once (`set ip neighbor-config ip6 limit <n>`; VPP's default 50000).
+    /// A new one over it is not added (no recycling, as VPP's default).
+    pub nbr_limit: usize,
     nh_users: HashMap<u128, Vec<u32>>,
     /// `counters[thread][entry]`.
     pub counters: Vec<Vec<LbCounter>>,
@@ -227,6 +230,9 @@ pub fn is_on_link(i: &Interface, a: Ipv6Addr) -> bool {
             .any(|(x, l)| covers(u128::from(*x), *l, u128::from(a)))
 }
 
+/// VPP's default neighbour limit per address family (`show ip neighbor-config`).
+pub const DEFAULT_NBR_LIMIT: usize = 50_000;
+
 impl Ip6State {
     pub fn new(n_threads: usize) -> Self {
         let mut s = Ip6State {
@@ -236,6 +242,7 @@ impl Ip6State {
             adjs: Vec::new(),
             adj_by_key: HashMap::new(),
             nbrs: BTreeMap::new(),
+            nbr_limit: DEFAULT_NBR_LIMIT,
             nh_users: HashMap::new(),
             counters: (0..n_threads.max(1)).map(|_| Vec::new()).collect(),
             explicit: Vec::new(),
@@ -598,6 +605,9 @@ impl Ip6State {
         now: f64,
     ) -> bool {
         let key = (sw, u128::from(ip));
+        if self.nbr_over_limit(sw, ip) {
+            return false;
+        }
         if let Some(n) = self.nbrs.get_mut(&key) {
             if n.is_static && !is_static {
                 return false;
@@ -646,6 +656,11 @@ impl Ip6State {
                 self.refresh(e);
             }
         }
+    }
+
+    /// Would adding (`sw`, `ip`) make a new neighbour over the limit?
+    pub fn nbr_over_limit(&self, sw: u32, ip: Ipv6Addr) -> bool {
+        self.nbrs.len() >= self.nbr_limit && !self.nbrs.contains_key(&(sw, u128::from(ip)))
     }
 
     /// Removes a neighbour; false if it did not exist.

@@ -134,7 +134,12 @@ pub fn register(r: &mut Registry) {
     // Reserve the table up front (VPP sizes its bihash from `l2fib { num-buckets }` too), so
     // learning rarely rehashes while the workers are parked.
     let cap = (r.config.l2fib.num_buckets as usize).min(1 << 20);
-    let state = Shared::new(L2State::new(n_threads, cap));
+    let mut st = L2State::new(n_threads, cap);
+    if let Some(n) = r.config.l2learn.limit {
+        // `l2learn { limit <n> }`: VPP's startup knob for the global learn limit.
+        st.global_learn_limit = n;
+    }
+    let state = Shared::new(st);
     let learners = Arc::new(learn::Learners::new(n_threads));
     l2_input::register(r, state.clone());
     l2_learn::register(r, state.clone(), learners.clone());

@@ -249,6 +249,13 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         if t.find(s.key(lookup)).is_some() {
             return Err(CliError::msg("session already exists..."));
         }
+        // Checked again by the insert; here so that no interface is made for nothing.
+        if t.n_live >= t.max_sessions {
+            return Err(CliError::msg(format!(
+                "session limit reached ({}, l2tp {{ max-sessions }})",
+                t.max_sessions
+            )));
+        }
     }
     let idx = m.get(&cx.ctl).next_index();
     let name = format!("l2tpv3_tunnel{idx}");

@@ -47,8 +47,11 @@ pub fn register(r: &mut Registry) {
     });
     r.ip6_protocol(PROTO_L2TP, "l2tp-decap-local");
     r.ip6_unicast_feature("l2tp-decap", "l2tp-decap");
-    let main: Arc<Shared<L2tpMain>> =
-        Shared::new(L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads));
+    let mut m = L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads);
+    if let Some(n) = r.config.l2tp.max_sessions {
+        m.max_sessions = n as usize;
+    }
+    let main: Arc<Shared<L2tpMain>> = Shared::new(m);
     decap::register(r, main.clone());
     encap::register(r, main.clone());
     cli::register(r, main);

@@ -1,4 +1,5 @@
-//! `l2tp { }`: the global session lookup mode (VPP plugins/l2tp/l2tp.c).
+//! `l2tp { }`: the global session lookup mode (VPP plugins/l2tp/l2tp.c) and pwire's cap on
+//! sessions (`max-sessions <n>`; VPP has no such knob).
 
 use crate::error::ConfigError;
 use crate::tree::{Section, Token};
@@ -20,12 +21,18 @@ pub enum LookupMode {
 pub struct L2tpConfig {
     /// Decap lookup key; default [`LookupMode::DstAddress`].
     pub lookup: LookupMode,
+    /// `max-sessions <n>` (1..=16M): most sessions alive at once; `None` = the l2tp crate's
+    /// default. Creating one more fails with `session limit reached (<n>)`.
+    pub max_sessions: Option<u32>,
 }
+
+/// Highest `max-sessions` accepted.
+pub const MAX_SESSIONS_CAP: u32 = 1 << 24;
 
 impl L2tpConfig {
     /// Parses the `l2tp` section: at most one lookup mode (repeating the same
     /// one is harmless; two different ones are an error, where VPP silently
-    /// keeps the last).
+    /// keeps the last) and `max-sessions <n>`.
     pub fn parse(section: &Section) -> Result<Self, ConfigError> {
         let mut c = Self::default();
         let mut cur = section.cursor();
@@ -35,6 +42,10 @@ impl L2tpConfig {
                 "lookup-v6-src" => LookupMode::SrcAddress,
                 "lookup-v6-dst" => LookupMode::DstAddress,
                 "lookup-session-id" => LookupMode::SessionId,
+                "max-sessions" => {
+                    c.max_sessions = Some(cur.u32_in(k, 1, MAX_SESSIONS_CAP)?);
+                    continue;
+                }
                 _ => return Err(cur.unknown(k)),
             };
             if let Some(prev) = first.filter(|p| p.text != k.text) {

@@ -1,4 +1,4 @@
-//! Small VPP sections: `interface`, `ethernet`, `l2fib`, `ip6`.
+//! Small VPP sections: `interface`, `ethernet`, `l2fib`, `l2learn`, `ip6`.
 
 use crate::error::ConfigError;
 use crate::tree::Section;
@@ -116,6 +116,29 @@ impl L2fibConfig {
             match k.as_str() {
                 "table-size" => c.table_size = cur.size(k)?,
                 "num-buckets" => c.num_buckets = cur.u32_in(k, 1, u32::MAX)?,
+                _ => return Err(cur.unknown(k)),
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The `l2learn` section (VPP's vnet/l2/l2_learn.c `l2learn_config`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct L2learnConfig {
+    /// `limit <n>`: the global cap on learned MACs; `None` = VPP's default (16 777 216).
+    /// MACs over it are not learned ("L2 not learned due to limit" on `l2-learn`).
+    pub limit: Option<u32>,
+}
+
+impl L2learnConfig {
+    /// Parses the `l2learn` section.
+    pub fn parse(section: &Section) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        let mut cur = section.cursor();
+        while let Some(k) = cur.next_word()? {
+            match k.as_str() {
+                "limit" => c.limit = Some(cur.u32_in(k, 0, u32::MAX)?),
                 _ => return Err(cur.unknown(k)),
             }
         }
