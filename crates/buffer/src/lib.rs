@@ -127,7 +127,7 @@ impl Pool {
         let n = n_batches * BATCH;
         let n_buffers = u32::try_from(n).map_err(|_| std::io::Error::other("too many buffers"))?;
         let data_size = cfg.data_size.max(128);
-        if cfg.pre_data % 64 != 0 {
+        if !cfg.pre_data.is_multiple_of(64) {
             return Err(std::io::Error::other("pre_data must be a multiple of 64"));
         }
         let stride =

@@ -223,7 +223,9 @@ pub fn setup(cfg: &DpdkConfig, mp: Mempool, n_threads: usize) -> Result<Vec<NewP
         // SAFETY: valid port and in/out descriptor counts.
         unsafe { sys::rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &mut rxd, &mut txd) };
         // SAFETY: valid port id.
-        let socket = unsafe { sys::rte_eth_dev_socket_id(port_id) }.max(0) as u32;
+        let socket = unsafe { sys::rte_eth_dev_socket_id(port_id) }
+            .max(0)
+            .cast_unsigned();
         for q in 0..n_rxq {
             // SAFETY: configured port, queue in range, our mempool.
             let r = unsafe {

@@ -215,57 +215,54 @@ fn deliver(
     queue: u16,
     sw: u32,
 ) -> (u64, u64) {
-    {
-        let mut budget = cx.trace_budget();
-        let mut bytes = 0u64;
-        let mut n_drop = 0usize;
-        let mut pkts = 0u64;
-        for i in 0..n {
-            let m = mbufs.0[i];
-            // SAFETY: the PMD handed us `m`, an object of the pwire mempool: an mbuf header
-            // followed by its buffer's metadata (mempool.rs); we own it now.
-            let (data_off, data_len, nb_segs) =
-                unsafe { ((*m).data_off, (*m).data_len, (*m).nb_segs) };
-            if nb_segs != 1 {
-                drop.0[n_drop] = m;
-                n_drop += 1;
-                continue;
-            }
-            // SAFETY: as above: the metadata right after the mbuf, owned by this thread.
-            let b = unsafe { &mut *buffer_of(m) };
-            b.reset();
-            // data_off counts from buf_addr, which is the start of pwire's headroom.
-            b.current_data = data_off.wrapping_sub(HEADROOM as u16) as i16;
-            b.current_length = data_len;
-            b.sw_if_index = [sw, !0];
-            bytes += u64::from(data_len);
-            pkts += 1;
-            if budget > 0 && cx.start_trace(b) {
-                budget -= 1;
-                cx.trace(
-                    b,
-                    RxTrace {
-                        port,
-                        queue,
-                        sw_if_index: sw,
-                        data_off,
-                        data_len,
-                        nb_segs,
-                        // SAFETY: as above.
-                        ol_flags: unsafe { (*m).ol_flags },
-                    },
-                );
-            }
-            let bi: BufferIndex = b.index();
-            cx.enqueue(Next::EthernetInput, bi);
+    let mut budget = cx.trace_budget();
+    let mut bytes = 0u64;
+    let mut n_drop = 0usize;
+    let mut pkts = 0u64;
+    for i in 0..n {
+        let m = mbufs.0[i];
+        // SAFETY: the PMD handed us `m`, an object of the pwire mempool: an mbuf header
+        // followed by its buffer's metadata (mempool.rs); we own it now.
+        let (data_off, data_len, nb_segs) = unsafe { ((*m).data_off, (*m).data_len, (*m).nb_segs) };
+        if nb_segs != 1 {
+            drop.0[n_drop] = m;
+            n_drop += 1;
+            continue;
         }
-        if n_drop > 0 {
-            // SAFETY: see `process`; rte_pktmbuf_free returns every segment to the mempool.
-            let _scope = unsafe { CacheScope::enter(cx.cache_mut()) };
-            // SAFETY: `n_drop` mbufs we own.
-            unsafe { sys::shim_rte_pktmbuf_free_bulk(drop.0.as_mut_ptr(), n_drop as u32) };
-            cx.count(C::MultiSeg, n_drop as u64);
+        // SAFETY: as above: the metadata right after the mbuf, owned by this thread.
+        let b = unsafe { &mut *buffer_of(m) };
+        b.reset();
+        // data_off counts from buf_addr, which is the start of pwire's headroom.
+        b.current_data = data_off.wrapping_sub(HEADROOM as u16) as i16;
+        b.current_length = data_len;
+        b.sw_if_index = [sw, !0];
+        bytes += u64::from(data_len);
+        pkts += 1;
+        if budget > 0 && cx.start_trace(b) {
+            budget -= 1;
+            cx.trace(
+                b,
+                RxTrace {
+                    port,
+                    queue,
+                    sw_if_index: sw,
+                    data_off,
+                    data_len,
+                    nb_segs,
+                    // SAFETY: as above.
+                    ol_flags: unsafe { (*m).ol_flags },
+                },
+            );
         }
-        (pkts, bytes)
+        let bi: BufferIndex = b.index();
+        cx.enqueue(Next::EthernetInput, bi);
     }
+    if n_drop > 0 {
+        // SAFETY: see `process`; rte_pktmbuf_free returns every segment to the mempool.
+        let _scope = unsafe { CacheScope::enter(cx.cache_mut()) };
+        // SAFETY: `n_drop` mbufs we own.
+        unsafe { sys::shim_rte_pktmbuf_free_bulk(drop.0.as_mut_ptr(), n_drop as u32) };
+        cx.count(C::MultiSeg, n_drop as u64);
+    }
+    (pkts, bytes)
 }

@@ -136,6 +136,10 @@ unsafe extern "C" fn ops_enqueue(
                 // SAFETY: every object of this mempool is an mbuf followed by its buffer's
                 // metadata (module docs), initialised at pool creation.
                 *slot = unsafe { (*buffer_of(o.cast())).index() };
+                debug_assert!(
+                    std::ptr::eq(ctx(mp).pool.buffer_ptr(*slot), buffer_of(o.cast())),
+                    "enqueue of a foreign object {o:?}"
+                );
             }
             cache.free(&idx[..chunk.len()]);
         }

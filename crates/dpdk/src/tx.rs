@@ -98,44 +98,42 @@ fn flush(
     n: usize,
     n_free: &mut usize,
 ) -> u64 {
-    {
-        if n == 0 {
-            return 0;
-        }
-        // `% n_txq` happens once per burst, not per packet.
-        let q = (thread % usize::from(p.n_txq)) as u16;
-        let lock = p.tx_shared.then(|| &p.tx_locks[q as usize]);
-        if let Some(l) = lock {
-            l.lock();
-        }
-        let mut sent = 0usize;
-        // A PMD may take fewer than offered when its ring is momentarily full: try again a
-        // bounded number of times before giving up on the rest.
-        for _ in 0..4 {
-            // SAFETY: a started port; this thread owns queue `q` (or holds its flag);
-            // `mbufs[sent..n]` are valid mbufs we own.
-            sent += usize::from(unsafe {
-                sys::shim_rte_eth_tx_burst(
-                    p.port_id,
-                    q,
-                    mbufs.0[sent..].as_mut_ptr(),
-                    (n - sent) as u16,
-                )
-            });
-            if sent == n {
-                break;
-            }
-        }
-        if let Some(l) = lock {
-            l.unlock();
-        }
-        for &m in &mbufs.0[sent..n] {
-            // SAFETY: an mbuf of the pwire mempool that the PMD did not take: still ours.
-            free[*n_free] = unsafe { (*crate::mempool::buffer_of(m)).index() };
-            *n_free += 1;
-        }
-        (n - sent) as u64
+    if n == 0 {
+        return 0;
     }
+    // `% n_txq` happens once per burst, not per packet.
+    let q = (thread % usize::from(p.n_txq)) as u16;
+    let lock = p.tx_shared.then(|| &p.tx_locks[q as usize]);
+    if let Some(l) = lock {
+        l.lock();
+    }
+    let mut sent = 0usize;
+    // A PMD may take fewer than offered when its ring is momentarily full: try again a
+    // bounded number of times before giving up on the rest.
+    for _ in 0..4 {
+        // SAFETY: a started port; this thread owns queue `q` (or holds its flag);
+        // `mbufs[sent..n]` are valid mbufs we own.
+        sent += usize::from(unsafe {
+            sys::shim_rte_eth_tx_burst(
+                p.port_id,
+                q,
+                mbufs.0[sent..].as_mut_ptr(),
+                (n - sent) as u16,
+            )
+        });
+        if sent == n {
+            break;
+        }
+    }
+    if let Some(l) = lock {
+        l.unlock();
+    }
+    for &m in &mbufs.0[sent..n] {
+        // SAFETY: an mbuf of the pwire mempool that the PMD did not take: still ours.
+        free[*n_free] = unsafe { (*crate::mempool::buffer_of(m)).index() };
+        *n_free += 1;
+    }
+    (n - sent) as u64
 }
 
 impl Node for DpdkTx {
@@ -187,7 +185,8 @@ impl Node for DpdkTx {
                 continue;
             }
             let (data_off, len) = (
-                (b.current_data as i32 + HEADROOM as i32) as u16,
+                // current_data >= -HEADROOM (buffer invariant): the sum is never negative.
+                (b.current_data as i32 + HEADROOM as i32).cast_unsigned() as u16,
                 b.current_length,
             );
             if b.is_traced() {
