@@ -321,3 +321,29 @@ pub fn stats(port_id: u16) -> sys::rte_eth_stats {
     unsafe { sys::rte_eth_stats_get(port_id, &mut s) };
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pci_if_name;
+
+    #[test]
+    fn vpp_style_pci_names() {
+        assert_eq!(
+            pci_if_name("0000:00:08.0", 1 << 5).as_deref(),
+            Some("GigabitEthernet0/8/0")
+        );
+        assert_eq!(
+            pci_if_name("0000:af:1f.7", (1 << 8) | (1 << 5)).as_deref(),
+            Some("TenGigabitEthernetaf/1f/7")
+        );
+        assert_eq!(
+            pci_if_name("0000:3b:00.1", 1 << 14).as_deref(),
+            Some("HundredGigabitEthernet3b/0/1")
+        );
+        assert_eq!(
+            pci_if_name("0000:00:03.0", 0).as_deref(),
+            Some("UnknownEthernet0/3/0")
+        );
+        assert_eq!(pci_if_name("net_null0", 0), None);
+    }
+}

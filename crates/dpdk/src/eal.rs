@@ -161,3 +161,49 @@ fn init_once(cfg: &DpdkConfig) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::eal_args;
+
+    fn cfg(text: &str) -> pwire_config::DpdkConfig {
+        pwire_config::parse_str("t.conf", text)
+            .expect("config")
+            .dpdk
+            .expect("dpdk section")
+    }
+
+    #[test]
+    fn arguments_from_the_section() {
+        let a = eal_args(
+            &cfg("dpdk { no-huge socket-mem 128,64 no-pci vdev net_ring0 dev 0000:00:08.0 { devargs x=1 } log-level pmd:debug }"),
+            3,
+        )
+        .unwrap();
+        let s = a.join(" ");
+        assert!(
+            s.starts_with(
+                "-l 3 --no-telemetry --iova-mode=va --no-huge -m 192 --no-shconf --no-pci"
+            ),
+            "{s}"
+        );
+        assert!(s.contains("-a0000:00:08.0,x=1 --vdev=net_ring0"), "{s}");
+        assert!(s.ends_with("--log-level=pmd:debug"), "{s}");
+        let a = eal_args(&cfg("dpdk { socket-mem 512 vdev net_null0 }"), 0).unwrap();
+        assert!(
+            a.contains(&"--in-memory".to_string()) && a.contains(&"--socket-mem=512".to_string()),
+            "{a:?}"
+        );
+        let a = eal_args(&cfg("dpdk { file-prefix p1 }"), 0).unwrap();
+        assert!(
+            !a.contains(&"--in-memory".to_string()) && a.contains(&"--file-prefix=p1".to_string()),
+            "{a:?}"
+        );
+        assert!(eal_args(&cfg("dpdk { iova-mode pa }"), 0)
+            .unwrap_err()
+            .contains("iova-mode va"));
+        assert!(eal_args(&cfg("dpdk { no-huge socket-mem lots }"), 0)
+            .unwrap_err()
+            .contains("socket-mem `lots'"));
+    }
+}

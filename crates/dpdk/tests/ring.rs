@@ -34,7 +34,7 @@ fn counter_after(text: &str, key: &str) -> u64 {
 #[test]
 fn eal_no_huge_and_net_ring_round_trip() {
     let mut h = Harness::with(
-        "dpdk { no-huge no-pci vdev net_ring0 log-level error }",
+        "dpdk { no-huge no-pci vdev net_ring0 log-level error num-mbufs 20000 }",
         &[
             pwire_node_ethernet::register,
             pwire_node_l2::register,
@@ -43,6 +43,11 @@ fn eal_no_huge_and_net_ring_round_trip() {
     );
     let hw = h.cli("show hardware-interfaces verbose net_ring0");
     assert!(hw.contains("driver name: net_ring"), "{hw}");
+    // num-mbufs sizes the pool (the mbufs are the buffers), rounded up to whole batches.
+    let b = h.cli("show dpdk buffer");
+    assert!(b.contains("total =   20224"), "{b}");
+    let e = h.cli_err("set interface rx-mode net_ring0 interrupt");
+    assert!(e.contains("polling only"), "{e}");
     h.cli("create packet-generator interface pg0");
     h.cli("set interface state pg0 up");
     h.cli("set interface state net_ring0 up");

@@ -114,8 +114,18 @@ impl Dataplane {
         // one more buffer cache for mbufs DPDK frees or allocates outside a dataplane thread's
         // burst (device stop, PMD control paths).
         let dpdk = cfg!(feature = "dpdk") && config.dpdk.is_some();
+        // `dpdk { num-mbufs N }` (pwire's key): the mbufs *are* the buffers, so it can only
+        // raise the pool size.
+        let n_buffers = config
+            .dpdk
+            .as_ref()
+            .and_then(|d| d.num_mbufs)
+            .filter(|_| dpdk)
+            .map_or(config.buffers.buffers_per_numa, |m| {
+                m.max(config.buffers.buffers_per_numa)
+            });
         let pool = Pool::new(&PoolConfig {
-            n_buffers: config.buffers.buffers_per_numa,
+            n_buffers,
             data_size: u16::try_from(config.buffers.data_size)
                 .map_err(|_| "buffers: data-size too large")?,
             try_hugepages: std::env::var_os("PWIRE_NO_HUGEPAGES").is_none(),

@@ -307,9 +307,15 @@ fn set_mtu(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
 
 fn set_rx_mode(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+    let (n_queues, class) = {
+        let s = cx.vnet.state.get(&cx.ctl);
+        s.get(sw).map_or((1, ""), |i| {
+            (i.n_rx_queues(), cx.vnet.statics().class(i.class).name)
+        })
+    };
     if a.keyword("queue") {
         let q: u32 = a.value("queue")?;
-        if q != 0 {
+        if q as usize >= n_queues {
             return Err(CliError::msg(format!("queue {q} does not exist")));
         }
     }
@@ -325,6 +331,13 @@ fn set_rx_mode(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
         ));
     };
     a.expect_end()?;
+    // pwire's DPDK driver polls (rx interrupts are not wired up).
+    if class == "dpdk" && mode != RxMode::Polling {
+        return Err(CliError::msg(format!(
+            "rx-mode {} is not supported by dpdk interfaces (polling only)",
+            mode.as_str()
+        )));
+    }
     let s = cx.vnet.state.write(&mut cx.ctl);
     let i = s
         .get_mut(sw)
