@@ -43,8 +43,8 @@ const _: () = assert!(sys::RTE_PKTMBUF_HEADROOM as usize == HEADROOM);
 
 /// Ops name registered with DPDK.
 const OPS_NAME: &str = "pwire";
-/// Largest number of objects handled per chunk inside the ops (a stack array).
-const CHUNK: usize = 256;
+/// Objects handled per chunk inside the ops (a stack array, zeroed per call: kept small).
+const CHUNK: usize = 64;
 
 thread_local! {
     /// The cache of the dataplane thread currently inside a DPDK call (see [`CacheScope`]).
@@ -130,6 +130,12 @@ unsafe extern "C" fn ops_enqueue(
     // SAFETY: DPDK passes `n` valid object pointers.
     let objs = unsafe { std::slice::from_raw_parts(objs, n as usize) };
     with_cache(mp, |cache| {
+        if let [o] = objs {
+            // PMDs that free one mbuf at a time (net_null, af_packet tx) come here per packet.
+            // SAFETY: as below.
+            cache.free(&[unsafe { (*buffer_of(o.cast())).index() }]);
+            return;
+        }
         let mut idx = [0 as BufferIndex; CHUNK];
         for chunk in objs.chunks(CHUNK) {
             for (o, slot) in chunk.iter().zip(idx.iter_mut()) {
@@ -156,6 +162,15 @@ unsafe extern "C" fn ops_dequeue(
     let objs = unsafe { std::slice::from_raw_parts_mut(objs, n as usize) };
     let pool = &ctx(mp).pool;
     with_cache(mp, |cache| {
+        if let [slot] = objs {
+            // PMDs that allocate one mbuf at a time (af_packet, pcap rx) come here per packet.
+            let mut bi = [0 as BufferIndex];
+            if cache.alloc(&mut bi) == 0 {
+                return -libc::ENOBUFS;
+            }
+            *slot = mbuf_of(pool.buffer_ptr(bi[0])).cast();
+            return 0;
+        }
         let mut idx = [0 as BufferIndex; CHUNK];
         let mut done = 0;
         while done < objs.len() {
