@@ -65,7 +65,7 @@ fn main() {
         .header("csrc/wrapper.h")
         .clang_args(&cflags)
         .allowlist_function(
-            "rte_eal_init|rte_eal_cleanup|rte_eal_iova_mode|rte_socket_id|rte_strerror|\
+            "rte_eal_init|rte_eal_cleanup|rte_eal_iova_mode|rte_eal_get_runtime_dir|rte_socket_id|rte_strerror|\
              rte_eth_.*|rte_mempool_create_empty|rte_mempool_set_ops_byname|\
              rte_mempool_register_ops|rte_mempool_obj_iter|rte_mempool_avail_count|\
              rte_mempool_in_use_count|rte_mempool_free|rte_pktmbuf_pool_init|rte_pktmbuf_init|\

@@ -150,6 +150,23 @@ fn init_once(cfg: &DpdkConfig) -> Result<(), String> {
     }
     std::mem::forget(owned);
     std::mem::forget(argv);
+    // EAL makes its runtime directory (/var/run/dpdk/<prefix>) even when nothing is shared;
+    // without shared files it stays empty and unused, so take it away again (rmdir only
+    // removes empty directories, so a directory another process uses is left alone).
+    let shared =
+        cfg.file_prefix.is_some() || cfg.eal_passthrough.iter().any(|(k, _)| k == "--proc-type");
+    if !shared {
+        // SAFETY: returns a static NUL-terminated path (valid after init, failed or not).
+        let dir = unsafe { std::ffi::CStr::from_ptr(sys::rte_eal_get_runtime_dir()) };
+        if let Ok(d) = dir.to_str() {
+            let d = std::path::Path::new(d);
+            if std::fs::remove_dir(d).is_ok() {
+                if let Some(parent) = d.parent() {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
+        }
+    }
     if r < 0 {
         // SAFETY: reads rte_errno of this thread.
         let e = unsafe { sys::shim_rte_errno() };

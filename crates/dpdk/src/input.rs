@@ -42,6 +42,8 @@ struct RxTrace {
     sw_if_index: u32,
     data_off: u16,
     data_len: u16,
+    pkt_len: u32,
+    buf_len: u16,
     nb_segs: u16,
     ol_flags: u64,
 }
@@ -58,8 +60,8 @@ impl fmt::Display for RxTrace {
             "  PKT MBUF: port {}, nb_segs {}, pkt_len {}\n    buf_len {}, data_len {}, ol_flags 0x{:x}, data_off {}",
             self.port,
             self.nb_segs,
-            self.data_len,
-            HEADROOM as u16 + self.data_len,
+            self.pkt_len,
+            self.buf_len,
             self.data_len,
             self.ol_flags,
             self.data_off
@@ -249,6 +251,10 @@ fn deliver(
                     data_off,
                     data_len,
                     nb_segs,
+                    // SAFETY: as above (mbuf fields of a buffer we own).
+                    pkt_len: unsafe { (*m).pkt_len },
+                    // SAFETY: as above.
+                    buf_len: unsafe { (*m).buf_len },
                     // SAFETY: as above.
                     ol_flags: unsafe { (*m).ol_flags },
                 },
