@@ -8,7 +8,17 @@
 # tunnel, shows what pwire did (show l2tpv3 verbose, bridge, runtime), takes a pcap trace on the
 # uplink and decodes it with tshark, then tears everything down (also on Ctrl-C or failure).
 # Needs root (network namespaces). Installs iproute2/ping/tshark if missing.
+#
+# `demo.sh --dpdk`: the same demo with pwire built with `--features dpdk` and its ports DPDK
+# net_af_packet vdevs on the same veths (net_af_packet0 host side, net_af_packet1 uplink;
+# EAL with --no-huge). Installs Debian's DPDK if missing.
 set -euo pipefail
+DPDK=0
+case "${1:-}" in
+  --dpdk) DPDK=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--dpdk]"; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 . scripts/netns.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -18,14 +28,26 @@ need=()
 command -v tshark >/dev/null || need+=(tshark)
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
+if [ "$DPDK" = 1 ]; then
+  for p in dpdk libdpdk-dev pkg-config clang libclang-dev; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+fi
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-say "building pwire and pwctl (release)"
-cargo build --release -q -p pwire -p pwctl
-PW=$PWD/target/release/pwire; CTL=$PWD/target/release/pwctl
+if [ "$DPDK" = 1 ]; then
+  say "building pwire (with DPDK) and pwctl (release)"
+  cargo build --release -q -p pwire -p pwctl --features pwire/dpdk
+  UPIF=net_af_packet1 INPUT=dpdk-input
+  export PW_DPDK=1
+else
+  say "building pwire and pwctl (release)"
+  cargo build --release -q -p pwire -p pwctl
+  UPIF=host-a-up INPUT=af-packet-input
+fi
+T=${CARGO_TARGET_DIR:-$PWD/target}
+PW=$T/release/pwire; CTL=$T/release/pwctl
 
 dir=$(mktemp -d /tmp/pwire-demo.XXXXXX)
 pids=()
@@ -57,8 +79,8 @@ ca() { echo "pwire-A# $*"; "$CTL" -s "$dir/cli-a.sock" "$@"; }
 cb() { echo "pwire-B# $*"; "$CTL" -s "$dir/cli-b.sock" "$@"; }
 
 say "tracing on pwire A, capturing its uplink"
-ca trace add af-packet-input 10
-ca pcap trace rx tx intfc host-a-up max 20 file demo-uplink.pcap
+ca trace add $INPUT 10
+ca pcap trace rx tx intfc $UPIF max 20 file demo-uplink.pcap
 say "first packets: pwire resolves fd00::2 by neighbour discovery, host1 resolves 10.1.1.2 by ARP"
 echo "    (as in VPP, the packet that triggers neighbour discovery is dropped; ARP retries after 1 s)"
 for _ in $(seq 10); do ip netns exec "$H1" ping -c 1 -W 1 10.1.1.2 >/dev/null && break; done
@@ -70,6 +92,11 @@ ca show bridge-domain 1 detail
 ca show interface
 ca show runtime
 ca show trace max 2
+if [ "$DPDK" = 1 ]; then
+  ca show hardware-interfaces verbose $UPIF
+  ca show interface rx-placement
+  ca show dpdk buffer
+fi
 say "the tunnel on the wire: pcap trace on pwire A's uplink, decoded by tshark"
 ca pcap trace off
 tshark -r /tmp/demo-uplink.pcap -o 'l2tp.cookie_size:8 Byte Cookie' -o 'l2tp.l2_specific:None' \

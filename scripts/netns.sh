@@ -40,24 +40,34 @@ netns_down() {
 }
 
 # pwire_conf <dir> <side: a|b>: writes startup.conf and setup.cli for one side.
+# With PW_DPDK=1 the ports are DPDK net_af_packet vdevs on the same veths (pwire built with
+# `--features dpdk`): net_af_packet0 on the host side, net_af_packet1 on the uplink.
 pwire_conf() {
-  local dir=$1 side=$2 our peer lsid rsid host up
+  local dir=$1 side=$2 our peer lsid rsid host up hif uif create dpdk=""
   if [ "$side" = a ]; then our=fd00::1 peer=fd00::2 lsid=10 rsid=20 host=a-host up=a-up
   else our=fd00::2 peer=fd00::1 lsid=20 rsid=10 host=b-host up=b-up; fi
+  if [ "${PW_DPDK:-0}" = 1 ]; then
+    hif=net_af_packet0 uif=net_af_packet1 create=""
+    dpdk="dpdk { no-huge no-pci log-level error vdev net_af_packet0,iface=$host vdev net_af_packet1,iface=$up }"
+  else
+    hif=host-$host uif=host-$up
+    create="create host-interface name $host
+create host-interface name $up"
+  fi
   cat > "$dir/setup-$side.cli" <<CLI
-create host-interface name $host
-create host-interface name $up
-set interface state host-$host up
-set interface state host-$up up
-set interface ip address host-$up $our/64
+$create
+set interface state $hif up
+set interface state $uif up
+set interface ip address $uif $our/64
 create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid
 set interface state l2tpv3_tunnel0 up
-set interface l2 bridge host-$host 1
+set interface l2 bridge $hif 1
 set interface l2 bridge l2tpv3_tunnel0 1
 CLI
   cat > "$dir/startup-$side.conf" <<CONF
 unix { nodaemon cli-listen $dir/cli-$side.sock exec $dir/setup-$side.cli log $dir/pwire-$side.log }
 buffers { buffers-per-numa 16384 }
 l2tp { lookup-session-id }
+$dpdk
 CONF
 }

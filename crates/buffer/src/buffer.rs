@@ -72,6 +72,9 @@ pub struct Buffer {
     capacity: u16,
     _pad1: u16,
     pub opaque: Opaque,
+    /// This buffer's own index, written once at pool creation: drivers that get a pointer back
+    /// from a device (DPDK's rte_mbuf) find the index without a division.
+    index: BufferIndex,
 }
 
 /// Index of the RX interface in `sw_if_index`.
@@ -94,7 +97,7 @@ impl std::fmt::Debug for Buffer {
 const _: () = assert!(std::mem::size_of::<Buffer>() <= crate::META_SIZE);
 
 impl Buffer {
-    pub(crate) fn new_at(data: *mut u8, capacity: u16) -> Buffer {
+    pub(crate) fn new_at(data: *mut u8, capacity: u16, index: BufferIndex) -> Buffer {
         Buffer {
             data,
             current_data: 0,
@@ -108,6 +111,7 @@ impl Buffer {
             capacity,
             _pad1: 0,
             opaque: Opaque::default(),
+            index,
         }
     }
 
@@ -125,7 +129,8 @@ impl Buffer {
 
     /// A fresh received packet: the state of `reset`, with the packet at `data[0]`, `len`
     /// bytes long and the given interfaces. Stores only (no load of the metadata line), for
-    /// input nodes that allocate with `alloc_uninit`. Panics if `len` exceeds the capacity.
+    /// input nodes that allocate with `alloc_uninit`; `len` must not exceed the capacity (the
+    /// caller clamps it to the pool's data size).
     #[inline(always)]
     pub fn init(&mut self, len: u16, sw_if_index: [u32; 2]) {
         self.current_data = 0;
@@ -135,6 +140,12 @@ impl Buffer {
         self.error = 0;
         self.l2_len = 0;
         self.opaque = Opaque::default();
+    }
+
+    /// This buffer's index in its pool.
+    #[inline(always)]
+    pub fn index(&self) -> BufferIndex {
+        self.index
     }
 
     /// Data capacity (the pool's data size).

@@ -5,6 +5,11 @@
 //! `current_data` back into the headroom and decapsulation strips them by moving it forward; no
 //! packet byte is ever copied for either.
 //!
+//! With [`PoolConfig::pre_data`] set, every buffer also gets that many bytes *before* its
+//! metadata, for a driver's own per-buffer header: pwire's DPDK driver keeps the `rte_mbuf` (and
+//! its mempool object header) there, so one buffer is both an mbuf and a pwire buffer, as in VPP.
+//! Without it (the default) the layout and the cost are unchanged.
+//!
 //! The pool is one contiguous region (2 MiB hugepages when the kernel has them reserved, the heap
 //! otherwise, chosen at start and reported by `show buffers`). Buffer `i` sits at `base + i * stride`:
 //! no division, no table. Free buffers move between threads in batches of [`BATCH`] through two
@@ -51,9 +56,17 @@ pub struct PoolConfig {
     pub data_size: u16,
     /// Try hugepages first (default); tests can force the heap.
     pub try_hugepages: bool,
-    /// Number of thread caches (main + workers).
+    /// Number of thread caches (main + workers, plus any a driver needs for itself).
     pub n_threads: usize,
+    /// Bytes reserved in front of each buffer's metadata for a driver (a multiple of 64; 0 for
+    /// none). [`MBUF_PRE_DATA`] is what the DPDK driver needs.
+    pub pre_data: usize,
 }
+
+/// Room for DPDK's `rte_mempool_objhdr` (24 bytes) and `rte_mbuf` (128 bytes) in front of each
+/// buffer's metadata, rounded up to whole cache lines (the mbuf must be 64-byte aligned and end
+/// exactly where the metadata starts). pwire-dpdk checks the sizes at start-up.
+pub const MBUF_PRE_DATA: usize = 192;
 
 impl Default for PoolConfig {
     fn default() -> Self {
@@ -62,6 +75,7 @@ impl Default for PoolConfig {
             data_size: 2048,
             try_hugepages: true,
             n_threads: 1,
+            pre_data: 0,
         }
     }
 }
@@ -70,7 +84,11 @@ type Batch = Box<[BufferIndex; BATCH]>;
 
 /// The buffer pool, shared by every thread.
 pub struct Pool {
+    /// Metadata of buffer 0 (`region + pre_data`): buffer `i`'s metadata is `base + i * stride`.
     base: *mut u8,
+    /// Start of the mapping.
+    region: *mut u8,
+    pre_data: usize,
     map_len: usize,
     stride: usize,
     n_buffers: u32,
@@ -109,15 +127,21 @@ impl Pool {
         let n = n_batches * BATCH;
         let n_buffers = u32::try_from(n).map_err(|_| std::io::Error::other("too many buffers"))?;
         let data_size = cfg.data_size.max(128);
+        if !cfg.pre_data.is_multiple_of(64) {
+            return Err(std::io::Error::other("pre_data must be a multiple of 64"));
+        }
         // An odd number of cache lines: with an even one (2304 B = 36 lines by default) the
         // same line of every buffer falls in a quarter of the L1 sets, and a frame's metadata
         // evicts itself long before the cache is full.
-        let mut stride = (META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
+        let mut stride =
+            (cfg.pre_data + META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
         if (stride / 64).is_multiple_of(2) {
             stride += 64;
         }
         let len = stride * n;
-        let (base, map_len, backend) = map_region(len, cfg.try_hugepages)?;
+        let (region, map_len, backend) = map_region(len, cfg.try_hugepages)?;
+        // SAFETY: pre_data < stride <= len, so the offset stays inside the mapping.
+        let base = unsafe { region.add(cfg.pre_data) };
         let full = ArrayQueue::new(n_batches);
         let empty = ArrayQueue::new(n_batches + 64);
         for b in 0..n_batches {
@@ -132,6 +156,8 @@ impl Pool {
         }
         let pool = Pool {
             base,
+            region,
+            pre_data: cfg.pre_data,
             map_len,
             stride,
             n_buffers,
@@ -152,6 +178,7 @@ impl Pool {
                 b.write(Buffer::new_at(
                     pool.base.add(i as usize * stride + META_SIZE + HEADROOM),
                     data_size,
+                    i,
                 ))
             };
         }
@@ -173,6 +200,26 @@ impl Pool {
     /// Bytes the pool's region occupies.
     pub fn region_bytes(&self) -> usize {
         self.map_len
+    }
+    /// Start of the region (for drivers that register it with a device, e.g. for DMA).
+    pub fn region_start(&self) -> *mut u8 {
+        self.region
+    }
+    /// Bytes from one buffer's metadata to the next.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+    /// Bytes reserved before each buffer's metadata ([`PoolConfig::pre_data`]).
+    pub fn pre_data(&self) -> usize {
+        self.pre_data
+    }
+    /// Buffer `bi`'s metadata address (drivers that hand buffers to devices as pointers).
+    /// Panics when `bi` is out of range.
+    #[inline(always)]
+    pub fn buffer_ptr(&self, bi: BufferIndex) -> *mut Buffer {
+        assert!(bi < self.n_buffers, "buffer index {bi} out of range");
+        // SAFETY: in range (checked).
+        unsafe { self.raw(bi) }
     }
 
     /// Buffers in the global free lists.
@@ -235,8 +282,7 @@ impl Pool {
 
     /// Index of the buffer whose metadata lives at `b` (used by drivers that keep pointers).
     pub fn index_of(&self, b: &Buffer) -> BufferIndex {
-        let off = (b as *const Buffer as usize) - (self.base as usize);
-        (off / self.stride) as u32
+        b.index()
     }
 
     fn take_full(&self) -> Option<Batch> {
@@ -258,7 +304,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         // SAFETY: `base`/`map_len` came from a successful mmap in `map_region`; nothing refers to
         // the region once the last `Arc<Pool>` is dropped.
-        unsafe { libc::munmap(self.base.cast(), self.map_len) };
+        unsafe { libc::munmap(self.region.cast(), self.map_len) };
     }
 }
 
@@ -428,6 +474,7 @@ mod tests {
             data_size: 2048,
             try_hugepages: false,
             n_threads: threads,
+            pre_data: 0,
         })
         .unwrap()
     }

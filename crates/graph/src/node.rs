@@ -250,6 +250,12 @@ impl<'a> Cx<'a> {
     pub fn alloc(&mut self, out: &mut [BufferIndex]) -> usize {
         self.cache.alloc(out)
     }
+    /// This thread's buffer cache, for drivers whose device library allocates and frees
+    /// buffers itself during a call the node makes (DPDK's mempool ops).
+    #[inline(always)]
+    pub fn cache_mut(&mut self) -> &mut ThreadCache {
+        self.cache
+    }
     /// Frees buffers this node owns.
     #[inline(always)]
     pub fn free(&mut self, bis: &[BufferIndex]) {

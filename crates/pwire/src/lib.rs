@@ -13,6 +13,8 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("ip6", pwire_node_ip6::register),
     ("l2", pwire_node_l2::register),
     ("l2tp", pwire_node_l2tp::register),
+    #[cfg(feature = "dpdk")]
+    ("dpdk", pwire_dpdk::register),
 ];
 
 /// The registration list after `plugins { }` is applied.
@@ -27,6 +29,7 @@ fn plugin_disabled(cfg: &pwire_config::StartupConfig, feature: &str) -> bool {
     let file = match feature {
         "l2tp" => "l2tp_plugin.so",
         "af-packet" => "af_packet_plugin.so",
+        "dpdk" => "dpdk_plugin.so",
         _ => return false,
     };
     !cfg.plugins.is_enabled(file, true)

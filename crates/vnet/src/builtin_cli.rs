@@ -462,7 +462,8 @@ fn show_buffers(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
         p.backend()
     );
     for t in 0..p.n_threads() {
-        let name = e.threads.get(t).map_or("?", |th| th.name.as_str());
+        // A slot past the threads belongs to a driver (dpdk's control-path cache).
+        let name = e.threads.get(t).map_or("driver", |th| th.name.as_str());
         let _ = writeln!(out, "  thread {t} ({name}): cached {}", p.cached(t));
     }
     let _ = writeln!(

@@ -110,12 +110,27 @@ impl Dataplane {
             });
         }
         let n_threads = threads.len();
+        // DPDK: every buffer carries its rte_mbuf in front of the metadata, and the driver gets
+        // one more buffer cache for mbufs DPDK frees or allocates outside a dataplane thread's
+        // burst (device stop, PMD control paths).
+        let dpdk = cfg!(feature = "dpdk") && config.dpdk.is_some();
+        // `dpdk { num-mbufs N }` (pwire's key): the mbufs *are* the buffers, so it can only
+        // raise the pool size.
+        let n_buffers = config
+            .dpdk
+            .as_ref()
+            .and_then(|d| d.num_mbufs)
+            .filter(|_| dpdk)
+            .map_or(config.buffers.buffers_per_numa, |m| {
+                m.max(config.buffers.buffers_per_numa)
+            });
         let pool = Pool::new(&PoolConfig {
-            n_buffers: config.buffers.buffers_per_numa,
+            n_buffers,
             data_size: u16::try_from(config.buffers.data_size)
                 .map_err(|_| "buffers: data-size too large")?,
             try_hugepages: std::env::var_os("PWIRE_NO_HUGEPAGES").is_none(),
-            n_threads,
+            n_threads: n_threads + usize::from(dpdk),
+            pre_data: if dpdk { pwire_buffer::MBUF_PRE_DATA } else { 0 },
         })
         .map_err(|e| format!("buffers: cannot map the buffer pool: {e}"))?;
         let mut r = Registry::new(config.clone(), n_threads);
@@ -165,14 +180,21 @@ impl Dataplane {
             workers.push(h);
         }
         barrier.set_workers(workers.len());
-        Ok(Dataplane {
+        let mut dp = Dataplane {
             vnet,
             cli,
             main: Some(main),
             config,
             stop,
             workers,
-        })
+        };
+        // Drivers that open devices from startup.conf (dpdk) do it now that the pool, the graph
+        // and the threads exist; an error stops start-up.
+        for f in dp.vnet.hooks.take_start() {
+            let (r, _) = dp.with_ctx(|_, cx, _| f(cx));
+            r?;
+        }
+        Ok(dp)
     }
 
     pub fn n_workers(&self) -> usize {

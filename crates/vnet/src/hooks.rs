@@ -20,9 +20,18 @@ pub type AdminHook = Box<dyn Fn(&mut crate::CliCtx, u32, bool) + Send + Sync>;
 /// Returns the egress sw_if_index for a destination in FIB 0, if routed.
 pub type Ip6EgressFn = Box<dyn Fn(&Ctl, Ipv6Addr) -> Option<u32> + Send + Sync>;
 
+/// Adds a device class's own lines to `show hardware-interfaces` (arguments: the interface and
+/// whether verbose output was asked for).
+pub type HwDetailsFn = Box<dyn Fn(&crate::CliCtx, &crate::Interface, bool) -> String + Send + Sync>;
+
+/// A driver's start-up step (`Registry::on_start`), run once by `Dataplane::build`.
+pub type StartFn = Box<dyn FnOnce(&mut crate::CliCtx) -> Result<(), String> + Send>;
+
 /// The hooks of one `Vnet`.
 #[derive(Default)]
 pub struct Hooks {
+    start: Mutex<Vec<StartFn>>,
+    hw_details: Mutex<Vec<(&'static str, HwDetailsFn)>>,
     if_delete: Mutex<Vec<IfDeleteHook>>,
     admin: Mutex<Vec<AdminHook>>,
     ip6_egress: OnceLock<Ip6EgressFn>,
@@ -58,6 +67,36 @@ impl Hooks {
         for h in hooks.iter() {
             h(cx, sw, up);
         }
+    }
+    /// Adds a start-up step (registration time).
+    pub fn on_start(&self, f: StartFn) {
+        self.start.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    }
+    /// Takes the start-up steps (they run once).
+    pub fn take_start(&self) -> Vec<StartFn> {
+        std::mem::take(&mut *self.start.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+    /// Adds `show hardware-interfaces` lines for interfaces of device class `class`.
+    pub fn on_show_hw(&self, class: &'static str, f: HwDetailsFn) {
+        self.hw_details
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((class, f));
+    }
+    /// The class-specific `show hardware-interfaces` lines for `i` (empty if none registered).
+    pub fn show_hw(
+        &self,
+        cx: &crate::CliCtx,
+        class: &str,
+        i: &crate::Interface,
+        verbose: bool,
+    ) -> String {
+        let hooks = self.hw_details.lock().unwrap_or_else(|e| e.into_inner());
+        hooks
+            .iter()
+            .filter(|(c, _)| *c == class)
+            .map(|(_, f)| f(cx, i, verbose))
+            .collect()
     }
     /// Publishes the IPv6 egress resolver (the ip6 crate, once).
     pub fn set_ip6_egress(&self, f: Ip6EgressFn) {

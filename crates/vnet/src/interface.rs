@@ -87,12 +87,33 @@ pub struct Interface {
     /// Enabled features of the `ip6-unicast` arc (bit = feature position).
     pub ip6_unicast_features: u32,
     pub rx_mode: RxMode,
-    /// Worker that polls its rx queue (0 = main).
+    /// Thread that polls its rx queue 0 (0 = main).
     pub rx_thread: usize,
+    /// Threads polling rx queues 1.. of a multi-queue device (empty: one rx queue).
+    pub extra_rx_threads: Vec<usize>,
     pub promisc: bool,
 }
 
 impl Interface {
+    /// Number of rx queues.
+    pub fn n_rx_queues(&self) -> usize {
+        1 + self.extra_rx_threads.len()
+    }
+    /// The thread polling rx queue `q` (`q < n_rx_queues()`).
+    pub fn rx_queue_thread(&self, q: usize) -> usize {
+        match q {
+            0 => self.rx_thread,
+            _ => self.extra_rx_threads[q - 1],
+        }
+    }
+    /// Places rx queue `q` (`q < n_rx_queues()`) on thread `t`.
+    pub fn set_rx_queue_thread(&mut self, q: usize, t: usize) {
+        match q {
+            0 => self.rx_thread = t,
+            _ => self.extra_rx_threads[q - 1] = t,
+        }
+    }
+
     /// The IPv6 MTU in force (IP6 value, else L3, else the hardware MTU).
     pub fn ip6_mtu(&self) -> u32 {
         [self.mtu[2], self.mtu[0], self.hw_mtu]

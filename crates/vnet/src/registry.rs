@@ -106,6 +106,11 @@ impl Registry {
     pub fn command(&mut self, c: Command<CliCtx>) {
         self.cli.add(c);
     }
+    /// Registers a start-up step run once the graph, the pool and the threads exist (a driver
+    /// opening the devices of startup.conf); its error stops start-up.
+    pub fn on_start(&mut self, f: impl FnOnce(&mut CliCtx) -> Result<(), String> + Send + 'static) {
+        self.vnet.hooks.on_start(Box::new(f));
+    }
     /// Registers control-plane work the dataplane may ask for with `Vnet::signal_main_task`;
     /// returns the task's id.
     pub fn main_task(&mut self, f: impl Fn(&mut CliCtx) + Send + Sync + 'static) -> usize {
@@ -223,6 +228,7 @@ impl Vnet {
             ip6_unicast_features: 0,
             rx_mode: RxMode::Polling,
             rx_thread: 0,
+            extra_rx_threads: Vec::new(),
             promisc: false,
         };
         match slot {

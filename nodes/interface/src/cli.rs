@@ -212,7 +212,7 @@ fn thread_name(cx: &CliCtx, t: usize) -> String {
 
 fn show_hw(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let brief = a.keyword("brief");
-    let _ = a.keyword("verbose") || a.keyword("detail");
+    let verbose = a.keyword("verbose") || a.keyword("detail");
     let only = parse_if_list(a, cx)?;
     let st = cx.vnet.statics();
     let s = cx.vnet.state.get(&cx.ctl);
@@ -251,15 +251,19 @@ fn show_hw(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
         let _ = writeln!(out, "  Link speed: unknown");
         if class.ethernet {
             out.push_str("  RX Queues:\n    queue thread         mode\n");
-            let _ = writeln!(
-                out,
-                "    0     {:<14} {}",
-                thread_name(cx, i.rx_thread),
-                i.rx_mode.as_str()
-            );
+            for q in 0..i.n_rx_queues() {
+                let _ = writeln!(
+                    out,
+                    "    {:<5} {:<14} {}",
+                    q,
+                    thread_name(cx, i.rx_queue_thread(q)),
+                    i.rx_mode.as_str()
+                );
+            }
             let _ = writeln!(out, "  Ethernet address {}", mac_str(&i.mac));
             let _ = writeln!(out, "  {}, hardware MTU {}", class.hw_class, i.hw_mtu);
         }
+        out.push_str(&cx.vnet.hooks.show_hw(cx, class.name, i, verbose));
     }
     a.output(&out);
     Ok(())
@@ -303,9 +307,15 @@ fn set_mtu(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
 
 fn set_rx_mode(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+    let (n_queues, class) = {
+        let s = cx.vnet.state.get(&cx.ctl);
+        s.get(sw).map_or((1, ""), |i| {
+            (i.n_rx_queues(), cx.vnet.statics().class(i.class).name)
+        })
+    };
     if a.keyword("queue") {
         let q: u32 = a.value("queue")?;
-        if q != 0 {
+        if q as usize >= n_queues {
             return Err(CliError::msg(format!("queue {q} does not exist")));
         }
     }
@@ -321,6 +331,13 @@ fn set_rx_mode(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
         ));
     };
     a.expect_end()?;
+    // pwire's DPDK driver polls (rx interrupts are not wired up).
+    if class == "dpdk" && mode != RxMode::Polling {
+        return Err(CliError::msg(format!(
+            "rx-mode {} is not supported by dpdk interfaces (polling only)",
+            mode.as_str()
+        )));
+    }
     let s = cx.vnet.state.write(&mut cx.ctl);
     let i = s
         .get_mut(sw)
@@ -339,7 +356,7 @@ fn show_rx_placement(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> 
         let mine: Vec<&Interface> = sorted(s)
             .into_iter()
             .filter(|i| {
-                i.rx_thread == t
+                (0..i.n_rx_queues()).any(|q| i.rx_queue_thread(q) == t)
                     && st.class(i.class).ethernet
                     && st.class(i.class).name != "loopback"
             })
@@ -364,7 +381,9 @@ fn show_rx_placement(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> 
         for (node, ifs) in by_node {
             let _ = writeln!(out, "  node {node}:");
             for i in ifs {
-                let _ = writeln!(out, "    {} queue 0 ({})", i.name, i.rx_mode.as_str());
+                for q in (0..i.n_rx_queues()).filter(|&q| i.rx_queue_thread(q) == t) {
+                    let _ = writeln!(out, "    {} queue {q} ({})", i.name, i.rx_mode.as_str());
+                }
             }
         }
     }
@@ -374,11 +393,20 @@ fn show_rx_placement(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> 
 
 fn set_rx_placement(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+    let n_queues = cx
+        .vnet
+        .state
+        .get(&cx.ctl)
+        .get(sw)
+        .map_or(1, |i| i.n_rx_queues());
+    // Without `queue`, every queue of the interface moves (VPP's default).
+    let mut queues = 0..n_queues;
     if a.keyword("queue") {
         let q: u32 = a.value("queue")?;
-        if q != 0 {
+        if q as usize >= n_queues {
             return Err(CliError::msg(format!("queue {q} does not exist")));
         }
+        queues = q as usize..q as usize + 1;
     }
     let n_threads = cx.vnet.engine().threads.len();
     let t = if a.keyword("main") {
@@ -399,6 +427,8 @@ fn set_rx_placement(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let i = s
         .get_mut(sw)
         .ok_or_else(|| CliError::msg("unknown interface"))?;
-    i.rx_thread = t;
+    for q in queues {
+        i.set_rx_queue_thread(q, t);
+    }
     Ok(())
 }
