@@ -222,10 +222,32 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let ahead = resolve_ahead(frame, m, vs, rows, &mut self.idxs);
         for (i, (b, nx)) in frame.iter_mut().enumerate() {
             let pre = if ahead { self.idxs[i] } else { u32::MAX };
-            let verdict = match c.fast(m, vs, rows, pre, b.current()) {
-                Some(v) => v,
-                None => Self::classify(m, vs, thread, b.current()),
-            };
+            if let Some((strip, inner)) = c.fast(m, vs, rows, pre, b.current()) {
+                // The cached session's packet: strip, hand to L2, count in the cache.
+                matched += 1;
+                // strip + inner is the IPv6 packet, inside the buffer: no overflow.
+                b.current_data += strip as i16;
+                b.current_length = inner as u16;
+                b.sw_if_index = [c.sw_if_index, !0];
+                b.l2_len = l2_len(b.current());
+                b.opaque.session_index = c.idx;
+                c.pkts += 1;
+                c.bytes += inner as u64;
+                *nx = Next::L2Input as u16;
+                if b.is_traced() {
+                    let s = &m.sessions[c.idx as usize];
+                    cx.trace(
+                        b,
+                        DecapTrace {
+                            src: s.client.octets(),
+                            dst: s.our.octets(),
+                            session: c.idx as i32,
+                        },
+                    );
+                }
+                continue;
+            }
+            let verdict = Self::classify(m, vs, thread, b.current());
             let (next, session) = match verdict {
                 Verdict::Deliver {
                     session,
@@ -384,7 +406,7 @@ impl FrameCache {
         rows: Option<&Vec<crate::session::SessRow>>,
         pre: u32,
         d: &[u8],
-    ) -> Option<Verdict> {
+    ) -> Option<(usize, usize)> {
         // IPv6 (40) + session id (4) + the widest cookie read (8) + an Ethernet header (14),
         // which covers every read below.
         let h: &[u8; 66] = d.first_chunk()?;
@@ -422,11 +444,18 @@ impl FrameCache {
         if w != self.dw.cookie[0] && !(self.dw.prev_valid && w == self.dw.cookie[1]) {
             return None;
         }
-        Some(Verdict::Deliver {
-            session: self.idx,
-            strip,
-            inner: total - strip,
-        })
+        Some((strip, total - strip))
+    }
+}
+
+/// L2 header length of an inner frame of at least 14 bytes: 14, or 18/22 behind VLAN tags.
+#[inline(always)]
+fn l2_len(d: &[u8]) -> u8 {
+    match d.get(12..14) {
+        Some(&[a, b]) if pwire_wire::ethernet::is_vlan_tpid(u16::from_be_bytes([a, b])) => {
+            pwire_wire::ethernet::l2_header_len(d).unwrap_or(14) as u8
+        }
+        _ => 14,
     }
 }
 
