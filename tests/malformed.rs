@@ -298,7 +298,23 @@ fn extension_headers_before_l2tp() {
     l.extend_from_slice(&10u32.to_be_bytes());
     l.extend_from_slice(&FF8);
     l.extend_from_slice(&inner(6));
-    // The decap feature on the uplink walks extension headers before next header 115.
+    // To our address, through ip6-local: extension headers before 115 reach l2tp-decap-local,
+    // which walks them (RFC 8200 §4); one running past the payload hides the protocol, which
+    // is punted as unknown (VPP's outcome for what ip6-local cannot dispatch).
+    s.delivered(
+        "ext-local",
+        &[with_ext(&[(0, 0)], &l), with_ext(&[(60, 0), (43, 1)], &l)],
+        &vec![inner(6); 2],
+    );
+    let mut overrun = with_ext(&[(60, 0)], &l);
+    overrun[55] = 200;
+    s.punted(
+        "ext-local-overrun",
+        &[overrun],
+        "ip6-input",
+        "unknown ip protocol",
+    );
+    // The decap feature on the uplink walks them before the FIB lookup.
     s.h.cli("set interface ip6 l2tpv3 pg0");
     let walk = [
         with_ext(&[(0, 0)], &l),

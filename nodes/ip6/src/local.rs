@@ -5,7 +5,8 @@
 //! source must match a FIB entry that is not a drop, else "ip6 source lookup miss"); ICMPv6 has
 //! its checksum verified ("bad icmp checksum") and goes to `ip6-icmp-input`; a protocol another
 //! crate registered (`Registry::ip6_protocol`) goes to its node once enabled
-//! (`VnetState::ip6_proto_enabled`); everything else is punted with "unknown ip protocol". The
+//! (`VnetState::ip6_proto_enabled`), also behind hop-by-hop, routing and destination-options
+//! headers (that node walks them); everything else is punted with "unknown ip protocol". The
 //! buffer is not advanced: the next node sees the IPv6 header. Errors are `ip6-input`'s.
 //!
 //! `ip6-punt` is VPP's ip6-punt + error-punt: it counts each buffer under its error code, bumps
@@ -129,6 +130,19 @@ impl<const RECEIVE: bool> Node for Ip6Local<RECEIVE> {
                     Next::Drop as u16
                 }
             } else {
+                // Hop-by-hop, routing or destination options before a protocol another crate
+                // registered: dispatch on that protocol; its node walks the headers itself
+                // (l2tp-decap-local does). ICMPv6 behind them stays punted.
+                let proto = match proto {
+                    0 | 43 | 60 => {
+                        let plen = usize::from(h.payload_len.get()).min(rest.len());
+                        match pwire_wire::ipv6::upper_layer(proto, &rest[..plen]) {
+                            Ok((p, _)) if p != PROTO_ICMPV6 => p,
+                            _ => proto,
+                        }
+                    }
+                    p => p,
+                };
                 let n = self.proto_next[proto as usize];
                 if n != NO_NEXT && vs.ip6_proto_enabled[proto as usize] {
                     n
