@@ -222,8 +222,9 @@ def build_cases(work, n, quick):
         order = list(range(hot))
         rnd.shuffle(order)
         p = pcap("sess%d" % total, 101, [decap_pkt(sids[i], inner_frame(60, src=mac(3, i))) for i in order])
+        conf = CONF.replace("lookup-session-id", "lookup-session-id max-sessions %d" % (total + 16))
         cases.append(("decap-%s-sessions" % ("%dk" % (total // 1000) if total < 1_000_000 else "1M"),
-                      "decap, local path, %d sessions with random ids, traffic over %d of them" % (total, hot), CONF,
+                      "decap, local path, %d sessions with random ids, traffic over %d of them" % (total, hot), conf,
                       lines + [stream("s", n, 112, "pg0", "ip6-input", p)], ["s"]))
     # Encap over 1024 tunnels: 1024 destination MACs, each statically behind its own tunnel.
     k = 1024

@@ -4,8 +4,9 @@ use core::fmt;
 
 use crate::{CliError, Registry};
 
-/// Largest file the CLI reads (`exec` scripts, pg pcap inputs): 64 MiB.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Largest file the CLI reads (`exec` scripts, pg pcap inputs): 1 GiB (a script making a million
+/// tunnels is about 100 MB; the cap only bounds what one read can take).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Reads a file named on the command line: only a regular file (a FIFO would block the main
 /// thread, `/dev/zero` would never end), at most [`MAX_FILE_BYTES`]. The error is one line.
