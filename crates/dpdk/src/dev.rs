@@ -10,7 +10,7 @@
 //!   a spin flag, once per burst, as VPP does; with enough queues no flag is touched.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use pwire_config::DpdkConfig;
 use pwire_dpdk_sys as sys;
@@ -63,6 +63,9 @@ pub struct Port {
     /// Link state as last seen by the thread polling rx queue 0.
     pub link_up: AtomicBool,
     pub link_speed_mbps: AtomicU32,
+    /// PMD counters (imissed, rx_nombuf, ierrors, oerrors) already added to the interface
+    /// counters; written only by the thread polling rx queue 0.
+    pub stats_seen: [AtomicU64; 4],
     pub max_rx_queues: u16,
     pub max_tx_queues: u16,
     pub mtu: u16,
@@ -273,6 +276,7 @@ pub fn setup(cfg: &DpdkConfig, mp: Mempool, n_threads: usize) -> Result<Vec<NewP
             started: false,
             link_up: AtomicBool::new(false),
             link_speed_mbps: AtomicU32::new(0),
+            stats_seen: Default::default(),
             max_rx_queues: info.max_rx_queues,
             max_tx_queues: info.max_tx_queues,
             mtu,

@@ -6,7 +6,8 @@
 //! section: `dev <pci> [{ devargs }]` → `-a`, `vdev` → `--vdev`, `no-pci`, `block` → `-b`,
 //! `no-huge` → `--no-huge -m <socket-mem or 256>` and `--no-shconf`, otherwise hugepages with
 //! `--in-memory` (no hugetlbfs mount needed) unless `file-prefix`/`proc-type` ask for shared
-//! files, `socket-mem`, `huge-dir`, `file-prefix`, `log-level` (default `notice`),
+//! files; without `no-huge` but with fewer than [`MIN_HUGE_BYTES`] of free hugepages, pwire
+//! falls back to `--no-huge` and says so (hugepages when available, as the issue asks), `socket-mem`, `huge-dir`, `file-prefix`, `log-level` (default `notice`),
 //! `iova-mode` (only `va` is accepted) and the remaining passthroughs.
 //! `uio-driver <drv>` binds every `dev` to that kernel driver through sysfs first
 //! (driver_override), as VPP does; without it devices are used as they are bound.
@@ -17,8 +18,34 @@ use std::sync::OnceLock;
 use pwire_config::DpdkConfig;
 use pwire_dpdk_sys as sys;
 
-/// The EAL argument vector for `cfg` (without argv[0]).
-pub fn eal_args(cfg: &DpdkConfig, cpu: usize) -> Result<Vec<String>, String> {
+/// Free hugepage memory below which EAL runs with `--no-huge` even when not asked to.
+pub const MIN_HUGE_BYTES: u64 = 32 << 20;
+
+/// Bytes of free hugepages of every size (sysfs).
+pub fn free_hugepage_bytes() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let kb: u64 = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
+            let free: u64 = std::fs::read_to_string(e.path().join("free_hugepages"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kb * 1024 * free)
+        })
+        .sum()
+}
+
+/// The EAL argument vector for `cfg` (without argv[0]); `huge_ok`: enough free hugepages.
+pub fn eal_args(cfg: &DpdkConfig, cpu: usize, huge_ok: bool) -> Result<Vec<String>, String> {
     let mut a = vec![
         "-l".to_string(),
         cpu.to_string(),
@@ -37,7 +64,7 @@ pub fn eal_args(cfg: &DpdkConfig, cpu: usize) -> Result<Vec<String>, String> {
             .eal_passthrough
             .iter()
             .any(|(k, _)| k == "--proc-type" || k == "--no-shconf");
-    if cfg.no_huge {
+    if cfg.no_huge || !huge_ok {
         let mb = match cfg.socket_mem.as_deref() {
             Some(s) => s
                 .split(',')
@@ -126,7 +153,14 @@ fn init_once(cfg: &DpdkConfig) -> Result<(), String> {
     }
     // SAFETY: sched_getcpu has no preconditions.
     let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).unwrap_or(0);
-    let args = eal_args(cfg, cpu)?;
+    let huge_ok = free_hugepage_bytes() >= MIN_HUGE_BYTES;
+    if !cfg.no_huge && !huge_ok {
+        eprintln!(
+            "pwire: note: dpdk: less than {} MiB of free hugepages; EAL runs with --no-huge",
+            MIN_HUGE_BYTES >> 20
+        );
+    }
+    let args = eal_args(cfg, cpu, huge_ok)?;
     let mut owned: Vec<CString> = vec![CString::new("pwire").expect("no NUL")];
     for s in &args {
         owned.push(
@@ -195,6 +229,7 @@ mod tests {
         let a = eal_args(
             &cfg("dpdk { no-huge socket-mem 128,64 no-pci vdev net_ring0 dev 0000:00:08.0 { devargs x=1 } log-level pmd:debug }"),
             3,
+            true,
         )
         .unwrap();
         let s = a.join(" ");
@@ -206,20 +241,26 @@ mod tests {
         );
         assert!(s.contains("-a0000:00:08.0,x=1 --vdev=net_ring0"), "{s}");
         assert!(s.ends_with("--log-level=pmd:debug"), "{s}");
-        let a = eal_args(&cfg("dpdk { socket-mem 512 vdev net_null0 }"), 0).unwrap();
+        let a = eal_args(&cfg("dpdk { socket-mem 512 vdev net_null0 }"), 0, true).unwrap();
         assert!(
             a.contains(&"--in-memory".to_string()) && a.contains(&"--socket-mem=512".to_string()),
             "{a:?}"
         );
-        let a = eal_args(&cfg("dpdk { file-prefix p1 }"), 0).unwrap();
+        let a = eal_args(&cfg("dpdk { file-prefix p1 }"), 0, true).unwrap();
         assert!(
             !a.contains(&"--in-memory".to_string()) && a.contains(&"--file-prefix=p1".to_string()),
             "{a:?}"
         );
-        assert!(eal_args(&cfg("dpdk { iova-mode pa }"), 0)
+        // No free hugepages: --no-huge all the same.
+        let a = eal_args(&cfg("dpdk { vdev net_null0 }"), 0, false).unwrap();
+        assert!(
+            a.contains(&"--no-huge".to_string()) && !a.contains(&"--in-memory".to_string()),
+            "{a:?}"
+        );
+        assert!(eal_args(&cfg("dpdk { iova-mode pa }"), 0, true)
             .unwrap_err()
             .contains("iova-mode va"));
-        assert!(eal_args(&cfg("dpdk { no-huge socket-mem lots }"), 0)
+        assert!(eal_args(&cfg("dpdk { no-huge socket-mem lots }"), 0, true)
             .unwrap_err()
             .contains("socket-mem `lots'"));
     }

@@ -169,7 +169,14 @@ fn admin_change(cx: &mut CliCtx, st: &Arc<Shared<DpdkState>>, sw: u32, up: bool)
     if up && !p.started {
         match dev::start(p) {
             Ok(()) => p.started = true,
-            Err(e) => eprintln!("pwire: {e}"),
+            Err(e) => {
+                // The admin hook cannot fail the command: say why and leave the interface
+                // down, so that its state matches the port's.
+                eprintln!("pwire: {e}");
+                if let Some(i) = cx.vnet.state.write(&mut cx.ctl).get_mut(sw) {
+                    i.admin_up = false;
+                }
+            }
         }
     } else if !up && p.started {
         p.started = false;

@@ -6,11 +6,14 @@
 //! metadata, sets `current_data`/`current_length` from the mbuf's `data_off`/`data_len` and
 //! the rx interface, and enqueues the buffer index; no byte is copied. A chained (multi-segment)
 //! mbuf is freed whole with `rte_pktmbuf_free` and counted, never forwarded or leaked.
-//! The thread polling queue 0 also reads the link state every 250 ms and asks the main thread
-//! (a main task) to copy a change into the vnet interface.
+//! The thread polling queue 0 also reads, every 250 ms, the link state (a change is copied into
+//! the vnet interface by a main-thread task) and the PMD's drop counters, whose increase it adds
+//! to the interface counters rx-miss (imissed), rx-no-buf (rx_nombuf), rx-error (ierrors) and
+//! tx-error (oerrors).
 //!
 //! Arcs: 0 `ethernet-input`.
-//! Interface counters: rx packets/bytes. Node counters: "multi-segment packet dropped".
+//! Interface counters: rx packets/bytes, rx-miss, rx-no-buf, rx-error, tx-error.
+//! Node counters: "multi-segment packet dropped".
 
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
@@ -143,6 +146,25 @@ impl Node for DpdkInput {
                 continue;
             };
             if check_link && iface.rx_queue_thread(0) == thread {
+                // The PMD's drop counters reach `show interface` as rx-miss, rx-no-buf,
+                // rx-error and tx-error (deltas since the last look).
+                let x = crate::dev::stats(p.port_id);
+                if let Some(r) = vs.row(thread, p.sw_if_index) {
+                    for (k, (v, c)) in [
+                        (x.imissed, ifc::RX_MISS),
+                        (x.rx_nombuf, ifc::RX_NO_BUF),
+                        (x.ierrors, ifc::RX_ERROR),
+                        (x.oerrors, ifc::TX_ERROR),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        let seen = p.stats_seen[k].swap(v, Relaxed);
+                        if v > seen {
+                            r.add(c, v - seen);
+                        }
+                    }
+                }
                 let (up, speed) = crate::dev::link(p.port_id);
                 p.link_speed_mbps.store(speed, Relaxed);
                 p.link_up.store(up && p.started, Relaxed);

@@ -244,7 +244,13 @@ impl Mempool {
 /// pool's cache slot reserved for the driver.
 pub fn create(pool: &Arc<Pool>, control_slot: usize) -> Result<Mempool, String> {
     static MP: OnceLock<Result<Mempool, String>> = OnceLock::new();
-    MP.get_or_init(|| create_once(pool, control_slot)).clone()
+    let mp = MP.get_or_init(|| create_once(pool, control_slot)).clone()?;
+    // EAL, and so the mempool, exists once per process: a second dataplane in the same
+    // process (a test harness) would get mbufs of the first one's pool.
+    if !Arc::ptr_eq(&ctx(mp.0).pool, pool) {
+        return Err("dpdk: the DPDK driver can only be started once per process".into());
+    }
+    Ok(mp)
 }
 
 fn create_once(pool: &Arc<Pool>, control_slot: usize) -> Result<Mempool, String> {

@@ -90,4 +90,14 @@ fn eal_no_huge_and_net_ring_round_trip() {
     h.assert_all_free();
     let b = h.cli("show dpdk buffer");
     assert!(b.contains("allocated =       0"), "{b}");
+
+    // A second dataplane in this process cannot have DPDK (EAL and the mempool exist once).
+    let cfg = pwire_config::parse_str("t2.conf", "dpdk { no-huge no-pci vdev net_ring1 }").unwrap();
+    let mut regs = pwire_testkit::BASE.to_vec();
+    regs.extend([
+        pwire_node_ethernet::register as pwire_vnet::dataplane::RegisterFn,
+        pwire_dpdk::register,
+    ]);
+    let e = pwire_vnet::Dataplane::build(cfg, &regs).unwrap_err();
+    assert!(e.contains("once per process"), "{e}");
 }
