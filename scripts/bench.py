@@ -8,7 +8,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PWIRE = os.path.join(ROOT, "target", "release", "pwire")
 
 class Pwire:
-    def __init__(self, conf_text, setup_lines, tmp):
+    """A pwire process started from a startup.conf and an exec script, driven over its CLI
+    socket. `binary` and `env` let scripts/bench_dpdk.py run its DPDK build."""
+    def __init__(self, conf_text, setup_lines, tmp, env=None, binary=None):
         self.sock = os.path.join(tmp, "cli.sock")
         setup = os.path.join(tmp, "setup.cli")
         with open(setup, "w") as f:
@@ -16,12 +18,14 @@ class Pwire:
         conf = os.path.join(tmp, "startup.conf")
         with open(conf, "w") as f:
             f.write("unix { nodaemon cli-listen %s exec %s }\n%s\n" % (self.sock, setup, conf_text))
-        self.p = subprocess.Popen([PWIRE, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.p = subprocess.Popen([binary or PWIRE, "-c", conf], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, env=env)
         t0 = time.time()
         while not os.path.exists(self.sock):
             if self.p.poll() is not None:
                 raise SystemExit("pwire failed to start: " + self.p.stderr.read().decode())
-            if time.time() - t0 > 20:
+            if time.time() - t0 > 30:
+                self.close()
                 raise SystemExit("pwire did not open its CLI socket")
             time.sleep(0.05)
 
@@ -47,6 +51,7 @@ class Pwire:
             self.p.wait(10)
         except subprocess.TimeoutExpired:
             self.p.kill()
+            self.p.wait()
 
 def parse_runtime(text):
     """show runtime -> {thread: {node: (clk/pkt, vectors)}}; threads numbered as printed."""

@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
-# Benchmarks (release build, pg streams, show runtime clocks per node). --quick: small runs.
+# Benchmarks: scripts/bench.py (pg streams through the graph, every case of the performance issue,
+# next to VPP's figures), then scripts/bench_dpdk.py (dpdk-input with the decap and encap paths
+# over virtual PMDs) when Debian's DPDK is installed. Release build. --quick: small runs, pg only.
+# Any other argument (--case, --packets, --runs, --out) goes to bench.py, and then DPDK is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+dpdk=1
+for a in "$@"; do dpdk=0; done
 cargo build --release -q -p pwire -p pwctl
-exec python3 scripts/bench.py "$@"
+python3 scripts/bench.py "$@"
+if [ $dpdk = 0 ]; then
+  echo "DPDK benchmarks: not run with these arguments (scripts/bench_dpdk.py runs them)"
+elif ! pkg-config --exists libdpdk 2>/dev/null; then
+  echo "DPDK benchmarks: skipped: Debian's libdpdk-dev is not installed (scripts/test.sh installs it)"
+else
+  python3 scripts/bench_dpdk.py
+fi

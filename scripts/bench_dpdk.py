@@ -22,57 +22,16 @@ the median window (by whole-graph clocks).
 
 usage: scripts/bench_dpdk.py [--seconds S] [--windows N] [--no-build] [--only no-huge|huge] [--out DIR]
 """
-import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, time
+import argparse, json, os, re, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import write_pcap  # noqa: E402  (the same frames as the pg benchmarks)
+import bench  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 # PWIRE_BIN: another pwire binary (e.g. a debug build, to check the cases quickly).
 PWIRE = os.environ.get("PWIRE_BIN", os.path.join(TARGET, "release", "pwire"))
-
-
-class Pwire:
-    def __init__(self, conf_text, setup_lines, tmp, env):
-        self.sock = os.path.join(tmp, "cli.sock")
-        setup = os.path.join(tmp, "setup.cli")
-        with open(setup, "w") as f:
-            f.write("\n".join(setup_lines) + "\n")
-        conf = os.path.join(tmp, "startup.conf")
-        with open(conf, "w") as f:
-            f.write("unix { nodaemon cli-listen %s exec %s }\n%s\n" % (self.sock, setup, conf_text))
-        self.p = subprocess.Popen([PWIRE, "-c", conf], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, env=env)
-        t0 = time.time()
-        while not os.path.exists(self.sock):
-            if self.p.poll() is not None:
-                raise SystemExit("pwire failed to start: " + self.p.stderr.read().decode())
-            if time.time() - t0 > 30:
-                self.close()
-                raise SystemExit("pwire did not open its CLI socket")
-            time.sleep(0.05)
-
-    def cli(self, line):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(self.sock)
-        s.sendall((line + "\n").encode())
-        buf = b""
-        while not (buf.endswith(b"\0OK\n") or buf.endswith(b"\0ERR\n")):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        s.close()
-        if buf.endswith(b"\0ERR\n"):
-            raise RuntimeError("%s: %s" % (line, buf[:-5].decode()))
-        return buf[:-4].decode()
-
-    def close(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
 
 
 def parse_runtime(text):
@@ -95,30 +54,12 @@ def parse_runtime(text):
     return {n: (c / v, v) for n, (v, c) in nodes.items()}, per_thread
 
 
-def write_pcap(path, linktype, pkts):
-    import struct
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65536, linktype))
-        for p in pkts:
-            f.write(struct.pack("<IIII", 0, 0, len(p), len(p)))
-            f.write(p)
-
-
-# The frames of scripts/bench.py: a 60-byte Ethernet/IPv4/UDP frame 02:..:02:01 -> 02:..:01:01
-# inside session 10 (cookie ff x 8) between fd00::2 and fd00::1.
-INNER = bytes.fromhex("020000000101020000000201" "0800" "4500002e00010000401164ba0a0101010a010102"
-                      "04d200090000" "000000000000000000000000000000000000000000000000")[:60]
-
-
 def decap_frame(dst_mac):
-    l2tp = (10).to_bytes(4, "big") + b"\xff" * 8 + INNER
-    ip6 = bytes([0x60, 0, 0, 0]) + len(l2tp).to_bytes(2, "big") + bytes([115, 64]) + \
-        bytes.fromhex("fd000000000000000000000000000002") + bytes.fromhex("fd000000000000000000000000000001")
-    return dst_mac + bytes.fromhex("020000000002") + b"\x86\xdd" + ip6 + l2tp
+    # bench.py's decap packet (session 10, cookie ff x 8, the 60-byte inner frame) on Ethernet.
+    return dst_mac + bytes.fromhex("020000000002") + b"\x86\xdd" + bench.decap_pkt(10)
 
 
-def encap_frame():
-    return INNER[6:12] + INNER[0:6] + INNER[12:]
+encap_frame = bench.encap_frame
 
 
 def case_setup(kind, workers, work):
@@ -191,7 +132,7 @@ def run(kind, workers, huge, secs, work, windows_n):
     else:
         env["PWIRE_NO_HUGEPAGES"] = "1"
     with tempfile.TemporaryDirectory(dir=work) as tmp:
-        pw = Pwire(conf, lines, tmp, env)
+        pw = bench.Pwire(conf, lines, tmp, env=env, binary=PWIRE)
         try:
             time.sleep(1.0)
             windows = []
