@@ -594,6 +594,23 @@ fn hundred_thousand_sessions() {
     assert!(h
         .cli("show l2tpv3")
         .starts_with(&format!("{n} l2tp sessions...")));
+    // pwire's `show l2tpv3 memory`: what the table and the counters hold, per session.
+    let mem = h.cli("show l2tpv3 memory");
+    assert!(
+        mem.starts_with(&format!("{n} l2tp sessions, 1 threads")),
+        "{mem}"
+    );
+    let per = |what: &str| -> usize {
+        let l = mem.lines().find(|l| l.contains(what)).unwrap_or_default();
+        l.rsplit('(')
+            .next()
+            .and_then(|x| x.split(' ').next())
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0)
+    };
+    // A session is one 64-byte-aligned record plus its id-table slots; a counter row 64 bytes.
+    assert!(per("session table") >= 128, "{mem}");
+    assert!(per("per-thread counters") >= 64, "{mem}");
     // Traffic to a few sessions spread over the table: each reaches its own tunnel interface.
     let last = format!("l2tpv3_tunnel{}", n - 1);
     h.cli(&format!("set interface state {last} up"));
