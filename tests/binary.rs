@@ -1,18 +1,9 @@
 //! The binaries: `pwire -c startup.conf` with an exec script, a CLI socket with mode 0660, and
 //! `pwctl` one-shot with exit codes; config errors name file:line:col.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use pwire_tests::{bin, ensure_built};
-
-struct Proc(std::process::Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use pwire_tests::{bin, ensure_built, start_pwire};
 
 #[test]
 fn config_error_names_file_line_col() {
@@ -91,20 +82,7 @@ fn pwire_serves_pwctl_over_socket_with_mode_0660() {
         ),
     )
     .unwrap();
-    let _p = Proc(
-        Command::new(bin("pwire"))
-            .arg("-c")
-            .arg(&conf)
-            .env("PWIRE_NO_HUGEPAGES", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t0 = Instant::now();
-    while !sock.exists() && t0.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _p = start_pwire(&conf, &sock);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&sock)
         .expect("socket created")

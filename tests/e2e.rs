@@ -5,50 +5,26 @@
 //! Needs root and iproute2 (CI has both); prints why and passes otherwise.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use pwire_testkit::netns::{netns_sh, ping, skip_reason, tcp_transfer, NsPwire};
 use pwire_tests::{bin, ensure_built};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc_geteuid() };
-    if euid != 0 {
-        return Some(format!("needs root for network namespaces (euid {euid})"));
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("iproute2 (`ip`) not installed".into());
-    }
-    if Command::new("ping").arg("-V").output().is_err() {
-        return Some("ping not installed".into());
-    }
-    None
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 /// The topology of scripts/netns.sh under a prefix of its own; deleted on drop.
 struct Topo {
     prefix: String,
     dir: pwire_testkit::TempDir,
-    procs: [Option<Child>; 2],
+    procs: [Option<NsPwire>; 2],
 }
 
 impl Topo {
     fn sh(&self, script: &str) -> std::process::Output {
-        Command::new("bash")
-            .arg("-c")
-            .arg(format!(". {}/scripts/netns.sh; {script}", root().display()))
-            .env("PW_PREFIX", &self.prefix)
-            .output()
-            .expect("bash")
+        netns_sh(&root(), &self.prefix, &[], script)
     }
 
     fn new() -> Topo {
@@ -79,50 +55,13 @@ impl Topo {
     }
 
     fn start(&mut self, side: &str) {
-        let i = usize::from(side == "b");
-        let _ = std::fs::remove_file(self.sock(side));
         let conf = self.dir.path().join(format!("startup-{side}.conf"));
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns(side),
-                bin("pwire").to_str().unwrap(),
-                "-c",
-            ])
-            .arg(&conf)
-            .env("PWIRE_NO_HUGEPAGES", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pwire");
-        self.procs[i] = Some(child);
-        let t0 = Instant::now();
-        while !self.sock(side).exists() {
-            if t0.elapsed() > Duration::from_secs(20) {
-                let mut c = self.procs[i].take().unwrap();
-                let _ = c.kill();
-                let out = c.wait_with_output().unwrap();
-                panic!(
-                    "pwire {side} did not start: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let p = NsPwire::start(&bin("pwire"), &self.ns(side), &conf, self.sock(side));
+        self.procs[usize::from(side == "b")] = Some(p);
     }
 
     fn stop(&mut self, side: &str) {
-        if let Some(mut c) = self.procs[usize::from(side == "b")].take() {
-            // SIGTERM: pwire shuts down cleanly (workers joined, socket removed).
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let t0 = Instant::now();
-            while c.try_wait().ok().flatten().is_none() && t0.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.procs[usize::from(side == "b")] = None;
     }
 
     fn cli(&self, side: &str, line: &str) -> String {
@@ -142,38 +81,7 @@ impl Topo {
 
     /// Pings `to` from host namespace `from` (`h1`/`h2`); returns (received, avg rtt ms).
     fn ping(&self, from: &str, to: &str, count: u32) -> (u32, f64) {
-        let o = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns(from),
-                "ping",
-                "-c",
-                &count.to_string(),
-                "-i",
-                "0.2",
-                "-W",
-                "1",
-                to,
-            ])
-            .output()
-            .unwrap();
-        let s = String::from_utf8_lossy(&o.stdout);
-        let rx = s
-            .lines()
-            .find(|l| l.contains("received"))
-            .and_then(|l| l.split(',').nth(1))
-            .and_then(|x| x.split_whitespace().next())
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0);
-        let avg = s
-            .lines()
-            .find(|l| l.contains("min/avg/max"))
-            .and_then(|l| l.split('=').nth(1))
-            .and_then(|x| x.split('/').nth(1))
-            .and_then(|x| x.trim().parse().ok())
-            .unwrap_or(0.0);
-        (rx, avg)
+        ping(&self.ns(from), to, count)
     }
 
     /// Waits until a ping gets through (ND, ARP and MAC learning settle), at most `d`.
@@ -196,50 +104,9 @@ impl Drop for Topo {
     }
 }
 
-/// A bounded TCP transfer of `bytes` from h1 to h2 (python3 on both ends); returns Mbit/s.
-fn tcp_transfer(t: &Topo, bytes: usize) -> f64 {
-    let server = Command::new("ip")
-        .args(["netns", "exec", &t.ns("h2"), "python3", "-c"])
-        .arg(
-            "import socket,hashlib,sys\n\
-             s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('10.1.1.2',5201));s.listen(1)\n\
-             s.settimeout(30);c,_=s.accept();c.settimeout(30);h=hashlib.sha256();n=0\n\
-             while True:\n d=c.recv(65536)\n if not d: break\n h.update(d);n+=len(d)\n\
-             print(n,h.hexdigest())",
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let t0 = Instant::now();
-    let client = Command::new("ip")
-        .args(["netns", "exec", &t.ns("h1"), "python3", "-c"])
-        .arg(format!(
-            "import socket,hashlib\n\
-             b=bytes((i*7)%251 for i in range(1<<20))\n\
-             s=socket.create_connection(('10.1.1.2',5201),timeout=30);h=hashlib.sha256();n=0\n\
-             while n<{bytes}:\n s.sendall(b);h.update(b);n+=len(b)\n\
-             s.close();print(n,h.hexdigest())"
-        ))
-        .output()
-        .unwrap();
-    let secs = t0.elapsed().as_secs_f64();
-    let srv = server.wait_with_output().unwrap();
-    let sent = String::from_utf8_lossy(&client.stdout).trim().to_string();
-    let got = String::from_utf8_lossy(&srv.stdout).trim().to_string();
-    assert!(
-        !sent.is_empty(),
-        "client failed: {}",
-        String::from_utf8_lossy(&client.stderr)
-    );
-    assert_eq!(got, sent, "bytes and digest received equal what was sent");
-    let n: f64 = sent.split_whitespace().next().unwrap().parse().unwrap();
-    n * 8.0 / secs / 1e6
-}
-
 #[test]
 fn two_node_pseudowire_end_to_end() {
-    if let Some(why) = skip_reason() {
+    if let Some(why) = skip_reason(&[]) {
         eprintln!("skipped: {why}");
         return;
     }
@@ -267,7 +134,7 @@ fn two_node_pseudowire_end_to_end() {
     );
 
     // A TCP transfer of 8 MB: the hosts' MTU fits the tunnel, nothing is lost or black-holed.
-    let mbps = tcp_transfer(&t, 8 << 20);
+    let mbps = tcp_transfer(&t.ns("h1"), &t.ns("h2"), 8 << 20);
     eprintln!("TCP throughput across the tunnel: {mbps:.1} Mbit/s");
     for side in ["a", "b"] {
         let e = t.cli(side, "show errors");

@@ -3,76 +3,30 @@
 //! a script run with `exec` that fails inside; pwire stays up and answers each with a one-line
 //! error naming what was wrong. The socket has mode 0660 and the group from `unix { gid }`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pwire_tests::{bin, ensure_built, Rng};
+use pwire_cli::Client;
+use pwire_tests::{ensure_built, start_pwire, Proc, Rng};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-struct Proc(std::process::Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn connect(path: &Path) -> Client {
+    Client::connect(path, Some(TIMEOUT)).unwrap_or_else(|e| panic!("connect: {e}"))
 }
 
-struct Client {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-impl Client {
-    fn connect(path: &Path) -> Self {
-        let s = UnixStream::connect(path).unwrap_or_else(|e| panic!("connect: {e}"));
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(TIMEOUT)).unwrap();
-        Client {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-        }
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).unwrap();
-    }
-
-    /// One framed reply: (output, ok).
-    fn reply(&mut self) -> (String, bool) {
-        let mut out = Vec::new();
-        loop {
-            let mut line = Vec::new();
-            let n = self.reader.read_until(b'\n', &mut line).unwrap();
-            assert!(n > 0, "EOF; got {:?}", String::from_utf8_lossy(&out));
-            match line.as_slice() {
-                b"\0OK\n" => return (String::from_utf8_lossy(&out).into_owned(), true),
-                b"\0ERR\n" => return (String::from_utf8_lossy(&out).into_owned(), false),
-                _ => out.extend_from_slice(&line),
-            }
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> (String, bool) {
-        self.send_raw(format!("{line}\n").as_bytes());
-        self.reply()
-    }
-
-    /// A command that must fail with a one-line error containing `want`.
-    fn err(&mut self, line: &[u8], want: &str) {
-        self.send_raw(line);
-        let (out, ok) = self.reply();
-        assert!(!ok, "{:?} succeeded: {out}", String::from_utf8_lossy(line));
-        assert_eq!(out.trim_end().lines().count(), 1, "one line: {out:?}");
-        assert!(
-            out.contains(want),
-            "{:?}: {out:?}",
-            String::from_utf8_lossy(line)
-        );
-    }
+/// A command that must fail with a one-line error containing `want`.
+fn expect_err(c: &mut Client, line: &[u8], want: &str) {
+    c.send_raw(line).unwrap();
+    let (out, ok) = c.reply().unwrap();
+    assert!(!ok, "{:?} succeeded: {out}", String::from_utf8_lossy(line));
+    assert_eq!(out.trim_end().lines().count(), 1, "one line: {out:?}");
+    assert!(
+        out.contains(want),
+        "{:?}: {out:?}",
+        String::from_utf8_lossy(line)
+    );
 }
 
 /// Starts pwire with `unix { cli-listen <dir>/cli.sock gid <gid> }`; waits for the socket.
@@ -87,25 +41,7 @@ fn start(dir: &Path, gid: u32) -> (Proc, PathBuf) {
         ),
     )
     .unwrap();
-    let p = Proc(
-        Command::new(bin("pwire"))
-            .arg("-c")
-            .arg(&conf)
-            .env("PWIRE_NO_HUGEPAGES", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t0 = Instant::now();
-    while !sock.exists() {
-        assert!(
-            t0.elapsed() < TIMEOUT,
-            "pwire did not open {}",
-            sock.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let p = start_pwire(&conf, &sock);
     (p, sock)
 }
 
@@ -115,7 +51,7 @@ fn alive(p: &mut Proc, sock: &Path) {
         "pwire exited: {:?}",
         p.0.try_wait()
     );
-    let (out, ok) = Client::connect(sock).cmd("show version");
+    let (out, ok) = connect(sock).cmd("show version").unwrap();
     assert!(ok && out.contains("pwire"), "{out}");
 }
 
@@ -145,19 +81,27 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
     let gid = unsafe { libc::getgid() };
     let d = pwire_testkit::TempDir::new("hcli");
     let (mut p, sock) = start(d.path(), gid);
-    let mut c = Client::connect(&sock);
+    let mut c = connect(&sock);
     // Unknown command and argument: the error names the token.
-    c.err(b"frobnicate now\n", "`frobnicate now'");
-    c.err(b"set interface state pg9 up\n", "unknown interface `pg9'");
+    expect_err(&mut c, b"frobnicate now\n", "`frobnicate now'");
+    expect_err(
+        &mut c,
+        b"set interface state pg9 up\n",
+        "unknown interface `pg9'",
+    );
     // Overlong line (1 MiB): refused without being run; the connection keeps working.
     let mut long = vec![b'a'; 1 << 20];
     long.push(b'\n');
-    c.err(&long, "command line too long");
-    assert!(c.cmd("show version").1);
+    expect_err(&mut c, &long, "command line too long");
+    assert!(c.cmd("show version").unwrap().1);
     // Binary garbage: invalid UTF-8, control characters, NULs.
-    c.err(b"show \xff\xfe version\n", "invalid UTF-8");
-    c.err(b"show \x01\x02\x1b[2J\n", "invalid control character");
-    c.err(b"show\0version\n", "invalid control character");
+    expect_err(&mut c, b"show \xff\xfe version\n", "invalid UTF-8");
+    expect_err(
+        &mut c,
+        b"show \x01\x02\x1b[2J\n",
+        "invalid control character",
+    );
+    expect_err(&mut c, b"show\0version\n", "invalid control character");
     // Seeded random lines: each gets exactly one reply, ok or a one-line error.
     let mut rng = Rng(0xc11_0009);
     let mut errors = 0;
@@ -165,8 +109,8 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
         let n = 1 + rng.below(200) as usize;
         let mut l: Vec<u8> = rng.bytes(n).into_iter().filter(|&b| b != b'\n').collect();
         l.push(b'\n');
-        c.send_raw(&l);
-        let (out, ok) = c.reply();
+        c.send_raw(&l).unwrap();
+        let (out, ok) = c.reply().unwrap();
         if !ok {
             errors += 1;
             assert_eq!(out.trim_end().lines().count(), 1, "{out:?}");
@@ -180,7 +124,7 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
         "create packet-generator interface pg0\n\nset interface state pg7 up\n",
     )
     .unwrap();
-    let (out, ok) = c.cmd(&format!("exec {}", script.display()));
+    let (out, ok) = c.cmd(&format!("exec {}", script.display())).unwrap();
     assert!(!ok, "{out}");
     assert!(
         out.contains(&format!("{}:3", script.display())) && out.contains("`pg7'"),
@@ -197,7 +141,8 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
         fifo.display().to_string(),
         d.path().display().to_string(),
     ] {
-        c.err(
+        expect_err(
+            &mut c,
             format!("exec {f}\n").as_bytes(),
             &format!("failed to open `{f}': not a regular file"),
         );
@@ -209,8 +154,8 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
         &b"show interface\n"[..],
         &[b'x'; 200_000][..],
     ] {
-        let mut k = Client::connect(&sock);
-        k.send_raw(bytes);
+        let mut k = connect(&sock);
+        k.send_raw(bytes).unwrap();
         drop(k);
     }
     alive(&mut p, &sock);
@@ -221,11 +166,13 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
             .map(|i| {
                 let sock = sock.clone();
                 s.spawn(move || {
-                    let mut k = Client::connect(&sock);
+                    let mut k = connect(&sock);
                     for _ in 0..5 {
-                        let (out, ok) = k.cmd("show version");
+                        let (out, ok) = k.cmd("show version").unwrap();
                         assert!(ok && out.contains("pwire"), "client {i}: {out}");
-                        let (out, ok) = k.cmd(&format!("set interface state pg{} up", 100 + i));
+                        let (out, ok) = k
+                            .cmd(&format!("set interface state pg{} up", 100 + i))
+                            .unwrap();
                         assert!(!ok && out.contains(&format!("`pg{}'", 100 + i)), "{out}");
                     }
                 })
@@ -239,12 +186,13 @@ fn hostile_clients_get_one_line_errors_and_pwire_stays_up() {
         "hostile cli: 100 clients × 10 commands in {:?}",
         t0.elapsed()
     );
-    let mut late = Client::connect(&sock);
+    let mut late = connect(&sock);
     let mut buf = [0u8; 1];
-    late.writer
+    late.reader()
+        .get_mut()
         .set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
     // Nothing unsolicited arrives on a fresh connection.
-    assert!(late.writer.read(&mut buf).is_err());
+    assert!(late.reader().get_mut().read(&mut buf).is_err());
     alive(&mut p, &sock);
 }

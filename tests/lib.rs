@@ -135,3 +135,40 @@ impl Rng {
         (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
+
+/// A child process killed and reaped on drop, so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `pwire` binary with config `conf` (no hugepages, output discarded) and waits
+/// up to 20 s for its CLI socket `sock` to appear; panics if it does not.
+pub fn start_pwire(conf: &std::path::Path, sock: &std::path::Path) -> Proc {
+    use std::time::{Duration, Instant};
+    let p = Proc(
+        std::process::Command::new(bin("pwire"))
+            .arg("-c")
+            .arg(conf)
+            .env("PWIRE_NO_HUGEPAGES", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn pwire"),
+    );
+    let t0 = Instant::now();
+    while !sock.exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "pwire did not open {}",
+            sock.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}

@@ -116,28 +116,14 @@ pub fn register(r: &mut Registry) {
     // Only the main thread writes interface state: the RX owners report link changes in
     // `HostDev::link_up` and signal this task.
     let link_task = r.main_task(move |cx| {
-        let changes: Vec<(u32, bool)> = {
-            let vs = cx.vnet.state.get(&cx.ctl);
-            s.get(&cx.ctl)
-                .devs
-                .iter()
-                .flatten()
-                .filter_map(|d| {
-                    let up = d.link_up.load(Relaxed);
-                    vs.get(d.sw_if_index)
-                        .filter(|i| i.link_up != up)
-                        .map(|_| (d.sw_if_index, up))
-                })
-                .collect()
-        };
-        if !changes.is_empty() {
-            let vs = cx.vnet.state.write(&mut cx.ctl);
-            for (sw, up) in changes {
-                if let Some(i) = vs.get_mut(sw) {
-                    i.link_up = up;
-                }
-            }
-        }
+        let reported: Vec<(u32, bool)> = s
+            .get(&cx.ctl)
+            .devs
+            .iter()
+            .flatten()
+            .map(|d| (d.sw_if_index, d.link_up.load(Relaxed)))
+            .collect();
+        pwire_vnet::main_task::apply_link_states(cx, &reported);
     });
     input::register(r, st.clone(), link_task);
     tx_node::register(r, st.clone());

@@ -34,12 +34,14 @@
 //! - Commands on one connection run in order, one at a time; clients are independent.
 
 mod args;
+mod client;
 mod error;
 mod registry;
 mod script;
 mod server;
 
 pub use args::Args;
+pub use client::Client;
 pub use error::CliError;
 pub use registry::{Command, Handler, Registry};
 pub use script::{

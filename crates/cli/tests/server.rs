@@ -1,7 +1,7 @@
 //! The CLI server over a real unix socket: permissions, framing, many clients, hostile input.
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pwire_cli::{CliError, Command, Limits, Registry, Reply, Request, Server};
+use pwire_cli::{CliError, Client, Command, Limits, Registry, Reply, Request, Server};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -85,58 +85,17 @@ impl Drop for Echo {
     }
 }
 
-struct Client {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+fn connect(path: &Path) -> Client {
+    Client::connect(path, Some(TIMEOUT)).unwrap()
 }
 
-impl Client {
-    fn connect(path: &Path) -> Self {
-        let s = UnixStream::connect(path).unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(TIMEOUT)).unwrap();
-        Client {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-        }
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).unwrap();
-    }
-
-    /// Reads one framed reply: (output, ok). Panics on EOF or timeout.
-    fn reply(&mut self) -> (String, bool) {
-        let mut out = Vec::new();
-        loop {
-            let mut line = Vec::new();
-            let n = self.reader.read_until(b'\n', &mut line).unwrap();
-            assert!(
-                n > 0,
-                "EOF before terminator; got {:?}",
-                String::from_utf8_lossy(&out)
-            );
-            match line.as_slice() {
-                b"\0OK\n" => return (String::from_utf8(out).unwrap(), true),
-                b"\0ERR\n" => return (String::from_utf8(out).unwrap(), false),
-                _ => out.extend_from_slice(&line),
-            }
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> (String, bool) {
-        self.send_raw(format!("{line}\n").as_bytes());
-        self.reply()
-    }
-
-    /// True when the server closed the connection (EOF within the timeout).
-    fn closed(&mut self) -> bool {
-        let mut buf = [0u8; 64];
-        match self.reader.read(&mut buf) {
-            Ok(0) => true,
-            Err(e) => e.kind() == ErrorKind::ConnectionReset,
-            Ok(_) => false,
-        }
+/// True when the server closed the connection (EOF within the timeout).
+fn closed(c: &mut Client) -> bool {
+    let mut buf = [0u8; 64];
+    match c.reader().read(&mut buf) {
+        Ok(0) => true,
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+        Ok(_) => false,
     }
 }
 
@@ -176,7 +135,7 @@ fn stale_live_and_foreign_files() {
     let err = Server::bind(&path, 0o660, None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AddrInUse);
     assert_eq!(
-        Client::connect(&path).cmd("still here").0,
+        connect(&path).cmd("still here").unwrap().0,
         "echo: still here\n"
     );
 
@@ -202,28 +161,34 @@ fn framing_ok_err_empty_quit() {
     let path = dir.join("cli.sock");
     let server = Server::bind(&path, 0o660, None).unwrap();
     let _echo = Echo::start(&server);
-    let mut c = Client::connect(&path);
-    assert_eq!(c.cmd("show version"), ("echo: show version\n".into(), true));
+    let mut c = connect(&path);
     assert_eq!(
-        c.cmd("  spaced   out \r"),
+        c.cmd("show version").unwrap(),
+        ("echo: show version\n".into(), true)
+    );
+    assert_eq!(
+        c.cmd("  spaced   out \r").unwrap(),
         ("echo: spaced   out\n".into(), true)
     );
-    assert_eq!(c.cmd("fail now"), ("fail now: it failed\n".into(), false));
-    assert_eq!(c.cmd(""), (String::new(), true));
-    assert_eq!(c.cmd("   "), (String::new(), true));
     assert_eq!(
-        c.cmd("drop"),
+        c.cmd("fail now").unwrap(),
+        ("fail now: it failed\n".into(), false)
+    );
+    assert_eq!(c.cmd("").unwrap(), (String::new(), true));
+    assert_eq!(c.cmd("   ").unwrap(), (String::new(), true));
+    assert_eq!(
+        c.cmd("drop").unwrap(),
         ("command dropped without a reply\n".into(), false)
     );
     // Pipelined lines are answered in order.
-    c.send_raw(b"one\ntwo\n");
-    assert_eq!(c.reply().0, "echo: one\n");
-    assert_eq!(c.reply().0, "echo: two\n");
-    c.send_raw(b"quit\n");
-    assert!(c.closed());
-    let mut c = Client::connect(&path);
-    c.send_raw(b" exit \n");
-    assert!(c.closed());
+    c.send_raw(b"one\ntwo\n").unwrap();
+    assert_eq!(c.reply().unwrap().0, "echo: one\n");
+    assert_eq!(c.reply().unwrap().0, "echo: two\n");
+    c.send_raw(b"quit\n").unwrap();
+    assert!(closed(&mut c));
+    let mut c = connect(&path);
+    c.send_raw(b" exit \n").unwrap();
+    assert!(closed(&mut c));
 }
 
 #[test]
@@ -232,7 +197,7 @@ fn hundred_clients_at_once() {
     let path = dir.join("cli.sock");
     let server = Server::bind(&path, 0o660, None).unwrap();
     let _echo = Echo::start(&server);
-    let clients: Vec<Client> = (0..100).map(|_| Client::connect(&path)).collect();
+    let clients: Vec<Client> = (0..100).map(|_| connect(&path)).collect();
     wait_until(|| server.client_count() == 100);
     let barrier = Arc::new(std::sync::Barrier::new(100));
     let handles: Vec<_> = clients
@@ -244,7 +209,7 @@ fn hundred_clients_at_once() {
                 b.wait();
                 for j in 0..3 {
                     let line = format!("client {i} cmd {j}");
-                    assert_eq!(c.cmd(&line), (format!("echo: {line}\n"), true));
+                    assert_eq!(c.cmd(&line).unwrap(), (format!("echo: {line}\n"), true));
                 }
             })
         })
@@ -264,43 +229,49 @@ fn hostile_input_keeps_the_server_serving() {
 
     // Half a line, then gone: nothing is run.
     {
-        let mut c = Client::connect(&path);
-        c.send_raw(b"set interface state pg0");
+        let mut c = connect(&path);
+        c.send_raw(b"set interface state pg0").unwrap();
     }
     // Disconnect while the command is in flight.
     {
-        let mut c = Client::connect(&path);
-        c.send_raw(b"show something\n");
+        let mut c = connect(&path);
+        c.send_raw(b"show something\n").unwrap();
     }
 
     // A 1 MiB line: refused, the rest of it skipped, the connection still usable.
-    let mut c = Client::connect(&path);
+    let mut c = connect(&path);
     let mut big = vec![b'a'; 1 << 20];
     big.push(b'\n');
-    c.send_raw(&big);
-    let (out, ok) = c.reply();
+    c.send_raw(&big).unwrap();
+    let (out, ok) = c.reply().unwrap();
     assert!(!ok);
     assert_eq!(out, "command line too long (more than 65536 bytes)\n");
-    assert_eq!(c.cmd("after big"), ("echo: after big\n".into(), true));
+    assert_eq!(
+        c.cmd("after big").unwrap(),
+        ("echo: after big\n".into(), true)
+    );
 
     // Binary garbage: invalid UTF-8, NULs, a forged terminator, escape sequences.
-    c.send_raw(b"\xff\xfe\x00\x01garbage\n");
-    assert_eq!(c.reply(), ("invalid UTF-8 in command line\n".into(), false));
-    c.send_raw(b"\0OK\n");
+    c.send_raw(b"\xff\xfe\x00\x01garbage\n").unwrap();
     assert_eq!(
-        c.reply(),
+        c.reply().unwrap(),
+        ("invalid UTF-8 in command line\n".into(), false)
+    );
+    c.send_raw(b"\0OK\n").unwrap();
+    assert_eq!(
+        c.reply().unwrap(),
         ("invalid control character in command line\n".into(), false)
     );
-    c.send_raw(b"show \x1b[A\n");
-    assert!(!c.reply().1);
+    c.send_raw(b"show \x1b[A\n").unwrap();
+    assert!(!c.reply().unwrap().1);
     assert_eq!(
-        c.cmd("after garbage"),
+        c.cmd("after garbage").unwrap(),
         ("echo: after garbage\n".into(), true)
     );
 
     // Random bytes on a fresh connection, then hang up.
     {
-        let mut c = Client::connect(&path);
+        let mut c = connect(&path);
         let mut x: u32 = 0x1234_5678;
         let noise: Vec<u8> = (0..100_000)
             .map(|_| {
@@ -310,12 +281,12 @@ fn hostile_input_keeps_the_server_serving() {
                 x.to_le_bytes()[0]
             })
             .collect();
-        c.send_raw(&noise);
+        c.send_raw(&noise).unwrap();
     }
 
-    let mut fresh = Client::connect(&path);
+    let mut fresh = connect(&path);
     assert_eq!(
-        fresh.cmd("still alive"),
+        fresh.cmd("still alive").unwrap(),
         ("echo: still alive\n".into(), true)
     );
     let seen = echo.seen.lock().unwrap().clone();
@@ -336,20 +307,20 @@ fn client_cap() {
     };
     let server = Server::bind_with(&path, 0o660, None, limits).unwrap();
     let _echo = Echo::start(&server);
-    let mut a = Client::connect(&path);
-    let mut b = Client::connect(&path);
-    assert!(a.cmd("a").1 && b.cmd("b").1);
-    let mut c = Client::connect(&path);
+    let mut a = connect(&path);
+    let mut b = connect(&path);
+    assert!(a.cmd("a").unwrap().1 && b.cmd("b").unwrap().1);
+    let mut c = connect(&path);
     assert_eq!(
-        c.reply(),
+        c.reply().unwrap(),
         ("too many CLI clients (at most 2)\n".into(), false)
     );
-    assert!(c.closed());
+    assert!(closed(&mut c));
     drop(a);
     wait_until(|| server.client_count() == 1);
-    let mut d = Client::connect(&path);
-    assert_eq!(d.cmd("d"), ("echo: d\n".into(), true));
-    assert_eq!(b.cmd("b again"), ("echo: b again\n".into(), true));
+    let mut d = connect(&path);
+    assert_eq!(d.cmd("d").unwrap(), ("echo: d\n".into(), true));
+    assert_eq!(b.cmd("b again").unwrap(), ("echo: b again\n".into(), true));
 }
 
 #[test]
@@ -358,11 +329,11 @@ fn shutdown_closes_clients_and_the_channel() {
     let path = dir.join("cli.sock");
     let server = Server::bind(&path, 0o660, None).unwrap();
     let rx = server.requests();
-    let mut c = Client::connect(&path);
+    let mut c = connect(&path);
     wait_until(|| server.client_count() == 1);
     drop(server);
     assert!(!path.exists());
-    assert!(c.closed());
+    assert!(closed(&mut c));
     assert!(UnixStream::connect(&path).is_err());
     // Every sender is gone once the threads have ended.
     let deadline = Instant::now() + TIMEOUT;
@@ -414,22 +385,25 @@ fn registry_behind_the_socket() {
             }
         }
     });
-    let mut c = Client::connect(&path);
-    assert_eq!(c.cmd("set count 7"), (String::new(), true));
-    assert_eq!(c.cmd("sh co"), ("counter 7\n".into(), true));
+    let mut c = connect(&path);
+    assert_eq!(c.cmd("set count 7").unwrap(), (String::new(), true));
+    assert_eq!(c.cmd("sh co").unwrap(), ("counter 7\n".into(), true));
     assert_eq!(
-        c.cmd("set counter x"),
+        c.cmd("set counter x").unwrap(),
         ("set counter: expected counter value `x'\n".into(), false)
     );
     assert_eq!(
-        c.cmd("cr th"),
+        c.cmd("cr th").unwrap(),
         (
             "partial\ncreate thing: our address not specified\n".into(),
             false
         )
     );
-    assert_eq!(c.cmd("bogus"), ("unknown input `bogus'\n".into(), false));
-    let (help, ok) = c.cmd("show ?");
+    assert_eq!(
+        c.cmd("bogus").unwrap(),
+        ("unknown input `bogus'\n".into(), false)
+    );
+    let (help, ok) = c.cmd("show ?").unwrap();
     assert!(ok && help.contains("show counter"), "{help}");
     stop.store(true, Ordering::SeqCst);
     main.join().unwrap();

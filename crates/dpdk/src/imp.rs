@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use pwire_graph::Shared;
+use pwire_vnet::main_task;
 use pwire_vnet::registry::cmd;
 use pwire_vnet::{CliCtx, DevClass, Registry};
 
@@ -35,27 +36,13 @@ pub fn register(r: &mut Registry) {
     // Only the main thread writes interface state: the rx owner of queue 0 records the link
     // in `Port::link_up` and signals this task.
     let link_task = r.main_task(move |cx| {
-        let changes: Vec<(u32, bool)> = {
-            let vs = cx.vnet.state.get(&cx.ctl);
-            s.get(&cx.ctl)
-                .ports
-                .iter()
-                .filter_map(|p| {
-                    let up = p.link_up.load(Relaxed);
-                    vs.get(p.sw_if_index)
-                        .filter(|i| i.link_up != up)
-                        .map(|_| (p.sw_if_index, up))
-                })
-                .collect()
-        };
-        if !changes.is_empty() {
-            let vs = cx.vnet.state.write(&mut cx.ctl);
-            for (sw, up) in changes {
-                if let Some(i) = vs.get_mut(sw) {
-                    i.link_up = up;
-                }
-            }
-        }
+        let reported: Vec<(u32, bool)> = s
+            .get(&cx.ctl)
+            .ports
+            .iter()
+            .map(|p| (p.sw_if_index, p.link_up.load(Relaxed)))
+            .collect();
+        main_task::apply_link_states(cx, &reported);
     });
     input::register(r, st.clone(), link_task);
     tx::register(r, st.clone());

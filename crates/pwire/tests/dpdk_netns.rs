@@ -13,12 +13,14 @@
 
 #![cfg(feature = "dpdk")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use pwire_cli::Client;
+use pwire_testkit::netns::{netns_sh, ping, skip_reason, tcp_transfer, NsPwire};
+use pwire_testkit::TempDir;
 
 /// The two tests share the machine's two CPUs badly: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -27,124 +29,48 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Some(format!("needs root for network namespaces (euid {euid})"));
+/// Takes the one-test-at-a-time lock and a temp dir, or returns None (after saying why)
+/// when this machine cannot run the namespace tests.
+fn setup(tag: &str) -> Option<(MutexGuard<'static, ()>, TempDir)> {
+    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(why) = skip_reason(&["python3"]) {
+        eprintln!("skipped: {why}");
+        return None;
     }
-    for (bin, arg) in [("ip", "-V"), ("ping", "-V"), ("python3", "-V")] {
-        if Command::new(bin).arg(arg).output().is_err() {
-            return Some(format!("`{bin}' not installed"));
-        }
-    }
-    None
+    Some((g, TempDir::new(tag)))
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pwire-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-/// One line to a pwire CLI socket; returns (ok, output).
+/// One line to a pwire CLI socket; returns (ok, output). A failed connection or a reply cut
+/// short is (false, the error).
 fn cli(sock: &Path, line: &str) -> (bool, String) {
-    let mut s = UnixStream::connect(sock).unwrap_or_else(|e| panic!("{}: {e}", sock.display()));
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut r = BufReader::new(s);
-    let mut out = Vec::new();
-    loop {
-        let mut l = Vec::new();
-        if r.read_until(b'\n', &mut l).unwrap_or(0) == 0 {
-            return (false, String::from_utf8_lossy(&out).into_owned());
-        }
-        match l.as_slice() {
-            b"\0OK\n" => return (true, String::from_utf8_lossy(&out).into_owned()),
-            b"\0ERR\n" => return (false, String::from_utf8_lossy(&out).into_owned()),
-            _ => out.extend_from_slice(&l),
-        }
+    match Client::connect(sock, Some(Duration::from_secs(20))).and_then(|mut c| c.cmd(line)) {
+        Ok((out, ok)) => (ok, out),
+        Err(e) => (false, format!("{}: {e}", sock.display())),
     }
 }
 
-fn cli_ok(sock: &Path, line: &str) -> String {
-    let (ok, out) = cli(sock, line);
-    assert!(ok, "`{line}': {out}");
-    out
-}
-
-/// A pwire process in a namespace, killed on drop.
-struct Pwire {
-    child: Option<Child>,
-    sock: PathBuf,
-}
+/// The pwire binary of this package (built with `--features dpdk`) in a namespace.
+struct Pwire(NsPwire);
 
 impl Pwire {
     fn start(ns: &str, conf: &Path, sock: PathBuf) -> Pwire {
-        let _ = std::fs::remove_file(&sock);
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pwire"), "-c"])
-            .arg(conf)
-            .env("PWIRE_NO_HUGEPAGES", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pwire");
-        let mut p = Pwire {
-            child: Some(child),
+        Pwire(NsPwire::start(
+            Path::new(env!("CARGO_BIN_EXE_pwire")),
+            ns,
+            conf,
             sock,
-        };
-        let t0 = Instant::now();
-        while !p.sock.exists() {
-            let exited = p
-                .child
-                .as_mut()
-                .unwrap()
-                .try_wait()
-                .ok()
-                .flatten()
-                .is_some();
-            if exited || t0.elapsed() > Duration::from_secs(30) {
-                let mut c = p.child.take().unwrap();
-                let _ = c.kill();
-                let out = c.wait_with_output().unwrap();
-                panic!(
-                    "pwire in {ns} did not start: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        p
+        ))
     }
-    fn cli(&self, line: &str) -> String {
-        cli_ok(&self.sock, line)
-    }
-}
 
-impl Drop for Pwire {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg(c.id().to_string()).status();
-            let t0 = Instant::now();
-            while c.try_wait().ok().flatten().is_none() && t0.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    fn cli(&self, line: &str) -> String {
+        let (ok, out) = cli(&self.0.sock, line);
+        assert!(ok, "`{line}': {out}");
+        out
     }
 }
 
 fn sh(prefix: &str, script: &str) -> std::process::Output {
-    Command::new("bash")
-        .arg("-c")
-        .arg(format!(". {}/scripts/netns.sh; {script}", root().display()))
-        .env("PW_PREFIX", prefix)
-        .env("PW_DPDK", "1")
-        .output()
-        .expect("bash")
+    netns_sh(&root(), prefix, &[("PW_DPDK", "1")], script)
 }
 
 /// scripts/netns.sh's namespaces under `prefix`, removed on drop.
@@ -154,76 +80,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = sh(&self.0, "netns_down");
     }
-}
-
-fn ping(ns: &str, to: &str, count: u32) -> u32 {
-    let o = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "ping",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.2",
-            "-W",
-            "1",
-            to,
-        ])
-        .output()
-        .unwrap();
-    let s = String::from_utf8_lossy(&o.stdout);
-    s.lines()
-        .find(|l| l.contains("received"))
-        .and_then(|l| l.split(',').nth(1))
-        .and_then(|x| x.split_whitespace().next())
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Sends `bytes` over TCP from `from` to 10.1.1.2:5201 in `to`; asserts that count and
-/// SHA-256 arrive unchanged.
-fn tcp_transfer(from: &str, to: &str, bytes: usize) {
-    let server = Command::new("ip")
-        .args(["netns", "exec", to, "timeout", "60", "python3", "-c"])
-        .arg(
-            "import socket,hashlib\n\
-             s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('10.1.1.2',5201));s.listen(1)\n\
-             s.settimeout(30);c,_=s.accept();c.settimeout(30);h=hashlib.sha256();n=0\n\
-             while True:\n d=c.recv(65536)\n if not d: break\n h.update(d);n+=len(d)\n\
-             print(n,h.hexdigest())",
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let t0 = Instant::now();
-    let client = Command::new("ip")
-        .args(["netns", "exec", from, "timeout", "60", "python3", "-c"])
-        .arg(format!(
-            "import socket,hashlib\n\
-             b=bytes((i*7)%251 for i in range(1<<20))\n\
-             s=socket.create_connection(('10.1.1.2',5201),timeout=30);h=hashlib.sha256();n=0\n\
-             while n<{bytes}:\n s.sendall(b);h.update(b);n+=len(b)\n\
-             s.close();print(n,h.hexdigest())"
-        ))
-        .output()
-        .unwrap();
-    let secs = t0.elapsed().as_secs_f64();
-    let srv = server.wait_with_output().unwrap();
-    let sent = String::from_utf8_lossy(&client.stdout).trim().to_string();
-    let got = String::from_utf8_lossy(&srv.stdout).trim().to_string();
-    assert!(
-        !sent.is_empty(),
-        "client failed: {}",
-        String::from_utf8_lossy(&client.stderr)
-    );
-    assert_eq!(got, sent, "bytes and digest received equal what was sent");
-    eprintln!(
-        "TCP over DPDK net_af_packet + L2TPv3: {:.1} Mbit/s",
-        bytes as f64 * 8.0 / secs / 1e6
-    );
 }
 
 /// `free N of M` from `show buffers` must have N == M, and the mempool must have nothing out.
@@ -251,13 +107,11 @@ fn assert_no_leak(p: &Pwire, what: &str) {
 
 #[test]
 fn two_node_pseudowire_over_dpdk() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(why) = skip_reason() {
-        eprintln!("skipped: {why}");
+    let Some((_g, dir)) = setup("dpdk-e2e") else {
         return;
-    }
+    };
+    let dir = dir.path();
     let prefix = format!("pwd{}-", std::process::id());
-    let dir = tmpdir("dpdk-e2e");
     let o = sh(&prefix, "netns_up");
     let _ns = Netns(prefix.clone());
     assert!(
@@ -281,7 +135,7 @@ fn two_node_pseudowire_over_dpdk() {
     );
     let (h1, h2) = (format!("{prefix}h1"), format!("{prefix}h2"));
     let t0 = Instant::now();
-    while ping(&h1, "10.1.1.2", 1) != 1 {
+    while ping(&h1, "10.1.1.2", 1).0 != 1 {
         assert!(
             t0.elapsed() < Duration::from_secs(15),
             "first ping across the tunnel\nA:\n{}\nB:\n{}",
@@ -289,11 +143,12 @@ fn two_node_pseudowire_over_dpdk() {
             b.cli("show errors")
         );
     }
-    assert_eq!(ping(&h1, "10.1.1.2", 10), 10, "h1 -> h2");
-    assert_eq!(ping(&h2, "10.1.1.1", 10), 10, "h2 -> h1");
+    assert_eq!(ping(&h1, "10.1.1.2", 10).0, 10, "h1 -> h2");
+    assert_eq!(ping(&h2, "10.1.1.1", 10).0, 10, "h2 -> h1");
     let hw = a.cli("show hardware-interfaces verbose net_af_packet1");
     assert!(hw.contains("driver name: net_af_packet"), "{hw}");
-    tcp_transfer(&h1, &h2, 8 << 20);
+    let mbps = tcp_transfer(&h1, &h2, 8 << 20);
+    eprintln!("TCP over DPDK net_af_packet + L2TPv3: {mbps:.1} Mbit/s");
     for (p, side) in [(&a, "A"), (&b, "B")] {
         let e = p.cli("show errors");
         assert!(!e.contains("multi-segment"), "{side}: {e}");
@@ -302,7 +157,6 @@ fn two_node_pseudowire_over_dpdk() {
         assert_no_leak(p, side);
     }
     drop((a, b));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Per-thread `dpdk-input` vectors from `show runtime`.
@@ -339,13 +193,11 @@ fn udp_flows(ns: &str, n: u32) {
 
 #[test]
 fn two_workers_poll_their_own_queue() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(why) = skip_reason() {
-        eprintln!("skipped: {why}");
+    let Some((_g, dir)) = setup("dpdk-mq") else {
         return;
-    }
+    };
+    let dir = dir.path();
     let ns = format!("pwq{}", std::process::id());
-    let dir = tmpdir("dpdk-mq");
     let run = |args: &[&str]| {
         let o = Command::new("ip").args(args).output().unwrap();
         assert!(
@@ -424,7 +276,7 @@ fn two_workers_poll_their_own_queue() {
         "{rxp}"
     );
     let (ok, e) = cli(
-        &p.sock,
+        &p.0.sock,
         "set interface rx-placement net_af_packet0 queue 2 worker 0",
     );
     assert!(!ok && e.contains("queue 2 does not exist"), "{e}");
@@ -440,5 +292,4 @@ fn two_workers_poll_their_own_queue() {
     p.cli("set interface state net_af_packet0 down");
     assert_no_leak(&p, "two workers");
     drop(p);
-    let _ = std::fs::remove_dir_all(&dir);
 }

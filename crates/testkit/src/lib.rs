@@ -7,6 +7,9 @@
 //!   `test forward <tx-interface>`; with `packet-generator new { ... node test-forward }` it
 //!   makes a pg-in, pg-out loop through the real engine.
 //! - pcap helpers to write stream inputs and read captures.
+//! - [`netns`]: namespaces, pwire processes, ping and TCP for the end-to-end tests.
+
+pub mod netns;
 
 use pwire_cli::CliError;
 use pwire_graph::{next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};

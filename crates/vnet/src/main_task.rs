@@ -65,3 +65,25 @@ impl MainTasks {
         }
     }
 }
+
+/// Main thread: copies the link states a driver's rx owners reported, as
+/// `(sw_if_index, link_up)`, into the interface table. Device drivers call this from their
+/// link task because only the main thread writes interface state; the table is taken for
+/// writing only when some state really changed, so a spurious signal costs no write.
+pub fn apply_link_states(cx: &mut CliCtx, reported: &[(u32, bool)]) {
+    let changed = {
+        let vs = cx.vnet.state.get(&cx.ctl);
+        reported
+            .iter()
+            .any(|&(sw, up)| vs.get(sw).is_some_and(|i| i.link_up != up))
+    };
+    if !changed {
+        return;
+    }
+    let vs = cx.vnet.state.write(&mut cx.ctl);
+    for &(sw, up) in reported {
+        if let Some(i) = vs.get_mut(sw) {
+            i.link_up = up;
+        }
+    }
+}
