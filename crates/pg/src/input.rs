@@ -150,15 +150,29 @@ impl Node for PgInput {
             let fixed = (s.size.0 == s.size.1 && s.source == "data").then_some(s.size.0 as usize);
             let ifs = [s.sw_if_index, s.tx_sw_if_index];
             let cap = cx.data_size();
+            // (packet length, bytes copied from the template) for a template of length t
+            let shape = |t: usize| {
+                let len = fixed.unwrap_or(t).min(cap);
+                (len, len.min(t))
+            };
+            // One template (the usual stream): worked out once for the frame.
+            let single = match s.packets.as_slice() {
+                [t] => Some((t.as_slice(), shape(t.len()))),
+                _ => None,
+            };
             for k in 0..got {
                 let bi = self.bis[k];
-                let tmpl = s.packets[pos].as_slice();
-                pos += 1;
-                if pos == s.packets.len() {
-                    pos = 0;
-                }
-                let len = fixed.unwrap_or(tmpl.len()).min(cap);
-                let k0 = len.min(tmpl.len());
+                let (tmpl, (len, k0)) = match single {
+                    Some(x) => x,
+                    None => {
+                        let t = s.packets[pos].as_slice();
+                        pos += 1;
+                        if pos == s.packets.len() {
+                            pos = 0;
+                        }
+                        (t, shape(t.len()))
+                    }
+                };
                 {
                     // SAFETY: `bi` was just allocated by this node and is in no frame yet; the
                     // slice ends before the metadata is borrowed below.
