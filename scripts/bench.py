@@ -67,6 +67,16 @@ def parse_runtime(text):
         threads.setdefault(cur, {})[m.group(1)] = (float(m.group(6)), int(m.group(4)))
     return threads
 
+def whole_clk(nodes):
+    """Whole-graph clocks per input packet of one thread's {node: (clk/pkt, vectors)}: every
+    node's clocks over the packets pg-input made. For a single path this is the plain sum of
+    the nodes' clk/pkt (each node sees every packet); for mixed paths it weights each node by
+    the share of packets it saw."""
+    inp = nodes.get("pg-input", (0, 0))[1]
+    if not inp:
+        return sum(v[0] for v in nodes.values())
+    return sum(c * v for c, v in nodes.values()) / inp
+
 def run_case(pw, streams, timeout=600):
     """Runs the streams together; returns ({thread: {node: (clk, vectors)}}, wall seconds)."""
     pw.cli("clear runtime")
@@ -311,7 +321,7 @@ def side_by_side(ca, cb, seconds, cores):
         whole = []
         for pw, _ in pws:
             t = parse_runtime(pw.cli("show runtime")).get(0, {})
-            whole.append(sum(v[0] for v in t.values()))
+            whole.append(whole_clk(t))
         return whole[1] / whole[0]
     finally:
         import shutil
@@ -409,7 +419,7 @@ def bench(work):
             if not names:
                 continue
             med = {k: statistics.median([r.get(t, {}).get(k, (0, 0))[0] for r, _ in per_run]) for k in names}
-            whole = statistics.median([sum(v[0] for v in r.get(t, {}).values()) for r, _ in per_run])
+            whole = statistics.median([whole_clk(r.get(t, {})) for r, _ in per_run])
             per_thread[t] = (med, whole)
         agg_mpps = sum(hz / w / 1e6 for _, w in per_thread.values() if w)
         # The reported node table: the one thread, or the vector-weighted mean over threads.
@@ -474,7 +484,7 @@ def bench(work):
                             r, _ = run_case(pw, streams)
                         finally:
                             pw.close()
-                    got.append(sum(hz / sum(v[0] for v in t.values()) / 1e6 for t in r.values() if t))
+                    got.append(sum(hz / whole_clk(t) / 1e6 for t in r.values() if t))
                 ratios.append(got[1] / got[0])
             else:
                 # Single-thread cases side by side, one per core, over the same wall-clock second:
