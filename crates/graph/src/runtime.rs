@@ -87,42 +87,45 @@ impl Sched {
         f
     }
 
-    /// Appends one buffer to `node`'s open frame.
+    /// `node`'s open frame, opened (and queued) if it has none.
     #[inline(always)]
-    pub(crate) fn enqueue(&mut self, node: u32, bi: BufferIndex) {
+    fn open_frame(&mut self, node: u32) -> usize {
         let mut f = self.open[node as usize];
         if f == NONE {
             f = self.alloc_frame(node);
             self.open[node as usize] = f;
             self.pending.push_back(f);
         }
-        let fu = f as usize;
-        let l = self.len[fu] as usize;
-        self.bis[fu][l] = bi;
-        self.len[fu] = (l + 1) as u16;
-        if l + 1 == FRAME_SIZE {
+        f as usize
+    }
+
+    /// Records that frame `fu` of `node` now holds `len` buffers; a full frame is closed.
+    #[inline(always)]
+    fn filled(&mut self, node: u32, fu: usize, len: usize) {
+        self.len[fu] = len as u16;
+        if len == FRAME_SIZE {
             self.open[node as usize] = NONE;
         }
+    }
+
+    /// Appends one buffer to `node`'s open frame.
+    #[inline(always)]
+    pub(crate) fn enqueue(&mut self, node: u32, bi: BufferIndex) {
+        let fu = self.open_frame(node);
+        let l = self.len[fu] as usize;
+        self.bis[fu][l] = bi;
+        self.filled(node, fu, l + 1);
     }
 
     /// Appends buffers to `node`'s open frames, a frame-sized copy at a time.
     #[inline]
     pub(crate) fn enqueue_slice(&mut self, node: u32, mut bis: &[BufferIndex]) {
         while !bis.is_empty() {
-            let mut f = self.open[node as usize];
-            if f == NONE {
-                f = self.alloc_frame(node);
-                self.open[node as usize] = f;
-                self.pending.push_back(f);
-            }
-            let fu = f as usize;
+            let fu = self.open_frame(node);
             let l = self.len[fu] as usize;
             let k = bis.len().min(FRAME_SIZE - l);
             self.bis[fu][l..l + k].copy_from_slice(&bis[..k]);
-            self.len[fu] = (l + k) as u16;
-            if l + k == FRAME_SIZE {
-                self.open[node as usize] = NONE;
-            }
+            self.filled(node, fu, l + k);
             bis = &bis[k..];
         }
     }
