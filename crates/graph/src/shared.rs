@@ -18,11 +18,15 @@
 use crate::barrier::{Barrier, BarrierGuard};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// State owned by the control plane, read by every thread's nodes.
 pub struct Shared<T> {
     cell: UnsafeCell<T>,
+    /// Bumped by every [`Shared::write`]: a node that keeps something derived from `T` across
+    /// frames checks it once per frame and drops what it kept when it moved.
+    gen: AtomicU64,
 }
 
 impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
@@ -42,6 +46,7 @@ impl<T> Shared<T> {
     pub fn new(v: T) -> Arc<Self> {
         Arc::new(Shared {
             cell: UnsafeCell::new(v),
+            gen: AtomicU64::new(0),
         })
     }
 
@@ -61,10 +66,19 @@ impl<T> Shared<T> {
         unsafe { &*self.cell.get() }
     }
 
+    /// How many times [`Shared::write`] was called: equal numbers mean no change in between.
+    #[inline(always)]
+    pub fn generation(&self) -> u64 {
+        self.gen.load(Ordering::Relaxed)
+    }
+
     /// Control-plane write: parks the workers first.
     #[allow(clippy::mut_from_ref)]
     pub fn write<'a>(&'a self, c: &'a mut Ctl) -> &'a mut T {
         c.ensure_barrier();
+        // Workers are parked: they see the new number with the new state when they resume
+        // (the barrier's release/acquire orders it).
+        self.gen.fetch_add(1, Ordering::Relaxed);
         // SAFETY: every worker is parked (barrier held by `c` until the command ends) and the
         // unique borrow of `c` excludes other control-plane references.
         unsafe { &mut *self.cell.get() }
