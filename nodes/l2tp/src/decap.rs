@@ -61,6 +61,42 @@ pub struct Decap<const LOCAL: bool> {
     vnet: Arc<Shared<VnetState>>,
     /// Session index per packet, resolved ahead for big session-id tables (`u32::MAX` = none).
     idxs: Box<[u32; FRAME_SIZE]>,
+    admin: AdminCache,
+}
+
+/// The tunnel interfaces' admin state as one byte each (0 not looked up yet, 1 down, 2 up),
+/// valid while the interfaces are not written: with many sessions, decap reads a dense byte
+/// instead of an interface record per packet.
+struct AdminCache {
+    gen: u64,
+    st: Vec<u8>,
+}
+
+impl AdminCache {
+    /// Once per frame: forget everything after an interface change (sized for every interface
+    /// then, so the packet loop never allocates).
+    fn sync(&mut self, vnet: &Shared<VnetState>, vs: &VnetState) {
+        let g = vnet.generation();
+        if g != self.gen {
+            self.gen = g;
+            self.st.clear();
+            self.st.resize(vs.ifs.len(), 0);
+        }
+    }
+
+    #[inline(always)]
+    fn up(&mut self, vs: &VnetState, sw: u32) -> bool {
+        let look = || vs.get(sw).is_some_and(|i| i.admin_up);
+        match self.st.get_mut(sw as usize) {
+            Some(b) if *b != 0 => *b == 2,
+            Some(b) => {
+                let up = look();
+                *b = 1 + u8::from(up);
+                up
+            }
+            None => look(),
+        }
+    }
 }
 
 impl<const LOCAL: bool> fmt::Debug for Decap<LOCAL> {
@@ -95,6 +131,10 @@ fn reg<const LOCAL: bool>(r: &mut Registry, main: Arc<Shared<L2tpMain>>, vnet: &
                 main: main.clone(),
                 vnet: st.clone(),
                 idxs: Box::new([u32::MAX; FRAME_SIZE]),
+                admin: AdminCache {
+                    gen: u64::MAX,
+                    st: Vec::new(),
+                },
             })
         },
     ));
@@ -219,10 +259,11 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
         let mut c = FrameCache::EMPTY;
-        let ahead = resolve_ahead(frame, m, vs, rows, &mut self.idxs);
+        self.admin.sync(&self.vnet, vs);
+        let ahead = resolve_ahead(frame, m, rows, &mut self.idxs);
         for (i, (b, nx)) in frame.iter_mut().enumerate() {
             let pre = if ahead { self.idxs[i] } else { u32::MAX };
-            if let Some((strip, inner)) = c.fast(m, vs, rows, pre, b.current()) {
+            if let Some((strip, inner)) = c.fast(m, vs, &mut self.admin, rows, pre, b.current()) {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
                 // strip + inner is the IPv6 packet, inside the buffer: no overflow.
@@ -384,14 +425,14 @@ impl FrameCache {
 
     /// Loads session `idx` under `key`.
     #[inline(always)]
-    fn load(&mut self, m: &L2tpMain, vs: &VnetState, key: u128, idx: u32) {
+    fn load(&mut self, m: &L2tpMain, vs: &VnetState, admin: &mut AdminCache, key: u128, idx: u32) {
         let s = &m.sessions[idx as usize];
         self.key = key;
         self.idx = idx;
         self.local_sid = s.local_session_id;
         self.sw_if_index = s.sw_if_index;
         self.dw = s.dw;
-        self.fast = s.dw.simple && vs.get(s.sw_if_index).is_some_and(|i| i.admin_up);
+        self.fast = s.dw.simple && admin.up(vs, s.sw_if_index);
     }
 
     /// The common case decided with one length check and a cached session: a data packet with
@@ -403,6 +444,7 @@ impl FrameCache {
         &mut self,
         m: &L2tpMain,
         vs: &VnetState,
+        admin: &mut AdminCache,
         rows: Option<&Vec<crate::session::SessRow>>,
         pre: u32,
         d: &[u8],
@@ -431,7 +473,7 @@ impl FrameCache {
                 LookupMode::DstAddress => m.find_addr(h[24..].first_chunk()?),
             }?;
             self.flush(rows);
-            self.load(m, vs, key, idx);
+            self.load(m, vs, admin, key, idx);
         }
         if !self.fast || sid != self.local_sid {
             return None;
@@ -472,7 +514,6 @@ const PREFETCH_FROM: usize = 8192;
 fn resolve_ahead(
     frame: &Frame<'_>,
     m: &L2tpMain,
-    vs: &VnetState,
     rows: Option<&Vec<crate::session::SessRow>>,
     idxs: &mut [u32; FRAME_SIZE],
 ) -> bool {
@@ -497,13 +538,6 @@ fn resolve_ahead(
             .unwrap_or(u32::MAX);
         if *slot != u32::MAX {
             m.prefetch_session(*slot, rows);
-        }
-    }
-    // Third pass: the tunnel interfaces (their admin state), now that the session lines are
-    // on their way.
-    for &idx in idxs.iter().take(frame.len()) {
-        if let Some(i) = m.sw_of(idx).and_then(|sw| vs.get(sw)) {
-            pwire_table::prefetch(i);
         }
     }
     true

@@ -250,11 +250,7 @@ impl L2tpMain {
             pwire_table::prefetch(r);
         }
     }
-    /// The tunnel interface of session `idx` (reads its decap line).
-    #[inline(always)]
-    pub fn sw_of(&self, idx: u32) -> Option<u32> {
-        self.sessions.get(idx as usize).map(|s| s.sw_if_index)
-    }
+
     /// Starts loading the table line where `sid` would be.
     #[inline(always)]
     pub fn prefetch_sid(&self, sid: u32) {
