@@ -304,7 +304,16 @@ fn unresolved_next_hop(mut h: pwire_testkit::Harness) {
         h.counter("ip6-icmp-input", "neighbor advertisements received"),
         1
     );
-    let n = h.cli("show ip6 neighbors");
+    // With a worker the install is asynchronous (the main thread drains the workers' learn
+    // queues on its own clock): wait for it, boundedly.
+    let mut n = h.cli("show ip6 neighbors");
+    for _ in 0..200 {
+        if n.contains("fd01::2") {
+            break;
+        }
+        h.run_for(std::time::Duration::from_millis(5));
+        n = h.cli("show ip6 neighbors");
+    }
     assert!(
         n.contains("fd01::2") && n.contains("02:00:00:00:01:02") && n.contains("pg1"),
         "{n}"
