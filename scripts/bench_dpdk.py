@@ -36,21 +36,15 @@ PWIRE = os.environ.get("PWIRE_BIN", os.path.join(TARGET, "release", "pwire"))
 
 def parse_runtime(text):
     """{node: (clk/pkt, vectors)} over all threads, clocks weighted by vectors; and
-    dpdk-input vectors per thread."""
-    nodes, per_thread = {}, []
-    for line in text.splitlines():
-        if line.startswith("Thread "):
-            per_thread.append(0)
-        m = re.match(r"^(\S+)\s+(active|polling|\"[^\"]*\"|interrupt wait)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)$", line)
-        if not m:
-            continue
-        name, vectors, clk = m.group(1), int(m.group(4)), float(m.group(6))
-        if name == "dpdk-input" and per_thread:
-            per_thread[-1] = vectors
-        if vectors == 0:
-            continue
-        v, c = nodes.get(name, (0, 0.0))
-        nodes[name] = (v + vectors, c + clk * vectors)
+    dpdk-input vectors per thread (bench.py's parser, merged)."""
+    threads = bench.parse_runtime(text)
+    nodes = {}
+    for t in threads.values():
+        for name, (clk, vectors) in t.items():
+            v, c = nodes.get(name, (0, 0.0))
+            nodes[name] = (v + vectors, c + clk * vectors)
+    ids = [int(t) for t in re.findall(r"^Thread (\d+) ", text, re.M)]
+    per_thread = [threads.get(t, {}).get("dpdk-input", (0, 0))[1] for t in ids]
     return {n: (c / v, v) for n, (v, c) in nodes.items()}, per_thread
 
 
