@@ -82,6 +82,48 @@ impl Default for PoolConfig {
 
 type Batch = Box<[BufferIndex; BATCH]>;
 
+/// The pool's addressing, copied out once per frame so that a node's per-packet loop keeps base,
+/// stride and bound in registers (through `&Pool` the compiler reloads them after every store).
+#[derive(Clone, Copy, Debug)]
+pub struct View {
+    base: *mut u8,
+    stride: usize,
+    n_buffers: u32,
+}
+
+impl View {
+    /// Exclusive view of a buffer; the same contract as [`Pool::get_mut`].
+    ///
+    /// # Safety
+    /// As [`Pool::get_mut`], and the pool this view came from must still live.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn get_mut<'a>(self, bi: BufferIndex) -> &'a mut Buffer {
+        assert!(bi < self.n_buffers, "buffer index {bi} out of range");
+        // SAFETY: in range (checked), so inside the live region; exclusivity is the caller's.
+        unsafe { &mut *self.base.add(bi as usize * self.stride).cast::<Buffer>() }
+    }
+
+    /// Start of buffer `bi`'s data area (`data[0]`), computed without loading its metadata.
+    ///
+    /// # Safety
+    /// `bi` must be below the pool's buffer count (the pointer is only formed, not checked).
+    #[inline(always)]
+    pub unsafe fn data_ptr(self, bi: BufferIndex) -> *mut u8 {
+        // SAFETY: the caller keeps `bi` in range, so the offset stays inside the region.
+        unsafe {
+            self.base
+                .add(bi as usize * self.stride + META_SIZE + HEADROOM)
+        }
+    }
+
+    /// Number of buffers in the pool.
+    #[inline(always)]
+    pub fn n_buffers(self) -> u32 {
+        self.n_buffers
+    }
+}
+
 /// The buffer pool, shared by every thread.
 pub struct Pool {
     /// Metadata of buffer 0 (`region + pre_data`): buffer `i`'s metadata is `base + i * stride`.
@@ -233,6 +275,16 @@ impl Pool {
     /// All free buffers: global plus every thread cache. Equal to `n_buffers()` when nothing leaked.
     pub fn free_count(&self) -> u32 {
         self.global_free() + (0..self.cached.len()).map(|t| self.cached(t)).sum::<u32>()
+    }
+
+    /// Base, stride and bound by value, for per-packet loops (see [`View`]).
+    #[inline(always)]
+    pub fn view(&self) -> View {
+        View {
+            base: self.base,
+            stride: self.stride,
+            n_buffers: self.n_buffers,
+        }
     }
 
     #[inline(always)]

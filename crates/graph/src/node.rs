@@ -4,7 +4,7 @@ use crate::counters::{Counters, NodeStats};
 use crate::runtime::Sched;
 use crate::shared::Dp;
 use crate::trace::{TraceEntry, Tracer};
-use pwire_buffer::{Buffer, BufferIndex, Pool, ThreadCache};
+use pwire_buffer::{Buffer, BufferIndex, Pool, ThreadCache, View};
 
 /// What kind of node this is (VPP's node types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,7 @@ pub trait Node: Send {
 /// so handing out one `&mut Buffer` per slot is exclusive.
 pub struct Frame<'a> {
     pool: &'a Pool,
+    view: View,
     bis: &'a [BufferIndex],
     nexts: &'a mut [u16],
 }
@@ -48,7 +49,12 @@ impl std::fmt::Debug for Frame<'_> {
 impl<'a> Frame<'a> {
     pub(crate) fn new(pool: &'a Pool, bis: &'a [BufferIndex], nexts: &'a mut [u16]) -> Self {
         debug_assert!(bis.len() <= crate::FRAME_SIZE && nexts.len() == bis.len());
-        Frame { pool, bis, nexts }
+        Frame {
+            pool,
+            view: pool.view(),
+            bis,
+            nexts,
+        }
     }
     #[inline(always)]
     pub fn len(&self) -> usize {
@@ -76,7 +82,7 @@ impl<'a> Frame<'a> {
     pub fn get_mut(&mut self, i: usize) -> (&mut Buffer, &mut u16) {
         // SAFETY: frame invariant: `bis[i]` is held by this frame only, and the `&mut self`
         // borrow prevents a second reference through this frame.
-        let b = unsafe { self.pool.get_mut(self.bis[i]) };
+        let b = unsafe { self.view.get_mut(self.bis[i]) };
         (b, &mut self.nexts[i])
     }
     /// Sets every packet's next (speculative next; fix the exceptions afterwards).
@@ -87,13 +93,14 @@ impl<'a> Frame<'a> {
     /// Every packet with its next slot, once each.
     #[inline(always)]
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&mut Buffer, &mut u16)> + '_ {
-        let pool = self.pool;
+        let view = self.view;
         self.bis
             .iter()
             .zip(self.nexts.iter_mut())
             .map(move |(&bi, nx)| {
-                // SAFETY: frame invariant (each index once), and the iterator yields each slot once.
-                (unsafe { pool.get_mut(bi) }, nx)
+                // SAFETY: frame invariant (each index once), and the iterator yields each slot once;
+                // the pool outlives the frame.
+                (unsafe { view.get_mut(bi) }, nx)
             })
     }
     /// Every packet with its index and next slot.
@@ -101,14 +108,20 @@ impl<'a> Frame<'a> {
     pub fn iter_mut_bi(
         &mut self,
     ) -> impl Iterator<Item = (BufferIndex, &mut Buffer, &mut u16)> + '_ {
-        let pool = self.pool;
+        let view = self.view;
         self.bis
             .iter()
             .zip(self.nexts.iter_mut())
             .map(move |(&bi, nx)| {
                 // SAFETY: as in `iter_mut`.
-                (bi, unsafe { pool.get_mut(bi) }, nx)
+                (bi, unsafe { view.get_mut(bi) }, nx)
             })
+    }
+    /// The pool's addressing, the indices and the next slots at once, for a node's tight
+    /// per-packet loop. `View::get_mut` on each index once is exclusive (frame invariant).
+    #[inline(always)]
+    pub fn parts(&mut self) -> (View, &[BufferIndex], &mut [u16]) {
+        (self.view, self.bis, self.nexts)
     }
     /// The next slots.
     #[inline(always)]
@@ -283,6 +296,12 @@ impl<'a> Cx<'a> {
     pub unsafe fn data_mut(&self, bi: BufferIndex, len: usize) -> &mut [u8] {
         // SAFETY: the caller's contract.
         unsafe { self.cache.pool().data_mut(bi, len) }
+    }
+
+    /// The pool's addressing by value, for an input node's per-packet loop.
+    #[inline(always)]
+    pub fn pool_view(&self) -> pwire_buffer::View {
+        self.cache.pool().view()
     }
 
     /// Bytes of data a buffer holds (the pool's data size).

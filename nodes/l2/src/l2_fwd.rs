@@ -93,9 +93,28 @@ impl Node for L2Fwd {
         let prefetched =
             crate::keys_prefetched::<false>(frame, &st.fib, &mut self.keys, self.varied);
         let mut changes = 0usize;
-        for (i, (b, nx)) in frame.iter_mut().enumerate() {
+        let (view, bis, nexts) = frame.parts();
+        let len = bis.len();
+        let mut i = 0;
+        // The previous packet went plainly to port `plain`: the packets after it with the same
+        // destination (and another RX port) go there too.
+        let mut plain = u32::MAX;
+        while i < len {
+            if plain != u32::MAX {
+                let k = same_destination_run(view, &bis[i..], &mut nexts[i..], last_key, plain);
+                i += k;
+                hits += k as u64;
+                plain = u32::MAX;
+                if i == len {
+                    break;
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
             let k = if prefetched {
-                self.keys[i]
+                self.keys[i - 1]
             } else {
                 crate::frame_key::<false>(b)
             };
@@ -162,6 +181,7 @@ impl Node for L2Fwd {
                     } else {
                         b.sw_if_index[TX] = h.sw;
                         *nx = FeatNext::Output as u16;
+                        plain = h.sw;
                     }
                 }
                 None => {
@@ -185,4 +205,27 @@ impl Node for L2Fwd {
         // Dropped misses are counted by error-drop under the same name.
         cx.count(C::Flood, flooded);
     }
+}
+
+/// Packets from the start of `bis` with destination key `key`, untraced and not received on
+/// `sw`: they go out of `sw`. Returns how many; stops at the first other packet. Not inlined:
+/// on its own the loop keeps everything in registers.
+#[inline(never)]
+fn same_destination_run(
+    view: pwire_buffer::View,
+    bis: &[u32],
+    nexts: &mut [u16],
+    key: u64,
+    sw: u32,
+) -> usize {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced() || b.rx() == sw || crate::frame_key::<false>(b) != key {
+            return k;
+        }
+        b.sw_if_index[TX] = sw;
+        *nx = FeatNext::Output as u16;
+    }
+    bis.len()
 }

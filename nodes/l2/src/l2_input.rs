@@ -107,7 +107,21 @@ impl Node for L2Input {
         // Frames usually come from one port: look it up once per run of equal RX.
         let mut last_rx = u32::MAX;
         let mut p = Port::default();
-        for (b, nx) in frame.iter_mut() {
+        let (view, bis, nexts) = frame.parts();
+        let len = bis.len();
+        let mut i = 0;
+        while i < len {
+            // Unicast frames from the run's port, in a loop of their own once it is known.
+            if p.feat != 0 && last_rx != u32::MAX {
+                i += unicast_run(view, &bis[i..], &mut nexts[i..], last_rx, &p);
+                if i == len {
+                    break;
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
             let rx = b.rx();
             if rx != last_rx {
                 p = match self.ports.get_mut(rx as usize) {
@@ -156,4 +170,44 @@ impl Node for L2Input {
         }
         cx.count(C::L2Input, n);
     }
+}
+
+/// Unicast frames of at least 14 bytes from the start of `bis` received on `rx` (port `p`, in
+/// L2 mode), untraced and not sent by the BVI: the port's L2 metadata and first feature's next.
+/// Returns how many; stops at the first other packet. Not inlined: on its own the loop keeps
+/// everything in registers.
+#[inline(never)]
+fn unicast_run(
+    view: pwire_buffer::View,
+    bis: &[u32],
+    nexts: &mut [u16],
+    rx: u32,
+    p: &Port,
+) -> usize {
+    let meta = L2Meta {
+        feature_bitmap: p.feat,
+        bd_index: p.bd_index,
+        shg: p.shg,
+        _pad: 0,
+    };
+    let next = feat_next(p.feat);
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        let unicast = b.current().first().is_some_and(|&d0| d0 & 1 == 0);
+        if b.is_traced()
+            || b.rx() != rx
+            || b.current_length < 14
+            || !unicast
+            || b.tx() == TX_FROM_BVI
+        {
+            return k;
+        }
+        b.opaque.l2 = meta;
+        if p.peer != !0 {
+            b.sw_if_index[TX] = p.peer;
+        }
+        *nx = next;
+    }
+    bis.len()
 }

@@ -76,10 +76,28 @@ impl Node for L2Learn {
         let mut changes = 0usize;
         // One-entry cache, as VPP's l2fib_lookup: frames often repeat a source.
         let mut last_key = u64::MAX;
+        let mut last_rx = u32::MAX;
         let mut last = None;
-        for (i, (b, nx)) in frame.iter_mut().enumerate() {
+        let (view, bis, nexts) = frame.parts();
+        let len = bis.len();
+        let mut i = 0;
+        // The previous packet's source is known on its port with nothing to update: the
+        // packets after it with the same source and port need only their next.
+        let mut quiet = false;
+        while i < len {
+            if quiet {
+                i += same_source_run(view, &bis[i..], &mut nexts[i..], last_key, last_rx);
+                quiet = false;
+                if i == len {
+                    break;
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
             let k = if prefetched {
-                self.keys[i]
+                self.keys[i - 1]
             } else {
                 crate::frame_key::<true>(b)
             };
@@ -124,6 +142,8 @@ impl Node for L2Learn {
                         e.ts.store(now, Relaxed);
                         hits += 1;
                     }
+                    quiet = local.is_empty();
+                    last_rx = rx;
                 }
                 None => {
                     miss += 1;
@@ -157,6 +177,30 @@ impl Node for L2Learn {
         cx.count(C::Limit, limit);
         cx.count(C::HitUpdate, hits);
     }
+}
+
+/// Packets from the start of `bis` with source key `key` on port `rx`, untraced: clears their
+/// learn bit and sets their next. Returns how many; stops at the first other packet. Not
+/// inlined: on its own the loop keeps everything in registers.
+#[inline(never)]
+fn same_source_run(
+    view: pwire_buffer::View,
+    bis: &[u32],
+    nexts: &mut [u16],
+    key: u64,
+    rx: u32,
+) -> usize {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced() || b.rx() != rx || crate::frame_key::<true>(b) != key {
+            return k;
+        }
+        let f = b.opaque.l2.feature_bitmap & !feat::LEARN;
+        b.opaque.l2.feature_bitmap = f;
+        *nx = feat_next(f);
+    }
+    bis.len()
 }
 
 #[inline]

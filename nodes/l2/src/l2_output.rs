@@ -81,7 +81,21 @@ impl Node for L2Output {
             l3: false,
             shg: 0,
         };
-        for (b, nx) in frame.iter_mut() {
+        let (view, bis, nexts) = frame.parts();
+        let len = bis.len();
+        let mut i = 0;
+        while i < len {
+            // Frames to the run's port that pass, in a loop of their own once it is known.
+            if last_tx != u32::MAX && !eg.l3 {
+                i += pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg);
+                if i == len {
+                    break;
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
             let tx = b.tx();
             if tx != last_tx {
                 last_tx = tx;
@@ -126,6 +140,28 @@ impl Node for L2Output {
         }
         cx.count(C::L2Output, n);
     }
+}
+
+/// Frames from the start of `bis` sent to `tx` (an L2 port, egress `eg`), untraced and not in
+/// its split-horizon group: `eg.next`. Returns how many; stops at the first other packet. Not
+/// inlined: on its own the loop keeps everything in registers.
+#[inline(never)]
+fn pass_run(
+    view: pwire_buffer::View,
+    bis: &[u32],
+    nexts: &mut [u16],
+    tx: u32,
+    eg: Egress,
+) -> usize {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced() || b.tx() != tx || (eg.shg != 0 && eg.shg == b.opaque.l2.shg) {
+            return k;
+        }
+        *nx = eg.next;
+    }
+    bis.len()
 }
 
 counters! { enum BadC { Drop: error = "L2 output to interface not in L2 mode or deleted" } }

@@ -83,6 +83,12 @@ impl Local {
         true
     }
 
+    /// No unpublished MAC (then `get` is None for every key).
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.overlay.is_empty()
+    }
+
     /// The port of an unpublished MAC.
     #[inline(always)]
     pub fn get(&self, key: u64) -> Option<u32> {
