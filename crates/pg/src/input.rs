@@ -160,34 +160,50 @@ impl Node for PgInput {
                 [t] => Some((t.as_slice(), shape(t.len()))),
                 _ => None,
             };
-            match single {
-                // The usual stream: one template that fills the packet, nothing traced. A loop
-                // with only the copy and the metadata stores, addressed from the pool's base.
-                Some((t, (len, k0))) if budget == 0 && k0 == len && len >= COPY_W => {
-                    let view = cx.pool_view();
-                    let bis = &self.bis[..got];
-                    let n = view.n_buffers();
+            // The usual stream, nothing traced and no template padded: a loop with only the
+            // copy and the metadata stores, addressed from the pool's base.
+            let padded = matches!(single, Some((_, (len, k0))) if k0 < len)
+                || (single.is_none() && fixed.is_some());
+            if budget == 0 && !padded {
+                let view = cx.pool_view();
+                let bis = &self.bis[..got];
+                let nb = view.n_buffers();
+                let np = s.packets.len();
+                // SAFETY (both loops): `bi` is in range (checked) and was just allocated by
+                // this node: no other reference to it exists; `len` fits the data area
+                // (`shape`, or clamped to `cap`) and the template (checked).
+                if let Some((t, (len, _))) = single {
+                    assert!(len <= t.len());
                     for &bi in bis {
-                        assert!(bi < n);
-                        // SAFETY: `bi` is in range (checked) and was just allocated by this node:
-                        // no other reference to it exists; `len` fits the data area (`shape`).
-                        unsafe {
-                            copy_fixed(view.data_ptr(bi), t.as_ptr(), len);
-                            view.get_mut(bi).init(len as u16, ifs);
-                        }
+                        assert!(bi < nb);
+                        // SAFETY: see above.
+                        unsafe { fill(view, bi, t, len, ifs) };
                     }
                     bytes = (len * got) as u64;
-                    cx.enqueue_slice(s.next, bis);
-                    if let Some(r) = vs.row(self.thread, s.sw_if_index) {
-                        r.add2(ifc::RX_PKTS, got as u64, bytes);
+                } else {
+                    for &bi in bis {
+                        let t = s.packets[pos].as_slice();
+                        pos += 1;
+                        if pos == np {
+                            pos = 0;
+                        }
+                        let len = t.len().min(cap);
+                        assert!(bi < nb);
+                        // SAFETY: see above.
+                        unsafe { fill(view, bi, t, len, ifs) };
+                        bytes += len as u64;
                     }
-                    s.sent.store(sent + got as u64, Relaxed);
-                    if s.is_done() {
-                        s.enabled.store(false, Relaxed);
-                    }
-                    continue;
                 }
-                _ => {}
+                cx.enqueue_slice(s.next, bis);
+                self.pos[si] = pos;
+                if let Some(r) = vs.row(self.thread, s.sw_if_index) {
+                    r.add2(ifc::RX_PKTS, got as u64, bytes);
+                }
+                s.sent.store(sent + got as u64, Relaxed);
+                if s.is_done() {
+                    s.enabled.store(false, Relaxed);
+                }
+                continue;
             }
             for k in 0..got {
                 let bi = self.bis[k];
@@ -241,6 +257,25 @@ impl Node for PgInput {
 }
 
 const COPY_W: usize = 32;
+
+/// Writes a fresh packet: the first `len` bytes of `t` into buffer `bi`, then its metadata.
+///
+/// # Safety
+/// `bi` in range, owned by the caller and referenced nowhere else; `len <= t.len()` and within
+/// the data area.
+#[inline(always)]
+unsafe fn fill(view: pwire_buffer::View, bi: u32, t: &[u8], len: usize, ifs: [u32; 2]) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let d = view.data_ptr(bi);
+        if len >= COPY_W {
+            copy_fixed(d, t.as_ptr(), len);
+        } else {
+            std::ptr::copy_nonoverlapping(t.as_ptr(), d, len);
+        }
+        view.get_mut(bi).init(len as u16, ifs);
+    }
+}
 
 /// Copies `n >= COPY_W` bytes with whole 32-byte unaligned moves, the last one overlapping the
 /// one before (no per-byte tail).

@@ -70,10 +70,12 @@ impl Node for InterfaceOutput {
         let (view, bis, nexts) = frame.parts();
         let n = bis.len();
         let mut i = 0;
+        // The packet before went to the same interface as its predecessor: a run is likely.
+        let mut same = false;
         while i < n {
             // Packets to the run's interface, when it is up and nothing is captured, in a loop
-            // of their own.
-            if let Some(up) = last.filter(|i| i.admin_up && !pcap_on) {
+            // of their own once a run shows.
+            if let Some(up) = last.filter(|i| same && i.admin_up && !pcap_on) {
                 let (k, bytes) = send_run(view, &bis[i..], &mut nexts[i..], last_sw, up.tx_next);
                 i += k;
                 pk += k as u64;
@@ -87,6 +89,7 @@ impl Node for InterfaceOutput {
             let nx = &mut nexts[i];
             i += 1;
             let sw = b.tx();
+            same = sw == last_sw;
             if sw != last_sw {
                 if pk > 0 {
                     if let Some(r) = st.row(thread, last_sw) {

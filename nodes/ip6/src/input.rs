@@ -106,7 +106,7 @@ impl Node for Ip6Input {
         while i < n {
             // The common packet (from the run's interface, unicast, well formed, hop limit
             // left) in a loop of its own once the run's unicast next is known.
-            if run_n > 0 && (feats != 0 || enabled) {
+            if run_n > 1 && (feats != 0 || enabled) {
                 let next = if feats != 0 {
                     features
                         .get(feats.trailing_zeros() as usize)

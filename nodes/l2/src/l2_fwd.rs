@@ -96,8 +96,9 @@ impl Node for L2Fwd {
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
         let mut i = 0;
-        // The previous packet went plainly to port `plain`: the packets after it with the same
-        // destination (and another RX port) go there too.
+        // The previous packet repeated its predecessor's destination and went plainly to port
+        // `plain`: the packets after it with the same destination (and another RX port) are
+        // likely a run, going there too.
         let mut plain = u32::MAX;
         while i < len {
             if plain != u32::MAX {
@@ -124,6 +125,7 @@ impl Node for L2Fwd {
                 continue;
             }
             let bd = b.opaque.l2.bd_index;
+            let repeat = k == last_key;
             let r = if k == last_key {
                 last
             } else {
@@ -181,7 +183,9 @@ impl Node for L2Fwd {
                     } else {
                         b.sw_if_index[TX] = h.sw;
                         *nx = FeatNext::Output as u16;
-                        plain = h.sw;
+                        if repeat {
+                            plain = h.sw;
+                        }
                     }
                 }
                 None => {

@@ -110,9 +110,11 @@ impl Node for L2Input {
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
         let mut i = 0;
+        // The packet before came from the same port as its predecessor: a run is likely.
+        let mut same = false;
         while i < len {
-            // Unicast frames from the run's port, in a loop of their own once it is known.
-            if p.feat != 0 && last_rx != u32::MAX {
+            // Unicast frames from the run's port, in a loop of their own once a run shows.
+            if same && p.feat != 0 {
                 i += unicast_run(view, &bis[i..], &mut nexts[i..], last_rx, &p);
                 if i == len {
                     break;
@@ -123,6 +125,7 @@ impl Node for L2Input {
             let nx = &mut nexts[i];
             i += 1;
             let rx = b.rx();
+            same = rx == last_rx;
             if rx != last_rx {
                 p = match self.ports.get_mut(rx as usize) {
                     Some(Some(known)) => *known,

@@ -81,8 +81,9 @@ impl Node for L2Learn {
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
         let mut i = 0;
-        // The previous packet's source is known on its port with nothing to update: the
-        // packets after it with the same source and port need only their next.
+        // The previous packet repeated its predecessor's source, known on its port with nothing
+        // to update: the packets after it with the same source and port (likely a run) need
+        // only their next.
         let mut quiet = false;
         while i < len {
             if quiet {
@@ -131,6 +132,7 @@ impl Node for L2Learn {
                 }
                 continue;
             }
+            let repeat = k == last_key;
             if k != last_key {
                 changes += 1;
                 last_key = k;
@@ -142,7 +144,7 @@ impl Node for L2Learn {
                         e.ts.store(now, Relaxed);
                         hits += 1;
                     }
-                    quiet = local.is_empty();
+                    quiet = repeat && local.is_empty();
                     last_rx = rx;
                 }
                 None => {

@@ -84,9 +84,11 @@ impl Node for L2Output {
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
         let mut i = 0;
+        // The packet before went to the same port as its predecessor: a run is likely.
+        let mut same = false;
         while i < len {
-            // Frames to the run's port that pass, in a loop of their own once it is known.
-            if last_tx != u32::MAX && !eg.l3 {
+            // Frames to the run's port that pass, in a loop of their own once a run shows.
+            if same && !eg.l3 {
                 i += pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg);
                 if i == len {
                     break;
@@ -97,6 +99,7 @@ impl Node for L2Output {
             let nx = &mut nexts[i];
             i += 1;
             let tx = b.tx();
+            same = tx == last_tx;
             if tx != last_tx {
                 last_tx = tx;
                 eg = match vs.get(tx) {

@@ -266,7 +266,8 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let n = bis.len();
         let mut i = 0;
         while i < n {
-            if sid_mode && c.fast {
+            if sid_mode && c.fast && c.repeat {
+                c.repeat = false;
                 // A run of packets for the cached session, in a loop of its own.
                 let (k, bytes) = c.run(view, &bis[i..], &mut nexts[i..]);
                 i += k;
@@ -405,6 +406,8 @@ struct FrameCache {
     idx: u32,
     /// The session may take the fast path: up, and its checks fit [`DecapWords`].
     fast: bool,
+    /// The last packet looked up had the same key as the one before it: a run is likely.
+    repeat: bool,
     local_sid: u32,
     sw_if_index: u32,
     dw: DecapWords,
@@ -417,6 +420,7 @@ impl FrameCache {
         key: u128::MAX,
         idx: u32::MAX,
         fast: false,
+        repeat: false,
         local_sid: 0,
         sw_if_index: 0,
         dw: DecapWords {
@@ -534,6 +538,7 @@ impl FrameCache {
             LookupMode::SrcAddress => u128::from_be_bytes(*h[8..].first_chunk()?),
             LookupMode::DstAddress => u128::from_be_bytes(*h[24..].first_chunk()?),
         };
+        self.repeat = key == self.key;
         if key != self.key {
             let idx = match m.lookup {
                 LookupMode::SessionId if pre != u32::MAX => Some(pre),
