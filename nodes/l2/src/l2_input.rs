@@ -119,6 +119,23 @@ impl Node for L2Input {
                 if i == len {
                     break;
                 }
+            } else if last_rx != u32::MAX && p.feat != 0 {
+                // The port changed at the packet before: ports likely change packet by packet.
+                let (k, rx) =
+                    known_ports_run(view, &bis[i..], &mut nexts[i..], &self.ports, last_rx);
+                if k > 0 {
+                    i += k;
+                    last_rx = rx;
+                    p = self
+                        .ports
+                        .get(rx as usize)
+                        .copied()
+                        .flatten()
+                        .unwrap_or_default();
+                    if i == len {
+                        break;
+                    }
+                }
             }
             // SAFETY: frame invariant: each index once, and slot `i` is visited once.
             let b = unsafe { view.get_mut(bis[i]) };
@@ -173,6 +190,49 @@ impl Node for L2Input {
         }
         cx.count(C::L2Input, n);
     }
+}
+
+/// Unicast frames of at least 14 bytes from the start of `bis`, untraced and not sent by the
+/// BVI, each from another L2 port than the packet before (`prev`) whose settings are in
+/// `ports` already: the port's L2 metadata and first feature's next. Returns how many and the
+/// last packet's port; stops at the first other packet (a repeat goes to the one-port loop).
+/// Not inlined: on its own the loop keeps more in registers.
+#[inline(never)]
+fn known_ports_run(
+    view: pwire_buffer::View,
+    bis: &[u32],
+    nexts: &mut [u16],
+    ports: &[Option<Port>],
+    mut prev: u32,
+) -> (usize, u32) {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        let rx = b.rx();
+        let unicast = b.current().first().is_some_and(|&d0| d0 & 1 == 0);
+        if b.is_traced() || rx == prev || b.current_length < 14 || !unicast || b.tx() == TX_FROM_BVI
+        {
+            return (k, prev);
+        }
+        let Some(Some(p)) = ports.get(rx as usize) else {
+            return (k, prev);
+        };
+        if p.feat == 0 {
+            return (k, prev);
+        }
+        b.opaque.l2 = L2Meta {
+            feature_bitmap: p.feat,
+            bd_index: p.bd_index,
+            shg: p.shg,
+            _pad: 0,
+        };
+        if p.peer != !0 {
+            b.sw_if_index[TX] = p.peer;
+        }
+        *nx = feat_next(p.feat);
+        prev = rx;
+    }
+    (bis.len(), prev)
 }
 
 /// Unicast frames of at least 14 bytes from the start of `bis` received on `rx` (port `p`, in

@@ -85,10 +85,37 @@ impl Node for L2Learn {
         // to update: the packets after it with the same source and port (likely a run) need
         // only their next.
         let mut quiet = false;
+        // The previous packet's source was known on its port but differed from its
+        // predecessor's: sources likely change packet by packet.
+        let mut varied = false;
         while i < len {
             if quiet {
                 i += same_source_run(view, &bis[i..], &mut nexts[i..], last_key, last_rx);
                 quiet = false;
+                if i == len {
+                    break;
+                }
+            } else if varied {
+                varied = false;
+                let keys = prefetched.then(|| &self.keys[i..len]);
+                let (k, h, lk) = known_sources_run(
+                    view,
+                    &bis[i..],
+                    &mut nexts[i..],
+                    keys,
+                    &st.fib,
+                    now,
+                    last_key,
+                );
+                i += k;
+                hits += h;
+                changes += k;
+                if k > 0 {
+                    // The one-entry cache stays valid: `lk` is the last packet's key.
+                    last_key = lk;
+                    last = st.fib.get(&lk);
+                    last_rx = last.map_or(u32::MAX, |e| e.sw_if_index);
+                }
                 if i == len {
                     break;
                 }
@@ -145,6 +172,7 @@ impl Node for L2Learn {
                         hits += 1;
                     }
                     quiet = repeat && local.is_empty();
+                    varied = !repeat && local.is_empty();
                     last_rx = rx;
                 }
                 None => {
@@ -203,6 +231,48 @@ fn same_source_run(
         *nx = feat_next(f);
     }
     bis.len()
+}
+
+/// Packets from the start of `bis` whose source (key from `keys` when prefetched) is in the
+/// FIB on the port the packet came in on, untraced, each with another source than the packet
+/// before (`prev`): refreshes the entry's timestamp, clears the learn bit, sets the next.
+/// Returns how many, how many timestamps it refreshed and the last key; stops at the first
+/// other packet (a repeat goes to the same-source loop). Only while this thread has no
+/// unpublished learning. Not inlined: on its own the loop keeps more in registers.
+#[inline(never)]
+fn known_sources_run(
+    view: pwire_buffer::View,
+    bis: &[u32],
+    nexts: &mut [u16],
+    keys: Option<&[u64]>,
+    fib: &crate::fib::Fib,
+    now: u8,
+    mut prev: u64,
+) -> (usize, u64, u64) {
+    let mut hits = 0u64;
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        let key = match keys {
+            Some(ks) => ks.get(k).copied().unwrap_or(crate::NO_KEY),
+            None => crate::frame_key::<true>(b),
+        };
+        if b.is_traced() || key == crate::NO_KEY || key == prev {
+            return (k, hits, prev);
+        }
+        let Some(e) = fib.get(&key).filter(|e| e.sw_if_index == b.rx()) else {
+            return (k, hits, prev);
+        };
+        if e.learned() && e.ts.load(Relaxed) != now {
+            e.ts.store(now, Relaxed);
+            hits += 1;
+        }
+        let f = b.opaque.l2.feature_bitmap & !feat::LEARN;
+        b.opaque.l2.feature_bitmap = f;
+        *nx = feat_next(f);
+        prev = key;
+    }
+    (bis.len(), hits, prev)
 }
 
 #[inline]
