@@ -82,6 +82,12 @@ impl Default for PoolConfig {
 
 type Batch = Box<[BufferIndex; BATCH]>;
 
+/// One thread's published cache count, alone on its cache lines: each worker writes its own on
+/// every allocation and free, and neighbours on one line would bounce it between cores.
+#[derive(Debug)]
+#[repr(align(128))]
+struct PaddedCount(AtomicU32);
+
 /// The pool's addressing, copied out once per frame so that a node's per-packet loop keeps base,
 /// stride and bound in registers (through `&Pool` the compiler reloads them after every store).
 #[derive(Clone, Copy, Debug)]
@@ -140,7 +146,7 @@ pub struct Pool {
     empty: ArrayQueue<Batch>,
     /// Per-thread count of cached buffers, published after every cache operation so that
     /// `show buffers` (main thread) can read it without touching the owner's cache.
-    cached: Box<[AtomicU32]>,
+    cached: Box<[PaddedCount]>,
 }
 
 // SAFETY: the region behind `base` is owned by the pool for its whole life; a buffer's bytes are
@@ -208,7 +214,7 @@ impl Pool {
             full,
             empty,
             cached: (0..cfg.n_threads.max(1))
-                .map(|_| AtomicU32::new(0))
+                .map(|_| PaddedCount(AtomicU32::new(0)))
                 .collect(),
         };
         for i in 0..n_buffers {
@@ -270,7 +276,9 @@ impl Pool {
     }
     /// Buffers sitting in thread `t`'s cache.
     pub fn cached(&self, t: usize) -> u32 {
-        self.cached.get(t).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.cached
+            .get(t)
+            .map_or(0, |c| c.0.load(Ordering::Relaxed))
     }
     /// All free buffers: global plus every thread cache. Equal to `n_buffers()` when nothing leaked.
     pub fn free_count(&self) -> u32 {
@@ -432,7 +440,9 @@ impl ThreadCache {
     }
 
     fn publish(&self) {
-        self.pool.cached[self.thread].store(self.n as u32, Ordering::Relaxed);
+        self.pool.cached[self.thread]
+            .0
+            .store(self.n as u32, Ordering::Relaxed);
     }
 
     /// Fills `out` with fresh buffers (metadata reset, data empty at offset 0); returns how many it

@@ -7,8 +7,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-/// One stream. Counters are written only by the thread the stream is placed on.
+/// One stream. Counters are written only by the thread the stream is placed on; aligned so
+/// that streams on different workers never share a cache line.
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct Stream {
     pub name: String,
     pub limit: u64,
