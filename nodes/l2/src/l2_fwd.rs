@@ -39,8 +39,6 @@ struct L2Fwd {
     vnet: Arc<Vnet>,
     l3: L3Next,
     keys: Box<[u64; FRAME_SIZE]>,
-    /// The previous frame changed key often (see `crate::varied`).
-    varied: bool,
 }
 
 pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: Arc<Learners>) {
@@ -57,7 +55,6 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
                 l3: L3Next::new(&vnet, b),
                 vnet: vnet.clone(),
                 keys: Box::new([0; FRAME_SIZE]),
-                varied: false,
             })
         },
     ));
@@ -90,9 +87,7 @@ impl Node for L2Fwd {
         // One-entry cache, as VPP's l2fib_lookup: frames often repeat a destination.
         let mut last_key = u64::MAX;
         let mut last: Option<Hit> = None;
-        let prefetched =
-            crate::keys_prefetched::<false>(frame, &st.fib, &mut self.keys, self.varied);
-        let mut changes = 0usize;
+        let prefetched = crate::keys_prefetched::<false>(frame, &st.fib, &mut self.keys);
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
         let mut i = 0;
@@ -129,7 +124,6 @@ impl Node for L2Fwd {
             let r = if k == last_key {
                 last
             } else {
-                changes += 1;
                 let r = match local.get(k) {
                     Some(sw) => Some(Hit {
                         sw,
@@ -203,7 +197,6 @@ impl Node for L2Fwd {
                 }
             }
         }
-        self.varied = crate::varied(changes, frame.len());
         cx.count(C::L2Fwd, n);
         cx.count(C::Hit, hits);
         // Dropped misses are counted by error-drop under the same name.

@@ -37,8 +37,6 @@ struct L2Learn {
     state: Arc<Shared<L2State>>,
     learners: Arc<Learners>,
     keys: Box<[u64; FRAME_SIZE]>,
-    /// The previous frame changed key often (see `crate::varied`).
-    varied: bool,
 }
 
 pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: Arc<Learners>) {
@@ -52,7 +50,6 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
                 state: state.clone(),
                 learners: learners.clone(),
                 keys: Box::new([0; FRAME_SIZE]),
-                varied: false,
             })
         },
     ));
@@ -71,9 +68,7 @@ impl Node for L2Learn {
         let (e_violate, e_filter) = (cx.error(C::MacMoveViolate), cx.error(C::FilterDrop));
         let (mut miss, mut moves, mut limit, mut hits) = (0u64, 0u64, 0u64, 0u64);
         let n = frame.len() as u64;
-        let prefetched =
-            crate::keys_prefetched::<true>(frame, &st.fib, &mut self.keys, self.varied);
-        let mut changes = 0usize;
+        let prefetched = crate::keys_prefetched::<true>(frame, &st.fib, &mut self.keys);
         // One-entry cache, as VPP's l2fib_lookup: frames often repeat a source.
         let mut last_key = u64::MAX;
         let mut last_rx = u32::MAX;
@@ -109,7 +104,6 @@ impl Node for L2Learn {
                 );
                 i += k;
                 hits += h;
-                changes += k;
                 if k > 0 {
                     // The one-entry cache stays valid: `lk` is the last packet's key.
                     last_key = lk;
@@ -161,7 +155,6 @@ impl Node for L2Learn {
             }
             let repeat = k == last_key;
             if k != last_key {
-                changes += 1;
                 last_key = k;
                 last = st.fib.get(&k);
             }
@@ -200,7 +193,6 @@ impl Node for L2Learn {
                 }
             }
         }
-        self.varied = crate::varied(changes, frame.len());
         cx.count(C::L2Learn, n);
         cx.count(C::Miss, miss);
         cx.count(C::MacMove, moves);

@@ -96,20 +96,20 @@ pub(crate) fn frame_key<const SRC: bool>(b: &pwire_buffer::Buffer) -> u64 {
     mac | u64::from(b.opaque.l2.bd_index) << 48
 }
 
-/// First pass of `l2-learn` and `l2-fwd` over a big table, or when the previous frame carried
-/// many different keys (`varied`: many tunnels or hosts, whose lines sit in L2 rather than L1):
-/// every packet's FIB key, with the table line it lives in prefetched, so the lookups of the
-/// second pass overlap their cache misses instead of taking them one by one (prefetching a few
-/// packets ahead instead measured slower: a frame's 256 lines fit in L1). Returns false, doing
-/// nothing, otherwise: then the caller computes each key as it goes.
+/// First pass of `l2-learn` and `l2-fwd` over a big table: every packet's FIB key, with the
+/// table line it lives in prefetched, so the lookups of the second pass overlap their cache
+/// misses instead of taking them one by one (prefetching a few packets ahead instead measured
+/// slower: a frame's 256 lines fit in L1). Returns false, doing nothing, for a small table
+/// (its lines stay in the core's caches, and the loops over changing keys overlap the lookups
+/// well enough: a pass there, tried for frames whose keys changed often, did not pay): then the
+/// caller computes each key as it goes.
 #[inline(always)]
 pub(crate) fn keys_prefetched<const SRC: bool>(
     frame: &pwire_graph::Frame<'_>,
     fib: &fib::Fib,
     keys: &mut [u64; pwire_graph::FRAME_SIZE],
-    varied: bool,
 ) -> bool {
-    if fib.len() < PREFETCH_FROM && !varied {
+    if fib.len() < PREFETCH_FROM {
         return false;
     }
     for (i, k) in keys.iter_mut().enumerate().take(frame.len()) {
@@ -119,13 +119,6 @@ pub(crate) fn keys_prefetched<const SRC: bool>(
         }
     }
     true
-}
-
-/// A frame counts as varied when more than this share of its packets changed key (or port)
-/// from the packet before: then the next frame is worth a prefetch pass.
-#[inline(always)]
-pub(crate) fn varied(changes: usize, n: usize) -> bool {
-    changes * 4 > n
 }
 
 /// Registers the L2 nodes, the loopback device class, the process nodes and the CLI.
