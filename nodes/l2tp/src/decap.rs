@@ -668,11 +668,13 @@ fn l2_len(d: &[u8]) -> u8 {
 /// them up (below it they stay in the core's caches).
 const PREFETCH_FROM: usize = 8192;
 
-/// For a big session-id table, two passes ahead of the work: the first starts loading every
-/// packet's table line, the second looks the ids up (now from cache), keeps each packet's
-/// session index in `idxs` and starts loading the session's decap line and its counter row, so
-/// that the cache misses of a frame overlap instead of coming one after another. Returns
-/// false, doing nothing, for small tables or the address lookup modes.
+/// For a big session-id table, a pass ahead of the work: looks every packet's id up (a tight
+/// loop of independent lookups, whose table misses the core overlaps by itself), keeps each
+/// packet's session index in `idxs` and starts loading the session's decap line and its counter
+/// row, so that those misses overlap too instead of coming one after another in the packet
+/// loop. (With a first pass prefetching the table lines as well, decap measured 13% slower
+/// with 1024 of 100k sessions active.) Returns false, doing nothing, for
+/// small tables or the address lookup modes.
 #[inline(always)]
 fn resolve_ahead(
     frame: &Frame<'_>,
@@ -690,11 +692,6 @@ fn resolve_ahead(
             .get(40..44)
             .map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
     };
-    for i in 0..frame.len() {
-        if let Some(sid) = sid_of(i) {
-            m.prefetch_sid(sid);
-        }
-    }
     for (i, slot) in idxs.iter_mut().enumerate().take(frame.len()) {
         *slot = sid_of(i)
             .and_then(|sid| m.find_sid(sid))

@@ -251,11 +251,6 @@ impl L2tpMain {
         }
     }
 
-    /// Starts loading the table line where `sid` would be.
-    #[inline(always)]
-    pub fn prefetch_sid(&self, sid: u32) {
-        self.by_sid.prefetch(u64::from(sid));
-    }
     /// Sessions in the session-id table (decap prefetches once it outgrows the caches).
     pub fn sid_table_len(&self) -> usize {
         self.by_sid.len()
