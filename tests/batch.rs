@@ -82,7 +82,7 @@ fn tunnel(sid: u32, cookie: &[u8], inner: &[u8]) -> Vec<u8> {
 }
 
 /// The seeded mix: mostly runs of the same good packet, broken by every kind of exception.
-fn mix(seed: u64, n: usize) -> Vec<Vec<u8>> {
+fn mix(seed: u64, n: usize, extra: u32) -> Vec<Vec<u8>> {
     let mut rng = Rng(seed);
     let mut v = Vec::with_capacity(n);
     let mut cur = tunnel(10, &FF8, &inner(1, 1, false, 0));
@@ -165,6 +165,12 @@ fn mix(seed: u64, n: usize) -> Vec<Vec<u8>> {
                 tunnel(11, &FF8, &inner(0x10, 0xff, false, tag))
             }
             11 => tunnel(11, &FF8, &inner(1, 2, false, tag)),
+            // A session of the big table (down): dropped by decap.
+            12 if extra > 0 => tunnel(
+                1000 + rng.below(u64::from(extra)) as u32,
+                &FF8,
+                &inner(1, 1, false, tag),
+            ),
             _ => cur.clone(),
         };
         v.push(p);
@@ -204,9 +210,18 @@ struct Outcome {
     ifaces: String,
 }
 
-fn run(feature: bool, pkts: &[Vec<u8>], batch: bool) -> Outcome {
+/// Sessions beyond 10 and 11 that make the session-id table big enough for decap's look-ahead
+/// pass (8192 and more): ids 1000.., all down.
+const EXTRA: u32 = 8200;
+
+fn run(feature: bool, extra: u32, pkts: &[Vec<u8>], batch: bool) -> Outcome {
     let mut h = Harness::with("l2tp { lookup-session-id }", &features());
     topo(&mut h, feature);
+    for sid in 1000..1000 + extra {
+        h.cli(&format!(
+            "create l2tpv3 tunnel client fd00::4 our fd00::1 local-session-id {sid} remote-session-id {sid}"
+        ));
+    }
     // Learn every source first (published before the mix), so that the mix runs with nothing
     // unpublished, as in steady state, where l2-learn's loops apply.
     let warm: Vec<Vec<u8>> = [(10, 1), (10, 2), (11, 0x10)]
@@ -261,11 +276,11 @@ fn run(feature: bool, pkts: &[Vec<u8>], batch: bool) -> Outcome {
     }
 }
 
-fn same(feature: bool, seed: u64) {
-    let mut pkts = mix(seed, 250);
+fn same(feature: bool, extra: u32, seed: u64) {
+    let mut pkts = mix(seed, 250, extra);
     pkts.truncate(250);
-    let b = run(feature, &pkts, true);
-    let s = run(feature, &pkts, false);
+    let b = run(feature, extra, &pkts, true);
+    let s = run(feature, extra, &pkts, false);
     let what = if feature { "feature" } else { "local" };
     assert!(
         !b.pg1.is_empty() && !b.pg0.is_empty(),
@@ -281,10 +296,15 @@ fn same(feature: bool, seed: u64) {
 
 #[test]
 fn decap_local_batch_equals_single() {
-    same(false, 0xba7c_0001);
+    same(false, 0, 0xba7c_0001);
 }
 
 #[test]
 fn decap_feature_batch_equals_single() {
-    same(true, 0xba7c_0002);
+    same(true, 0, 0xba7c_0002);
+}
+
+#[test]
+fn decap_big_session_table_batch_equals_single() {
+    same(false, EXTRA, 0xba7c_0003);
 }
