@@ -33,9 +33,19 @@ struct Port {
     shg: u8,
     /// Cross-connect peer, `!0` for a bridge port.
     peer: u32,
+    /// `feat_next(feat)`, the next of a unicast frame.
+    next: u16,
 }
 
 fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
+    let p = port_settings(vs, st, sw);
+    Port {
+        next: feat_next(p.feat),
+        ..p
+    }
+}
+
+fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
     match vs.get(sw).map(|i| i.l2) {
         Some(L2Mode::Bridge {
             bd_index, bvi, shg, ..
@@ -48,6 +58,7 @@ fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
                 bd_index: u16::try_from(bd_index).unwrap_or(0),
                 shg,
                 peer: !0,
+                next: 0,
             }
         }
         Some(L2Mode::Xconnect { peer }) => Port {
@@ -55,6 +66,7 @@ fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
             bd_index: 0,
             shg: 0,
             peer,
+            next: 0,
         },
         _ => Port::default(),
     }
@@ -229,7 +241,7 @@ fn known_ports_run(
         if p.peer != !0 {
             b.sw_if_index[TX] = p.peer;
         }
-        *nx = feat_next(p.feat);
+        *nx = p.next;
         prev = rx;
     }
     (bis.len(), prev)
@@ -253,7 +265,7 @@ fn unicast_run(
         shg: p.shg,
         _pad: 0,
     };
-    let next = feat_next(p.feat);
+    let next = p.next;
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };

@@ -212,6 +212,8 @@ fn same_source_run(
     key: u64,
     rx: u32,
 ) -> usize {
+    // Frames of one port carry the same bits: the next is worked out once per change.
+    let (mut last_f, mut next) = (u32::MAX, 0u16);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
@@ -220,7 +222,10 @@ fn same_source_run(
         }
         let f = b.opaque.l2.feature_bitmap & !feat::LEARN;
         b.opaque.l2.feature_bitmap = f;
-        *nx = feat_next(f);
+        if f != last_f {
+            (last_f, next) = (f, feat_next(f));
+        }
+        *nx = next;
     }
     bis.len()
 }
@@ -242,6 +247,8 @@ fn known_sources_run(
     mut prev: u64,
 ) -> (usize, u64, u64) {
     let mut hits = 0u64;
+    // Frames of one port carry the same bits: the next is worked out once per change.
+    let (mut last_f, mut next) = (u32::MAX, 0u16);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
@@ -261,7 +268,10 @@ fn known_sources_run(
         }
         let f = b.opaque.l2.feature_bitmap & !feat::LEARN;
         b.opaque.l2.feature_bitmap = f;
-        *nx = feat_next(f);
+        if f != last_f {
+            (last_f, next) = (f, feat_next(f));
+        }
+        *nx = next;
         prev = key;
     }
     (bis.len(), hits, prev)
