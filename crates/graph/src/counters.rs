@@ -49,39 +49,56 @@ pub struct CounterDecl {
     pub severity: Severity,
 }
 
-/// One thread's counters.
+/// One thread's counters, in whole cache lines of their own: the boxes of two threads can sit
+/// next to each other on the heap, and a shared line would bounce between their cores.
 #[derive(Debug)]
 pub struct Counters {
-    v: Box<[AtomicU64]>,
+    v: Box<[Line]>,
+    n: usize,
 }
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Line([AtomicU64; 8]);
 
 impl Counters {
     pub fn new(n: usize) -> Self {
         Counters {
-            v: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            v: (0..n.div_ceil(8)).map(|_| Line::default()).collect(),
+            n,
+        }
+    }
+    #[inline(always)]
+    fn slot(&self, code: usize) -> Option<&AtomicU64> {
+        if code < self.n {
+            self.v.get(code >> 3).map(|l| &l.0[code & 7])
+        } else {
+            None
         }
     }
     /// Owner-only add.
     #[inline(always)]
     pub fn add(&self, code: u16, n: u64) {
-        if let Some(c) = self.v.get(code as usize) {
+        if let Some(c) = self.slot(code as usize) {
             c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
         }
     }
     #[inline(always)]
     pub fn get(&self, code: usize) -> u64 {
-        self.v.get(code).map_or(0, |c| c.load(Relaxed))
+        self.slot(code).map_or(0, |c| c.load(Relaxed))
     }
     pub fn len(&self) -> usize {
-        self.v.len()
+        self.n
     }
     pub fn is_empty(&self) -> bool {
-        self.v.is_empty()
+        self.n == 0
     }
 }
 
-/// One node's run statistics on one thread.
+/// One node's run statistics on one thread, on a cache line of its own (written every
+/// dispatch; see [`Counters`]).
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct NodeStats {
     pub calls: AtomicU64,
     pub vectors: AtomicU64,

@@ -312,8 +312,10 @@ impl IdleWait {
     }
 }
 
-/// Per-thread data the main thread reads (counters, node statistics, loop count).
+/// Per-thread data the main thread reads (counters, node statistics, loop count). Aligned so
+/// that two threads' records (written every loop) never share a cache line.
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct ThreadShared {
     pub index: usize,
     pub name: String,
