@@ -386,12 +386,16 @@ fn map_region(len: usize, try_huge: bool) -> std::io::Result<(*mut u8, usize, Ba
             return Ok((p.cast(), hl, Backend::Hugepage));
         }
     }
-    let pl = len.next_multiple_of(4096);
+    // Ordinary pages, but 2 MiB aligned and marked for transparent hugepages: the kernel then
+    // backs the pool with 2 MiB pages where it can (THP in `madvise` mode, Debian's default),
+    // and a worker's buffers no longer need a TLB entry per 4 KiB.
+    let pl = len.next_multiple_of(HUGE_2M);
+    let over = pl + HUGE_2M;
     // SAFETY: as above, ordinary pages.
     let p = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            pl,
+            over,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
@@ -401,7 +405,22 @@ fn map_region(len: usize, try_huge: bool) -> std::io::Result<(*mut u8, usize, Ba
     if p == libc::MAP_FAILED {
         return Err(std::io::Error::last_os_error());
     }
-    Ok((p.cast(), pl, Backend::Heap))
+    let start = p as usize;
+    let aligned = start.next_multiple_of(HUGE_2M);
+    // SAFETY: [start, aligned) and [aligned + pl, start + over) lie inside the mapping just
+    // made and nothing refers to them; the kept part is [aligned, aligned + pl). The advice
+    // only changes how the kept pages are backed (its failure is harmless: 4 KiB pages).
+    unsafe {
+        if aligned > start {
+            libc::munmap(p, aligned - start);
+        }
+        let tail = start + over - (aligned + pl);
+        if tail > 0 {
+            libc::munmap((aligned + pl) as *mut libc::c_void, tail);
+        }
+        libc::madvise(aligned as *mut libc::c_void, pl, libc::MADV_HUGEPAGE);
+    }
+    Ok((aligned as *mut u8, pl, Backend::Heap))
 }
 
 /// One thread's stash of free buffers. Owned by exactly one thread (its graph runtime).
