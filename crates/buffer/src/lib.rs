@@ -90,21 +90,23 @@ struct PaddedCount(AtomicU32);
 
 /// The pool's addressing, copied out once per frame so that a node's per-packet loop keeps base,
 /// stride and bound in registers (through `&Pool` the compiler reloads them after every store).
+/// Borrows the pool (`'a`), so no buffer reference made through it outlives the pool.
 #[derive(Clone, Copy, Debug)]
-pub struct View {
+pub struct View<'a> {
     base: *mut u8,
     stride: usize,
     n_buffers: u32,
+    _pool: std::marker::PhantomData<&'a Pool>,
 }
 
-impl View {
+impl<'a> View<'a> {
     /// Exclusive view of a buffer; the same contract as [`Pool::get_mut`].
     ///
     /// # Safety
-    /// As [`Pool::get_mut`], and the pool this view came from must still live.
+    /// As [`Pool::get_mut`]: the caller owns `bi` and makes no second reference to it while
+    /// this one lives.
     #[inline(always)]
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn get_mut<'a>(self, bi: BufferIndex) -> &'a mut Buffer {
+    pub unsafe fn get_mut(self, bi: BufferIndex) -> &'a mut Buffer {
         assert!(bi < self.n_buffers, "buffer index {bi} out of range");
         // SAFETY: in range (checked), so inside the live region; exclusivity is the caller's.
         unsafe { &mut *self.base.add(bi as usize * self.stride).cast::<Buffer>() }
@@ -287,11 +289,12 @@ impl Pool {
 
     /// Base, stride and bound by value, for per-packet loops (see [`View`]).
     #[inline(always)]
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> View<'_> {
         View {
             base: self.base,
             stride: self.stride,
             n_buffers: self.n_buffers,
+            _pool: std::marker::PhantomData,
         }
     }
 

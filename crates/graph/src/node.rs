@@ -33,7 +33,7 @@ pub trait Node: Send {
 /// so handing out one `&mut Buffer` per slot is exclusive.
 pub struct Frame<'a> {
     pool: &'a Pool,
-    view: View,
+    view: View<'a>,
     bis: &'a [BufferIndex],
     nexts: &'a mut [u16],
 }
@@ -120,7 +120,7 @@ impl<'a> Frame<'a> {
     /// The pool's addressing, the indices and the next slots at once, for a node's tight
     /// per-packet loop. `View::get_mut` on each index once is exclusive (frame invariant).
     #[inline(always)]
-    pub fn parts(&mut self) -> (View, &[BufferIndex], &mut [u16]) {
+    pub fn parts(&mut self) -> (View<'a>, &[BufferIndex], &mut [u16]) {
         (self.view, self.bis, self.nexts)
     }
     /// The next slots.
@@ -300,7 +300,7 @@ impl<'a> Cx<'a> {
 
     /// The pool's addressing by value, for an input node's per-packet loop.
     #[inline(always)]
-    pub fn pool_view(&self) -> pwire_buffer::View {
+    pub fn pool_view(&self) -> pwire_buffer::View<'_> {
         self.cache.pool().view()
     }
 

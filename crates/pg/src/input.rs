@@ -266,7 +266,7 @@ const COPY_W: usize = 32;
 /// `bi` in range, owned by the caller and referenced nowhere else; `len <= t.len()` and within
 /// the data area.
 #[inline(always)]
-unsafe fn fill(view: pwire_buffer::View, bi: u32, t: &[u8], len: usize, ifs: [u32; 2]) {
+unsafe fn fill(view: pwire_buffer::View<'_>, bi: u32, t: &[u8], len: usize, ifs: [u32; 2]) {
     // SAFETY: the caller's contract.
     unsafe {
         let d = view.data_ptr(bi);

@@ -152,7 +152,7 @@ impl Node for InterfaceOutput {
 /// its own the loop keeps everything in registers.
 #[inline(never)]
 fn send_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     sw: u32,

@@ -202,7 +202,7 @@ impl Node for Ip6Input {
 /// in registers.
 #[inline(never)]
 fn unicast_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     sw: u32,

@@ -209,7 +209,7 @@ impl Node for L2Fwd {
 /// on its own the loop keeps everything in registers.
 #[inline(never)]
 fn same_destination_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     key: u64,

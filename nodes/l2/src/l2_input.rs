@@ -75,7 +75,7 @@ fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
 struct L2Input {
     state: Arc<Shared<L2State>>,
     vnet: Arc<Vnet>,
-    /// Ports already worked out, by RX sw_if_index (`None` = not yet): 16 dense bytes a port
+    /// Ports already worked out, by RX sw_if_index (`None` = not yet): 20 dense bytes a port
     /// instead of an interface record and a bridge domain per packet when a frame comes from
     /// many tunnels. Valid while neither the interfaces nor the L2 state were written
     /// (`gens`); one slot per interface.
@@ -211,7 +211,7 @@ impl Node for L2Input {
 /// Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
 fn known_ports_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     ports: &[Option<Port>],
@@ -253,7 +253,7 @@ fn known_ports_run(
 /// everything in registers.
 #[inline(never)]
 fn unicast_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     rx: u32,

@@ -206,7 +206,7 @@ impl Node for L2Learn {
 /// inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
 fn same_source_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     key: u64,
@@ -238,7 +238,7 @@ fn same_source_run(
 /// unpublished learning. Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
 fn known_sources_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     keys: Option<&[u64]>,

@@ -150,7 +150,7 @@ impl Node for L2Output {
 /// inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
 fn pass_run(
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     tx: u32,

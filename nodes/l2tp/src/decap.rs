@@ -469,7 +469,7 @@ impl FrameCache {
     /// Returns how many it delivered and their inner bytes (not yet added to the cache's counts).
     // Not inlined: on its own the loop keeps the session's words in registers.
     #[inline(never)]
-    fn run(&self, view: pwire_buffer::View, bis: &[u32], nexts: &mut [u16]) -> (usize, u64) {
+    fn run(&self, view: pwire_buffer::View<'_>, bis: &[u32], nexts: &mut [u16]) -> (usize, u64) {
         let sid = self.local_sid;
         let strip = 40 + usize::from(self.dw.hdr);
         let mask = self.dw.mask;
@@ -595,7 +595,7 @@ fn varied_run(
     admin: &mut AdminCache,
     rows: Option<&Vec<crate::session::SessRow>>,
     pre: Option<&[u32]>,
-    view: pwire_buffer::View,
+    view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
 ) -> usize {
