@@ -10,13 +10,9 @@
 //! serves traced packets too; the reference checks the loops against it.)
 
 use pwire_testkit::Harness;
-use pwire_tests::{features, ip6_frame, l2tp_frame, Rng};
+use pwire_tests::{features, ip6_frame, l2tp_frame, pg_uplink, Rng, FF8, PEER_MAC, PG0_MAC};
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
-
-const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
-const FF8: [u8; 8] = [0xff; 8];
 
 fn addr(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
@@ -25,13 +21,10 @@ fn addr(s: &str) -> Ipv6Addr {
 /// Two tunnels (sessions 10 and 11) and pg1 in bridge domain 1; pg0 is the uplink fd00::1.
 /// With `feature`, decap is also the ip6-unicast feature on pg0.
 fn topo(h: &mut Harness, feature: bool) {
+    pg_uplink(h);
     for l in [
-        "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
         "create packet-generator interface pg1",
-        "set interface ip address pg0 fd00::1/64",
-        "set interface state pg0 up",
         "set interface state pg1 up",
-        "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
         "set ip neighbor pg0 fd00::3 02:00:00:00:00:03 static",
         "create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 10 remote-session-id 20",
         "create l2tpv3 tunnel client fd00::3 our fd00::1 local-session-id 11 remote-session-id 21",

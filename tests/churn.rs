@@ -9,13 +9,10 @@
 //! `PWIRE_CHURN_TUNNELS` overrides the number of tunnels (default 10 000).
 
 use pwire_testkit::Harness;
-use pwire_tests::{features, l2tp_frame, rss_kib};
+use pwire_tests::{features, l2tp_frame, pg_uplink, rss_kib, FF8, PEER_MAC, PG0_MAC};
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
-const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
-const FF8: [u8; 8] = [0xff; 8];
 /// RSS growth allowed after the churn, over the level after a warm-up round of the same churn.
 const RSS_SLACK_KIB: u64 = 8 * 1024;
 
@@ -146,14 +143,7 @@ fn churn_under_load_on_two_workers() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let mut h = Harness::with("cpu { workers 2 }\nl2tp { lookup-session-id }", &features());
-    for l in [
-        "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
-        "set interface ip address pg0 fd00::1/64",
-        "set interface state pg0 up",
-        "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
-    ] {
-        h.cli(l);
-    }
+    pg_uplink(&mut h);
     for i in 1..=5 {
         h.cli(&format!("create packet-generator interface pg{i}"));
         h.cli(&format!("set interface state pg{i} up"));

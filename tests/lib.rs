@@ -39,6 +39,26 @@ pub fn ensure_built() {
     });
 }
 
+/// pg0's MAC in the pg-based L2TPv3 topologies (see [`pg_uplink`]).
+pub const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
+/// The uplink peer fd00::2's MAC.
+pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
+/// The default 8-byte cookie (all ones).
+pub const FF8: [u8; 8] = [0xff; 8];
+
+/// The pg uplink of the L2TPv3 tests: pg0 (at [`PG0_MAC`]) up as fd00::1/64, its peer
+/// fd00::2 resolved statically at [`PEER_MAC`].
+pub fn pg_uplink(h: &mut pwire_testkit::Harness) {
+    for l in [
+        "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
+        "set interface ip address pg0 fd00::1/64",
+        "set interface state pg0 up",
+        "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
+    ] {
+        h.cli(l);
+    }
+}
+
 /// Every feature crate pwire has, for `Harness::with` (which brings interface and pg itself).
 pub fn features() -> Vec<pwire_vnet::dataplane::RegisterFn> {
     pwire::ALL

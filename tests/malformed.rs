@@ -9,12 +9,8 @@
 //! panics; every buffer is back in the pool afterwards.
 
 use pwire_testkit::Harness;
-use pwire_tests::{features, ip6_frame, l2tp_frame, Rng};
+use pwire_tests::{features, ip6_frame, l2tp_frame, pg_uplink, Rng, FF8, PEER_MAC, PG0_MAC};
 use std::net::Ipv6Addr;
-
-const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
-const FF8: [u8; 8] = [0xff; 8];
 
 fn our() -> Ipv6Addr {
     "fd00::1".parse().unwrap()
@@ -37,13 +33,10 @@ fn valid(tag: u8) -> Vec<u8> {
 
 /// pg0 uplink fd00::1/64 (peer fd00::2), tunnel xconnected with pg1.
 fn topo(h: &mut Harness) {
+    pg_uplink(h);
     for l in [
-        "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
         "create packet-generator interface pg1",
-        "set interface ip address pg0 fd00::1/64",
-        "set interface state pg0 up",
         "set interface state pg1 up",
-        "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
         "create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 10 remote-session-id 20",
         "set interface state l2tpv3_tunnel0 up",
         "set interface l2 xconnect pg1 l2tpv3_tunnel0",
