@@ -196,53 +196,44 @@ impl Node for PgInput {
                         bytes += len as u64;
                     }
                 }
-                cx.enqueue_slice(s.next, bis);
-                self.pos[si] = pos;
-                if let Some(r) = vs.row(self.thread, s.sw_if_index) {
-                    r.add2(ifc::RX_PKTS, got as u64, bytes);
-                }
-                s.sent.store(sent + got as u64, Relaxed);
-                if s.is_done() {
-                    s.enabled.store(false, Relaxed);
-                }
-                continue;
-            }
-            for k in 0..got {
-                let bi = self.bis[k];
-                let (tmpl, (len, k0)) = match single {
-                    Some(x) => x,
-                    None => {
-                        let t = s.packets[pos].as_slice();
-                        pos += 1;
-                        if pos == s.packets.len() {
-                            pos = 0;
+            } else {
+                for k in 0..got {
+                    let bi = self.bis[k];
+                    let (tmpl, (len, k0)) = match single {
+                        Some(x) => x,
+                        None => {
+                            let t = s.packets[pos].as_slice();
+                            pos += 1;
+                            if pos == s.packets.len() {
+                                pos = 0;
+                            }
+                            (t, shape(t.len()))
                         }
-                        (t, shape(t.len()))
+                    };
+                    {
+                        // SAFETY: `bi` was just allocated by this node and is in no frame
+                        // yet; the slice ends before the metadata is borrowed below.
+                        let d = unsafe { cx.data_mut(bi, len) };
+                        copy_packet(&mut d[..k0], &tmpl[..k0]);
+                        if k0 < len {
+                            d[k0..].fill(0);
+                        }
                     }
-                };
-                {
-                    // SAFETY: `bi` was just allocated by this node and is in no frame yet; the
-                    // slice ends before the metadata is borrowed below.
-                    let d = unsafe { cx.data_mut(bi, len) };
-                    copy_packet(&mut d[..k0], &tmpl[..k0]);
-                    if k0 < len {
-                        d[k0..].fill(0);
+                    // SAFETY: as above; no other reference to `bi` is alive.
+                    let b = unsafe { cx.buf_mut(bi) };
+                    b.init(len as u16, ifs);
+                    bytes += len as u64;
+                    if budget > 0 && cx.start_trace(b) {
+                        budget -= 1;
+                        cx.trace(
+                            b,
+                            PgTrace {
+                                stream: si as u32,
+                                len: len as u16,
+                                sw_if_index: s.sw_if_index,
+                            },
+                        );
                     }
-                }
-                // SAFETY: as above; no other reference to `bi` is alive.
-                let b = unsafe { cx.buf_mut(bi) };
-                b.init(len as u16, ifs);
-                bytes += len as u64;
-                if budget > 0 && cx.start_trace(b) {
-                    budget -= 1;
-                    cx.trace(
-                        b,
-                        PgTrace {
-                            stream: si as u32,
-                            len: len as u16,
-                            sw_if_index: s.sw_if_index,
-                        },
-                    );
                 }
             }
             cx.enqueue_slice(s.next, &self.bis[..got]);
