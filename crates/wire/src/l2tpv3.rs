@@ -8,6 +8,9 @@
 use core::fmt;
 use core::str::FromStr;
 
+use zerocopy::network_endian::{U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
 use crate::{Error, Truncated};
 
 /// Session id 0 marks an L2TPv3 control message when L2TP runs directly over IP; data sessions
@@ -409,6 +412,71 @@ pub fn emit(
     Ok(len)
 }
 
+/// The fixed-size start of an L2TPv3 data header over IP: the session id and the 8 bytes after
+/// it, which begin with the cookie (0, 4 or 8 bytes; the rest is sublayer or payload). Decap's
+/// fast path reads every packet through it: one length check, then the cookie is one load,
+/// one AND with [`cookie_mask`] and one compare, whatever the session's cookie size. A
+/// deliverable packet always has these 12 bytes (4-byte header and a 14-byte inner frame at
+/// least).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct L2tpHead {
+    /// Session id (0 marks a control message over IP).
+    pub session_id: U32,
+    /// The 8 bytes after the session id: the cookie in the high-order bytes under
+    /// [`cookie_mask`].
+    pub cookie_word: U64,
+}
+crate::header!(L2tpHead, 12);
+
+/// An IPv6 header directly followed by an L2TPv3 data header: what decap reads of the common
+/// packet (no extension header), with one length check.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct Ip6L2tpHead {
+    pub ip6: crate::ipv6::Ip6Hdr,
+    pub l2tp: L2tpHead,
+}
+crate::header!(Ip6L2tpHead, 52);
+
+/// The session id at the start of an L2TPv3 data header over IP: what a session-id lookup reads
+/// before the session, and so the header's layout, is known.
+#[inline]
+pub fn session_id(bytes: &[u8]) -> Result<u32, Truncated> {
+    match U32::ref_from_prefix(bytes) {
+        Ok((id, _)) => Ok(id.get()),
+        Err(_) => Err(Truncated {
+            needed: 4,
+            got: bytes.len(),
+        }),
+    }
+}
+
+/// The mask that keeps a `cookie_len`-byte cookie of [`L2tpHead::cookie_word`] (0 for no
+/// cookie; `cookie_len` is 0, 4 or 8).
+#[inline(always)]
+pub const fn cookie_mask(cookie_len: usize) -> u64 {
+    if cookie_len == 0 {
+        0
+    } else {
+        u64::MAX << (64 - 8 * cookie_len)
+    }
+}
+
+/// A cookie as the number [`L2tpHead::cookie_word`] holds under its mask: its bytes first,
+/// zeros after.
+#[inline]
+pub fn cookie_word(cookie: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = cookie.len().min(8);
+    w[..n].copy_from_slice(&cookie[..n]);
+    u64::from_be_bytes(w)
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -443,6 +511,33 @@ mod test {
 
     fn c4_sub() -> L2tpLayout {
         L2tpLayout::new(4, true).unwrap()
+    }
+
+    #[test]
+    fn head_reads_session_id_and_cookie_word_for_every_cookie_size() {
+        let mut pkt = [0u8; 66];
+        let ip = Ip6Hdr::parse_mut(&mut pkt).unwrap().0;
+        ip.next_header = PROTO_L2TP;
+        for (size, cookie) in [
+            (CookieSize::Zero, Cookie::NONE),
+            (CookieSize::Four, Cookie::from_u32(0x1122_3344)),
+            (CookieSize::Eight, Cookie::from_u64(0x0102_0304_0506_0708)),
+        ] {
+            let layout = L2tpLayout::with_cookie(size, true);
+            // Sublayer and payload bytes after the cookie must not leak into the compare.
+            pkt[40..].fill(0xa5);
+            emit(layout, &mut pkt[40..], 77, cookie, 0x4000_0009).unwrap();
+            let (h, rest) = Ip6L2tpHead::parse(&pkt).unwrap();
+            assert_eq!(rest.len(), 66 - 52);
+            assert_eq!(h.ip6.next_header, PROTO_L2TP);
+            assert_eq!(h.l2tp.session_id.get(), 77);
+            let w = h.l2tp.cookie_word.get() & cookie_mask(size.len());
+            assert_eq!(w, cookie_word(cookie.as_bytes()), "{size:?}");
+        }
+        assert!(Ip6L2tpHead::parse(&pkt[..51]).is_err());
+        assert_eq!(cookie_mask(0), 0);
+        assert_eq!(cookie_mask(4), 0xffff_ffff_0000_0000);
+        assert_eq!(cookie_mask(8), u64::MAX);
     }
 
     #[test]

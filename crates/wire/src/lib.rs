@@ -35,7 +35,7 @@ pub use ethernet::{Dot1qTag, EthHdr, Mac};
 pub use icmpv6::Icmp6Hdr;
 pub use ipv4::Ip4Hdr;
 pub use ipv6::{Ip6Hdr, Ipv6Repr};
-pub use l2tpv3::{Cookie, CookieSize, L2tpLayout, L2tpView, Sublayer};
+pub use l2tpv3::{Cookie, CookieSize, Ip6L2tpHead, L2tpHead, L2tpLayout, L2tpView, Sublayer};
 pub use tcp::TcpHdr;
 pub use udp::UdpHdr;
 

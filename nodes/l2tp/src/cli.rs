@@ -1,17 +1,16 @@
 //! L2TPv3 CLI in VPP's syntax and output (l2tp.c), with pwire's extensions.
 
-use crate::session::{default_cookie, parse_cookie, sc, L2tpMain, Session, MAX_REWRITE};
+use crate::api::{L2tp, TunnelConfig};
+use crate::session::{parse_cookie, sc};
 use pwire_cli::{Args, CliError};
 use pwire_config::LookupMode;
-use pwire_graph::Shared;
 use pwire_vnet::registry::cmd;
 use pwire_vnet::{CliCtx, Registry};
-use pwire_wire::l2tpv3::{Cookie, CookieSize, L2tpLayout};
+use pwire_wire::l2tpv3::{Cookie, CookieSize};
 use std::fmt::Write as _;
 use std::net::Ipv6Addr;
-use std::sync::Arc;
 
-type Main = Arc<Shared<L2tpMain>>;
+type Main = L2tp;
 
 pub(crate) fn register(r: &mut Registry, main: Main) {
     let m = main.clone();
@@ -73,12 +72,15 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
         false,
         move |a, cx| {
             a.expect_end()?;
-            let t = m.write(&mut cx.ctl);
-            let live: Vec<u32> = t.live().map(|(i, _)| i).collect();
-            for &i in &live {
+            // Atomic counters: zeroed without parking the workers (O(sessions), not under
+            // the barrier).
+            let t = m.table(&cx.ctl);
+            let mut n = 0;
+            for (i, _) in t.live() {
                 t.clear(i);
+                n += 1;
             }
-            a.output(&format!("Cleared {} active counters", live.len() * 2));
+            a.output(&format!("Cleared {} active counters", n * 2));
             Ok(())
         },
     ));
@@ -86,8 +88,10 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
         let m = main.clone();
         r.command(cmd(path, "test l2tp counters", false, move |a, cx| {
             a.expect_end()?;
-            let t = m.write(&mut cx.ctl);
+            let t = m.table(&cx.ctl);
             let live: Vec<u32> = t.live().map(|(i, _)| i).collect();
+            // Thread 0's rows, written here only while no worker runs thread 0's graph (with
+            // workers, thread 0 is the main thread, which is running this command).
             if let Some(rows) = t.counters.first() {
                 for &i in &live {
                     if let Some(r) = rows.get(i as usize) {
@@ -182,18 +186,6 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
     Ok(c)
 }
 
-fn cookie_arg(s: &Option<String>, size: CookieSize, which: &str) -> Result<Cookie, CliError> {
-    match s {
-        None => Ok(default_cookie(size)),
-        Some(w) => parse_cookie(w, size).ok_or_else(|| {
-            CliError::msg(format!(
-                "{which}-cookie `{w}' is not a {}-byte hex cookie",
-                size.len()
-            ))
-        }),
-    }
-}
-
 fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
     let c = parse_create(a)?;
     let our = c
@@ -202,107 +194,48 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
     let client = c
         .client
         .ok_or_else(|| CliError::msg("client address not specified"))?;
-    if c.fib_id != 0 {
-        return Err(CliError::msg(format!("No fib with id {}", c.fib_id)));
+    if c.del {
+        let idx = m
+            .find(&cx.ctl, our, client, c.lsid)
+            .ok_or_else(|| CliError::msg("session not found"))?;
+        return m
+            .delete(&mut cx.ctl, idx)
+            .map_err(|e| CliError::msg(e.to_string()));
     }
-    let lookup = m.get(&cx.ctl).lookup;
-    let probe = Session {
-        our,
-        client,
+    let cfg = TunnelConfig {
         local_session_id: c.lsid,
         remote_session_id: c.rsid,
-        local_cookie: [Cookie::NONE; 2],
-        prev_cookie_valid: false,
-        remote_cookie: Cookie::NONE,
-        layout: L2tpLayout::with_cookie(c.cookie_size, c.sublayer || c.sequencing),
+        local_cookie: c
+            .local_cookie
+            .as_deref()
+            .map(|w| cookie_arg(w, c.cookie_size, "local-cookie"))
+            .transpose()?,
+        remote_cookie: c
+            .remote_cookie
+            .as_deref()
+            .map(|w| cookie_arg(w, c.cookie_size, "remote-cookie"))
+            .transpose()?,
+        cookie_size: c.cookie_size,
+        l2_sublayer: c.sublayer,
         sequencing: c.sequencing,
         hop_limit: c.hop_limit,
         fib_id: c.fib_id,
-        sw_if_index: 0,
-        rewrite: [0; MAX_REWRITE],
-        rewrite_len: 0,
-        dw: Default::default(),
-        deleted: false,
+        ..TunnelConfig::new(our, client)
     };
-    if c.del {
-        let t = m.get(&cx.ctl);
-        let idx = t
-            .find(probe.key(lookup))
-            .ok_or_else(|| CliError::msg("session not found"))?;
-        let sw = t.sessions[idx as usize].sw_if_index;
-        m.write(&mut cx.ctl).remove(idx);
-        cx.vnet
-            .delete_interface(&mut cx.ctl, sw)
-            .map_err(CliError::msg)?;
-        return Ok(());
-    }
-    if c.lsid == 0 || c.rsid == 0 {
-        return Err(CliError::msg(
-            "session id 0 is reserved for the L2TPv3 control channel",
-        ));
-    }
-    let mut s = probe;
-    s.local_cookie[0] = cookie_arg(&c.local_cookie, c.cookie_size, "local")?;
-    s.remote_cookie = cookie_arg(&c.remote_cookie, c.cookie_size, "remote")?;
-    {
-        let t = m.get(&cx.ctl);
-        if t.find(s.key(lookup)).is_some() {
-            return Err(CliError::msg("session already exists..."));
-        }
-        // Checked again by the insert; here so that no interface is made for nothing.
-        if t.n_live >= t.max_sessions {
-            return Err(CliError::msg(format!(
-                "session limit reached ({}, l2tp {{ max-sessions }})",
-                t.max_sessions
-            )));
-        }
-    }
-    let idx = m.get(&cx.ctl).next_index();
-    let name = format!("l2tpv3_tunnel{idx}");
-    let class = cx
-        .vnet
-        .statics()
-        .class_id("l2tpv3")
-        .expect("class registered");
-    let sw = cx
-        .vnet
-        .create_interface(&mut cx.ctl, name.clone(), class, idx, [0; 6])
-        .map_err(CliError::msg)?;
-    s.sw_if_index = sw;
-    s.build_rewrite();
-    let inner = inner_mtu(cx, &s).map(|(_, _, m)| m).unwrap_or(0);
-    let got = m.write(&mut cx.ctl).insert(s);
-    let got = match got {
-        Ok(i) => i,
-        Err(e) => {
-            let _ = cx.vnet.delete_interface(&mut cx.ctl, sw);
-            return Err(CliError::msg(e));
-        }
-    };
-    debug_assert_eq!(got, idx);
-    let vs = cx.vnet.state.write(&mut cx.ctl);
-    if let Some(i) = vs.get_mut(sw) {
-        // The tunnel carries frames as long as the session exists (VPP leaves link down).
-        i.link_up = true;
-        i.mtu[0] = inner;
-        i.hw_mtu = inner;
-    }
-    vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true;
-    a.output(&name);
+    let made = m
+        .create(&mut cx.ctl, &cfg)
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    a.output(&made.name);
     Ok(())
 }
 
-/// (egress interface name, egress IPv6 MTU, largest inner frame) for a session.
-fn inner_mtu(cx: &CliCtx, s: &Session) -> Option<(String, u32, u32)> {
-    let sw = cx.vnet.hooks.ip6_egress(&cx.ctl, s.client)?;
-    let st = cx.vnet.state.get(&cx.ctl);
-    let i = st.get(sw)?;
-    let mtu = i.ip6_mtu();
-    Some((
-        i.name.clone(),
-        mtu,
-        mtu.saturating_sub(s.rewrite_len as u32),
-    ))
+fn cookie_arg(w: &str, size: CookieSize, which: &str) -> Result<Cookie, CliError> {
+    parse_cookie(w, size).ok_or_else(|| {
+        CliError::msg(format!(
+            "{which} `{w}' is not a {}-byte hex cookie",
+            size.len()
+        ))
+    })
 }
 
 fn set_cookie(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
@@ -325,30 +258,13 @@ fn set_cookie(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliErro
     let remote = remote.ok_or_else(|| CliError::msg("remote cookie required"))?;
     // Unlike VPP, only an L2TPv3 tunnel interface is accepted.
     let idx = m
-        .get(&cx.ctl)
-        .by_sw(sw)
+        .by_sw(&cx.ctl, sw)
         .ok_or_else(|| CliError::msg(format!("{w} is not an l2tpv3 tunnel")))?;
-    let size = m.get(&cx.ctl).sessions[idx as usize].layout.cookie_size();
-    let lc = parse_cookie(&local, size).ok_or_else(|| {
-        CliError::msg(format!(
-            "local cookie `{local}' is not a {}-byte hex cookie",
-            size.len()
-        ))
-    })?;
-    let rc = parse_cookie(&remote, size).ok_or_else(|| {
-        CliError::msg(format!(
-            "remote cookie `{remote}' is not a {}-byte hex cookie",
-            size.len()
-        ))
-    })?;
-    let t = m.write(&mut cx.ctl);
-    let s = &mut t.sessions[idx as usize];
-    s.local_cookie[1] = s.local_cookie[0];
-    s.prev_cookie_valid = true;
-    s.local_cookie[0] = lc;
-    s.remote_cookie = rc;
-    s.build_rewrite();
-    Ok(())
+    let size = m.table(&cx.ctl).sessions[idx as usize].layout.cookie_size();
+    let lc = cookie_arg(&local, size, "local cookie")?;
+    let rc = cookie_arg(&remote, size, "remote cookie")?;
+    m.set_cookies(&mut cx.ctl, sw, lc, rc)
+        .map_err(|e| CliError::msg(e.to_string()))
 }
 
 fn cookie_str(c: &Cookie) -> String {
@@ -363,7 +279,7 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
     let memory = a.keyword("memory");
     let verbose = !memory && (a.keyword("verbose") || a.keyword("v"));
     a.expect_end()?;
-    let t = m.get(&cx.ctl);
+    let t = m.table(&cx.ctl);
     if memory {
         // pwire's own: what the sessions cost, for sizing (scripts/bench.sh prints it).
         let (table, counters) = t.memory();
@@ -455,7 +371,7 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
                 .map_or("255 (254 on the wire)".to_string(), |h| h.to_string())
         );
         let overhead = 14 + s.rewrite_len as u32;
-        match inner_mtu(cx, s) {
+        match m.inner_mtu(&cx.ctl, s) {
             Some((eg, mtu, inner)) => {
                 let _ = writeln!(
                     out,
@@ -474,10 +390,11 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         }
         let _ = writeln!(
             out,
-            "   drops: cookie mismatch {} sequence {} tunnel down {}",
+            "   drops: cookie mismatch {} sequence {} tunnel down {} address mismatch {}",
             t.counter(i, sc::COOKIE_DROPS),
             t.counter(i, sc::SEQ_DROPS),
-            t.counter(i, sc::DOWN_DROPS)
+            t.counter(i, sc::DOWN_DROPS),
+            t.counter(i, sc::ADDR_DROPS)
         );
     }
     a.output(&out);

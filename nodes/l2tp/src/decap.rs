@@ -7,17 +7,30 @@
 //!   Arcs: `error-drop`, `l2-input`, `ip6-lookup`.
 //!
 //! The buffer starts at the outer IPv6 header (ip6-input and ip6-local do not advance it). Per
-//! packet: key lookup (global mode) → session-id check (address modes) → cookie (current or,
-//! after a rollover, previous) → RX := tunnel → admin check → sequence check (when sequencing)
-//! → strip IPv6 + L2TPv3, trim any padding after the IPv6 payload → `l2-input`.
+//! packet: key lookup (global mode) → session-id check (address modes) → outer addresses are
+//! the session's (every mode: a session belongs to its client and our address) → cookie
+//! (current or, after a rollover, previous) → RX := tunnel → admin check → sequence check (when
+//! sequencing, against the session's window shared by every thread) → strip IPv6 + L2TPv3,
+//! trim any padding after the IPv6 payload → `l2-input`.
 //!
-//! Counters: see the crate doc. Per-session rx counters count delivered frames and inner bytes.
+//! The checks are written once: [`DecapLine::deliverable`] (session.rs) decides the common
+//! packet for the three fast loops (the frame's cached session, a run of it, and sessions
+//! changing packet by packet); [`Decap::classify`] decides and counts everything else, with
+//! the same [`DecapLine`] pieces. Both read headers through `pwire-wire` definitions.
+//!
+//! Counters: see the crate doc, plus "l2tpv3 session address mismatch" (a session's id from
+//! another source or to another destination; on the feature path a packet not addressed to
+//! the session continues to ip6-lookup, counted) and "l2tpv3 sequence number missing" (no S bit
+//! on a sequenced session: dropped, as Linux does). Per-session rx counters count delivered
+//! frames and inner bytes, and drops by reason.
 
-use crate::session::{sc, DecapWords, L2tpMain};
+use crate::session::{sc, DecapLine, L2tpMain, SessRow};
+use pwire_buffer::Buffer;
 use pwire_config::LookupMode;
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
 use pwire_vnet::{Registry, Vnet, VnetState};
-use pwire_wire::l2tpv3::Sublayer;
+use pwire_wire::l2tpv3::{cookie_word, Ip6L2tpHead};
+use pwire_wire::Ip6Hdr;
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
@@ -33,6 +46,8 @@ counters! { pub enum C {
     SeqDrop: error = "l2tpv3 sequence number out of order or duplicate",
     Short: error = "l2tpv3 packet too short",
     ExtHdr: error = "l2tpv3 unsupported ip6 extension header",
+    AddrMismatch: error = "l2tpv3 session address mismatch",
+    SeqMissing: error = "l2tpv3 sequence number missing",
 } }
 
 /// VPP's `format_l2t_trace` for decap.
@@ -156,67 +171,76 @@ enum Verdict {
 #[inline(always)]
 fn l2tp_offset(nh: u8, rest: &[u8]) -> Result<usize, C> {
     if nh == crate::PROTO_L2TP {
-        return Ok(40);
+        return Ok(Ip6Hdr::LEN);
     }
     match pwire_wire::ipv6::upper_layer(nh, rest) {
-        Ok((crate::PROTO_L2TP, off)) => Ok(40 + off),
+        Ok((crate::PROTO_L2TP, off)) => Ok(Ip6Hdr::LEN + off),
         Ok(_) => Err(C::NoSession),
         Err(_) => Err(C::ExtHdr),
     }
 }
 
 impl<const LOCAL: bool> Decap<LOCAL> {
+    /// The general path: decides every packet, and says why for the ones not delivered.
     #[inline(always)]
-    fn classify(m: &L2tpMain, vs: &VnetState, thread: usize, data: &[u8]) -> Verdict {
-        let Ok((ip, rest)) = pwire_wire::Ip6Hdr::parse(data) else {
+    fn classify(m: &L2tpMain, vs: &VnetState, data: &[u8]) -> Verdict {
+        let Ok((ip, rest)) = Ip6Hdr::parse(data) else {
             return Verdict::Drop(C::Short, None);
         };
-        let total = 40 + ip.payload_len.get() as usize;
+        let total = Ip6Hdr::LEN + usize::from(ip.payload_len.get());
         if total > data.len() {
             return Verdict::Drop(C::Short, None);
         }
-        let off = match l2tp_offset(ip.next_header, &rest[..total - 40]) {
+        let off = match l2tp_offset(ip.next_header, &rest[..total - Ip6Hdr::LEN]) {
             Ok(o) => o,
             Err(C::ExtHdr) => return Verdict::Drop(C::ExtHdr, None),
             Err(c) => return Verdict::NotOurs(c),
         };
-        let pkt = &data[..total];
+        let l2 = &data[off..total];
         let idx = match m.lookup {
             LookupMode::SrcAddress => m.find_addr(&ip.src),
             LookupMode::DstAddress => m.find_addr(&ip.dst),
-            LookupMode::SessionId => match pkt.get(off..off + 4) {
-                Some(b) => m.find_sid(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-                None => return Verdict::NotOurs(C::NoSession),
+            LookupMode::SessionId => match pwire_wire::l2tpv3::session_id(l2) {
+                Ok(sid) => m.find_sid(sid),
+                Err(_) => return Verdict::NotOurs(C::NoSession),
             },
         };
         let Some(idx) = idx else {
             return Verdict::NotOurs(C::NoSession);
         };
         let s = &m.sessions[idx as usize];
-        let Ok(v) = pwire_wire::l2tpv3::parse(s.layout, &pkt[off..]) else {
+        let dl = &s.dl;
+        let Ok(v) = pwire_wire::l2tpv3::parse(s.layout, l2) else {
             return Verdict::Drop(C::Short, Some(idx));
         };
-        if v.session_id() != s.local_session_id {
+        if v.session_id() != dl.local_sid {
             return Verdict::NotOurs(C::SessionIdMismatch);
         }
-        if !s.cookie_ok(v.cookie()) {
+        if !dl.addr_ok(ip) {
+            // The feature sees transit traffic too: a packet to another destination is not
+            // this session's, and goes on to the FIB.
+            return if !LOCAL && ip.dst != dl.our {
+                Verdict::NotOurs(C::AddrMismatch)
+            } else {
+                Verdict::Drop(C::AddrMismatch, Some(idx))
+            };
+        }
+        if !dl.cookie_ok(cookie_word(v.cookie())) {
             return Verdict::Drop(C::CookieMismatch, Some(idx));
         }
-        if !vs.get(s.sw_if_index).is_some_and(|i| i.admin_up) {
+        if !vs.get(dl.sw_if_index).is_some_and(|i| i.admin_up) {
             return Verdict::Drop(C::AdminDown, Some(idx));
         }
-        let strip = off + s.hdr_len();
+        let strip = off + usize::from(dl.hdr);
         let inner = total - strip;
-        if inner < 14 {
+        if inner < pwire_wire::EthHdr::LEN {
             return Verdict::Drop(C::Short, Some(idx));
         }
         if s.sequencing {
-            if let Some(sub) = v.sublayer().filter(|x| x.seq_valid()) {
-                if let Some(row) = m.counters.get(thread).and_then(|t| t.get(idx as usize)) {
-                    if !seq_accept(row, sub) {
-                        return Verdict::Drop(C::SeqDrop, Some(idx));
-                    }
-                }
+            match v.sublayer().filter(|x| x.seq_valid()) {
+                Some(sub) if s.seq.accept(sub.seq()) => {}
+                Some(_) => return Verdict::Drop(C::SeqDrop, Some(idx)),
+                None => return Verdict::Drop(C::SeqMissing, Some(idx)),
             }
         }
         Verdict::Deliver {
@@ -227,26 +251,16 @@ impl<const LOCAL: bool> Decap<LOCAL> {
     }
 }
 
-const SEEN: u32 = 1 << 31;
-
-/// Accepts a sequence number that is the expected one or ahead of it (packets in between were
-/// lost); drops one behind it (reordered or duplicated), as Linux's `seq both` without a reorder
-/// window. Serial arithmetic over 24 bits.
+/// Hands a delivered packet to L2: strips the outer headers and any padding after them, and
+/// sets the RX interface to the tunnel. `strip + inner` is the IPv6 packet, inside the
+/// buffer (every caller checked it against the packet length).
 #[inline(always)]
-fn seq_accept(row: &crate::session::SessRow, sub: Sublayer) -> bool {
-    use std::sync::atomic::Ordering::Relaxed;
-    let seq = sub.seq();
-    let nx = row.rx_next.load(Relaxed);
-    if nx & SEEN != 0 {
-        let exp = nx & Sublayer::SEQ_MASK;
-        let ahead = seq.wrapping_sub(exp) & Sublayer::SEQ_MASK;
-        if ahead >= 1 << 23 {
-            return false;
-        }
-    }
-    row.rx_next
-        .store(((seq + 1) & Sublayer::SEQ_MASK) | SEEN, Relaxed);
-    true
+fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index: u32, idx: u32) {
+    b.current_data += strip as i16;
+    b.current_length = inner as u16;
+    b.sw_if_index = [sw_if_index, !0];
+    b.l2_len = l2_len(b.current());
+    b.opaque.session_index = idx;
 }
 
 impl<const LOCAL: bool> Node for Decap<LOCAL> {
@@ -254,10 +268,10 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let dp = cx.dp();
         let m = self.main.dp(&dp);
         let vs = self.vnet.dp(&dp);
-        let thread = cx.thread();
-        let rows = m.counters.get(thread);
+        let rows = m.counters.get(cx.thread());
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
+        let mut addr_mismatch = 0u64;
         let mut c = FrameCache::EMPTY;
         self.admin.sync(&self.vnet, vs);
         let ahead = resolve_ahead(frame, m, rows, &mut self.idxs);
@@ -304,29 +318,33 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             if let Some((strip, inner)) = c.fast(m, vs, &mut self.admin, rows, pre, b.current()) {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
-                // strip + inner is the IPv6 packet, inside the buffer: no overflow.
-                b.current_data += strip as i16;
-                b.current_length = inner as u16;
-                b.sw_if_index = [c.sw_if_index, !0];
-                b.l2_len = l2_len(b.current());
-                b.opaque.session_index = c.idx;
+                strip_to_inner(b, strip, inner, c.dl.sw_if_index, c.idx);
                 c.pkts += 1;
                 c.bytes += inner as u64;
                 *nx = Next::L2Input as u16;
                 if b.is_traced() {
-                    let s = &m.sessions[c.idx as usize];
                     cx.trace(
                         b,
                         DecapTrace {
-                            src: s.client.octets(),
-                            dst: s.our.octets(),
+                            src: c.dl.client,
+                            dst: c.dl.our,
                             session: c.idx as i32,
                         },
                     );
                 }
                 continue;
             }
-            let verdict = Self::classify(m, vs, thread, b.current());
+            // The outer addresses, for the trace: read before the strip.
+            let addrs = b
+                .is_traced()
+                .then(|| {
+                    Ip6Hdr::parse(b.current())
+                        .map(|(ip, _)| (ip.src, ip.dst))
+                        .ok()
+                })
+                .flatten()
+                .unwrap_or_default();
+            let verdict = Self::classify(m, vs, b.current());
             let (next, session) = match verdict {
                 Verdict::Deliver {
                     session,
@@ -334,29 +352,23 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                     inner,
                 } => {
                     matched += 1;
-                    b.advance(strip as i32);
-                    b.set_len(inner);
-                    b.sw_if_index[0] = if session == c.idx {
-                        c.sw_if_index
-                    } else {
-                        m.sessions[session as usize].sw_if_index
-                    };
-                    b.sw_if_index[1] = !0;
-                    b.l2_len = pwire_wire::ethernet::l2_header_len(b.current()).unwrap_or(14) as u8;
-                    b.opaque.session_index = session;
+                    let sw = m.sessions[session as usize].dl.sw_if_index;
+                    strip_to_inner(b, strip, inner, sw, session);
                     // The cached session's counters add up over the frame; others' go straight in.
                     if session == c.idx {
                         c.pkts += 1;
                         c.bytes += inner as u64;
-                    } else if let Some(r) = rows.and_then(|t| t.get(session as usize)) {
+                    } else if let Some(r) = row(rows, session) {
                         r.add(sc::RX_PKTS, 1);
                         r.add(sc::RX_BYTES, inner as u64);
                     }
                     (Next::L2Input, session as i32)
                 }
                 Verdict::NotOurs(c) => {
-                    if c == C::SessionIdMismatch {
-                        id_mismatch += 1;
+                    match c {
+                        C::SessionIdMismatch => id_mismatch += 1,
+                        C::AddrMismatch => addr_mismatch += 1,
+                        _ => {}
                     }
                     if LOCAL {
                         b.error = cx.error(C::NoSession);
@@ -368,18 +380,18 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                 Verdict::Drop(c, session) => {
                     if let Some(sidx) = session {
                         matched += 1;
-                        let s = &m.sessions[sidx as usize];
                         if c == C::AdminDown {
                             // Counted against the tunnel, as VPP does.
-                            b.sw_if_index[0] = s.sw_if_index;
+                            b.sw_if_index[0] = m.sessions[sidx as usize].dl.sw_if_index;
                         }
                         let k = match c {
                             C::CookieMismatch => Some(sc::COOKIE_DROPS),
-                            C::SeqDrop => Some(sc::SEQ_DROPS),
+                            C::SeqDrop | C::SeqMissing => Some(sc::SEQ_DROPS),
                             C::AdminDown => Some(sc::DOWN_DROPS),
+                            C::AddrMismatch => Some(sc::ADDR_DROPS),
                             _ => None,
                         };
-                        if let (Some(k), Some(r)) = (k, rows.and_then(|t| t.get(sidx as usize))) {
+                        if let (Some(k), Some(r)) = (k, row(rows, sidx)) {
                             r.add(k, 1);
                         }
                     }
@@ -389,29 +401,21 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             };
             *nx = next as u16;
             if b.is_traced() {
-                // The addresses of the outer header: only available before the strip, so the
-                // trace reads them from the headroom where they still are.
-                let mut src = [0u8; 16];
-                let mut dst = [0u8; 16];
-                if next != Next::L2Input {
-                    if let Ok((ip, _)) = pwire_wire::Ip6Hdr::parse(b.current()) {
-                        src = ip.src;
-                        dst = ip.dst;
-                    }
-                } else if let Some(s) = usize::try_from(session)
-                    .ok()
-                    .and_then(|i| m.sessions.get(i))
-                {
-                    src = s.client.octets();
-                    dst = s.our.octets();
-                }
+                let (src, dst) = addrs;
                 cx.trace(b, DecapTrace { src, dst, session });
             }
         }
         c.flush(rows);
         cx.count(C::UserToNet, matched);
         cx.count(C::SessionIdMismatch, id_mismatch);
+        cx.count(C::AddrMismatch, addr_mismatch);
     }
+}
+
+/// This thread's counter row of session `idx`.
+#[inline(always)]
+fn row(rows: Option<&Vec<SessRow>>, idx: u32) -> Option<&SessRow> {
+    rows.and_then(|t| t.get(idx as usize))
 }
 
 /// The last session a frame hit, with what the fast path needs of it, and its delivered
@@ -422,13 +426,11 @@ struct FrameCache {
     key: u128,
     /// Session index, `u32::MAX` when empty.
     idx: u32,
-    /// The session may take the fast path: up, and its checks fit [`DecapWords`].
+    /// The session may take the fast path: up and not sequenced.
     fast: bool,
     /// The last packet looked up had the same key as the one before it: a run is likely.
     repeat: bool,
-    local_sid: u32,
-    sw_if_index: u32,
-    dw: DecapWords,
+    dl: DecapLine,
     pkts: u64,
     bytes: u64,
 }
@@ -439,23 +441,25 @@ impl FrameCache {
         idx: u32::MAX,
         fast: false,
         repeat: false,
-        local_sid: 0,
-        sw_if_index: 0,
-        dw: DecapWords {
+        dl: DecapLine {
             cookie: [0; 2],
-            mask: 0,
+            our: [0; 16],
+            client: [0; 16],
+            local_sid: 0,
+            sw_if_index: 0,
+            hdr: 0,
+            cookie_len: 0,
             prev_valid: false,
             simple: false,
-            hdr: 0,
         },
         pkts: 0,
         bytes: 0,
     };
 
     #[inline(always)]
-    fn flush(&mut self, rows: Option<&Vec<crate::session::SessRow>>) {
+    fn flush(&mut self, rows: Option<&Vec<SessRow>>) {
         if self.pkts != 0 {
-            if let Some(r) = rows.and_then(|t| t.get(self.idx as usize)) {
+            if let Some(r) = row(rows, self.idx) {
                 r.add(sc::RX_PKTS, self.pkts);
                 r.add(sc::RX_BYTES, self.bytes);
             }
@@ -470,16 +474,8 @@ impl FrameCache {
     // Not inlined: on its own the loop keeps the session's words in registers.
     #[inline(never)]
     fn run(&self, view: pwire_buffer::View<'_>, bis: &[u32], nexts: &mut [u16]) -> (usize, u64) {
-        let sid = self.local_sid;
-        let strip = 40 + usize::from(self.dw.hdr);
-        let mask = self.dw.mask;
-        let c0 = self.dw.cookie[0];
-        let c1 = if self.dw.prev_valid {
-            self.dw.cookie[1]
-        } else {
-            c0
-        };
-        let (sw, idx) = (self.sw_if_index, self.idx);
+        let dl = self.dl;
+        let idx = self.idx;
         let mut bytes = 0u64;
         for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
             // SAFETY: frame invariant: each index once; this loop visits each slot once.
@@ -488,26 +484,13 @@ impl FrameCache {
                 return (k, bytes);
             }
             let d = b.current();
-            let Some(h) = d.first_chunk::<66>() else {
+            let Some((strip, inner)) = Ip6L2tpHead::parse(d)
+                .ok()
+                .and_then(|(h, _)| dl.deliverable(h, d.len()))
+            else {
                 return (k, bytes);
             };
-            let total = 40 + usize::from(u16::from_be_bytes([h[4], h[5]]));
-            let w = u64::from_be_bytes(*h[44..].first_chunk().unwrap_or(&[0; 8])) & mask;
-            if h[6] != crate::PROTO_L2TP
-                || total > d.len()
-                || total < strip + 14
-                || u32::from_be_bytes([h[40], h[41], h[42], h[43]]) != sid
-                || (w != c0 && w != c1)
-            {
-                return (k, bytes);
-            }
-            let inner = total - strip;
-            // strip + inner is the IPv6 packet, inside the buffer: no overflow.
-            b.current_data += strip as i16;
-            b.current_length = inner as u16;
-            b.sw_if_index = [sw, !0];
-            b.l2_len = l2_len(b.current());
-            b.opaque.session_index = idx;
+            strip_to_inner(b, strip, inner, dl.sw_if_index, idx);
             *nx = Next::L2Input as u16;
             bytes += inner as u64;
         }
@@ -520,15 +503,13 @@ impl FrameCache {
         let s = &m.sessions[idx as usize];
         self.key = key;
         self.idx = idx;
-        self.local_sid = s.local_session_id;
-        self.sw_if_index = s.sw_if_index;
-        self.dw = s.dw;
-        self.fast = s.dw.simple && admin.up(vs, s.sw_if_index);
+        self.dl = s.dl;
+        self.fast = s.dl.simple && admin.up(vs, s.dl.sw_if_index);
     }
 
     /// The common case decided with one length check and a cached session: a data packet with
-    /// next header 115 directly after the IPv6 header, for an up session whose checks fit
-    /// [`DecapWords`], with a matching cookie. `None` sends the packet to [`Decap::classify`],
+    /// next header 115 directly after the IPv6 header, for an up, unsequenced session, that
+    /// [`DecapLine::deliverable`] accepts. `None` sends the packet to [`Decap::classify`],
     /// which decides (and counts) everything else.
     #[inline(always)]
     fn fast(
@@ -536,55 +517,41 @@ impl FrameCache {
         m: &L2tpMain,
         vs: &VnetState,
         admin: &mut AdminCache,
-        rows: Option<&Vec<crate::session::SessRow>>,
+        rows: Option<&Vec<SessRow>>,
         pre: u32,
         d: &[u8],
     ) -> Option<(usize, usize)> {
-        // IPv6 (40) + session id (4) + the widest cookie read (8) + an Ethernet header (14),
-        // which covers every read below.
-        let h: &[u8; 66] = d.first_chunk()?;
-        if h[6] != crate::PROTO_L2TP {
+        let (h, _) = Ip6L2tpHead::parse(d).ok()?;
+        if h.ip6.next_header != crate::PROTO_L2TP {
             return None;
         }
-        let total = 40 + usize::from(u16::from_be_bytes([h[4], h[5]]));
-        if total > d.len() {
-            return None;
-        }
-        let sid = u32::from_be_bytes([h[40], h[41], h[42], h[43]]);
+        let sid = h.l2tp.session_id.get();
         let key = match m.lookup {
             LookupMode::SessionId => u128::from(sid),
-            LookupMode::SrcAddress => u128::from_be_bytes(*h[8..].first_chunk()?),
-            LookupMode::DstAddress => u128::from_be_bytes(*h[24..].first_chunk()?),
+            LookupMode::SrcAddress => u128::from_be_bytes(h.ip6.src),
+            LookupMode::DstAddress => u128::from_be_bytes(h.ip6.dst),
         };
         self.repeat = key == self.key;
         if key != self.key {
             let idx = match m.lookup {
                 LookupMode::SessionId if pre != u32::MAX => Some(pre),
                 LookupMode::SessionId => m.find_sid(sid),
-                LookupMode::SrcAddress => m.find_addr(h[8..].first_chunk()?),
-                LookupMode::DstAddress => m.find_addr(h[24..].first_chunk()?),
+                LookupMode::SrcAddress => m.find_addr(&h.ip6.src),
+                LookupMode::DstAddress => m.find_addr(&h.ip6.dst),
             }?;
             self.flush(rows);
             self.load(m, vs, admin, key, idx);
         }
-        if !self.fast || sid != self.local_sid {
+        if !self.fast {
             return None;
         }
-        let strip = 40 + usize::from(self.dw.hdr);
-        if total < strip + 14 {
-            return None;
-        }
-        let w = u64::from_be_bytes(*h[44..].first_chunk()?) & self.dw.mask;
-        if w != self.dw.cookie[0] && !(self.dw.prev_valid && w == self.dw.cookie[1]) {
-            return None;
-        }
-        Some((strip, total - strip))
+        self.dl.deliverable(h, d.len())
     }
 }
 
 /// Delivers packets from the start of `bis` (session-id mode) while each is an untraced
 /// fast-path packet of a session other than the packet before's: looks the session up, checks
-/// it as [`FrameCache::fast`] does and counts it on the session's row directly. Stops at the
+/// it with [`DecapLine::deliverable`] and counts it on the session's row directly. Stops at the
 /// first other packet (including a repeat of the previous session, which the run loop takes).
 /// Returns how many it delivered. Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
@@ -593,7 +560,7 @@ fn varied_run(
     m: &L2tpMain,
     vs: &VnetState,
     admin: &mut AdminCache,
-    rows: Option<&Vec<crate::session::SessRow>>,
+    rows: Option<&Vec<SessRow>>,
     pre: Option<&[u32]>,
     view: pwire_buffer::View<'_>,
     bis: &[u32],
@@ -607,44 +574,31 @@ fn varied_run(
             return k;
         }
         let d = b.current();
-        let Some(h) = d.first_chunk::<66>() else {
+        let Ok((h, _)) = Ip6L2tpHead::parse(d) else {
             return k;
         };
-        let total = 40 + usize::from(u16::from_be_bytes([h[4], h[5]]));
-        let sid = u32::from_be_bytes([h[40], h[41], h[42], h[43]]);
-        if h[6] != crate::PROTO_L2TP || total > d.len() || prev == Some(sid) {
+        let sid = h.l2tp.session_id.get();
+        if h.ip6.next_header != crate::PROTO_L2TP || prev == Some(sid) {
             return k;
         }
         let found = match pre {
             Some(p) => p.get(k).copied().filter(|&x| x != u32::MAX),
             None => m.find_sid(sid),
         };
-        let Some(idx) = found else {
+        let Some(s) = found.and_then(|idx| m.sessions.get(idx as usize)) else {
             return k;
         };
-        let Some(s) = m.sessions.get(idx as usize) else {
+        let dl = &s.dl;
+        let Some((strip, inner)) = dl.deliverable(h, d.len()) else {
             return k;
         };
-        let dw = &s.dw;
-        let strip = 40 + usize::from(dw.hdr);
-        let w = u64::from_be_bytes(*h[44..].first_chunk().unwrap_or(&[0; 8])) & dw.mask;
-        if !dw.simple
-            || s.local_session_id != sid
-            || total < strip + 14
-            || (w != dw.cookie[0] && !(dw.prev_valid && w == dw.cookie[1]))
-            || !admin.up(vs, s.sw_if_index)
-        {
+        if !dl.simple || !admin.up(vs, dl.sw_if_index) {
             return k;
         }
-        let inner = total - strip;
-        // strip + inner is the IPv6 packet, inside the buffer: no overflow.
-        b.current_data += strip as i16;
-        b.current_length = inner as u16;
-        b.sw_if_index = [s.sw_if_index, !0];
-        b.l2_len = l2_len(b.current());
-        b.opaque.session_index = idx;
+        let idx = found.unwrap_or(u32::MAX);
+        strip_to_inner(b, strip, inner, dl.sw_if_index, idx);
         *nx = Next::L2Input as u16;
-        if let Some(r) = rows.and_then(|t| t.get(idx as usize)) {
+        if let Some(r) = row(rows, idx) {
             r.add(sc::RX_PKTS, 1);
             r.add(sc::RX_BYTES, inner as u64);
         }
@@ -656,11 +610,11 @@ fn varied_run(
 /// L2 header length of an inner frame of at least 14 bytes: 14, or 18/22 behind VLAN tags.
 #[inline(always)]
 fn l2_len(d: &[u8]) -> u8 {
-    match d.get(12..14) {
-        Some(&[a, b]) if pwire_wire::ethernet::is_vlan_tpid(u16::from_be_bytes([a, b])) => {
+    match pwire_wire::EthHdr::parse(d) {
+        Ok((e, _)) if pwire_wire::ethernet::is_vlan_tpid(e.ethertype.get()) => {
             pwire_wire::ethernet::l2_header_len(d).unwrap_or(14) as u8
         }
-        _ => 14,
+        _ => pwire_wire::EthHdr::LEN as u8,
     }
 }
 
@@ -679,22 +633,16 @@ const PREFETCH_FROM: usize = 8192;
 fn resolve_ahead(
     frame: &Frame<'_>,
     m: &L2tpMain,
-    rows: Option<&Vec<crate::session::SessRow>>,
+    rows: Option<&Vec<SessRow>>,
     idxs: &mut [u32; FRAME_SIZE],
 ) -> bool {
     if m.lookup != LookupMode::SessionId || m.sid_table_len() < PREFETCH_FROM {
         return false;
     }
-    let sid_of = |i: usize| {
-        frame
-            .buf(i)
-            .current()
-            .get(40..44)
-            .map(|h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]))
-    };
     for (i, slot) in idxs.iter_mut().enumerate().take(frame.len()) {
-        *slot = sid_of(i)
-            .and_then(|sid| m.find_sid(sid))
+        *slot = Ip6L2tpHead::parse(frame.buf(i).current())
+            .ok()
+            .and_then(|(h, _)| m.find_sid(h.l2tp.session_id.get()))
             .unwrap_or(u32::MAX);
         if *slot != u32::MAX {
             m.prefetch_session(*slot, rows);

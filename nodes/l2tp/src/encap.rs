@@ -2,7 +2,8 @@
 //!
 //! Reached from `l2-output` for frames leaving through `l2tpv3_tunnel<N>`. Prepends the
 //! session's precomputed IPv6 + L2TPv3 header in the buffer headroom (no copy of the frame),
-//! patches the payload length (and the sequence number when sequencing), then `ip6-lookup`.
+//! patches the payload length (and the sequence number when sequencing: drawn from the
+//! session's counter shared by every thread), then `ip6-lookup`.
 //! VPP writes hop limit 255 and lets ip6-rewrite decrement it to 254; a configured `hop-limit`
 //! is the value on the wire (the packet is marked locally originated).
 //!
@@ -16,7 +17,6 @@ use pwire_vnet::{Registry, VnetState};
 use pwire_wire::l2tpv3::Sublayer;
 use std::fmt;
 use std::net::Ipv6Addr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 next_nodes! { pub enum Next { Drop => "error-drop", Lookup => "ip6-lookup" } }
@@ -141,14 +141,11 @@ impl Node for Encap {
             copy_rewrite(h, &s.rewrite);
             let plen = (rl - 40 + inner) as u16;
             h[4..6].copy_from_slice(&plen.to_be_bytes());
-            let row = rows.and_then(|t| t.get(idx as usize));
             if s.sequencing {
-                if let Some(r) = row {
-                    let seq = r.tx_seq.load(Relaxed);
-                    r.tx_seq.store((seq + 1) & Sublayer::SEQ_MASK, Relaxed);
-                    let at = 40 + 4 + s.layout.cookie_len();
-                    h[at..at + 4].copy_from_slice(&Sublayer::new(true, seq).word().to_be_bytes());
-                }
+                // Per session across threads: one fetch-add, only on sequenced sessions.
+                let seq = s.seq.next_tx();
+                let at = s.sublayer_at();
+                h[at..at + 4].copy_from_slice(&Sublayer::new(true, seq).word().to_be_bytes());
             }
             if s.hop_limit.is_some() {
                 b.flags |= flags::LOCALLY_ORIGINATED;

@@ -23,11 +23,13 @@
 //! cookie 0 is not accepted unless configured, trailing padding after the IPv6 payload is
 //! removed, IPv6 extension headers before the L2TP header are walked.
 
+pub mod api;
 mod cli;
 mod decap;
 mod encap;
 pub mod session;
 
+pub use api::{L2tp, L2tpError, TunnelConfig};
 pub use session::{L2tpMain, Session};
 
 use pwire_graph::Shared;
@@ -47,12 +49,14 @@ pub fn register(r: &mut Registry) {
     });
     r.ip6_protocol(PROTO_L2TP, "l2tp-decap-local");
     r.ip6_unicast_feature("l2tp-decap", "l2tp-decap");
-    let mut m = L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads);
-    if let Some(n) = r.config.l2tp.max_sessions {
-        m.max_sessions = n as usize;
-    }
+    let max = r
+        .config
+        .l2tp
+        .max_sessions
+        .map_or(session::DEFAULT_MAX_SESSIONS, |n| n as usize);
+    let m = L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads, max);
     let main: Arc<Shared<L2tpMain>> = Shared::new(m);
     decap::register(r, main.clone());
     encap::register(r, main.clone());
-    cli::register(r, main);
+    cli::register(r, L2tp::new(main, r.vnet.clone()));
 }

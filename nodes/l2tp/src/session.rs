@@ -2,13 +2,25 @@
 //!
 //! One global lookup mode (`l2tp { lookup-v6-src | lookup-v6-dst | lookup-session-id }`,
 //! default dst as VPP) selects which key decap uses; every session is indexed under that key
-//! only. The table lives in a `Shared`: decap/encap read it lock-free, the CLI changes it with the
-//! workers parked, so adding or deleting one session never disturbs the others' packets.
-//! Per-session counters and sequence state are per thread, written only by their thread.
+//! only. Whatever the mode, a packet belongs to a session only when its outer source and
+//! destination are the session's client and our address.
+//!
+//! The table lives in a `Shared`: decap/encap read it lock-free, the control plane changes it
+//! with the workers parked. What the main thread does while they wait is O(1) per change:
+//! - the session vector, the per-thread counter rows and the free list are reserved for
+//!   `max-sessions` at start (address space only: pages are touched as sessions are added), so
+//!   an insert never moves them;
+//! - the lookup tables grow by doubling, built beside the live ones before the workers are
+//!   parked ([`L2tpMain::grown_tables`]) and swapped in under the barrier.
+//!
+//! Per-session counters are per thread, written only by their thread. Sequencing state
+//! ([`SeqState`]) is per session and shared by every thread, as RFC 4719 sequencing is per
+//! session; only sequenced sessions touch it.
 
 use hashbrown::HashMap;
 use pwire_config::LookupMode;
-use pwire_wire::l2tpv3::{Cookie, CookieSize, L2tpLayout, Sublayer};
+use pwire_wire::l2tpv3::{cookie_mask, cookie_word, Cookie, CookieSize, L2tpLayout, Sublayer};
+use pwire_wire::{Ip6Hdr, Ip6L2tpHead};
 use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -21,26 +33,27 @@ pub mod sc {
     pub const TX_PKTS: usize = 2;
     pub const TX_BYTES: usize = 3;
     pub const COOKIE_DROPS: usize = 4;
+    /// Out of order, duplicate, or without a sequence number on a sequenced session.
     pub const SEQ_DROPS: usize = 5;
     pub const DOWN_DROPS: usize = 6;
-    pub const N: usize = 7;
+    /// The session's id from another source or to another destination than the session's.
+    pub const ADDR_DROPS: usize = 7;
+    pub const N: usize = 8;
 }
 
-/// One thread's counters and sequence state for one session: exactly one cache line (64
-/// bytes, aligned), so decap and encap touch one line per session, not two.
+/// One thread's counters for one session: exactly one cache line (64 bytes, aligned), so decap
+/// and encap touch one line per session, not two.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 pub struct SessRow {
     pub c: [AtomicU64; sc::N],
-    /// Next sequence number to send.
-    pub tx_seq: AtomicU32,
-    /// Next sequence number expected; bit 31 set once the first sequenced packet was seen.
-    pub rx_next: AtomicU32,
 }
 
 const _: () = assert!(std::mem::size_of::<SessRow>() == 64);
 
 impl SessRow {
+    /// Adds to one counter. Only the row's own thread adds, so a load and a store suffice (no
+    /// locked read-modify-write).
     #[inline(always)]
     pub fn add(&self, i: usize, n: u64) {
         let a = &self.c[i];
@@ -50,21 +63,178 @@ impl SessRow {
         for a in &self.c {
             a.store(0, Relaxed);
         }
-        self.tx_seq.store(0, Relaxed);
-        self.rx_next.store(0, Relaxed);
+    }
+}
+
+/// How far ahead of the expected number a sequence number may be and still be accepted (the
+/// packets in between were lost).
+pub const SEQ_WINDOW: u32 = 1 << 15;
+/// How far behind the expected number a packet counts as late or duplicated: dropped, and
+/// nothing else changes (a duplicated burst never moves the window back).
+pub const SEQ_LATE: u32 = 64;
+/// Farther out than both, after this many consecutive packets whose numbers follow each other
+/// (a peer that restarted its numbering, or a loss longer than the window), the last one is
+/// accepted and the window moves to it (Linux's `nr_oos_count_max` idea): a single stray or
+/// spoofed number costs at most this many packets, never the session.
+pub const SEQ_RESYNC: u32 = 5;
+
+const SEQ_MASK: u64 = Sublayer::SEQ_MASK as u64;
+const SEQ_SEEN: u64 = 1 << 24;
+
+/// A session's sequencing state, shared by every thread: two workers encapsulating into one
+/// session draw distinct numbers, and packets of one session arriving on two rx queues are
+/// checked against one window. One atomic operation per sequenced packet (a fetch-add on
+/// encap, a compare-exchange on decap); unsequenced sessions never touch it. A cache line of
+/// its own, so it does not bounce the lines every thread reads.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+pub struct SeqState {
+    /// Next number to send (the low 24 bits; the u32 wraps at a multiple of 2^24).
+    tx: AtomicU32,
+    /// The receive window in one word, so one compare-exchange moves it: bits 0-23 the next
+    /// number expected, bit 24 set once a packet was accepted, bits 32-55 the number that
+    /// would continue the current run of out-of-window packets, bits 56-63 that run's length.
+    rx: AtomicU64,
+}
+
+impl SeqState {
+    /// The number for the next packet sent.
+    #[inline(always)]
+    pub fn next_tx(&self) -> u32 {
+        self.tx.fetch_add(1, Relaxed) & Sublayer::SEQ_MASK
+    }
+
+    /// Whether a received packet numbered `seq` is delivered; moves the window.
+    #[inline]
+    pub fn accept(&self, seq: u32) -> bool {
+        let mut cur = self.rx.load(Relaxed);
+        loop {
+            let (new, ok) = Self::step(cur, seq);
+            if new == cur {
+                return ok;
+            }
+            match self.rx.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
+                Ok(_) => return ok,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// The window after `seq` arrives, and whether the packet is delivered.
+    #[inline(always)]
+    fn step(cur: u64, seq: u32) -> (u64, bool) {
+        let seq = u64::from(seq) & SEQ_MASK;
+        let accept = |s: u64| (((s + 1) & SEQ_MASK) | SEQ_SEEN, true);
+        let next = cur & SEQ_MASK;
+        if cur & SEQ_SEEN == 0 || (seq.wrapping_sub(next) & SEQ_MASK) < u64::from(SEQ_WINDOW) {
+            return accept(seq);
+        }
+        if (next.wrapping_sub(seq) & SEQ_MASK) <= u64::from(SEQ_LATE) {
+            return (cur, false);
+        }
+        let run_next = (cur >> 32) & SEQ_MASK;
+        let run = cur >> 56;
+        let run = if run != 0 && seq == run_next {
+            run + 1
+        } else {
+            1
+        };
+        if run >= u64::from(SEQ_RESYNC) {
+            return accept(seq);
+        }
+        (
+            (cur & (SEQ_MASK | SEQ_SEEN)) | (((seq + 1) & SEQ_MASK) << 32) | (run << 56),
+            false,
+        )
+    }
+
+    fn reset(&self) {
+        self.tx.store(0, Relaxed);
+        self.rx.store(0, Relaxed);
     }
 }
 
 /// Bytes of IPv6 + L2TPv3 header a session prepends, at most 40 + 4 + 8 + 4.
 pub const MAX_REWRITE: usize = 56;
 
-/// One pseudowire. `repr(C)`, line-aligned, with what decap reads of every packet's session
-/// first: decap touches one line of it per packet (and prefetches that line for big tables).
-#[derive(Debug, Clone)]
+/// What decap reads of a session for every packet, in one cache line: the checks as machine
+/// words, so a packet's cookie is one load, one AND and one compare whatever its size, and its
+/// addresses two 16-byte compares. Derived from the session by [`Session::build`].
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+pub struct DecapLine {
+    /// Local cookies `[current, previous]` as [`cookie_word`]s.
+    pub cookie: [u64; 2],
+    /// The session's addresses: a packet must come from `client` to `our`.
+    pub our: [u8; 16],
+    pub client: [u8; 16],
+    pub local_sid: u32,
+    pub sw_if_index: u32,
+    /// L2TPv3 header length.
+    pub hdr: u8,
+    pub cookie_len: u8,
+    /// The previous cookie is accepted too (after a rollover).
+    pub prev_valid: bool,
+    /// Not sequencing: a packet needs no more than these checks (sequenced sessions take
+    /// decap's general path).
+    pub simple: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<DecapLine>() == 64);
+
+impl DecapLine {
+    /// The cookie word (under the session's mask) is a local cookie.
+    #[inline(always)]
+    pub fn cookie_ok(&self, w: u64) -> bool {
+        w == self.cookie[0] || (self.prev_valid && w == self.cookie[1])
+    }
+
+    /// The packet's outer addresses are the session's.
+    #[inline(always)]
+    pub fn addr_ok(&self, ip: &Ip6Hdr) -> bool {
+        ip.src == self.client && ip.dst == self.our
+    }
+
+    /// The fast path's whole check of a packet of `len` bytes with the L2TPv3 header right
+    /// after the IPv6 header (`h`, read with one length check): protocol, length, session id,
+    /// addresses and cookie. `Some((strip, inner))` when it is deliverable without the general
+    /// path (the session is also `simple` and up: the caller's part); `None` sends the packet
+    /// to the general path, which decides and counts everything else.
+    #[inline(always)]
+    pub fn deliverable(&self, h: &Ip6L2tpHead, len: usize) -> Option<(usize, usize)> {
+        let total = Ip6Hdr::LEN + usize::from(h.ip6.payload_len.get());
+        let strip = Ip6Hdr::LEN + usize::from(self.hdr);
+        let w = h.l2tp.cookie_word.get() & cookie_mask(usize::from(self.cookie_len));
+        if h.ip6.next_header != crate::PROTO_L2TP
+            || total > len
+            || total < strip + pwire_wire::EthHdr::LEN
+            || h.l2tp.session_id.get() != self.local_sid
+            || !self.addr_ok(&h.ip6)
+            || !self.cookie_ok(w)
+        {
+            return None;
+        }
+        Some((strip, total - strip))
+    }
+}
+
+/// One pseudowire. `repr(C)`, line-aligned: decap reads the first line of every packet's
+/// session, encap the second; the configuration follows, and the sequencing state last, on a
+/// line of its own.
+#[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Session {
-    /// What decap compares, derived by [`Session::build_rewrite`].
-    pub dw: DecapWords,
+    /// What decap compares, derived by [`Session::build`].
+    pub dl: DecapLine,
+    /// Encapsulation written in front of every frame: IPv6 header (payload length patched per
+    /// packet) then the L2TPv3 header (sequence number patched when sequencing).
+    pub rewrite: [u8; MAX_REWRITE],
+    pub rewrite_len: u8,
+    /// `sequencing`: the sublayer's S bit and 24-bit numbers, sent and checked.
+    pub sequencing: bool,
+    pub deleted: bool,
+    /// Hop limit written on encap; `None` = VPP's 255, decremented to 254 by ip6-rewrite.
+    pub hop_limit: Option<u8>,
     pub local_session_id: u32,
     pub sw_if_index: u32,
     pub our: Ipv6Addr,
@@ -76,102 +246,116 @@ pub struct Session {
     pub prev_cookie_valid: bool,
     pub remote_cookie: Cookie,
     pub layout: L2tpLayout,
-    /// `l2-sublayer-present` or `sequencing`.
-    pub sequencing: bool,
-    /// Hop limit written on encap; `None` = VPP's 255, decremented to 254 by ip6-rewrite.
-    pub hop_limit: Option<u8>,
     pub fib_id: u32,
-    /// Encapsulation written in front of every frame: IPv6 header (payload length patched per
-    /// packet) then the L2TPv3 header (sequence number patched when sequencing).
-    pub rewrite: [u8; MAX_REWRITE],
-    pub rewrite_len: u8,
-    pub deleted: bool,
-}
-
-/// A session's decap checks as machine words: the local cookies as big-endian numbers of the
-/// first 8 cookie-field bytes under `mask`, so a packet's cookie is one load, one AND and one
-/// compare, whatever its size.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DecapWords {
-    pub cookie: [u64; 2],
-    pub mask: u64,
-    /// The previous cookie is accepted too (after a rollover).
-    pub prev_valid: bool,
-    /// Not sequencing, and the current cookie has the layout's size: the packet needs no more
-    /// than the word compare (else decap takes its general path).
-    pub simple: bool,
-    /// L2TPv3 header length.
-    pub hdr: u8,
+    /// Per-session sequencing state, shared by the threads.
+    pub seq: SeqState,
 }
 
 impl Session {
+    /// A session from its configuration; `sw_if_index` is set once its interface exists.
+    /// Both cookies must have the layout's size (the API checks it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        our: Ipv6Addr,
+        client: Ipv6Addr,
+        local_session_id: u32,
+        remote_session_id: u32,
+        local_cookie: Cookie,
+        remote_cookie: Cookie,
+        layout: L2tpLayout,
+        sequencing: bool,
+        hop_limit: Option<u8>,
+    ) -> Session {
+        let mut s = Session {
+            dl: DecapLine::default(),
+            rewrite: [0; MAX_REWRITE],
+            rewrite_len: 0,
+            sequencing,
+            deleted: false,
+            hop_limit,
+            local_session_id,
+            sw_if_index: 0,
+            our,
+            client,
+            remote_session_id,
+            local_cookie: [local_cookie, Cookie::NONE],
+            prev_cookie_valid: false,
+            remote_cookie,
+            layout,
+            fib_id: 0,
+            seq: SeqState::default(),
+        };
+        s.build();
+        s
+    }
+
     /// L2TPv3 header length (session id + cookie + sublayer).
     pub fn hdr_len(&self) -> usize {
         self.layout.hdr_len()
     }
 
-    /// Fills `rewrite` from the session's fields.
-    pub fn build_rewrite(&mut self) {
-        let mut rw = [0u8; MAX_REWRITE];
-        let l = self.hdr_len();
-        let hop = self.hop_limit.unwrap_or(255);
-        // IPv6: version 6, traffic class 0, flow label 0 (VPP).
-        rw[0] = 0x60;
-        rw[6] = crate::PROTO_L2TP;
-        rw[7] = hop;
-        rw[8..24].copy_from_slice(&self.our.octets());
-        rw[24..40].copy_from_slice(&self.client.octets());
-        let sub = if self.layout.sublayer() {
-            Sublayer::new(self.sequencing, 0).word()
-        } else {
-            0
-        };
-        // Cannot fail: the layout and the cookie were validated together at create.
-        let _ = pwire_wire::l2tpv3::emit(
-            self.layout,
-            &mut rw[40..40 + l],
-            self.remote_session_id,
-            self.remote_cookie,
-            sub,
-        );
-        self.rewrite = rw;
-        self.rewrite_len = (40 + l) as u8;
-        let cl = self.layout.cookie_len();
-        // A cookie of another length than the layout's never matches (`Cookie::matches`).
-        let sized = |c: &Cookie| c.len() == cl;
-        let word = |c: &Cookie| {
-            let mut w = [0u8; 8];
-            let b = c.as_bytes();
-            w[..b.len()].copy_from_slice(b);
-            u64::from_be_bytes(w)
-        };
-        self.dw = DecapWords {
-            cookie: [word(&self.local_cookie[0]), word(&self.local_cookie[1])],
-            mask: if cl == 0 {
-                0
-            } else {
-                u64::MAX << (64 - 8 * cl)
-            },
-            prev_valid: self.prev_cookie_valid && sized(&self.local_cookie[1]),
-            simple: !self.sequencing && sized(&self.local_cookie[0]),
-            hdr: l as u8,
-        };
+    /// Offset of the sublayer word in `rewrite` (when the layout has one).
+    #[inline(always)]
+    pub fn sublayer_at(&self) -> usize {
+        Ip6Hdr::LEN + 4 + self.layout.cookie_len()
     }
 
-    /// Does `wire` match a local cookie?
-    #[inline(always)]
-    pub fn cookie_ok(&self, wire: &[u8]) -> bool {
-        self.local_cookie[0].matches(wire)
-            || (self.prev_cookie_valid && self.local_cookie[1].matches(wire))
+    /// Fills `rewrite` and `dl` from the session's fields.
+    pub fn build(&mut self) {
+        let mut rw = [0u8; MAX_REWRITE];
+        let l = self.hdr_len();
+        if let Ok((ip, rest)) = Ip6Hdr::parse_mut(&mut rw) {
+            // IPv6: version 6, traffic class 0, flow label 0 (VPP).
+            ip.set_version(6);
+            ip.next_header = crate::PROTO_L2TP;
+            ip.hop_limit = self.hop_limit.unwrap_or(255);
+            ip.src = self.our.octets();
+            ip.dst = self.client.octets();
+            let sub = if self.layout.sublayer() {
+                Sublayer::new(self.sequencing, 0).word()
+            } else {
+                0
+            };
+            // Cannot fail: the layout and the cookie were validated together at create, and
+            // `rest` holds 16 bytes, the longest header.
+            let _ = pwire_wire::l2tpv3::emit(
+                self.layout,
+                rest,
+                self.remote_session_id,
+                self.remote_cookie,
+                sub,
+            );
+        }
+        self.rewrite = rw;
+        self.rewrite_len = (Ip6Hdr::LEN + l) as u8;
+        self.dl = DecapLine {
+            cookie: [
+                cookie_word(self.local_cookie[0].as_bytes()),
+                cookie_word(self.local_cookie[1].as_bytes()),
+            ],
+            our: self.our.octets(),
+            client: self.client.octets(),
+            local_sid: self.local_session_id,
+            sw_if_index: self.sw_if_index,
+            hdr: l as u8,
+            cookie_len: self.layout.cookie_len() as u8,
+            prev_valid: self.prev_cookie_valid,
+            simple: !self.sequencing,
+        };
     }
 
     /// The decap key under `mode`.
     pub fn key(&self, mode: LookupMode) -> Key {
-        match mode {
-            LookupMode::SrcAddress => Key::Addr(self.client.octets()),
-            LookupMode::DstAddress => Key::Addr(self.our.octets()),
-            LookupMode::SessionId => Key::Sid(self.local_session_id),
-        }
+        key_of(mode, self.our, self.client, self.local_session_id)
+    }
+}
+
+/// The decap key of a session with these addresses and local id under `mode`.
+pub fn key_of(mode: LookupMode, our: Ipv6Addr, client: Ipv6Addr, lsid: u32) -> Key {
+    match mode {
+        LookupMode::SrcAddress => Key::Addr(client.octets()),
+        LookupMode::DstAddress => Key::Addr(our.octets()),
+        LookupMode::SessionId => Key::Sid(lsid),
     }
 }
 
@@ -182,55 +366,79 @@ pub enum Key {
     Sid(u32),
 }
 
+/// The lookup tables grown to take more sessions, built beside the live ones
+/// ([`L2tpMain::grown_tables`]) and swapped in with [`L2tpMain::install_tables`].
+#[derive(Debug)]
+pub struct GrownTables {
+    by_addr: Option<HashMap<[u8; 16], u32>>,
+    by_sid: Option<pwire_table::Table<u32>>,
+}
+
 /// The table.
 #[derive(Debug)]
 pub struct L2tpMain {
     pub lookup: LookupMode,
+    /// Reserved for `max_sessions` at start: never moved by an insert.
     pub sessions: Vec<Session>,
     by_addr: HashMap<[u8; 16], u32>,
     /// Session id -> index, in pwire's prefetchable table (decap looks up every packet).
     by_sid: pwire_table::Table<u32>,
-    /// `counters[thread][session]`.
+    /// `counters[thread][session]`, each reserved for `max_sessions`.
     pub counters: Vec<Vec<SessRow>>,
-    /// Highest number of sessions alive at once (the cap below bounds memory).
-    pub max_sessions: usize,
+    /// Cap on live sessions (bounds memory; `l2tp { max-sessions }`).
+    max_sessions: usize,
     pub n_live: usize,
     /// Freed session slots, reused first (lowest last, so names stay small).
     free: Vec<u32>,
+    /// Entries touched by the last change (a test reads it: it must not grow with the table).
+    pub last_change_work: usize,
 }
 
 /// Default cap on sessions, so no configuration loop can exhaust memory: a session costs about
-/// 600 bytes with one thread (tables, tunnel interface, counters; 64 more per extra thread), so
-/// the default bounds them near 600 MB. `l2tp { max-sessions <n> }` changes it.
+/// 700 bytes with one thread (tables, tunnel interface, counters; 64 more per extra thread), so
+/// the default bounds them near 700 MB. `l2tp { max-sessions <n> }` changes it.
 pub const DEFAULT_MAX_SESSIONS: usize = 1_000_000;
 
+/// Entries the lookup tables hold before their first growth.
+const INITIAL_TABLE: usize = 64;
+
 impl L2tpMain {
-    pub fn new(lookup: LookupMode, n_threads: usize) -> Self {
+    /// An empty table for `n_threads` threads that will hold at most `max_sessions` (the
+    /// session vector and counter rows are reserved for that many: address space, not memory,
+    /// until sessions are added).
+    pub fn new(lookup: LookupMode, n_threads: usize, max_sessions: usize) -> Self {
         L2tpMain {
             lookup,
-            sessions: Vec::new(),
-            by_addr: HashMap::new(),
-            by_sid: pwire_table::Table::with_capacity(16),
-            counters: (0..n_threads.max(1)).map(|_| Vec::new()).collect(),
-            max_sessions: DEFAULT_MAX_SESSIONS,
+            sessions: Vec::with_capacity(max_sessions),
+            by_addr: HashMap::with_capacity(INITIAL_TABLE),
+            by_sid: pwire_table::Table::with_capacity(INITIAL_TABLE),
+            counters: (0..n_threads.max(1))
+                .map(|_| Vec::with_capacity(max_sessions))
+                .collect(),
+            max_sessions,
             n_live: 0,
-            free: Vec::new(),
+            free: Vec::with_capacity(max_sessions),
+            last_change_work: 0,
         }
     }
 
-    /// Bytes held by the session table and its lookup hash, and by the per-thread counters
-    /// (capacities, not lengths: what is allocated).
+    pub fn max_sessions(&self) -> usize {
+        self.max_sessions
+    }
+
+    /// Bytes in use by the session table and its lookup hash, and by the per-thread counters
+    /// (the reservations beyond the live slots are address space, not memory).
     pub fn memory(&self) -> (usize, usize) {
         use std::mem::size_of;
         // hashbrown: one control byte per bucket besides the (key, value) slot.
-        let table = self.sessions.capacity() * size_of::<Session>()
+        let table = self.sessions.len() * size_of::<Session>()
             + self.by_addr.capacity() * (size_of::<([u8; 16], u32)>() + 1)
             + self.by_sid.capacity() * 16
-            + self.free.capacity() * size_of::<u32>();
+            + self.free.len() * size_of::<u32>();
         let counters = self
             .counters
             .iter()
-            .map(|t| t.capacity() * size_of::<SessRow>())
+            .map(|t| t.len() * size_of::<SessRow>())
             .sum();
         (table, counters)
     }
@@ -266,38 +474,92 @@ impl L2tpMain {
         }
     }
 
-    /// Inserts a session; returns its index (a freed slot is reused so the tunnel name and the
-    /// tables stay small under churn).
-    pub fn insert(&mut self, s: Session) -> Result<u32, String> {
-        let key = s.key(self.lookup);
+    /// The live session at `idx`.
+    pub fn session(&self, idx: u32) -> Option<&Session> {
+        self.sessions.get(idx as usize).filter(|s| !s.deleted)
+    }
+
+    /// Lookup tables big enough for `more` further sessions, built from the live ones with a
+    /// shared reference (so before the workers are parked); `None` when they already are.
+    pub fn grown_tables(&self, more: usize) -> Option<GrownTables> {
+        let want = self.n_live + more;
+        let by_addr = (matches!(self.lookup, LookupMode::SrcAddress | LookupMode::DstAddress)
+            && want > self.by_addr.capacity())
+        .then(|| {
+            let mut t = HashMap::with_capacity(want.max(self.by_addr.capacity() * 2));
+            t.extend(self.by_addr.iter().map(|(k, v)| (*k, *v)));
+            t
+        });
+        let by_sid =
+            (self.lookup == LookupMode::SessionId && want > self.by_sid.capacity()).then(|| {
+                let mut t = pwire_table::Table::with_capacity(want.max(self.by_sid.capacity() * 2));
+                for (k, v) in self.by_sid.iter() {
+                    t.insert(*k, *v);
+                }
+                t
+            });
+        (by_addr.is_some() || by_sid.is_some()).then_some(GrownTables { by_addr, by_sid })
+    }
+
+    /// Swaps in tables from [`L2tpMain::grown_tables`] (O(1): the old ones are returned, to be
+    /// dropped once the workers run again). Tables that no longer hold every live session (a
+    /// change in between) are not installed.
+    pub fn install_tables(&mut self, g: GrownTables) -> GrownTables {
+        let mut old = GrownTables {
+            by_addr: None,
+            by_sid: None,
+        };
+        if let Some(t) = g.by_addr.filter(|t| t.len() == self.by_addr.len()) {
+            old.by_addr = Some(std::mem::replace(&mut self.by_addr, t));
+        }
+        if let Some(t) = g.by_sid.filter(|t| t.len() == self.by_sid.len()) {
+            old.by_sid = Some(std::mem::replace(&mut self.by_sid, t));
+        }
+        old
+    }
+
+    /// Room for one more session (limit, duplicate key).
+    pub fn check_insert(&self, key: Key) -> Result<(), crate::api::L2tpError> {
         if self.find(key).is_some() {
-            return Err("session already exists...".into());
+            return Err(crate::api::L2tpError::SessionExists);
         }
         if self.n_live >= self.max_sessions {
-            return Err(format!("session limit reached ({})", self.max_sessions));
+            return Err(crate::api::L2tpError::Limit(self.max_sessions));
         }
+        Ok(())
+    }
+
+    /// Inserts a session; returns its index (a freed slot is reused so the tunnel name and the
+    /// tables stay small under churn). O(threads), plus a table growth when the caller did not
+    /// install grown tables first.
+    pub fn insert(&mut self, s: Session) -> Result<u32, crate::api::L2tpError> {
+        let key = s.key(self.lookup);
+        self.check_insert(key)?;
         let idx = match self.free.pop() {
             Some(i) => {
-                let i = i as usize;
-                self.sessions[i] = s;
+                self.sessions[i as usize] = s;
                 i
             }
             None => {
+                // Within the reservation (n_live < max_sessions and no free slot means
+                // len < max_sessions): the vector does not move.
                 self.sessions.push(s);
-                self.sessions.len() - 1
+                (self.sessions.len() - 1) as u32
             }
-        } as u32;
+        };
         for t in self.counters.iter_mut() {
-            while t.len() <= idx as usize {
-                t.push(SessRow::default());
+            match t.get(idx as usize) {
+                Some(r) => r.zero(),
+                None => t.push(SessRow::default()),
             }
-            t[idx as usize].zero();
         }
+        self.sessions[idx as usize].seq.reset();
         match key {
             Key::Addr(a) => self.by_addr.insert(a, idx),
             Key::Sid(k) => self.by_sid.insert(u64::from(k), idx),
         };
         self.n_live += 1;
+        self.last_change_work = 1 + self.counters.len();
         Ok(idx)
     }
 
@@ -309,19 +571,21 @@ impl L2tpMain {
             .unwrap_or(self.sessions.len() as u32)
     }
 
-    /// Removes a session from the lookup and marks its slot free.
+    /// Removes a session from the lookup and marks its slot free. O(1).
     pub fn remove(&mut self, idx: u32) {
         let lookup = self.lookup;
         let Some(s) = self.sessions.get_mut(idx as usize).filter(|s| !s.deleted) else {
             return;
         };
         s.deleted = true;
+        // Within the reservation: there are never more free slots than sessions.
         self.free.push(idx);
         match s.key(lookup) {
             Key::Addr(a) => self.by_addr.remove(&a),
             Key::Sid(k) => self.by_sid.remove(&u64::from(k)),
         };
         self.n_live -= 1;
+        self.last_change_work = 1;
     }
 
     pub fn live(&self) -> impl Iterator<Item = (u32, &Session)> {
@@ -330,13 +594,6 @@ impl L2tpMain {
             .enumerate()
             .filter(|(_, s)| !s.deleted)
             .map(|(i, s)| (i as u32, s))
-    }
-
-    /// The session whose tunnel interface is `sw`.
-    pub fn by_sw(&self, sw: u32) -> Option<u32> {
-        self.live()
-            .find(|(_, s)| s.sw_if_index == sw)
-            .map(|(i, _)| i)
     }
 
     /// One counter summed over threads.
@@ -348,13 +605,13 @@ impl L2tpMain {
             .sum()
     }
 
-    /// Zeroes one session's counters on every thread (workers parked).
-    pub fn clear(&mut self, idx: u32) {
+    /// Zeroes one session's counters on every thread. Needs no barrier: the counters are
+    /// atomics; a packet counted by a worker at the same moment may survive the clear, as with
+    /// VPP's `clear` of its counters.
+    pub fn clear(&self, idx: u32) {
         for t in &self.counters {
             if let Some(r) = t.get(idx as usize) {
-                for a in &r.c {
-                    a.store(0, Relaxed);
-                }
+                r.zero();
             }
         }
     }
@@ -372,5 +629,97 @@ pub fn default_cookie(size: CookieSize) -> Cookie {
         CookieSize::Zero => Cookie::NONE,
         CookieSize::Four => Cookie::from_u32(u32::MAX),
         CookieSize::Eight => Cookie::from_u64(u64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deliver(st: &SeqState, seqs: &[u32]) -> Vec<u32> {
+        seqs.iter().copied().filter(|&s| st.accept(s)).collect()
+    }
+
+    #[test]
+    fn one_far_packet_does_not_blackhole_the_session() {
+        let st = SeqState::default();
+        let mut seqs = vec![0, 1, 0x7f_fff0];
+        seqs.extend(2..20);
+        let got = deliver(&st, &seqs);
+        let want: Vec<u32> = (0..20).collect();
+        assert_eq!(got, want, "only the stray is dropped");
+    }
+
+    #[test]
+    fn ahead_within_the_window_is_loss_behind_is_dropped() {
+        let st = SeqState::default();
+        assert_eq!(
+            deliver(&st, &[0, 1, 2, 4, 3, 4, 5, 5, 7, 7 + SEQ_WINDOW - 1]),
+            vec![0, 1, 2, 4, 5, 7, 7 + SEQ_WINDOW - 1]
+        );
+    }
+
+    #[test]
+    fn a_restarted_peer_resynchronises_after_a_run() {
+        let st = SeqState::default();
+        assert_eq!(deliver(&st, &[1000, 1001, 1002]), vec![1000, 1001, 1002]);
+        // The peer restarts at 0: numbers behind the window, following each other.
+        let got = deliver(&st, &(0..10).collect::<Vec<_>>());
+        let first = SEQ_RESYNC - 1;
+        assert_eq!(got, (first..10).collect::<Vec<_>>());
+        // Strays that do not follow each other never resynchronise.
+        let st = SeqState::default();
+        st.accept(500);
+        let strays = [
+            0x10_0000, 0x20_0000, 0x30_0000, 0x40_0000, 0x50_0000, 0x60_0000,
+        ];
+        assert!(deliver(&st, &strays).is_empty());
+        assert_eq!(deliver(&st, &[501, 502]), vec![501, 502]);
+    }
+
+    #[test]
+    fn numbers_wrap_at_24_bits() {
+        let st = SeqState::default();
+        assert_eq!(
+            deliver(&st, &[0xff_fffe, 0xff_ffff, 0, 1]),
+            vec![0xff_fffe, 0xff_ffff, 0, 1]
+        );
+        let st = SeqState::default();
+        st.tx.store(0xff_ffff, Relaxed);
+        assert_eq!((st.next_tx(), st.next_tx()), (0xff_ffff, 0));
+        st.tx.store(u32::MAX, Relaxed);
+        assert_eq!((st.next_tx(), st.next_tx()), (0xff_ffff, 0));
+    }
+
+    #[test]
+    fn late_and_duplicated_packets_never_move_the_window_back() {
+        let st = SeqState::default();
+        assert_eq!(deliver(&st, &(0..100).collect::<Vec<_>>()).len(), 100);
+        // A duplicated burst just behind: all dropped, however long.
+        assert!(deliver(&st, &(50..100).collect::<Vec<_>>()).is_empty());
+        assert_eq!(deliver(&st, &[100, 101]), vec![100, 101]);
+    }
+
+    #[test]
+    fn threads_share_one_window_and_one_transmit_counter() {
+        let st = SeqState::default();
+        let got: Vec<Vec<u32>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..2)
+                .map(|_| sc.spawn(|| (0..2000).map(|_| st.next_tx()).collect::<Vec<_>>()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut all: Vec<u32> = got.concat();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 4000, "every number sent once");
+        // What one thread accepted, another thread's duplicate does not pass.
+        let st = SeqState::default();
+        std::thread::scope(|sc| {
+            sc.spawn(|| assert_eq!(deliver(&st, &(0..10).collect::<Vec<_>>()).len(), 10));
+        });
+        std::thread::scope(|sc| {
+            sc.spawn(|| assert_eq!(deliver(&st, &[5, 10, 11]), vec![10, 11]));
+        });
     }
 }

@@ -300,21 +300,20 @@ fn admin_down_unknown_session_and_session_id_mismatch() {
 
 #[test]
 fn lookup_modes_src_dst_and_session_id() {
-    for (conf, ok_src, ok_sid) in [
-        ("l2tp { lookup-v6-src }", "fd00::2", 1),
-        ("l2tp { lookup-v6-dst }", "fd00::9", 1),
-        ("l2tp { lookup-session-id }", "fd00::9", 1),
+    for conf in [
+        "l2tp { lookup-v6-src }",
+        "l2tp { lookup-v6-dst }",
+        "l2tp { lookup-session-id }",
     ] {
         let mut h = harness(conf);
         topo(&mut h, "");
         let ac = capture(&mut h, "pg1");
         let f = inner(HOST_A, HOST_B, 3);
-        // Source fd00::9 is on the connected /64 (uRPF passes) but is not the session's client.
         send(
             &mut h,
             "a",
             "pg0",
-            &[l2tp(ok_src, "fd00::1", ok_sid, &FF8, None, &f)],
+            &[l2tp("fd00::2", "fd00::1", 1, &FF8, None, &f)],
         );
         assert_eq!(
             read_pcap(&ac).len(),
@@ -322,23 +321,33 @@ fn lookup_modes_src_dst_and_session_id() {
             "{conf}: delivered\n{}",
             h.cli("show errors")
         );
-        if conf.contains("src") {
-            send(
-                &mut h,
-                "b",
-                "pg0",
-                &[l2tp("fd00::9", "fd00::1", 1, &FF8, None, &f)],
-            );
-            assert_eq!(
-                h.counter("l2tp-decap-local", "l2tpv3 session not found"),
-                1,
-                "{conf}"
+        // Source fd00::9 is on the connected /64 (uRPF passes) but is not the session's
+        // client: in every mode a session belongs to its client and our address (VPP checks
+        // neither in the dst and session-id modes, so anyone on the path could inject frames).
+        let ac = capture(&mut h, "pg1");
+        send(
+            &mut h,
+            "b",
+            "pg0",
+            &[l2tp("fd00::9", "fd00::1", 1, &FF8, None, &f)],
+        );
+        assert_eq!(read_pcap(&ac).len(), 0, "{conf}: spoofed source refused");
+        let (reason, n) = if conf.contains("src") {
+            ("l2tpv3 session not found", 1)
+        } else {
+            ("l2tpv3 session address mismatch", 1)
+        };
+        assert_eq!(h.counter("l2tp-decap-local", reason), n, "{conf}");
+        if !conf.contains("src") {
+            assert!(
+                h.cli("show l2tpv3 verbose").contains("address mismatch 1"),
+                "{conf}: counted against the session"
             );
         }
         if conf.contains("session-id") {
             send(
                 &mut h,
-                "b",
+                "c",
                 "pg0",
                 &[l2tp("fd00::2", "fd00::1", 77, &FF8, None, &f)],
             );
@@ -358,6 +367,52 @@ fn lookup_modes_src_dst_and_session_id() {
         assert!(dup.contains("session already exists..."), "{dup}");
         h.assert_all_free();
     }
+}
+
+#[test]
+fn feature_path_lets_transit_packets_with_a_session_id_through_and_counts_them() {
+    let mut h = harness("l2tp { lookup-session-id }");
+    topo(&mut h, "local-session-id 10 remote-session-id 10");
+    h.cli("set interface ip6 l2tpv3 pg0");
+    h.cli("ip route add 2001:db8::/32 via fd00::2");
+    let ac = capture(&mut h, "pg1");
+    let up = capture(&mut h, "pg0");
+    let f = inner(HOST_A, HOST_B, 5);
+    // Transit: neither address ours, session id 10 and the default cookie.
+    let mut transit = l2tp("2001:db8::66", "2001:db8::99", 10, &FF8, None, &f);
+    // Arrives addressed to our MAC, as routed traffic does.
+    transit[..6].copy_from_slice(&PG0_MAC);
+    send(&mut h, "t", "pg0", &[transit]);
+    assert_eq!(read_pcap(&ac).len(), 0, "not injected into the bridge");
+    assert_eq!(
+        h.counter("l2tp-decap", "l2tpv3 session address mismatch"),
+        1,
+        "{}",
+        h.cli("show errors")
+    );
+    assert_eq!(
+        h.counter("l2tp-decap", "L2TP user (ip6) to L2 network pkts"),
+        0
+    );
+    // It went on to the FIB and out again towards its destination, hop limit decremented.
+    let out = read_pcap(&up);
+    assert_eq!(out.len(), 1, "forwarded: {}", h.cli("show errors"));
+    assert_eq!(out[0][14 + 7], 63);
+    // To our address from a stranger: dropped by the feature, counted against the session.
+    let ac = capture(&mut h, "pg1");
+    send(
+        &mut h,
+        "s",
+        "pg0",
+        &[l2tp("fd00::9", "fd00::1", 10, &FF8, None, &f)],
+    );
+    assert_eq!(read_pcap(&ac).len(), 0);
+    assert_eq!(
+        h.counter("l2tp-decap", "l2tpv3 session address mismatch"),
+        2
+    );
+    assert!(h.cli("show l2tpv3 verbose").contains("address mismatch 1"));
+    h.assert_all_free();
 }
 
 #[test]
@@ -399,6 +454,62 @@ fn sequencing_in_order_reordered_and_duplicated() {
     assert!(h
         .cli("show l2tpv3 verbose")
         .contains("l2 specific sublayer preset"));
+    h.assert_all_free();
+}
+
+#[test]
+fn sequencing_survives_a_stray_number_and_counts_missing_ones() {
+    let mut h = harness("");
+    topo(&mut h, "sequencing");
+    let ac = capture(&mut h, "pg1");
+    let f = |i: u8| inner(HOST_A, HOST_B, i);
+    let s = |seq: u32| Some(0x4000_0000 | seq);
+    // One packet far ahead (a stray or a spoof) between 1 and 2.
+    let mut order = vec![0u32, 1, 0x7f_fff0];
+    order.extend(2..20);
+    let pkts: Vec<Vec<u8>> = order
+        .iter()
+        .map(|&q| l2tp("fd00::2", "fd00::1", 1, &FF8, s(q), &f(q as u8)))
+        .collect();
+    send(&mut h, "a", "pg0", &pkts);
+    let got: Vec<u8> = read_pcap(&ac).iter().map(|p| p[20]).collect();
+    assert_eq!(
+        got,
+        (0..20).collect::<Vec<u8>>(),
+        "only the stray is dropped"
+    );
+    let seq_drops = "l2tpv3 sequence number out of order or duplicate";
+    assert_eq!(h.counter("l2tp-decap-local", seq_drops), 1);
+    // A peer that restarts its numbering is followed after a short run.
+    let ac = capture(&mut h, "pg1");
+    let pkts: Vec<Vec<u8>> = (0..10u32)
+        .map(|q| {
+            l2tp(
+                "fd00::2",
+                "fd00::1",
+                1,
+                &FF8,
+                s(0x40_0000 + q),
+                &f(100 + q as u8),
+            )
+        })
+        .collect();
+    send(&mut h, "b", "pg0", &pkts);
+    assert_eq!(read_pcap(&ac).len(), 10 - 4, "resynchronised after 4 drops");
+    // Without the S bit on a sequenced session: dropped and counted, not let by.
+    let ac = capture(&mut h, "pg1");
+    send(
+        &mut h,
+        "c",
+        "pg0",
+        &[l2tp("fd00::2", "fd00::1", 1, &FF8, Some(0), &f(200))],
+    );
+    assert_eq!(read_pcap(&ac).len(), 0);
+    assert_eq!(
+        h.counter("l2tp-decap-local", "l2tpv3 sequence number missing"),
+        1
+    );
+    assert!(h.cli("show l2tpv3 verbose").contains("sequence 6 "));
     h.assert_all_free();
 }
 

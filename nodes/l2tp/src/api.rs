@@ -1,0 +1,281 @@
+//! The L2TPv3 session API: create, delete, change cookies, look up, with typed errors. The CLI
+//! calls it, and so will the control plane. Every call takes the main thread's [`Ctl`]; several
+//! calls made with one `Ctl` (one command, one control-plane tick) share one barrier, and what
+//! they do under it is O(1) each: table growth is built before the workers are parked.
+
+use crate::session::{default_cookie, key_of, L2tpMain, Session};
+use pwire_config::LookupMode;
+use pwire_graph::{Ctl, Shared};
+use pwire_vnet::Vnet;
+use pwire_wire::l2tpv3::{Cookie, CookieSize, L2tpLayout};
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+
+/// What a session is made from (the `create l2tpv3 tunnel` arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelConfig {
+    pub our: Ipv6Addr,
+    pub client: Ipv6Addr,
+    pub local_session_id: u32,
+    pub remote_session_id: u32,
+    /// `None`: VPP's default, all ones of `cookie_size`.
+    pub local_cookie: Option<Cookie>,
+    pub remote_cookie: Option<Cookie>,
+    pub cookie_size: CookieSize,
+    pub l2_sublayer: bool,
+    pub sequencing: bool,
+    pub hop_limit: Option<u8>,
+    pub fib_id: u32,
+}
+
+impl TunnelConfig {
+    /// VPP's defaults between two addresses: session ids 1, 8-byte all-ones cookies.
+    pub fn new(our: Ipv6Addr, client: Ipv6Addr) -> Self {
+        TunnelConfig {
+            our,
+            client,
+            local_session_id: 1,
+            remote_session_id: 1,
+            local_cookie: None,
+            remote_cookie: None,
+            cookie_size: CookieSize::Eight,
+            l2_sublayer: false,
+            sequencing: false,
+            hop_limit: None,
+            fib_id: 0,
+        }
+    }
+}
+
+/// Why a call was refused. `Display` gives the CLI's words (VPP's where VPP has them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum L2tpError {
+    /// Session id 0 marks control messages.
+    ReservedSessionId,
+    /// A session with the same lookup key exists.
+    SessionExists,
+    SessionNotFound,
+    /// `l2tp { max-sessions }` reached.
+    Limit(usize),
+    NoFib(u32),
+    /// A cookie of another size than the session's.
+    CookieSize {
+        which: &'static str,
+        want: CookieSize,
+    },
+    /// The interface is not an L2TPv3 tunnel.
+    NotATunnel(u32),
+    /// The interface table refused.
+    Interface(String),
+}
+
+impl fmt::Display for L2tpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            L2tpError::ReservedSessionId => {
+                f.write_str("session id 0 is reserved for the L2TPv3 control channel")
+            }
+            L2tpError::SessionExists => f.write_str("session already exists..."),
+            L2tpError::SessionNotFound => f.write_str("session not found"),
+            L2tpError::Limit(n) => {
+                write!(f, "session limit reached ({n}, l2tp {{ max-sessions }})")
+            }
+            L2tpError::NoFib(id) => write!(f, "No fib with id {id}"),
+            L2tpError::CookieSize { which, want } => {
+                write!(f, "{which} cookie must be {} bytes", want.len())
+            }
+            L2tpError::NotATunnel(sw) => write!(f, "sw_if_index {sw} is not an l2tpv3 tunnel"),
+            L2tpError::Interface(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for L2tpError {}
+
+/// A session made by [`L2tp::create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub index: u32,
+    pub sw_if_index: u32,
+    pub name: String,
+}
+
+/// The API's handle: the session table and the interfaces it makes tunnels in.
+#[derive(Debug, Clone)]
+pub struct L2tp {
+    main: Arc<Shared<L2tpMain>>,
+    vnet: Arc<Vnet>,
+}
+
+impl L2tp {
+    pub fn new(main: Arc<Shared<L2tpMain>>, vnet: Arc<Vnet>) -> Self {
+        L2tp { main, vnet }
+    }
+
+    /// The session table, for reading.
+    pub fn table<'a>(&'a self, ctl: &'a Ctl) -> &'a L2tpMain {
+        self.main.get(ctl)
+    }
+
+    pub fn lookup_mode(&self, ctl: &Ctl) -> LookupMode {
+        self.main.get(ctl).lookup
+    }
+
+    /// Makes room in the lookup tables for `more` sessions. The grown tables are built while
+    /// the workers still run (when `ctl` does not hold the barrier yet), then swapped in under
+    /// it: call this before a batch of creates so that none of them grows a table with the
+    /// workers parked.
+    pub fn reserve(&self, ctl: &mut Ctl, more: usize) {
+        if let Some(g) = self.main.get(ctl).grown_tables(more) {
+            let old = self.main.write(ctl).install_tables(g);
+            // The old tables are freed here, still under the barrier when this command holds
+            // it; freeing is cheap next to building.
+            drop(old);
+        }
+    }
+
+    /// Creates a session and its `l2tpv3_tunnel<N>` interface (admin down, link up).
+    pub fn create(&self, ctl: &mut Ctl, c: &TunnelConfig) -> Result<Created, L2tpError> {
+        if c.fib_id != 0 {
+            return Err(L2tpError::NoFib(c.fib_id));
+        }
+        if c.local_session_id == 0 || c.remote_session_id == 0 {
+            return Err(L2tpError::ReservedSessionId);
+        }
+        let size = c.cookie_size;
+        let local = c.local_cookie.unwrap_or_else(|| default_cookie(size));
+        let remote = c.remote_cookie.unwrap_or_else(|| default_cookie(size));
+        for (which, k) in [("local", &local), ("remote", &remote)] {
+            if k.size() != size {
+                return Err(L2tpError::CookieSize { which, want: size });
+            }
+        }
+        let lookup = self.lookup_mode(ctl);
+        let key = key_of(lookup, c.our, c.client, c.local_session_id);
+        // Checked again by the insert; here so that no interface is made for nothing.
+        self.main.get(ctl).check_insert(key)?;
+        self.reserve(ctl, 1);
+        let mut s = Session::new(
+            c.our,
+            c.client,
+            c.local_session_id,
+            c.remote_session_id,
+            local,
+            remote,
+            L2tpLayout::with_cookie(size, c.l2_sublayer || c.sequencing),
+            c.sequencing,
+            c.hop_limit,
+        );
+        let idx = self.main.get(ctl).next_index();
+        let name = format!("l2tpv3_tunnel{idx}");
+        let class = self
+            .vnet
+            .statics()
+            .class_id("l2tpv3")
+            .expect("class registered");
+        let sw = self
+            .vnet
+            .create_interface(ctl, name.clone(), class, idx, [0; 6])
+            .map_err(L2tpError::Interface)?;
+        s.sw_if_index = sw;
+        s.build();
+        let inner = self.inner_mtu(ctl, &s).map(|(_, _, m)| m).unwrap_or(0);
+        let got = self.main.write(ctl).insert(s);
+        let index = match got {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = self.vnet.delete_interface(ctl, sw);
+                return Err(e);
+            }
+        };
+        debug_assert_eq!(index, idx);
+        let vs = self.vnet.state.write(ctl);
+        if let Some(i) = vs.get_mut(sw) {
+            // The tunnel carries frames as long as the session exists (VPP leaves link down).
+            i.link_up = true;
+            i.mtu[0] = inner;
+            i.hw_mtu = inner;
+        }
+        vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true;
+        Ok(Created {
+            index,
+            sw_if_index: sw,
+            name,
+        })
+    }
+
+    /// The session a `create ... del` names: by its lookup key under the global mode.
+    pub fn find(&self, ctl: &Ctl, our: Ipv6Addr, client: Ipv6Addr, lsid: u32) -> Option<u32> {
+        let t = self.main.get(ctl);
+        t.find(key_of(t.lookup, our, client, lsid))
+    }
+
+    /// The session whose tunnel interface is `sw` (O(1): the interface's device instance).
+    pub fn by_sw(&self, ctl: &Ctl, sw: u32) -> Option<u32> {
+        let class = self.vnet.statics().class_id("l2tpv3")?;
+        let vs = self.vnet.state.get(ctl);
+        let i = vs.get(sw).filter(|i| i.class == class)?;
+        self.main
+            .get(ctl)
+            .session(i.dev_instance)
+            .filter(|s| s.sw_if_index == sw)
+            .map(|_| i.dev_instance)
+    }
+
+    /// Deletes session `idx` and its tunnel interface.
+    pub fn delete(&self, ctl: &mut Ctl, idx: u32) -> Result<(), L2tpError> {
+        let sw = self
+            .main
+            .get(ctl)
+            .session(idx)
+            .ok_or(L2tpError::SessionNotFound)?
+            .sw_if_index;
+        self.main.write(ctl).remove(idx);
+        self.vnet
+            .delete_interface(ctl, sw)
+            .map_err(L2tpError::Interface)
+    }
+
+    /// Cookie rollover on tunnel `sw`: the new local cookie is checked from now on and the
+    /// current one is still accepted (as the previous); the remote cookie is sent from now on.
+    pub fn set_cookies(
+        &self,
+        ctl: &mut Ctl,
+        sw: u32,
+        local: Cookie,
+        remote: Cookie,
+    ) -> Result<(), L2tpError> {
+        let idx = self.by_sw(ctl, sw).ok_or(L2tpError::NotATunnel(sw))?;
+        let want = self.main.get(ctl).sessions[idx as usize]
+            .layout
+            .cookie_size();
+        for (which, k) in [("local", &local), ("remote", &remote)] {
+            if k.size() != want {
+                return Err(L2tpError::CookieSize { which, want });
+            }
+        }
+        let t = self.main.write(ctl);
+        let s = &mut t.sessions[idx as usize];
+        s.local_cookie[1] = s.local_cookie[0];
+        s.prev_cookie_valid = true;
+        s.local_cookie[0] = local;
+        s.remote_cookie = remote;
+        s.build();
+        t.last_change_work = 1;
+        Ok(())
+    }
+
+    /// (egress interface name, egress IPv6 MTU, largest inner frame) for a session.
+    pub fn inner_mtu(&self, ctl: &Ctl, s: &Session) -> Option<(String, u32, u32)> {
+        let sw = self.vnet.hooks.ip6_egress(ctl, s.client)?;
+        let st = self.vnet.state.get(ctl);
+        let i = st.get(sw)?;
+        let mtu = i.ip6_mtu();
+        Some((
+            i.name.clone(),
+            mtu,
+            mtu.saturating_sub(s.rewrite_len as u32),
+        ))
+    }
+}
