@@ -226,6 +226,12 @@ impl Dataplane {
         (r, out)
     }
 
+    /// Runs `f` with the main thread's control context, as a command would (for tests and
+    /// embedders that call feature APIs directly).
+    pub fn control<R>(&mut self, f: impl FnOnce(&mut CliCtx) -> R) -> R {
+        self.with_ctx(|_, cx, _| f(cx)).0
+    }
+
     /// Runs one CLI line on the main thread (parking workers if the command writes state).
     pub fn exec(&mut self, line: &str) -> Result<String, String> {
         let (r, mut out) = self.with_ctx(|cli, cx, out| cli.execute(line, cx, out));

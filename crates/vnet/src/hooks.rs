@@ -7,6 +7,8 @@
 //!   uses it to report the inner MTU a tunnel can carry without importing ip6.
 //! - Admin state: features that must act when an interface comes up (ip6 sends unsolicited
 //!   neighbour advertisements) register a hook that `set interface state` runs.
+//! - APIs: a feature publishes a handle to its control API by type (l2tp's session API, which
+//!   the control plane and tests call); [`Hooks::api`] finds it.
 
 use pwire_graph::Ctl;
 use std::net::Ipv6Addr;
@@ -35,6 +37,7 @@ pub struct Hooks {
     if_delete: Mutex<Vec<IfDeleteHook>>,
     admin: Mutex<Vec<AdminHook>>,
     ip6_egress: OnceLock<Ip6EgressFn>,
+    apis: Mutex<Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -105,5 +108,24 @@ impl Hooks {
     /// The egress interface for `dst`, when an IPv6 FIB is present and routes it.
     pub fn ip6_egress(&self, ctl: &Ctl, dst: Ipv6Addr) -> Option<u32> {
         self.ip6_egress.get().and_then(|f| f(ctl, dst))
+    }
+}
+
+impl Hooks {
+    /// Publishes a feature's API handle (start-up).
+    pub fn publish_api<T: std::any::Any + Send + Sync>(&self, api: std::sync::Arc<T>) {
+        self.apis
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(api);
+    }
+
+    /// The API handle of type `T`, if a feature published one.
+    pub fn api<T: std::any::Any + Send + Sync>(&self) -> Option<std::sync::Arc<T>> {
+        self.apis
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find_map(|a| a.clone().downcast::<T>().ok())
     }
 }

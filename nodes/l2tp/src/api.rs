@@ -3,14 +3,14 @@
 //! calls made with one `Ctl` (one command, one control-plane tick) share one barrier, and what
 //! they do under it is O(1) each: table growth is built before the workers are parked.
 
-use crate::session::{default_cookie, key_of, L2tpMain, Session};
+use crate::session::{default_cookie, key_of, GrownTables, L2tpMain, Session};
 use pwire_config::LookupMode;
 use pwire_graph::{Ctl, Shared};
 use pwire_vnet::Vnet;
 use pwire_wire::l2tpv3::{Cookie, CookieSize, L2tpLayout};
 use std::fmt;
 use std::net::Ipv6Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What a session is made from (the `create l2tpv3 tunnel` arguments).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,11 +106,18 @@ pub struct Created {
 pub struct L2tp {
     main: Arc<Shared<L2tpMain>>,
     vnet: Arc<Vnet>,
+    /// Tables replaced by grown ones, freed by the next [`L2tp::reserve`] made outside the
+    /// barrier (unmapping a big table is not O(1) either).
+    retired: Arc<Mutex<Vec<GrownTables>>>,
 }
 
 impl L2tp {
     pub fn new(main: Arc<Shared<L2tpMain>>, vnet: Arc<Vnet>) -> Self {
-        L2tp { main, vnet }
+        L2tp {
+            main,
+            vnet,
+            retired: Arc::default(),
+        }
     }
 
     /// The session table, for reading.
@@ -127,11 +134,12 @@ impl L2tp {
     /// it: call this before a batch of creates so that none of them grows a table with the
     /// workers parked.
     pub fn reserve(&self, ctl: &mut Ctl, more: usize) {
+        let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        if !ctl.holds_barrier() {
+            retired.clear();
+        }
         if let Some(g) = self.main.get(ctl).grown_tables(more) {
-            let old = self.main.write(ctl).install_tables(g);
-            // The old tables are freed here, still under the barrier when this command holds
-            // it; freeing is cheap next to building.
-            drop(old);
+            retired.push(self.main.write(ctl).install_tables(g));
         }
     }
 

@@ -58,5 +58,7 @@ pub fn register(r: &mut Registry) {
     let main: Arc<Shared<L2tpMain>> = Shared::new(m);
     decap::register(r, main.clone());
     encap::register(r, main.clone());
-    cli::register(r, L2tp::new(main, r.vnet.clone()));
+    let api = L2tp::new(main, r.vnet.clone());
+    r.vnet.hooks.publish_api(Arc::new(api.clone()));
+    cli::register(r, api);
 }
