@@ -140,6 +140,13 @@ def decap_pkt(sid, inner=None):
         bytes.fromhex("fd000000000000000000000000000002") + bytes.fromhex("fd000000000000000000000000000001")
     return ip6 + l2tp
 
+def decap_seq_pkt(sid, seq, inner=None):
+    # As decap_pkt, with the default sublayer: S bit and a 24-bit sequence number.
+    l2tp = sid.to_bytes(4, "big") + b"\xff" * 8 + (0x40000000 | seq).to_bytes(4, "big") + (inner or INNER)
+    ip6 = bytes([0x60, 0, 0, 0]) + len(l2tp).to_bytes(2, "big") + bytes([115, 64]) + \
+        bytes.fromhex("fd000000000000000000000000000002") + bytes.fromhex("fd000000000000000000000000000001")
+    return ip6 + l2tp
+
 def encap_frame(size=60):
     # To the MAC behind the tunnel, from the one behind pg1.
     return inner_frame(size, src=bytes.fromhex("020000000101"), dst=bytes.fromhex("020000000201"))
@@ -203,6 +210,10 @@ def build_cases(work, n, quick):
     encap1500 = pcap("encap1500", 1, [encap_frame(1500)])
     frame = INNER.hex()
     feature = ["set interface ip6 l2tpv3 pg0"]
+    # Sequenced: numbers 0..16383 replayed; each wrap back to 0 is a run far behind the window
+    # that resynchronises after 5 packets (4 drops in 16384, shown under drops).
+    decap_seq = pcap("decapseq", 101, [decap_seq_pkt(10, q) for q in range(16384)])
+    seq_topo = [l.replace("remote-session-id 20", "remote-session-id 20 sequencing") for l in TOPO]
     cases = [
         ("engine", "engine: pg-input -> pg-tx (pg-input plus one trivial node)", CONF,
          TOPO + ["packet-generator new { name s limit %d size 60-60 interface pg0 tx-interface pg1 node pg-tx data { %s } }" % (n, frame)], ["s"]),
@@ -212,6 +223,10 @@ def build_cases(work, n, quick):
          TOPO + feature + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
         ("encap", "encap (bridge -> l2tp-encap -> ip6-lookup -> ip6-rewrite), 64 B inner", CONF,
          TOPO + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+        ("decap-local-seq", "decap, local path, sequenced session (shared per-session window), 64 B inner", CONF,
+         seq_topo + [stream("s", n, 116, "pg0", "ip6-input", decap_seq)], ["s"]),
+        ("encap-seq", "encap, sequenced session (shared per-session counter), 64 B inner", CONF,
+         seq_topo + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
         ("decap-local-1500", "decap, local path, 1500 B inner", CONF,
          TOPO + [stream("s", n, 1552, "pg0", "ip6-input", decap1500)], ["s"]),
         ("decap-feature-1500", "decap, intercept feature, 1500 B inner", CONF,
@@ -296,19 +311,20 @@ def build_cases(work, n, quick):
     ]
     return cases
 
-def side_by_side(ca, cb, seconds, cores):
+def side_by_side(ca, cb, seconds, cores, binaries=(None, None)):
     """Runs case A's stream on core cores[0] and case B's on cores[1] at the same time for
-    `seconds`; returns B's whole-graph clk/pkt over A's."""
+    `seconds` (A with binaries[0], B with binaries[1]; None: this build); returns B's
+    whole-graph clk/pkt over A's."""
     pws, tmps = [], []
     try:
-        for core, c in zip(cores, (ca, cb)):
+        for core, c, binary in zip(cores, (ca, cb), binaries):
             _, _, conf, setup, streams = c[:5]
             conf = re.sub(r"main-core \d+", "main-core %d" % core, conf)
             # No limit: both run until stopped together.
             setup = [re.sub(r" limit \d+", " limit 0", l) if l.startswith("packet-generator new") else l for l in setup]
             tmp = tempfile.mkdtemp(prefix="pwire-bench-pair-")
             tmps.append(tmp)
-            pws.append((Pwire(conf, setup, tmp), streams))
+            pws.append((Pwire(conf, setup, tmp, binary=binary), streams))
         for pw, _ in pws:
             pw.cli("clear runtime")
         for pw, streams in pws:
@@ -376,6 +392,9 @@ def bench(work):
     ap.add_argument("--case", action="append", help="run only cases whose name starts with this (repeatable)")
     ap.add_argument("--packets", type=int, help="packets per run (default 50M, --quick 2M)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--against", metavar="PWIRE",
+                    help="another build's pwire binary: after the cases, run each L2TPv3 path side by side with "
+                         "it (one per core, then swapped) and print this build's clk/pkt over that build's")
     a = ap.parse_args()
     runs = a.runs
     n = a.packets or (2_000_000 if a.quick else 50_000_000)
@@ -506,6 +525,10 @@ def bench(work):
                 r2 = side_by_side(spec[ka], spec[kb], t, (1, 0))
                 ratios.append((r1 * r2) ** 0.5)
         paired[(ka, kb)] = (statistics.median(ratios), ratios)
+    for seq, plain in (("decap-local-seq", "decap-local"), ("encap-seq", "encap")):
+        if seq in by and plain in by:
+            print("  %-16s %7.1f  = %s %+.1f clk/pkt (sequencing's cost, same run)"
+                  % (seq, by[seq]["whole_clk"], plain, by[seq]["whole_clk"] - by[plain]["whole_clk"]))
     print("\nSummary (whole-graph clk/pkt; bar = half of VPP's)")
     for key in ("decap-local", "decap-feature", "encap"):
         if key in by:
@@ -525,6 +548,19 @@ def bench(work):
             bar = "; bar <= 1.5: %s" % ("met" if ratio <= 1.5 else "MISSED") if kb == "decap-1M-sessions" else ""
             print("  %s / %s, side by side on the two cores (and swapped): %.2f x (runs: %s%s)"
                   % (kb, ka, ratio, ", ".join("%.2f" % x for x in all_r), bar))
+    if a.against:
+        print("\nThis build against %s, side by side (one per core, then swapped), %d alternations:" % (a.against, runs))
+        for key in ("decap-local", "decap-feature", "encap", "decap-local-seq", "encap-seq"):
+            if key not in spec:
+                continue
+            t = 0.5 if a.quick else 1.5
+            rs = []
+            for _ in range(runs):
+                r1 = side_by_side(spec[key], spec[key], t, (0, 1), (a.against, None))
+                r2 = side_by_side(spec[key], spec[key], t, (1, 0), (a.against, None))
+                rs.append((r1 * r2) ** 0.5)
+            print("  %-16s this / that: %.3f (runs: %s)" % (key, statistics.median(rs), ", ".join("%.3f" % x for x in rs)))
+            paired[("against", key)] = (statistics.median(rs), rs)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump({"cpu": cpu_model(), "tsc_hz": hz, "packets": n, "runs": runs, "results": results,
                    "paired_ratios": {"%s/%s" % (kb, ka): {"median": v[0], "runs": v[1]} for (ka, kb), v in paired.items()}},
