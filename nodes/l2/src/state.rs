@@ -251,6 +251,10 @@ pub struct L2State {
     /// Seconds the last aging scan took (`show l2fib`'s "Last scan time"), as `f64` bits:
     /// written by the main thread without parking the workers, who never read it.
     pub last_scan: AtomicU64,
+    /// FIB slots visited by the changes made so far (main thread, workers parked): what a
+    /// change costs under the barrier, readable by tests, which check that it does not grow
+    /// with the table.
+    pub touched: u64,
 }
 
 impl L2State {
@@ -269,6 +273,7 @@ impl L2State {
                 minute: 60.0,
             },
             last_scan: AtomicU64::new(0),
+            touched: 0,
         }
     }
 
@@ -315,6 +320,7 @@ impl L2State {
 
     /// Deletes an unused BD and its MACs.
     pub fn bd_del(&mut self, idx: u16) {
+        self.touched += self.fib.capacity() as u64;
         self.fib.retain(|&k, _| key_bd(k) != idx);
         let b = &mut self.bds[idx as usize];
         self.bd_by_id.remove(&b.bd_id);
@@ -374,6 +380,7 @@ impl L2State {
         if b.bvi == Some(sw) {
             b.bvi = None;
         }
+        self.touched += self.fib.capacity() as u64;
         self.fib.retain(|&k, e| {
             !(e.sw_if_index == sw && key_bd(k) == idx && (e.learned() || e.flags & flags::BVI != 0))
         });
@@ -384,6 +391,7 @@ impl L2State {
 
     /// Removes learned MACs on port `sw` (in one BD or all).
     pub fn flush_port(&mut self, bd: Option<u16>, sw: u32) {
+        self.touched += self.fib.capacity() as u64;
         self.fib.retain(|&k, e| {
             !(e.learned() && e.sw_if_index == sw && bd.is_none_or(|b| key_bd(k) == b))
         });
@@ -402,6 +410,7 @@ impl L2State {
         for idx in bds {
             self.leave(idx, sw);
         }
+        self.touched += self.fib.capacity() as u64;
         self.fib.retain(|_, e| e.sw_if_index != sw);
         self.recount();
         self.gen = self.gen.wrapping_add(1);
@@ -417,6 +426,7 @@ impl L2State {
 
     /// Removes the learned MACs of one BD.
     pub fn flush_bd(&mut self, idx: u16) {
+        self.touched += self.fib.capacity() as u64;
         self.fib.retain(|&k, e| !(e.learned() && key_bd(k) == idx));
         if let Some(b) = self.bds.get_mut(idx as usize) {
             b.seq = b.seq.wrapping_add(1);
@@ -427,6 +437,7 @@ impl L2State {
 
     /// Removes every learned MAC.
     pub fn flush_all(&mut self) {
+        self.touched += self.fib.capacity() as u64;
         self.fib.retain(|_, e| !e.learned());
         for b in self.bds.iter_mut().filter(|b| b.in_use) {
             b.seq = b.seq.wrapping_add(1);
@@ -437,6 +448,7 @@ impl L2State {
 
     /// `clear l2fib`: every entry, static and BVI ones included (as VPP).
     pub fn clear(&mut self) {
+        self.touched += self.fib.capacity() as u64;
         self.fib.clear();
         self.recount();
         self.gen = self.gen.wrapping_add(1);
@@ -445,6 +457,7 @@ impl L2State {
     /// Adds or overwrites a provisioned entry (never aged; moved by learning unless static).
     pub fn add_entry(&mut self, k: u64, sw: u32, fl: u8) {
         let sn = self.sn(key_bd(k), sw);
+        self.touched += 1;
         if let Some(old) = self
             .fib
             .insert(k, Entry::new(sw, fl | flags::AGE_NOT, 0, sn))
@@ -457,6 +470,7 @@ impl L2State {
 
     /// Removes an entry; false if there was none.
     pub fn del_entry(&mut self, k: u64) -> bool {
+        self.touched += 1;
         match self.fib.remove(&k) {
             Some(e) => {
                 if e.learned() {
@@ -481,6 +495,7 @@ impl L2State {
             b.learn_count = 0;
         }
         let mut total = 0u32;
+        self.touched += self.fib.capacity() as u64;
         for (&k, e) in self.fib.iter() {
             if e.learned() {
                 total += 1;
@@ -509,6 +524,7 @@ impl L2State {
             return Applied::Ignored;
         }
         let at_limit = self.at_limit(bd);
+        self.touched += 1;
         match self.fib.get_mut(&ev.key) {
             None => {
                 if at_limit {
