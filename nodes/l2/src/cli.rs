@@ -288,12 +288,7 @@ fn register_bd(r: &mut Registry, l2: L2) {
             let idx = existing_bd(s.get(&cx.ctl), bd_id)?;
             let enable = !a.keyword("disable");
             a.expect_end()?;
-            let bd = &mut s.write(&mut cx.ctl).bds[idx as usize];
-            if enable {
-                bd.feature_bitmap |= bit;
-            } else {
-                bd.feature_bitmap &= !bit;
-            }
+            s.write(&mut cx.ctl).set_bd_features(idx, bit, enable);
             Ok(())
         }));
     }
@@ -405,19 +400,15 @@ fn create_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> 
     }
     let st = s.write(&mut cx.ctl);
     let idx = st.bd_add(bd_id).map_err(CliError::msg)?;
-    let bd = &mut st.bds[idx as usize];
     for (on, bit) in [
         (learn, feat::LEARN),
         (fwd, feat::FWD),
         (flood, feat::FLOOD),
         (uu, feat::UU_FLOOD),
     ] {
-        if on {
-            bd.feature_bitmap |= bit;
-        } else {
-            bd.feature_bitmap &= !bit;
-        }
+        st.set_bd_features(idx, bit, on);
     }
+    let bd = &mut st.bds[idx as usize];
     bd.mac_age = mac_age;
     bd.tag = tag;
     if mac_age != 0 {
@@ -455,7 +446,7 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
     let mut out = String::new();
     let mut printed = false;
     for (idx, bd) in st.bds.iter().enumerate().skip(1) {
-        if !bd.in_use || only.is_some_and(|o| o as usize != idx) {
+        if !bd.in_use() || only.is_some_and(|o| o as usize != idx) {
             continue;
         }
         if !printed {
@@ -477,7 +468,7 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
             ];
             let _ = writeln!(out, "{}", h.join(" "));
         }
-        let f = bd.feature_bitmap;
+        let f = bd.features();
         let age = if bd.mac_age == 0 {
             "off".to_string()
         } else {

@@ -188,9 +188,11 @@ pub struct Member {
 #[derive(Debug, Clone)]
 pub struct Bd {
     pub bd_id: u32,
-    pub in_use: bool,
-    /// Enabled features ([`feat::LEARN`], `FWD`, `FLOOD`, `UU_FLOOD`) plus [`feat::BD_FIXED`].
-    pub feature_bitmap: u32,
+    /// Changed only with [`L2State::ports_gen`] (what `l2-input` caches depends on it).
+    in_use: bool,
+    /// Enabled features ([`feat::LEARN`], `FWD`, `FLOOD`, `UU_FLOOD`) plus [`feat::BD_FIXED`];
+    /// changed only with [`L2State::ports_gen`] too.
+    feature_bitmap: u32,
     /// Minutes after which an idle learned MAC is removed; 0 = never.
     pub mac_age: u8,
     /// Learned entries in the table, stale ones included until the sweep removes them (as
@@ -210,6 +212,16 @@ pub struct Bd {
 }
 
 impl Bd {
+    /// False once deleted.
+    #[inline(always)]
+    pub fn in_use(&self) -> bool {
+        self.in_use
+    }
+    /// The BD's feature bits.
+    #[inline(always)]
+    pub fn features(&self) -> u32 {
+        self.feature_bitmap
+    }
     fn new(bd_id: u32) -> Self {
         Bd {
             bd_id,
@@ -337,6 +349,10 @@ pub struct L2State {
     dirty_bds: Vec<u16>,
     /// Every bump ever: a sweep that saw a bump happen meanwhile resets nothing.
     bump_count: u64,
+    /// Bumped when a BD is added or deleted or its features change: what `l2-input` caches
+    /// per port stays valid while this (and vnet's interfaces) do not change, whatever
+    /// happens to the FIB.
+    ports_gen: u64,
     pub global_learn_count: u32,
     pub global_learn_limit: u32,
     /// Bumped by every flush; workers drop their unpublished learns when it changes.
@@ -373,6 +389,7 @@ impl L2State {
             dirty_ifs: Vec::new(),
             dirty_bds: Vec::new(),
             bump_count: 0,
+            ports_gen: 0,
             global_learn_count: 0,
             global_learn_limit: DEFAULT_LEARN_LIMIT,
             gen: 0,
@@ -415,7 +432,26 @@ impl L2State {
             }
         };
         self.bd_by_id.insert(bd_id, idx);
+        self.ports_gen += 1;
         Ok(idx)
+    }
+
+    /// See the field.
+    #[inline(always)]
+    pub fn ports_gen(&self) -> u64 {
+        self.ports_gen
+    }
+
+    /// Turns feature bit(s) `bit` of BD `idx` on or off.
+    pub fn set_bd_features(&mut self, idx: u16, bit: u32, on: bool) {
+        if let Some(b) = self.bds.get_mut(idx as usize) {
+            if on {
+                b.feature_bitmap |= bit;
+            } else {
+                b.feature_bitmap &= !bit;
+            }
+            self.ports_gen += 1;
+        }
     }
 
     /// The BD `bd_id`, created if missing (`set interface l2 bridge`).
@@ -441,6 +477,7 @@ impl L2State {
         b.in_use = false;
         b.bvi = None;
         self.bd_dead.push(idx);
+        self.ports_gen += 1;
         self.gen = self.gen.wrapping_add(1);
     }
 
@@ -1304,5 +1341,30 @@ mod tests {
         st.replace_fib(fresh);
         assert!(st.fib.is_empty() && st.global_learn_count == 0);
         assert_eq!(counts(&st), recount(&st));
+    }
+
+    /// `l2-input` keeps its per-port cache across FIB changes (learning, sweeps, flushes) and
+    /// drops it when a BD it depends on changes.
+    #[test]
+    fn ports_gen_moves_with_bd_settings_only() {
+        let mut st = L2State::new(1, 64);
+        let g = st.ports_gen();
+        let bd = st.bd_add(1).unwrap();
+        assert_ne!(st.ports_gen(), g);
+        let g = st.ports_gen();
+        st.join(bd, 1, 0, false, [0; 6]);
+        learn_many(&mut st, bd, 1, 0, 10);
+        st.flush_port(1);
+        st.flush_bd(bd);
+        st.flush_all();
+        sweep(&mut st, 0, 4);
+        st.add_entry(key(&MAC, bd), 1, 0);
+        assert_eq!(st.ports_gen(), g);
+        st.set_bd_features(bd, feat::FLOOD, false);
+        assert_eq!(st.bds[bd as usize].features() & feat::FLOOD, 0);
+        assert_ne!(st.ports_gen(), g);
+        let g = st.ports_gen();
+        st.bd_del(bd);
+        assert!(st.ports_gen() != g && !st.bds[bd as usize].in_use());
     }
 }
