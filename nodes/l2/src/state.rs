@@ -347,6 +347,9 @@ pub struct L2State {
     /// Interfaces and BDs with bumps since the last sweep (the sweep resets exactly these).
     dirty_ifs: Vec<u32>,
     dirty_bds: Vec<u16>,
+    /// Some entry may have gone stale since the last sweep (a join's bump makes none: the
+    /// port's entries went stale when it left its last BD).
+    stale: bool,
     /// Every bump ever: a sweep that saw a bump happen meanwhile resets nothing.
     bump_count: u64,
     /// Bumped when a BD is added or deleted or its features change: what `l2-input` caches
@@ -388,6 +391,7 @@ impl L2State {
             bd_dead: Vec::new(),
             dirty_ifs: Vec::new(),
             dirty_bds: Vec::new(),
+            stale: false,
             bump_count: 0,
             ports_gen: 0,
             global_learn_count: 0,
@@ -531,7 +535,7 @@ impl L2State {
     }
 
     /// Bumps `sw`'s ISN, and its life number with `dies`: the entries learned on it (and with
-    /// `dies` those provisioned for it) become stale.
+    /// `dies` those provisioned for it) become stale. The caller sets `stale` if it matters.
     fn bump_if(&mut self, sw: u32, dies: bool) {
         if self
             .ifs
@@ -569,6 +573,7 @@ impl L2State {
         let sn = &mut self.bd_sn[idx as usize];
         *sn = sn.wrapping_add(1);
         self.bump_count += 1;
+        self.stale = true;
     }
 
     /// Adds `sw` to BD `idx` (the BVI goes first, see [`Bd::members`]) and bumps its ISN, as
@@ -653,6 +658,7 @@ impl L2State {
             }
         }
         self.bump_if(sw, false);
+        self.stale = true;
         self.gen = self.gen.wrapping_add(1);
     }
 
@@ -664,6 +670,7 @@ impl L2State {
     /// Flushes the MACs learned on port `sw` (ISN bump, as VPP).
     pub fn flush_port(&mut self, sw: u32) {
         self.bump_if(sw, false);
+        self.stale = true;
         self.gen = self.gen.wrapping_add(1);
     }
 
@@ -676,6 +683,7 @@ impl L2State {
             self.leave(bd, sw);
         }
         self.bump_if(sw, true);
+        self.stale = true;
         self.gen = self.gen.wrapping_add(1);
     }
 
@@ -693,6 +701,7 @@ impl L2State {
         self.all_sn = self.all_sn.wrapping_add(1);
         self.all_bumps += 1;
         self.bump_count += 1;
+        self.stale = true;
         self.gen = self.gen.wrapping_add(1);
     }
 
@@ -859,10 +868,7 @@ impl L2State {
     /// True when some entries may be stale or dead, or a deleted BD waits for its entries to
     /// go: the sweep has work.
     pub fn sweep_wanted(&self) -> bool {
-        !self.dirty_ifs.is_empty()
-            || !self.dirty_bds.is_empty()
-            || self.all_bumps != 0
-            || !self.bd_dead.is_empty()
+        self.stale || !self.bd_dead.is_empty()
     }
 
     /// True when some BD ages its MACs.
@@ -936,6 +942,7 @@ impl L2State {
         }
         self.all_bumps = 0;
         self.max_bd_bumps = 0;
+        self.stale = false;
         for idx in std::mem::take(&mut self.bd_dead) {
             self.bd_free.insert(idx);
         }
@@ -1155,6 +1162,7 @@ mod tests {
         for sw in 1..=2 {
             st.join(bd, sw, 0, false, [0; 6]);
         }
+        assert!(!st.sweep_wanted(), "a join leaves nothing stale");
         learn_many(&mut st, bd, 1, 0, 5000);
         learn_many(&mut st, bd, 2, 10_000, 10);
         sweep(&mut st, 0, 100);
