@@ -127,7 +127,8 @@ pub(crate) fn keys_prefetched<const SRC: bool>(
 pub fn register(r: &mut Registry) {
     let n_threads = r.vnet.n_threads;
     // Reserve the table up front (VPP sizes its bihash from `l2fib { num-buckets }` too), so
-    // learning rarely rehashes while the workers are parked.
+    // it rarely grows (when it does, the bigger copy is made before the barrier, see
+    // `L2State::grown_fib`).
     let cap = (r.config.l2fib.num_buckets as usize).min(1 << 20);
     let mut st = L2State::new(n_threads, cap);
     if let Some(n) = r.config.l2learn.limit {
