@@ -23,9 +23,10 @@
 //! workers running and removes them in bounded batches, each under its own barrier.
 //!
 //! Sequence numbers are 8 bits (as VPP's), so one that wrapped could bring an old entry back:
-//! each bump counts, and the 255th bump of one number since the last sweep first sweeps the
-//! whole table synchronously. Only a script that flushes or re-bridges one port or BD 255
-//! times without letting the main loop run (which sweeps) pays that.
+//! bumps are counted, and a number bumped 255 times since the last sweep has the whole table
+//! swept (synchronously, with the workers parked) before its next bump. Only a script that
+//! flushes or re-bridges one port or BD 255 times without letting the main loop run (which
+//! sweeps) pays that.
 //!
 //! [`L2State::touched`] counts the FIB slots changes visit, for the tests that check this.
 
