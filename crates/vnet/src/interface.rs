@@ -1,8 +1,119 @@
 //! The interface table (VPP's sw/hw interfaces, folded into one record).
+//!
+//! Work under the barrier: creating or deleting an interface costs the same however many
+//! exist. The records and every thread's counter rows live in [`ChunkedVec`]s (growing one
+//! never moves an element, where a `Vec` doubling would copy them all while the workers wait),
+//! and the name index is a `BTreeMap` (O(log n) per insert, never a rehash of every name).
 
-use hashbrown::HashMap;
+use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// log2 of the elements in one chunk of a [`ChunkedVec`].
+const CHUNK_SHIFT: u32 = 10;
+const CHUNK: usize = 1 << CHUNK_SHIFT;
+/// Chunk pointers a [`ChunkedVec`] reserves up front (1M elements before its directory, 24
+/// bytes a chunk, itself has to grow).
+const DIR_RESERVE: usize = 1024;
+
+/// A vector that grows a chunk of [`CHUNK`] elements at a time, for tables the main thread
+/// grows under the barrier while workers read them: elements never move, so a push costs at
+/// most one chunk allocation (memory is not touched until used), never a copy of the table.
+/// Indexing costs one more load than a `Vec` (the chunk pointer, from a small directory that
+/// stays in cache).
+pub struct ChunkedVec<T> {
+    /// Every chunk has capacity [`CHUNK`] and is never pushed past it, so it never reallocates;
+    /// chunks after the last element's may stay allocated (and empty) after a pop.
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for ChunkedVec<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for ChunkedVec<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> ChunkedVec<T> {
+    pub fn new() -> Self {
+        ChunkedVec {
+            chunks: Vec::with_capacity(DIR_RESERVE),
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> Option<&T> {
+        self.chunks.get(i >> CHUNK_SHIFT)?.get(i & (CHUNK - 1))
+    }
+
+    #[inline(always)]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.chunks
+            .get_mut(i >> CHUNK_SHIFT)?
+            .get_mut(i & (CHUNK - 1))
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `v`; moves no element.
+    pub fn push(&mut self, v: T) {
+        let c = self.len >> CHUNK_SHIFT;
+        if c == self.chunks.len() {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks[c].push(v);
+        self.len += 1;
+    }
+
+    /// Removes the last element (its chunk stays allocated for the next push).
+    pub fn pop(&mut self) -> Option<T> {
+        let i = self.len.checked_sub(1)?;
+        let v = self.chunks[i >> CHUNK_SHIFT].pop();
+        self.len = i;
+        v
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> {
+        self.chunks.iter().flat_map(|c| c.iter())
+    }
+
+    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut T> {
+        self.chunks.iter_mut().flat_map(|c| c.iter_mut())
+    }
+}
+
+impl<T> std::ops::Index<usize> for ChunkedVec<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        match self.get(i) {
+            Some(v) => v,
+            None => panic!("index {i} out of range for length {}", self.len),
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for ChunkedVec<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        let len = self.len;
+        match self.get_mut(i) {
+            Some(v) => v,
+            None => panic!("index {i} out of range for length {len}"),
+        }
+    }
+}
 
 /// Index of a device class in [`crate::Statics::classes`].
 pub type ClassId = u16;
@@ -175,24 +286,25 @@ impl IfRow {
 /// Everything about interfaces that workers read. Lives in a `Shared`.
 #[derive(Debug)]
 pub struct VnetState {
-    pub ifs: Vec<Interface>,
-    pub by_name: HashMap<String, u32>,
+    pub ifs: ChunkedVec<Interface>,
+    /// Control plane only (workers never read it).
+    pub by_name: BTreeMap<String, u32>,
     /// `counters[thread][sw_if_index]`.
-    pub counters: Vec<Vec<IfRow>>,
+    pub counters: Vec<ChunkedVec<IfRow>>,
     /// IPv6 protocols whose registered node is active (l2tp turns 115 on with its first tunnel).
     pub ip6_proto_enabled: [bool; 256],
     /// Deleted slots, reused by the next interface (churn does not grow the table).
-    pub free_slots: Vec<u32>,
+    pub free_slots: ChunkedVec<u32>,
 }
 
 impl VnetState {
     pub fn new(n_threads: usize) -> Self {
         VnetState {
-            ifs: Vec::new(),
-            by_name: HashMap::new(),
-            counters: (0..n_threads).map(|_| Vec::new()).collect(),
+            ifs: ChunkedVec::new(),
+            by_name: BTreeMap::new(),
+            counters: (0..n_threads).map(|_| ChunkedVec::new()).collect(),
             ip6_proto_enabled: [false; 256],
-            free_slots: Vec::new(),
+            free_slots: ChunkedVec::new(),
         }
     }
 
@@ -229,5 +341,48 @@ impl VnetState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_vec_is_a_vec_whose_elements_stay_put() {
+        let mut v = ChunkedVec::new();
+        let mut r = Vec::new();
+        assert!(v.is_empty() && v.get(0).is_none() && v.pop().is_none());
+        v.push(0u32);
+        let first = std::ptr::from_ref(&v[0]);
+        for i in 1..3 * CHUNK as u32 + 5 {
+            v.push(i);
+        }
+        r.extend(0..3 * CHUNK as u32 + 5);
+        assert_eq!(std::ptr::from_ref(&v[0]), first, "an element moved");
+        assert_eq!(v.len(), r.len());
+        assert!(v.iter().eq(r.iter()));
+        assert!(v.iter().rev().eq(r.iter().rev()));
+        assert_eq!(v.get(r.len()), None);
+        // Pops across a chunk boundary, then pushes again into the emptied chunk.
+        for _ in 0..10 {
+            assert_eq!(v.pop(), r.pop());
+        }
+        assert_eq!(v.get(r.len()), None);
+        v.push(77);
+        r.push(77);
+        v[CHUNK] += 1;
+        r[CHUNK] += 1;
+        *v.get_mut(5).unwrap() = 9;
+        r[5] = 9;
+        for x in v.iter_mut().take(3) {
+            *x += 100;
+        }
+        for x in r.iter_mut().take(3) {
+            *x += 100;
+        }
+        assert_eq!(v.len(), r.len());
+        assert!(v.iter().eq(r.iter()));
+        assert_eq!(format!("{v:?}"), format!("{r:?}"));
     }
 }

@@ -299,3 +299,51 @@ pub fn cmd(
 ) -> Command<CliCtx> {
     Command::new(path, help, mp_safe, f)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Dataplane;
+    use pwire_graph::Ctl;
+
+    /// Creating an interface under the barrier costs the same however many exist: no interface
+    /// record and no counter row moves when the tables grow (a `Vec` doubling would copy them
+    /// all while the workers wait).
+    #[test]
+    fn creating_interfaces_moves_no_existing_record() {
+        std::env::set_var("PWIRE_NO_HUGEPAGES", "1");
+        let cfg = pwire_config::parse_str("t.conf", "").unwrap();
+        let dp = Dataplane::build(cfg, &[]).unwrap();
+        let vnet = dp.vnet.clone();
+        // SAFETY: the test thread is the main thread of a dataplane with no worker, which is
+        // not dispatching; this is the only Ctl alive.
+        let mut ctl = unsafe { Ctl::new(vnet.engine().barrier.clone()) };
+        let local = vnet.statics().class_id("local").unwrap();
+        let at = |ctl: &Ctl| {
+            let s = vnet.state.get(ctl);
+            (
+                std::ptr::from_ref(s.get(0).unwrap()) as usize,
+                std::ptr::from_ref(s.row(0, 0).unwrap()) as usize,
+            )
+        };
+        let before = at(&ctl);
+        for i in 0..5000 {
+            let sw = vnet
+                .create_interface(&mut ctl, format!("x{i}"), local, i, [0; 6])
+                .unwrap();
+            assert_eq!(sw, i + 1);
+        }
+        assert_eq!(
+            at(&ctl),
+            before,
+            "interface 0's record or counter row moved"
+        );
+        // Deleted slots are reused, last deleted first.
+        vnet.delete_interface(&mut ctl, 10).unwrap();
+        vnet.delete_interface(&mut ctl, 20).unwrap();
+        let a = vnet.create_interface(&mut ctl, "y".into(), local, 0, [0; 6]);
+        assert_eq!(a, Ok(20));
+        assert_eq!(vnet.if_by_name(&ctl, "y"), Some(20));
+        assert_eq!(vnet.if_by_name(&ctl, "x19"), None);
+        assert_eq!(vnet.if_by_name(&ctl, "x4999"), Some(5000));
+    }
+}

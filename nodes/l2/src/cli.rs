@@ -4,6 +4,14 @@
 //! Every command that changes state writes it with the workers parked (`Shared::write`), and
 //! keeps vnet's `Interface::l2` (read by `ethernet-input`, `l2-input`, `l2-output` and `show
 //! interface address`) in step with the bridge domains' member lists.
+//!
+//! What each does with the workers parked is O(its change), never O(table) (see `state`):
+//! mode changes, flushes and `create bridge-domain .. del` bump sequence numbers and edit one
+//! member list in place (stale MACs go with the sweep); `l2fib add|del` touch one entry, a
+//! bigger table, when one is needed, being made before the barrier; `clear l2fib` swaps in an
+//! empty table made before the barrier and frees the old one after it (VPP frees and remakes
+//! its table with the workers parked) and zeroes the BDs' learn counts, O(bridge domains).
+//! The `show` commands only read, with the workers running.
 
 use crate::state::{feat, flags, key, key_bd, key_mac, minute, L2State, BD_ID_MAX};
 use pwire_cli::{Args, CliError};
@@ -46,34 +54,44 @@ fn kick_ager(cx: &CliCtx) {
     }
 }
 
-/// Drops members whose interface was deleted or left the BD behind vnet's back (e.g. a tunnel
-/// deleted by its own crate).
-fn prune(cx: &mut CliCtx, l2: &L2) {
-    let stale: Vec<(u16, u32)> = {
+/// Takes out of BD `idx` the members whose interface vnet no longer has in it (a crate that
+/// changed an interface's mode behind the L2 state's back). Reads the BD's members only, and
+/// with the workers running unless some are out of step.
+fn prune_bd(cx: &mut CliCtx, l2: &L2, idx: u16) {
+    let stale: Vec<u32> = {
         let vs = cx.vnet.state.get(&cx.ctl);
         let st = l2.get(&cx.ctl);
-        st.bds
-            .iter()
-            .enumerate()
-            .flat_map(|(idx, bd)| bd.members.iter().map(move |m| (idx, m.sw_if_index)))
-            .filter(|&(idx, sw)| {
-                !matches!(vs.get(sw).map(|i| i.l2),
-                    Some(L2Mode::Bridge { bd_index, .. }) if bd_index as usize == idx)
-            })
-            .map(|(idx, sw)| (idx as u16, sw))
-            .collect()
+        st.bds.get(idx as usize).map_or_else(Vec::new, |bd| {
+            bd.members
+                .iter()
+                .map(|m| m.sw_if_index)
+                .filter(|&sw| {
+                    !matches!(vs.get(sw).map(|i| i.l2),
+                        Some(L2Mode::Bridge { bd_index, .. }) if bd_index == u32::from(idx))
+                })
+                .collect()
+        })
     };
     if !stale.is_empty() {
         let st = l2.write(&mut cx.ctl);
-        for (idx, sw) in stale {
+        for sw in stale {
             st.leave(idx, sw);
         }
     }
 }
 
-/// Puts `sw` in mode `new`, leaving its bridge first (which flushes the MACs learned on it).
-fn set_mode(cx: &mut CliCtx, l2: &L2, sw: u32, new: L2Mode) -> Result<(), CliError> {
-    prune(cx, l2);
+/// Where [`set_mode`] puts a port.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    L3,
+    Xconnect { peer: u32 },
+    Bridge { bd_id: u32, bvi: bool, shg: u8 },
+}
+
+/// Puts `sw` in mode `new` (creating the BD if needed), leaving its bridge first (which
+/// flushes the MACs learned on it). Under the barrier: O(1) (a bigger FIB for a BVI's entry,
+/// if needed, is made before).
+fn set_mode(cx: &mut CliCtx, l2: &L2, sw: u32, new: Mode) -> Result<(), CliError> {
     let (old, mac, ethernet) = {
         let vs = cx.vnet.state.get(&cx.ctl);
         let i = vs
@@ -81,27 +99,51 @@ fn set_mode(cx: &mut CliCtx, l2: &L2, sw: u32, new: L2Mode) -> Result<(), CliErr
             .ok_or_else(|| CliError::msg("invalid configuration for interface"))?;
         (i.l2, i.mac, cx.vnet.statics().class(i.class).ethernet)
     };
-    if let L2Mode::Bridge {
-        bd_index,
-        bvi: true,
-        ..
-    } = new
-    {
-        let st = l2.get(&cx.ctl);
-        if st.bds[bd_index as usize].bvi.is_some_and(|b| b != sw) {
-            return Err(CliError::msg("bridge-domain already has a bvi interface"));
+    let grown = match new {
+        Mode::Bridge {
+            bd_id, bvi: true, ..
+        } => {
+            let st = l2.get(&cx.ctl);
+            let other_bvi = st
+                .bd_index(bd_id)
+                .is_some_and(|i| st.bds[i as usize].bvi.is_some_and(|b| b != sw));
+            if other_bvi {
+                return Err(CliError::msg("bridge-domain already has a bvi interface"));
+            }
+            st.grown_fib(1)
+        }
+        _ => None,
+    };
+    let st = l2.write(&mut cx.ctl);
+    let old_fib = grown.map(|f| st.install_fib(f));
+    let bd_index = match new {
+        Mode::Bridge { bd_id, .. } => st.bd_find_or_add(bd_id).map_err(CliError::msg)?,
+        _ => 0,
+    };
+    // Out of the BD the L2 state has the port in, and the one vnet says (the same, unless a
+    // crate changed the mode behind the L2 state's back).
+    let was = st.bd_of(sw);
+    if was != 0 {
+        st.leave(was, sw);
+    }
+    if let L2Mode::Bridge { bd_index: b, .. } = old {
+        if b != u32::from(was) {
+            st.leave(b as u16, sw);
         }
     }
-    let st = l2.write(&mut cx.ctl);
-    if let L2Mode::Bridge { bd_index, .. } = old {
-        st.leave(bd_index as u16, sw);
-    }
-    if let L2Mode::Bridge {
-        bd_index, bvi, shg, ..
-    } = new
-    {
-        st.join(bd_index as u16, sw, shg, bvi, mac);
-    }
+    let new = match new {
+        Mode::Bridge { bd_id, bvi, shg } => {
+            st.join(bd_index, sw, shg, bvi, mac);
+            L2Mode::Bridge {
+                bd_id,
+                bd_index: u32::from(bd_index),
+                bvi,
+                shg,
+            }
+        }
+        Mode::Xconnect { peer } => L2Mode::Xconnect { peer },
+        Mode::L3 => L2Mode::L3,
+    };
     let vs = cx.vnet.state.write(&mut cx.ctl);
     if let Some(i) = vs.get_mut(sw) {
         i.l2 = new;
@@ -110,6 +152,9 @@ fn set_mode(cx: &mut CliCtx, l2: &L2, sw: u32, new: L2Mode) -> Result<(), CliErr
             i.promisc = new != L2Mode::L3;
         }
     }
+    // The old table is freed with the workers running.
+    cx.ctl.release();
+    drop(old_fib);
     Ok(())
 }
 
@@ -138,22 +183,7 @@ pub(crate) fn register(r: &mut Registry, l2: L2) {
                 a.value::<u8>("shg")?
             };
             a.expect_end()?;
-            let bd_index = u32::from(
-                s.write(&mut cx.ctl)
-                    .bd_find_or_add(bd_id)
-                    .map_err(CliError::msg)?,
-            );
-            set_mode(
-                cx,
-                &s,
-                sw,
-                L2Mode::Bridge {
-                    bd_id,
-                    bd_index,
-                    bvi,
-                    shg,
-                },
-            )
+            set_mode(cx, &s, sw, Mode::Bridge { bd_id, bvi, shg })
         },
     ));
     let s = l2.clone();
@@ -171,7 +201,7 @@ pub(crate) fn register(r: &mut Registry, l2: L2) {
                 None => return Err(CliError::msg("unknown peer interface `'")),
             };
             a.expect_end()?;
-            set_mode(cx, &s, sw, L2Mode::Xconnect { peer })
+            set_mode(cx, &s, sw, Mode::Xconnect { peer })
         },
     ));
     let s = l2.clone();
@@ -182,7 +212,7 @@ pub(crate) fn register(r: &mut Registry, l2: L2) {
         move |a, cx| {
             let sw = cx.vnet.parse_if(&cx.ctl, a)?;
             a.expect_end()?;
-            set_mode(cx, &s, sw, L2Mode::L3)
+            set_mode(cx, &s, sw, Mode::L3)
         },
     ));
     r.command(cmd(
@@ -258,12 +288,7 @@ fn register_bd(r: &mut Registry, l2: L2) {
             let idx = existing_bd(s.get(&cx.ctl), bd_id)?;
             let enable = !a.keyword("disable");
             a.expect_end()?;
-            let bd = &mut s.write(&mut cx.ctl).bds[idx as usize];
-            if enable {
-                bd.feature_bitmap |= bit;
-            } else {
-                bd.feature_bitmap &= !bit;
-            }
+            s.write(&mut cx.ctl).set_bd_features(idx, bit, enable);
             Ok(())
         }));
     }
@@ -355,10 +380,10 @@ fn create_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> 
     if tag.as_ref().is_some_and(|t| t.len() > 63) {
         return Err(CliError::msg("bd-tag cannot be longer than 63"));
     }
-    prune(cx, s);
     let idx = s.get(&cx.ctl).bd_index(bd_id);
     if del {
         let idx = idx.ok_or_else(|| CliError::msg("bridge domain ID does not exist"))?;
+        prune_bd(cx, s, idx);
         if !s.get(&cx.ctl).bds[idx as usize].members.is_empty() {
             return Err(CliError::msg("bridge domain in use - remove members"));
         }
@@ -375,19 +400,15 @@ fn create_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> 
     }
     let st = s.write(&mut cx.ctl);
     let idx = st.bd_add(bd_id).map_err(CliError::msg)?;
-    let bd = &mut st.bds[idx as usize];
     for (on, bit) in [
         (learn, feat::LEARN),
         (fwd, feat::FWD),
         (flood, feat::FLOOD),
         (uu, feat::UU_FLOOD),
     ] {
-        if on {
-            bd.feature_bitmap |= bit;
-        } else {
-            bd.feature_bitmap &= !bit;
-        }
+        st.set_bd_features(idx, bit, on);
     }
+    let bd = &mut st.bds[idx as usize];
     bd.mac_age = mac_age;
     bd.tag = tag;
     if mac_age != 0 {
@@ -425,7 +446,7 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
     let mut out = String::new();
     let mut printed = false;
     for (idx, bd) in st.bds.iter().enumerate().skip(1) {
-        if !bd.in_use || only.is_some_and(|o| o as usize != idx) {
+        if !bd.in_use() || only.is_some_and(|o| o as usize != idx) {
             continue;
         }
         if !printed {
@@ -447,7 +468,7 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
             ];
             let _ = writeln!(out, "{}", h.join(" "));
         }
-        let f = bd.feature_bitmap;
+        let f = bd.features();
         let age = if bd.mac_age == 0 {
             "off".to_string()
         } else {
@@ -456,7 +477,7 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
         let row = [
             center(&bd.bd_id.to_string(), 8),
             center(&idx.to_string(), 7),
-            center(&bd.seq.to_string(), 4),
+            center(&st.bsn(idx as u16).to_string(), 4),
             center(&age, 9),
             center(on_off(f & feat::LEARN != 0), 9),
             center(on_off(f & feat::FWD != 0), 9),
@@ -494,7 +515,7 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
                     "{}{}{}{}{}{}{}",
                     center(&name(m.sw_if_index), 30),
                     center(&m.sw_if_index.to_string(), 7),
-                    center(&st.if_seq(m.sw_if_index).to_string(), 5),
+                    center(&st.isn(m.sw_if_index).to_string(), 5),
                     center(&m.shg.to_string(), 5),
                     center(if m.bvi { "*" } else { "-" }, 5),
                     center("*", 9),
@@ -552,7 +573,13 @@ fn register_fib(r: &mut Registry, l2: L2) {
                 (sw, fl)
             };
             a.expect_end()?;
-            s.write(&mut cx.ctl).add_entry(key(&mac, idx), sw, fl);
+            // A bigger table, if this entry needs one, is made with the workers running.
+            let grown = s.get(&cx.ctl).grown_fib(1);
+            let st = s.write(&mut cx.ctl);
+            let old = grown.map(|f| st.install_fib(f));
+            st.add_entry(key(&mac, idx), sw, fl);
+            cx.ctl.release();
+            drop(old);
             Ok(())
         },
     ));
@@ -564,7 +591,10 @@ fn register_fib(r: &mut Registry, l2: L2) {
         move |a, cx| {
             let (mac, idx) = mac_and_bd(a, cx, &s)?;
             a.expect_end()?;
-            if !s.get(&cx.ctl).fib.contains_key(&key(&mac, idx)) {
+            let k = key(&mac, idx);
+            let st = s.get(&cx.ctl);
+            // A stale entry is not shown, so it is not found either (the sweep removes it).
+            if !st.fib.get(&k).is_some_and(|e| st.present(k, e)) {
                 return Err(CliError::msg("mac entry not found"));
             }
             s.write(&mut cx.ctl).del_entry(key(&mac, idx));
@@ -574,7 +604,13 @@ fn register_fib(r: &mut Registry, l2: L2) {
     let s = l2.clone();
     r.command(cmd("clear l2fib", "clear l2fib", false, move |a, cx| {
         a.expect_end()?;
-        s.write(&mut cx.ctl).clear();
+        // VPP frees and remakes its bihash with the workers parked, O(table). Here an empty
+        // table is made before, swapped in under the barrier (O(1), plus zeroing the BDs'
+        // learn counts), and the old one freed after it.
+        let fresh = s.get(&cx.ctl).empty_fib();
+        let old = s.write(&mut cx.ctl).replace_fib(fresh);
+        cx.ctl.release();
+        drop(old);
         Ok(())
     }));
     let s = l2.clone();
@@ -596,7 +632,7 @@ fn register_fib(r: &mut Registry, l2: L2) {
         move |a, cx| {
             let sw = cx.vnet.parse_if(&cx.ctl, a)?;
             a.expect_end()?;
-            s.write(&mut cx.ctl).flush_port(None, sw);
+            s.write(&mut cx.ctl).flush_port(sw);
             Ok(())
         },
     ));
@@ -697,7 +733,22 @@ fn show_fib(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
     let st = s.get(&cx.ctl);
     let now = minute(cx.vnet.engine().now(), st.age.minute);
     let mut out = String::new();
-    let total = st.fib.len();
+    // Stale and dead entries (flushed lazily, see `state`) are left out. With none pending
+    // (no sequence number bumped since the last sweep) every entry is shown and counted.
+    let pending = st.sweep_wanted();
+    let mut keys: Vec<u64> = Vec::new();
+    let (total, learned) = if verbose || pending {
+        keys = st
+            .fib
+            .iter()
+            .filter(|(&k, e)| st.present(k, e))
+            .map(|(&k, _)| k)
+            .collect();
+        let learned = keys.iter().filter(|&k| st.fib[k].learned()).count();
+        (keys.len(), learned)
+    } else {
+        (st.fib.len(), st.global_learn_count as usize)
+    };
     if verbose && total > 0 {
         let _ = writeln!(
             out,
@@ -713,7 +764,6 @@ fn show_fib(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
             center("Interface-Name", 30)
         );
         // VPP walks its hash table; sorted output is easier to read and to compare.
-        let mut keys: Vec<u64> = st.fib.keys().copied().collect();
         keys.sort_unstable_by_key(|&k| (key_bd(k), k & 0xffff_ffff_ffff));
         for k in keys {
             let e = &st.fib[&k];
@@ -763,7 +813,7 @@ fn show_fib(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
             out,
             "L2FIB total/learned entries: {}/{}  Last scan time: {:.4e}sec  Learn limit: {} ",
             total,
-            st.global_learn_count,
+            learned,
             st.last_scan(),
             st.global_learn_limit
         );

@@ -5,12 +5,14 @@
 //! ingress port itself ("Reflection Drop"), a filter entry ("Filter Mac Drop"), and the BVI's
 //! MAC, which goes to L3 (see `bvi.rs`; "BVI L3 MAC mismatch", "BVI packet with unhandled
 //! ethertype"). A miss goes to `l2-flood` when unknown-unicast flooding is on, else it is
-//! dropped as "L2 forward misses".
+//! dropped as "L2 forward misses". A stale entry (flushed lazily, see `state`: its sequence
+//! numbers are older than its BD's or port's, or its interface was deleted) is a miss, as in
+//! VPP, dropped as "Stale entry Drop" when not flooded; the check is two compares on the
+//! entry's own cache line against small per-port and per-BD arrays.
 //!
 //! Arcs: as `l2-input`, plus one per L3 input node for the BVI (added by vnet).
-//! Counters: "L2 forward packets", "L2 forward misses", "L2 forward hits" (info; VPP counts
-//! these only in COUNTERS builds, pwire always), the drops above, and "Stale entry Drop"
-//! (declared for `show errors` parity: pwire flushes eagerly, so no entry goes stale).
+//! Counters: "L2 forward packets", "L2 forward misses" (stale entries included), "L2 forward
+//! hits" (info; VPP counts these only in COUNTERS builds, pwire always), and the drops above.
 
 use crate::bvi::{to_bvi, BviErr, L3Next};
 use crate::learn::Learners;
@@ -60,12 +62,14 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
     ));
 }
 
-/// A lookup result: port, flags, and the shared entry (none for an unpublished MAC).
+/// A lookup result: port, flags, and the shared entry (none for an unpublished MAC); a stale
+/// entry is a miss.
 #[derive(Clone, Copy)]
 struct Hit<'a> {
     sw: u32,
     flags: u8,
     entry: Option<&'a Entry>,
+    stale: bool,
 }
 
 impl Node for L2Fwd {
@@ -78,6 +82,7 @@ impl Node for L2Fwd {
         let local = unsafe { self.learners.local(thread) };
         local.sync(st.gen, st.applied.get(thread).copied().unwrap_or(0));
         let e_flood = cx.error(C::Flood);
+        let e_stale = cx.error(C::StaleDrop);
         let e_reflect = cx.error(C::ReflectDrop);
         let e_filter = cx.error(C::FilterDrop);
         let e_bad_mac = cx.error(C::BviBadMac);
@@ -129,11 +134,13 @@ impl Node for L2Fwd {
                         sw,
                         flags: 0,
                         entry: None,
+                        stale: false,
                     }),
                     None => st.fib.get(&k).map(|e| Hit {
                         sw: e.sw_if_index,
                         flags: e.flags,
                         entry: Some(e),
+                        stale: !st.live(k, e),
                     }),
                 };
                 last_key = k;
@@ -155,7 +162,7 @@ impl Node for L2Fwd {
                 );
             }
             match r {
-                Some(h) => {
+                Some(h) if !h.stale => {
                     hits += 1;
                     if h.sw == rx {
                         b.error = e_reflect;
@@ -182,7 +189,7 @@ impl Node for L2Fwd {
                         }
                     }
                 }
-                None => {
+                _ => {
                     let f = b.opaque.l2.feature_bitmap;
                     if f & feat::UU_FLOOD != 0 {
                         let f = f & !feat::FWD;
@@ -190,8 +197,9 @@ impl Node for L2Fwd {
                         *nx = feat_next(f);
                         flooded += 1;
                     } else {
-                        // Flooding unknown unicast is off: the miss is the drop reason.
-                        b.error = e_flood;
+                        // Flooding unknown unicast is off: the miss (or the stale entry) is
+                        // the drop reason.
+                        b.error = if r.is_some() { e_stale } else { e_flood };
                         *nx = FeatNext::Drop as u16;
                     }
                 }

@@ -50,11 +50,11 @@ fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
         Some(L2Mode::Bridge {
             bd_index, bvi, shg, ..
         }) => {
-            let Some(bd) = st.bds.get(bd_index as usize).filter(|b| b.in_use) else {
+            let Some(bd) = st.bds.get(bd_index as usize).filter(|b| b.in_use()) else {
                 return Port::default();
             };
             Port {
-                feat: feat::bridge_port(bvi) & bd.feature_bitmap,
+                feat: feat::bridge_port(bvi) & bd.features(),
                 bd_index: u16::try_from(bd_index).unwrap_or(0),
                 shg,
                 peer: !0,
@@ -77,8 +77,9 @@ struct L2Input {
     vnet: Arc<Vnet>,
     /// Ports already worked out, by RX sw_if_index (`None` = not yet): 20 dense bytes a port
     /// instead of an interface record and a bridge domain per packet when a frame comes from
-    /// many tunnels. Valid while neither the interfaces nor the L2 state were written
-    /// (`gens`); one slot per interface.
+    /// many tunnels. Valid while neither the interfaces were written nor a BD added, deleted
+    /// or changed (`gens`: FIB changes, every learn publication and sweep batch among them,
+    /// leave it be); one slot per interface.
     ports: Vec<Option<Port>>,
     gens: (u64, u64),
 }
@@ -108,7 +109,7 @@ impl Node for L2Input {
         let vs = self.vnet.state.dp(&dp);
         let e_drop = cx.error(C::Drop);
         let n = frame.len() as u64;
-        let gens = (self.vnet.state.generation(), self.state.generation());
+        let gens = (self.vnet.state.generation(), st.ports_gen());
         if gens != self.gens {
             // After a configuration change only (sized once for every interface, so the
             // packet loop never allocates).

@@ -8,14 +8,17 @@
 //!   never learned;
 //! - known on another port: a move, queued the same way ("L2 mac moves"), except that a static
 //!   entry drops the frame ("L2 mac move violations") and a filter entry too ("L2 filter mac
-//!   drops").
+//!   drops");
+//! - a stale entry (flushed lazily, see `state`) is unknown: learned over, and since that adds
+//!   no entry, even at the learn limit. The check is two compares on the entry's own cache
+//!   line (against the packet's port's sequence numbers, worked out once per port).
 //!
 //! Then the learn bit is cleared and the frame goes to the next feature.
 //! Arcs: as `l2-input` (`error-drop`, `feature-bitmap-drop`, `l2-output`, `l2-flood`, `l2-fwd`,
 //! `l2-learn`). Counters: the seven above plus "L2 learn packets" (info).
 
 use crate::learn::Learners;
-use crate::state::{feat, flags, minute, L2State, LearnEvent};
+use crate::state::{feat, flags, key_bd, minute, L2State, LearnEvent};
 use crate::trace::{macs, BdTrace};
 use crate::{feat_next, FeatNext};
 use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
@@ -73,6 +76,8 @@ impl Node for L2Learn {
         let mut last_key = u64::MAX;
         let mut last_rx = u32::MAX;
         let mut last = None;
+        // The last key has a stale learned entry (learning over it adds no entry).
+        let mut over_stale = false;
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
         let mut i = 0;
@@ -93,21 +98,15 @@ impl Node for L2Learn {
             } else if varied {
                 varied = false;
                 let keys = prefetched.then(|| &self.keys[i..len]);
-                let (k, h, lk) = known_sources_run(
-                    view,
-                    &bis[i..],
-                    &mut nexts[i..],
-                    keys,
-                    &st.fib,
-                    now,
-                    last_key,
-                );
+                let (k, h, lk) =
+                    known_sources_run(view, &bis[i..], &mut nexts[i..], keys, st, now, last_key);
                 i += k;
                 hits += h;
                 if k > 0 {
                     // The one-entry cache stays valid: `lk` is the last packet's key.
                     last_key = lk;
                     last = st.fib.get(&lk);
+                    over_stale = false;
                     last_rx = last.map_or(u32::MAX, |e| e.sw_if_index);
                 }
                 if i == len {
@@ -156,7 +155,9 @@ impl Node for L2Learn {
             let repeat = k == last_key;
             if k != last_key {
                 last_key = k;
-                last = st.fib.get(&k);
+                let found = st.fib.get(&k);
+                last = found.filter(|e| st.live(k, e));
+                over_stale = last.is_none() && found.is_some_and(|e| e.learned());
             }
             match last {
                 Some(e) if e.sw_if_index == rx => {
@@ -173,7 +174,7 @@ impl Node for L2Learn {
                     if k & 0xffff_ffff_ffff == 0 {
                         continue;
                     }
-                    if st.at_limit(bd) {
+                    if st.at_limit(bd) && !over_stale {
                         limit += 1;
                     } else {
                         local.push(q, event(st, k, rx, bd, now));
@@ -231,8 +232,8 @@ fn same_source_run(
 }
 
 /// Packets from the start of `bis` whose source (key from `keys` when prefetched) is in the
-/// FIB on the port the packet came in on, untraced, each with another source than the packet
-/// before (`prev`): refreshes the entry's timestamp, clears the learn bit, sets the next.
+/// FIB, live, on the port the packet came in on, untraced, each with another source than the
+/// packet before (`prev`): refreshes the entry's timestamp, clears the learn bit, sets the next.
 /// Returns how many, how many timestamps it refreshed and the last key; stops at the first
 /// other packet (a repeat goes to the same-source loop). Only while this thread has no
 /// unpublished learning. Not inlined: on its own the loop keeps more in registers.
@@ -242,11 +243,13 @@ fn known_sources_run(
     bis: &[u32],
     nexts: &mut [u16],
     keys: Option<&[u64]>,
-    fib: &crate::fib::Fib,
+    st: &L2State,
     now: u8,
     mut prev: u64,
 ) -> (usize, u64, u64) {
     let mut hits = 0u64;
+    // What a live entry on the packet's port carries, worked out once per (port, BD).
+    let (mut exp_at, mut exp) = ((u32::MAX, 0u16), st.expect(0, u32::MAX));
     // Frames of one port carry the same bits: the next is worked out once per change.
     let (mut last_f, mut next) = (u32::MAX, 0u16);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
@@ -259,9 +262,17 @@ fn known_sources_run(
         if b.is_traced() || key == crate::NO_KEY || key == prev {
             return (k, hits, prev);
         }
-        let Some(e) = fib.get(&key).filter(|e| e.sw_if_index == b.rx()) else {
+        let rx = b.rx();
+        let Some(e) = st.fib.get(&key).filter(|e| e.sw_if_index == rx) else {
             return (k, hits, prev);
         };
+        let at = (rx, key_bd(key));
+        if at != exp_at {
+            (exp_at, exp) = (at, st.expect(at.1, rx));
+        }
+        if !exp.live(e) {
+            return (k, hits, prev);
+        }
         if e.learned() && e.ts.load(Relaxed) != now {
             e.ts.store(now, Relaxed);
             hits += 1;

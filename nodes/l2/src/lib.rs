@@ -12,8 +12,10 @@
 //! that `l2-learn`/`l2-fwd` prefetch a frame ahead once it outgrows the caches), read lock-free
 //! by every thread and changed by the main thread with the workers parked. Threads learn into
 //! per-thread queues and overlays that the main thread publishes every 10 ms ([`learn`]: no
-//! lock, no per-packet shared atomic, bounded publication delay). Aging runs on the main thread
-//! ([`process`]).
+//! lock, no per-packet shared atomic, bounded publication delay). Flushes and interface
+//! deletions are lazy (VPP's sequence numbers, see [`state`]): nothing done with the workers
+//! parked walks the FIB. Aging and the sweep of stale entries run on the main thread
+//! ([`process`]), removing entries in bounded batches.
 //!
 //! CLI ([`cli`], [`loopback`]): `create bridge-domain`, `set bridge-domain
 //! learn|forward|flood|uu-flood|mac-age|learn-limit`, `set interface l2 bridge|xconnect`,
@@ -125,7 +127,8 @@ pub(crate) fn keys_prefetched<const SRC: bool>(
 pub fn register(r: &mut Registry) {
     let n_threads = r.vnet.n_threads;
     // Reserve the table up front (VPP sizes its bihash from `l2fib { num-buckets }` too), so
-    // learning rarely rehashes while the workers are parked.
+    // it rarely grows (when it does, the bigger copy is made before the barrier, see
+    // `L2State::grown_fib`).
     let cap = (r.config.l2fib.num_buckets as usize).min(1 << 20);
     let mut st = L2State::new(n_threads, cap);
     if let Some(n) = r.config.l2learn.limit {
@@ -141,12 +144,11 @@ pub fn register(r: &mut Registry) {
     l2_output::register(r);
     loopback::register(r);
     process::register(r, state.clone(), learners);
-    // A deleted interface leaves its bridge and the FIB before its index can be reused.
+    // A deleted interface leaves its bridge, and the FIB entries pointing at it go stale
+    // before its index can be reused: O(1) under the barrier, the sweep removes them later.
     let s = state.clone();
     r.vnet.hooks.on_interface_delete(Box::new(move |ctl, sw| {
-        if s.get(ctl).uses_interface(sw) {
-            s.write(ctl).forget_interface(sw);
-        }
+        s.write(ctl).forget_interface(sw);
     }));
     cli::register(r, state);
     // Frames from interfaces in L2 mode (ethernet-input checks that this arc exists).
