@@ -9,8 +9,9 @@ PWIRE = os.path.join(ROOT, "target", "release", "pwire")
 
 class Pwire:
     """A pwire process started from a startup.conf and an exec script, driven over its CLI
-    socket. `binary` and `env` let scripts/bench_dpdk.py run its DPDK build."""
-    def __init__(self, conf_text, setup_lines, tmp, env=None, binary=None):
+    socket. `binary` and `env` let scripts/bench_dpdk.py run its DPDK build; `wrap` runs it
+    under another program (valgrind)."""
+    def __init__(self, conf_text, setup_lines, tmp, env=None, binary=None, wrap=None):
         self.sock = os.path.join(tmp, "cli.sock")
         setup = os.path.join(tmp, "setup.cli")
         with open(setup, "w") as f:
@@ -18,13 +19,13 @@ class Pwire:
         conf = os.path.join(tmp, "startup.conf")
         with open(conf, "w") as f:
             f.write("unix { nodaemon cli-listen %s exec %s }\n%s\n" % (self.sock, setup, conf_text))
-        self.p = subprocess.Popen([binary or PWIRE, "-c", conf], stdout=subprocess.DEVNULL,
+        self.p = subprocess.Popen((wrap or []) + [binary or PWIRE, "-c", conf], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, env=env)
         t0 = time.time()
         while not os.path.exists(self.sock):
             if self.p.poll() is not None:
                 raise SystemExit("pwire failed to start: " + self.p.stderr.read().decode())
-            if time.time() - t0 > 30:
+            if time.time() - t0 > (300 if wrap else 30):
                 self.close()
                 raise SystemExit("pwire did not open its CLI socket")
             time.sleep(0.05)
@@ -48,7 +49,7 @@ class Pwire:
     def close(self):
         self.p.send_signal(signal.SIGTERM)
         try:
-            self.p.wait(10)
+            self.p.wait(120)
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
@@ -94,6 +95,34 @@ def run_case(pw, streams, timeout=600):
         time.sleep(0.02)
     wall = time.time() - t0
     return parse_runtime(pw.cli("show runtime")), wall
+
+def instructions(case, binary, tmp, packets):
+    """Instructions the whole process executes for `packets` packets of `case`'s streams, under
+    callgrind (counts, not clocks: the same for the same binary and input whatever the machine
+    is doing)."""
+    _, _, conf, setup, streams = case[:5]
+    setup = [re.sub(r" limit \d+", " limit %d" % packets, l) if l.startswith("packet-generator new") else l
+             for l in setup]
+    out = os.path.join(tmp, "cg.out")
+    pw = Pwire(conf, setup, tmp, binary=binary,
+               wrap=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, "-q"])
+    try:
+        run_case(pw, streams, timeout=1200)
+    finally:
+        pw.close()
+    for l in open(out):
+        if l.startswith("totals:") or l.startswith("summary:"):
+            return int(l.split()[1])
+    raise SystemExit("no totals in " + out)
+
+def instructions_per_packet(case, binary, work):
+    """(I(3N) - I(N)) / 2N: start-up, set-up and shut-down cancel out."""
+    n = 100_000
+    counts = []
+    for k in (n, 3 * n):
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            counts.append(instructions(case, binary, tmp, k))
+    return (counts[1] - counts[0]) / (2 * n)
 
 def cpu_model():
     for l in open("/proc/cpuinfo"):
@@ -386,6 +415,7 @@ def svg_plot(results, path):
         f.write("\n".join(out))
 
 def bench(work):
+    import shutil
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="2M packets per run, no 1M-session case")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
@@ -395,6 +425,9 @@ def bench(work):
     ap.add_argument("--against", metavar="PWIRE",
                     help="another build's pwire binary: after the cases, run each L2TPv3 path side by side with "
                          "it (one per core, then swapped) and print this build's clk/pkt over that build's")
+    ap.add_argument("--instructions", action="store_true",
+                    help="instead of clocks: instructions per packet of the selected cases under callgrind "
+                         "(and of the --against build), repeatable on this host where clocks are not")
     a = ap.parse_args()
     runs = a.runs
     n = a.packets or (2_000_000 if a.quick else 50_000_000)
@@ -402,6 +435,19 @@ def bench(work):
     cases = build_cases(work, n, a.quick)
     if a.case:
         cases = [c for c in cases if any(c[0].startswith(p) for p in a.case)]
+    spec = {c[0]: c for c in cases}
+    if a.instructions:
+        if shutil.which("valgrind") is None:
+            raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+        print("instructions per packet (callgrind, whole process, (I(300k) - I(100k)) / 200k):")
+        for key, title, *_ in cases:
+            this = instructions_per_packet(spec[key], None, work)
+            line = "  %-22s %7.1f" % (key, this)
+            if a.against:
+                that = instructions_per_packet(spec[key], a.against, work)
+                line += "   that build %7.1f   this - that %+.1f" % (that, this - that)
+            print(line)
+        return
     hz = tsc_hz()
     base_rss = 0
     with tempfile.TemporaryDirectory() as tmp:
