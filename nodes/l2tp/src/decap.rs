@@ -24,7 +24,7 @@
 //! on a sequenced session: dropped, as Linux does). Per-session rx counters count delivered
 //! frames and inner bytes, and drops by reason.
 
-use crate::session::{sc, DecapLine, L2tpMain, SessRow};
+use crate::session::{sc, DecapLine, L2tpMain, SeqState, SessRow};
 use pwire_buffer::Buffer;
 use pwire_config::LookupMode;
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
@@ -421,13 +421,15 @@ fn row(rows: Option<&Vec<SessRow>>, idx: u32) -> Option<&SessRow> {
 /// The last session a frame hit, with what the fast path needs of it, and its delivered
 /// counts (added to the session's counters when the cache moves on and at the end of the
 /// frame). Lives for one frame only: the control plane changes state between frames.
-struct FrameCache {
+struct FrameCache<'a> {
     /// Lookup key of the cached session (session id, or address in the address modes).
     key: u128,
     /// Session index, `u32::MAX` when empty.
     idx: u32,
-    /// The session may take the fast path: up and not sequenced.
+    /// The session may take the fast path: it is up.
     fast: bool,
+    /// Its sequencing window.
+    seq: Option<&'a SeqState>,
     /// The last packet looked up had the same key as the one before it: a run is likely.
     repeat: bool,
     dl: DecapLine,
@@ -435,11 +437,12 @@ struct FrameCache {
     bytes: u64,
 }
 
-impl FrameCache {
-    const EMPTY: FrameCache = FrameCache {
+impl<'a> FrameCache<'a> {
+    const EMPTY: FrameCache<'static> = FrameCache {
         key: u128::MAX,
         idx: u32::MAX,
         fast: false,
+        seq: None,
         repeat: false,
         dl: DecapLine {
             cookie: [0; 2],
@@ -448,9 +451,9 @@ impl FrameCache {
             local_sid: 0,
             sw_if_index: 0,
             hdr: 0,
-            cookie_len: 0,
+            layout: pwire_wire::L2tpLayout::VPP,
             prev_valid: false,
-            simple: false,
+            sequenced: false,
         },
         pkts: 0,
         bytes: 0,
@@ -476,6 +479,7 @@ impl FrameCache {
     fn run(&self, view: pwire_buffer::View<'_>, bis: &[u32], nexts: &mut [u16]) -> (usize, u64) {
         let dl = self.dl;
         let idx = self.idx;
+        let seq = self.seq;
         let mut bytes = 0u64;
         for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
             // SAFETY: frame invariant: each index once; this loop visits each slot once.
@@ -490,6 +494,9 @@ impl FrameCache {
             else {
                 return (k, bytes);
             };
+            if seq.is_some_and(|q| !dl.seq_in_window(q, d)) {
+                return (k, bytes);
+            }
             strip_to_inner(b, strip, inner, dl.sw_if_index, idx);
             *nx = Next::L2Input as u16;
             bytes += inner as u64;
@@ -499,22 +506,31 @@ impl FrameCache {
 
     /// Loads session `idx` under `key`.
     #[inline(always)]
-    fn load(&mut self, m: &L2tpMain, vs: &VnetState, admin: &mut AdminCache, key: u128, idx: u32) {
+    fn load(
+        &mut self,
+        m: &'a L2tpMain,
+        vs: &VnetState,
+        admin: &mut AdminCache,
+        key: u128,
+        idx: u32,
+    ) {
         let s = &m.sessions[idx as usize];
         self.key = key;
         self.idx = idx;
         self.dl = s.dl;
-        self.fast = s.dl.simple && admin.up(vs, s.dl.sw_if_index);
+        self.seq = Some(&s.seq);
+        self.fast = admin.up(vs, s.dl.sw_if_index);
     }
 
     /// The common case decided with one length check and a cached session: a data packet with
-    /// next header 115 directly after the IPv6 header, for an up, unsequenced session, that
-    /// [`DecapLine::deliverable`] accepts. `None` sends the packet to [`Decap::classify`],
-    /// which decides (and counts) everything else.
+    /// next header 115 directly after the IPv6 header, for an up session, that
+    /// [`DecapLine::deliverable`] accepts (and, sequenced, whose number is in the window).
+    /// `None` sends the packet to [`Decap::classify`], which decides (and counts) everything
+    /// else.
     #[inline(always)]
     fn fast(
         &mut self,
-        m: &L2tpMain,
+        m: &'a L2tpMain,
         vs: &VnetState,
         admin: &mut AdminCache,
         rows: Option<&Vec<SessRow>>,
@@ -545,7 +561,11 @@ impl FrameCache {
         if !self.fast {
             return None;
         }
-        self.dl.deliverable(h, d.len())
+        let r = self.dl.deliverable(h, d.len())?;
+        match self.seq {
+            Some(q) if !self.dl.seq_in_window(q, d) => None,
+            _ => Some(r),
+        }
     }
 }
 
@@ -592,7 +612,7 @@ fn varied_run(
         let Some((strip, inner)) = dl.deliverable(h, d.len()) else {
             return k;
         };
-        if !dl.simple || !admin.up(vs, dl.sw_if_index) {
+        if !admin.up(vs, dl.sw_if_index) || !dl.seq_in_window(&s.seq, d) {
             return k;
         }
         let idx = found.unwrap_or(u32::MAX);

@@ -120,6 +120,25 @@ impl SeqState {
         }
     }
 
+    /// [`SeqState::accept`] for a number inside the window only (the common case, on decap's
+    /// fast path): true when it was taken; false, changing nothing, for anything else.
+    #[inline(always)]
+    pub fn accept_in_window(&self, seq: u32) -> bool {
+        let seq = u64::from(seq) & SEQ_MASK;
+        let mut cur = self.rx.load(Relaxed);
+        loop {
+            let next = cur & SEQ_MASK;
+            if cur & SEQ_SEEN == 0 || (seq.wrapping_sub(next) & SEQ_MASK) >= u64::from(SEQ_WINDOW) {
+                return false;
+            }
+            let new = ((seq + 1) & SEQ_MASK) | SEQ_SEEN;
+            match self.rx.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
     /// The window after `seq` arrives, and whether the packet is delivered.
     #[inline(always)]
     fn step(cur: u64, seq: u32) -> (u64, bool) {
@@ -172,12 +191,11 @@ pub struct DecapLine {
     pub sw_if_index: u32,
     /// L2TPv3 header length.
     pub hdr: u8,
-    pub cookie_len: u8,
+    pub layout: L2tpLayout,
     /// The previous cookie is accepted too (after a rollover).
     pub prev_valid: bool,
-    /// Not sequencing: a packet needs no more than these checks (sequenced sessions take
-    /// decap's general path).
-    pub simple: bool,
+    /// Sequencing: a packet also needs its number checked against the session's window.
+    pub sequenced: bool,
 }
 
 const _: () = assert!(std::mem::size_of::<DecapLine>() == 64);
@@ -198,13 +216,14 @@ impl DecapLine {
     /// The fast path's whole check of a packet of `len` bytes with the L2TPv3 header right
     /// after the IPv6 header (`h`, read with one length check): protocol, length, session id,
     /// addresses and cookie. `Some((strip, inner))` when it is deliverable without the general
-    /// path (the session is also `simple` and up: the caller's part); `None` sends the packet
-    /// to the general path, which decides and counts everything else.
+    /// path (the session is also up, and a sequenced packet in the window: the caller's part,
+    /// see [`DecapLine::seq_in_window`]); `None` sends the packet to the general path, which
+    /// decides and counts everything else.
     #[inline(always)]
     pub fn deliverable(&self, h: &Ip6L2tpHead, len: usize) -> Option<(usize, usize)> {
         let total = Ip6Hdr::LEN + usize::from(h.ip6.payload_len.get());
         let strip = Ip6Hdr::LEN + usize::from(self.hdr);
-        let w = h.l2tp.cookie_word.get() & cookie_mask(usize::from(self.cookie_len));
+        let w = h.l2tp.cookie_word.get() & cookie_mask(self.layout.cookie_len());
         if h.ip6.next_header != crate::PROTO_L2TP
             || total > len
             || total < strip + pwire_wire::EthHdr::LEN
@@ -215,6 +234,25 @@ impl DecapLine {
             return None;
         }
         Some((strip, total - strip))
+    }
+
+    /// The fast path's part of sequencing, for a packet [`DecapLine::deliverable`] accepted
+    /// (so its whole L2TPv3 header is inside `d`): true for an unsequenced session, or when the
+    /// packet's number is in the window and was taken. Anything else is left untouched for the
+    /// general path, which decides it (so no packet is counted twice in the window).
+    #[inline(always)]
+    pub fn seq_in_window(&self, seq: &SeqState, d: &[u8]) -> bool {
+        if !self.sequenced {
+            return true;
+        }
+        match d
+            .get(Ip6Hdr::LEN..)
+            .and_then(|l2| pwire_wire::l2tpv3::parse(self.layout, l2).ok())
+            .and_then(|v| v.sublayer())
+        {
+            Some(sub) if sub.seq_valid() => seq.accept_in_window(sub.seq()),
+            _ => false,
+        }
     }
 }
 
@@ -338,9 +376,9 @@ impl Session {
             local_sid: self.local_session_id,
             sw_if_index: self.sw_if_index,
             hdr: l as u8,
-            cookie_len: self.layout.cookie_len() as u8,
+            layout: self.layout,
             prev_valid: self.prev_cookie_valid,
-            simple: !self.sequencing,
+            sequenced: self.sequencing,
         };
     }
 
@@ -490,14 +528,15 @@ impl L2tpMain {
             t.extend(self.by_addr.iter().map(|(k, v)| (*k, *v)));
             t
         });
-        let by_sid =
-            (self.lookup == LookupMode::SessionId && want > self.by_sid.capacity()).then(|| {
-                let mut t = pwire_table::Table::with_capacity(want.max(self.by_sid.capacity() * 2));
-                for (k, v) in self.by_sid.iter() {
-                    t.insert(*k, *v);
-                }
-                t
-            });
+        // The id table holds half its slots before it grows.
+        let sid_room = self.by_sid.capacity() / 2;
+        let by_sid = (self.lookup == LookupMode::SessionId && want > sid_room).then(|| {
+            let mut t = pwire_table::Table::with_capacity(want.max(sid_room * 2));
+            for (k, v) in self.by_sid.iter() {
+                t.insert(*k, *v);
+            }
+            t
+        });
         (by_addr.is_some() || by_sid.is_some()).then_some(GrownTables { by_addr, by_sid })
     }
 
@@ -689,6 +728,21 @@ mod tests {
         assert_eq!((st.next_tx(), st.next_tx()), (0xff_ffff, 0));
         st.tx.store(u32::MAX, Relaxed);
         assert_eq!((st.next_tx(), st.next_tx()), (0xff_ffff, 0));
+    }
+
+    #[test]
+    fn in_window_fast_path_agrees_with_accept_and_leaves_the_rest() {
+        let st = SeqState::default();
+        // Before the first packet the general path decides.
+        assert!(!st.accept_in_window(0));
+        assert!(st.accept(0));
+        assert!(st.accept_in_window(1));
+        assert!(st.accept_in_window(5), "ahead in the window");
+        let before = st.rx.load(Relaxed);
+        assert!(!st.accept_in_window(3), "behind");
+        assert!(!st.accept_in_window(5 + SEQ_WINDOW + 1), "far ahead");
+        assert_eq!(st.rx.load(Relaxed), before, "nothing changed");
+        assert!(st.accept(6));
     }
 
     #[test]
