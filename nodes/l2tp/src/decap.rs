@@ -305,8 +305,7 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
                 // strip + inner is the IPv6 packet, inside the buffer: no overflow.
-                b.current_data += strip as i16;
-                b.current_length = inner as u16;
+                b.narrow(strip, inner);
                 b.sw_if_index = [c.sw_if_index, !0];
                 b.l2_len = l2_len(b.current());
                 b.opaque.session_index = c.idx;
@@ -503,8 +502,7 @@ impl FrameCache {
             }
             let inner = total - strip;
             // strip + inner is the IPv6 packet, inside the buffer: no overflow.
-            b.current_data += strip as i16;
-            b.current_length = inner as u16;
+            b.narrow(strip, inner);
             b.sw_if_index = [sw, !0];
             b.l2_len = l2_len(b.current());
             b.opaque.session_index = idx;
@@ -638,8 +636,7 @@ fn varied_run(
         }
         let inner = total - strip;
         // strip + inner is the IPv6 packet, inside the buffer: no overflow.
-        b.current_data += strip as i16;
-        b.current_length = inner as u16;
+        b.narrow(strip, inner);
         b.sw_if_index = [s.sw_if_index, !0];
         b.l2_len = l2_len(b.current());
         b.opaque.session_index = idx;
