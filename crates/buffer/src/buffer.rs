@@ -63,6 +63,14 @@ pub struct Opaque {
 ///     b.current_length = 4096; // private: `current` would reach past a 2048-byte buffer
 /// }
 /// ```
+///
+/// `Buffer` is unsized (see `_unmovable`), so metadata never leaves its slot:
+///
+/// ```compile_fail,E0277
+/// fn exchange(a: &mut pwire_buffer::Buffer, b: &mut pwire_buffer::Buffer) {
+///     std::mem::swap(a, b); // would move a's data pointer and index into b's slot
+/// }
+/// ```
 #[repr(C, align(64))]
 pub struct Buffer {
     /// Start of `data[0]` (after the headroom), derived from the pool's base pointer.
@@ -88,6 +96,14 @@ pub struct Buffer {
     /// This buffer's own index, written once at pool creation: drivers that get a pointer back
     /// from a device (DPDK's rte_mbuf) find the index without a division.
     index: BufferIndex,
+    /// Zero bytes. As an unsized tail it makes `Buffer` `!Sized`, so a `Buffer` exists only in
+    /// its slot and safe code holding two `&mut Buffer` cannot `mem::swap` (or `replace`) them.
+    /// Swapped metadata would carry its data pointer and index into another buffer's slot, and
+    /// the paths that address a buffer by index (`Pool::data_mut`, `View::data_ptr`, a driver's
+    /// mbuf) would reach a data area the moved metadata also hands out: aliasing `&mut`s, or a
+    /// data race once the two indices go to two threads. The pointer metadata is the constant
+    /// 0, which inlining folds away.
+    _unmovable: [()],
 }
 
 /// Largest data size a pool can have: every offset inside the data area must fit the `i16`
@@ -111,25 +127,46 @@ impl std::fmt::Debug for Buffer {
     }
 }
 
-const _: () = assert!(std::mem::size_of::<Buffer>() <= crate::META_SIZE);
+// The fields (`index` is the last sized one), rounded up to the alignment (64) as a
+// reference's extent is, fit the metadata area: a `&mut Buffer` never covers the headroom.
+const _: () = assert!(
+    (std::mem::offset_of!(Buffer, index) + std::mem::size_of::<BufferIndex>()).next_multiple_of(64)
+        <= crate::META_SIZE
+);
 
 impl Buffer {
-    pub(crate) fn new_at(data: *mut u8, capacity: u16, index: BufferIndex) -> Buffer {
+    /// The `Buffer` whose metadata starts at `meta`, as a pointer (forming it is all this does;
+    /// for drivers that go from a device's pointer back to the buffer).
+    #[inline(always)]
+    pub fn ptr_at(meta: *mut u8) -> *mut Buffer {
+        // A zero-length tail: the pointer's metadata is 0.
+        std::ptr::slice_from_raw_parts_mut(meta.cast::<()>(), 0) as *mut Buffer
+    }
+
+    /// Writes a fresh buffer's metadata.
+    ///
+    /// # Safety
+    /// `p` (from [`Buffer::ptr_at`]) is a buffer slot's metadata area: writable, 64-byte
+    /// aligned, `META_SIZE` bytes, referenced by no one; `data` is that buffer's `data[0]`,
+    /// with `HEADROOM` bytes before it and `capacity` after it, in the same allocation.
+    pub(crate) unsafe fn write_at(p: *mut Buffer, data: *mut u8, capacity: u16, index: u32) {
         debug_assert!(capacity <= MAX_DATA_SIZE);
-        Buffer {
-            data,
-            current_data: 0,
-            current_length: 0,
-            flags: 0,
-            sw_if_index: [0, !0],
-            error: 0,
-            l2_len: 0,
-            _pad0: 0,
-            trace_handle: 0,
-            capacity,
-            _pad1: 0,
-            opaque: Opaque::default(),
-            index,
+        // SAFETY: the caller's contract; field by field, as an unsized value cannot be written
+        // whole.
+        unsafe {
+            (&raw mut (*p).data).write(data);
+            (&raw mut (*p).current_data).write(0);
+            (&raw mut (*p).current_length).write(0);
+            (&raw mut (*p).flags).write(0);
+            (&raw mut (*p).sw_if_index).write([0, !0]);
+            (&raw mut (*p).error).write(0);
+            (&raw mut (*p).l2_len).write(0);
+            (&raw mut (*p)._pad0).write(0);
+            (&raw mut (*p).trace_handle).write(0);
+            (&raw mut (*p).capacity).write(capacity);
+            (&raw mut (*p)._pad1).write(0);
+            (&raw mut (*p).opaque).write(Opaque::default());
+            (&raw mut (*p).index).write(index);
         }
     }
 

@@ -109,7 +109,7 @@ impl<'a> View<'a> {
     pub unsafe fn get_mut(self, bi: BufferIndex) -> &'a mut Buffer {
         assert!(bi < self.n_buffers, "buffer index {bi} out of range");
         // SAFETY: in range (checked), so inside the live region; exclusivity is the caller's.
-        unsafe { &mut *self.base.add(bi as usize * self.stride).cast::<Buffer>() }
+        unsafe { &mut *Buffer::ptr_at(self.base.add(bi as usize * self.stride)) }
     }
 
     /// Start of buffer `bi`'s data area (`data[0]`), computed without loading its metadata.
@@ -230,13 +230,15 @@ impl Pool {
             // SAFETY: `i` is in range and no other reference to any buffer exists yet.
             let b = unsafe { pool.raw(i) };
             // SAFETY: `raw` points at the metadata slot of buffer `i`, inside the region, aligned
-            // to 64 (stride is a multiple of 64 and the region is page aligned).
+            // to 64 (stride is a multiple of 64 and the region is page aligned); its data area
+            // follows the metadata and headroom, and holds `data_size` bytes (stride covers it).
             unsafe {
-                b.write(Buffer::new_at(
+                Buffer::write_at(
+                    b,
                     pool.base.add(i as usize * stride + META_SIZE + HEADROOM),
                     data_size,
                     i,
-                ))
+                )
             };
         }
         Ok(Arc::new(pool))
@@ -308,7 +310,7 @@ impl Pool {
     #[inline(always)]
     unsafe fn raw(&self, bi: BufferIndex) -> *mut Buffer {
         // SAFETY: the caller guarantees `bi < n_buffers`, so the offset is inside the region.
-        unsafe { self.base.add(bi as usize * self.stride).cast::<Buffer>() }
+        unsafe { Buffer::ptr_at(self.base.add(bi as usize * self.stride)) }
     }
 
     /// The first `len` bytes of buffer `bi`'s data area (from `data[0]`), addressed from the
@@ -369,7 +371,7 @@ impl Pool {
     pub fn index_of(&self, b: &Buffer) -> Option<BufferIndex> {
         let bi = b.index();
         // Compared by address: a buffer of another pool may carry any index.
-        (bi < self.n_buffers && std::ptr::eq(self.buffer_ptr(bi), b)).then_some(bi)
+        (bi < self.n_buffers && std::ptr::addr_eq(self.buffer_ptr(bi), b)).then_some(bi)
     }
 
     fn take_full(&self) -> Option<Batch> {
@@ -712,6 +714,16 @@ mod tests {
     }
 
     #[test]
+    fn metadata_covers_its_area_only() {
+        let p = pool(1, 1);
+        with_buffer(&p, |b| {
+            // A reference to the metadata must not reach the headroom `current_mut` hands out.
+            assert_eq!(std::mem::size_of_val(b), META_SIZE);
+            assert_eq!(std::mem::align_of_val(b), 64);
+        });
+    }
+
+    #[test]
     fn headroom_prepend_and_strip() {
         let p = pool(256, 1);
         let mut c = ThreadCache::new(p.clone(), 0);
@@ -775,7 +787,8 @@ mod tests {
         with_buffer(&p, |b| {
             b.append(&[7; 100]).unwrap();
             b.advance(10);
-            // Out of range both ways, including sums that wrap an i32: refused, nothing moved.
+            // Out of range both ways, including moves that would wrap an i32: refused, nothing
+            // moved.
             for n in [
                 91,
                 -(HEADROOM as i32) - 11,

@@ -95,7 +95,7 @@ pub fn mbuf_of(b: *mut Buffer) -> *mut sys::rte_mbuf {
 /// The pwire buffer an mbuf belongs to.
 #[inline(always)]
 pub fn buffer_of(m: *mut sys::rte_mbuf) -> *mut Buffer {
-    m.cast::<u8>().wrapping_add(MBUF_SIZE).cast()
+    Buffer::ptr_at(m.cast::<u8>().wrapping_add(MBUF_SIZE))
 }
 
 fn ctx(mp: *const sys::rte_mempool) -> &'static OpsCtx {
