@@ -300,18 +300,14 @@ impl Buffer {
     /// checked form for going back, `narrow` for strip-and-trim).
     #[inline(always)]
     pub fn advance(&mut self, n: i32) {
-        // Bytes in front of the packet (>= 0) and that plus the packet (<= HEADROOM + capacity).
+        // `n` in [-room, len], room being the bytes in front of the packet. Written as two
+        // compares rather than one range check: a caller that has checked the length (the
+        // usual strip) lets the compiler drop the first, leaving one compare, as before.
+        let len = self.current_length as i32;
         let room = HEADROOM as i32 + self.current_data as i32;
-        let span = room + self.current_length as i32;
-        // `n` must lie in [-room, current_length], i.e. `n + room` in [0, span]: one unsigned
-        // compare. A wrapped sum stays out of range: |n + room| < 2^31 + span, so any sum
-        // outside [0, span] lands above `span` once seen as u32.
-        assert!(
-            n.wrapping_add(room).cast_unsigned() <= span.cast_unsigned(),
-            "advance out of buffer"
-        );
+        assert!(n <= len && n >= -room, "advance out of buffer");
         // In range: the new start is within [-HEADROOM, end] (fits i16 as end <= capacity
-        // <= MAX_DATA_SIZE) and the new length within [0, span] (fits u16).
+        // <= MAX_DATA_SIZE) and the new length within [0, len + room] (fits u16).
         self.current_data = (self.current_data as i32 + n) as i16;
         self.current_length = (self.current_length as i32 - n).cast_unsigned() as u16;
     }
@@ -321,11 +317,10 @@ impl Buffer {
     /// packet.
     #[inline(always)]
     pub fn narrow(&mut self, offset: usize, len: usize) {
-        // Saturating: an overflowing sum is out of range too, with no second branch.
-        assert!(
-            offset.saturating_add(len) <= self.current_length as usize,
-            "narrow out of packet"
-        );
+        // No sum that could overflow; a caller that has bounded the header and payload by the
+        // packet (decap) lets the compiler drop both compares.
+        let cur = self.current_length as usize;
+        assert!(offset <= cur && len <= cur - offset, "narrow out of packet");
         // Both within the packet, so the new start is at most the end (fits i16, see advance).
         self.current_data += offset as i16;
         self.current_length = len as u16;
