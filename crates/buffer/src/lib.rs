@@ -190,12 +190,20 @@ impl Pool {
         // An odd number of cache lines: with an even one (2304 B = 36 lines by default) the
         // same line of every buffer falls in a quarter of the L1 sets, and a frame's metadata
         // evicts itself long before the cache is full.
-        let mut stride =
-            (cfg.pre_data + META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
+        // Checked: a wrapped stride would make buffers overlap (and `base` leave the region).
+        let too_big = || std::io::Error::other("pool too large");
+        let mut stride = (cfg.pre_data)
+            .checked_add(META_SIZE + HEADROOM + data_size as usize)
+            .and_then(|s| s.checked_next_multiple_of(64))
+            .ok_or_else(too_big)?;
         if (stride / 64).is_multiple_of(2) {
-            stride += 64;
+            stride = stride.checked_add(64).ok_or_else(too_big)?;
         }
-        let len = stride * n;
+        // Half the address space at most, so `map_region`'s 2 MiB round-ups cannot wrap.
+        let len = stride
+            .checked_mul(n)
+            .filter(|&l| l <= isize::MAX as usize / 2)
+            .ok_or_else(too_big)?;
         let (region, map_len, backend) = map_region(len, cfg.try_hugepages)?;
         // SAFETY: pre_data < stride <= len, so the offset stays inside the mapping.
         let base = unsafe { region.add(cfg.pre_data) };
@@ -779,6 +787,30 @@ mod tests {
             assert_eq!(b.len(), usize::from(MAX_DATA_SIZE) + HEADROOM);
             assert!(in_bounds(b));
         });
+    }
+
+    /// A `pre_data` near `usize::MAX` used to wrap the stride to an ordinary size with `base`
+    /// far outside the region (an overflow panic in debug builds).
+    #[test]
+    fn pool_refuses_a_layout_that_overflows() {
+        let cfg = |pre_data, n_buffers| PoolConfig {
+            n_buffers,
+            data_size: 2048,
+            try_hugepages: false,
+            n_threads: 1,
+            pre_data,
+        };
+        for (pre, n) in [
+            (usize::MAX - 63, 1),
+            (usize::MAX - 2047, 1),
+            (1 << 62, u32::MAX),
+        ] {
+            let r = catch_unwind(|| Pool::new(&cfg(pre, n)).map(|_| ()));
+            assert!(
+                matches!(r, Ok(Err(_))),
+                "pre_data {pre:#x}, {n} buffers: not refused cleanly"
+            );
+        }
     }
 
     #[test]
