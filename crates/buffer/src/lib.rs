@@ -15,6 +15,14 @@
 //! no division, no table. Free buffers move between threads in batches of [`BATCH`] through two
 //! lock-free queues of pre-allocated boxes, and each thread keeps a [`ThreadCache`] so that the
 //! steady state touches no shared memory at all.
+//!
+//! Soundness: a buffer index is an ownership token. [`ThreadCache::alloc`] hands out indices
+//! nobody else holds; whoever holds one (a frame slot, a cache, a driver ring) is the only one
+//! that may reference that buffer, which is what the `unsafe` accessors ([`Pool::get`],
+//! [`Pool::get_mut`], [`View::get_mut`], [`Pool::data_mut`]) and [`ThreadCache::free`] ask of
+//! their callers, since any index can be named from any thread. Within a buffer, the checked
+//! mutators keep the packet range inside it (see [`Buffer`]), and `Buffer` being unsized keeps
+//! each metadata block in its own slot.
 
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicU32, Ordering};
