@@ -367,8 +367,8 @@ impl Buffer {
     #[inline(always)]
     #[must_use]
     pub fn set_current(&mut self, start: i32, len: usize) -> bool {
-        // `start` in [-HEADROOM, capacity] as one unsigned compare (as in `advance`), then the
-        // length within what is left after it.
+        // `start` in [-HEADROOM, capacity] as one unsigned compare (a sum that wraps, or is
+        // negative, lands above the bound as u32), then the length within what is left.
         let room = start.wrapping_add(HEADROOM as i32).cast_unsigned();
         if room > (HEADROOM + self.capacity as usize) as u32 {
             return false;
