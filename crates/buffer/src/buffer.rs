@@ -50,14 +50,35 @@ pub struct Opaque {
 }
 
 /// Buffer metadata; the headroom and data follow it in the pool region.
+///
+/// Invariant, kept by every method and relied on by [`Buffer::current`] and
+/// [`Buffer::current_mut`] to stay inside this buffer:
+/// `-HEADROOM <= current_data` and `current_data + current_length <= capacity`, where
+/// `capacity <= MAX_DATA_SIZE` (checked by `Pool::new`) so that every offset fits `current_data`.
+/// This is why the two fields are private: read them with [`Buffer::current_data`] and
+/// [`Buffer::current_length`], move them with the checked mutators.
+///
+/// ```compile_fail,E0616
+/// fn grow(b: &mut pwire_buffer::Buffer) {
+///     b.current_length = 4096; // private: `current` would reach past a 2048-byte buffer
+/// }
+/// ```
+///
+/// `Buffer` is unsized (see `_unmovable`), so metadata never leaves its slot:
+///
+/// ```compile_fail,E0277
+/// fn exchange(a: &mut pwire_buffer::Buffer, b: &mut pwire_buffer::Buffer) {
+///     std::mem::swap(a, b); // would move a's data pointer and index into b's slot
+/// }
+/// ```
 #[repr(C, align(64))]
 pub struct Buffer {
     /// Start of `data[0]` (after the headroom), derived from the pool's base pointer.
     data: *mut u8,
     /// Offset of the first packet byte from `data[0]`; negative inside the headroom.
-    pub current_data: i16,
+    current_data: i16,
     /// Bytes from `current_data` to the end of the packet.
-    pub current_length: u16,
+    current_length: u16,
     pub flags: u32,
     /// `[RX, TX]` software interface indices; TX `!0` means "not set" (ip6-lookup reads a set TX
     /// as a FIB index, as VPP does).
@@ -75,7 +96,19 @@ pub struct Buffer {
     /// This buffer's own index, written once at pool creation: drivers that get a pointer back
     /// from a device (DPDK's rte_mbuf) find the index without a division.
     index: BufferIndex,
+    /// Zero bytes. As an unsized tail it makes `Buffer` `!Sized`, so a `Buffer` exists only in
+    /// its slot and safe code holding two `&mut Buffer` cannot `mem::swap` (or `replace`) them.
+    /// Swapped metadata would carry its data pointer and index into another buffer's slot, and
+    /// the paths that address a buffer by index (`Pool::data_mut`, `View::data_ptr`, a driver's
+    /// mbuf) would reach a data area the moved metadata also hands out: aliasing `&mut`s, or a
+    /// data race once the two indices go to two threads. The pointer metadata is the constant
+    /// 0, which inlining folds away.
+    _unmovable: [()],
 }
+
+/// Largest data size a pool can have: every offset inside the data area must fit the `i16`
+/// `current_data`, and `HEADROOM + MAX_DATA_SIZE` the `u16` length.
+pub const MAX_DATA_SIZE: u16 = i16::MAX as u16;
 
 /// Index of the RX interface in `sw_if_index`.
 pub const RX: usize = 0;
@@ -94,24 +127,46 @@ impl std::fmt::Debug for Buffer {
     }
 }
 
-const _: () = assert!(std::mem::size_of::<Buffer>() <= crate::META_SIZE);
+// The fields (`index` is the last sized one), rounded up to the alignment (64) as a
+// reference's extent is, fit the metadata area: a `&mut Buffer` never covers the headroom.
+const _: () = assert!(
+    (std::mem::offset_of!(Buffer, index) + std::mem::size_of::<BufferIndex>()).next_multiple_of(64)
+        <= crate::META_SIZE
+);
 
 impl Buffer {
-    pub(crate) fn new_at(data: *mut u8, capacity: u16, index: BufferIndex) -> Buffer {
-        Buffer {
-            data,
-            current_data: 0,
-            current_length: 0,
-            flags: 0,
-            sw_if_index: [0, !0],
-            error: 0,
-            l2_len: 0,
-            _pad0: 0,
-            trace_handle: 0,
-            capacity,
-            _pad1: 0,
-            opaque: Opaque::default(),
-            index,
+    /// The `Buffer` whose metadata starts at `meta`, as a pointer (forming it is all this does;
+    /// for drivers that go from a device's pointer back to the buffer).
+    #[inline(always)]
+    pub fn ptr_at(meta: *mut u8) -> *mut Buffer {
+        // A zero-length tail: the pointer's metadata is 0.
+        std::ptr::slice_from_raw_parts_mut(meta.cast::<()>(), 0) as *mut Buffer
+    }
+
+    /// Writes a fresh buffer's metadata.
+    ///
+    /// # Safety
+    /// `p` (from [`Buffer::ptr_at`]) is a buffer slot's metadata area: writable, 64-byte
+    /// aligned, `META_SIZE` bytes, referenced by no one; `data` is that buffer's `data[0]`,
+    /// with `HEADROOM` bytes before it and `capacity` after it, in the same allocation.
+    pub(crate) unsafe fn write_at(p: *mut Buffer, data: *mut u8, capacity: u16, index: u32) {
+        debug_assert!(capacity <= MAX_DATA_SIZE);
+        // SAFETY: the caller's contract; field by field, as an unsized value cannot be written
+        // whole.
+        unsafe {
+            (&raw mut (*p).data).write(data);
+            (&raw mut (*p).current_data).write(0);
+            (&raw mut (*p).current_length).write(0);
+            (&raw mut (*p).flags).write(0);
+            (&raw mut (*p).sw_if_index).write([0, !0]);
+            (&raw mut (*p).error).write(0);
+            (&raw mut (*p).l2_len).write(0);
+            (&raw mut (*p)._pad0).write(0);
+            (&raw mut (*p).trace_handle).write(0);
+            (&raw mut (*p).capacity).write(capacity);
+            (&raw mut (*p)._pad1).write(0);
+            (&raw mut (*p).opaque).write(Opaque::default());
+            (&raw mut (*p).index).write(index);
         }
     }
 
@@ -128,11 +183,25 @@ impl Buffer {
     }
 
     /// A fresh received packet: the state of `reset`, with the packet at `data[0]`, `len`
-    /// bytes long and the given interfaces. Stores only (no load of the metadata line), for
-    /// input nodes that allocate with `alloc_uninit`; `len` must not exceed the capacity (the
-    /// caller clamps it to the pool's data size).
+    /// bytes long and the given interfaces. Panics if `len` exceeds the capacity.
+    ///
+    /// The check loads the metadata line; an input node that allocates with `alloc_uninit` and
+    /// knows `len` fits (clamped to the pool's data size) can use [`Buffer::init_unchecked`],
+    /// which only stores.
     #[inline(always)]
     pub fn init(&mut self, len: u16, sw_if_index: [u32; 2]) {
+        assert!(len <= self.capacity, "init: {len} bytes exceed the buffer");
+        // SAFETY: just checked.
+        unsafe { self.init_unchecked(len, sw_if_index) }
+    }
+
+    /// [`Buffer::init`] without the length check: stores only, no load of the metadata line.
+    ///
+    /// # Safety
+    /// `len` must not exceed [`Buffer::capacity`] (the pool's data size): `current` would
+    /// otherwise reach past this buffer.
+    #[inline(always)]
+    pub unsafe fn init_unchecked(&mut self, len: u16, sw_if_index: [u32; 2]) {
         self.current_data = 0;
         self.current_length = len;
         self.flags = 0;
@@ -154,29 +223,55 @@ impl Buffer {
         self.capacity as usize
     }
 
+    /// Offset of the first packet byte from `data[0]`; negative inside the headroom.
+    #[inline(always)]
+    pub fn current_data(&self) -> i16 {
+        self.current_data
+    }
+
+    /// Packet length in bytes.
+    #[inline(always)]
+    pub fn current_length(&self) -> u16 {
+        self.current_length
+    }
+
+    /// Packet length in bytes, as a `usize`.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.current_length as usize
+    }
+
+    /// True when the packet has no bytes.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.current_length == 0
+    }
+
     /// Bytes still free in front of the packet.
     #[inline(always)]
     pub fn headroom(&self) -> usize {
-        // current_data >= -HEADROOM (kept by every mutator), so this never goes negative.
+        // current_data >= -HEADROOM (invariant), so this never goes negative.
         (HEADROOM as isize + self.current_data as isize).cast_unsigned()
     }
 
     /// Bytes still free after the packet.
     #[inline(always)]
     pub fn tailroom(&self) -> usize {
-        self.capacity as usize - self.end()
+        // end <= capacity (invariant).
+        (self.capacity as i32 - self.end()).cast_unsigned() as usize
     }
 
-    /// Offset of the packet end from `data[0]` (never negative: the end is past the start).
+    /// Offset of the packet end from `data[0]`: negative when a short packet lies wholly in
+    /// the headroom.
     #[inline(always)]
-    fn end(&self) -> usize {
-        (self.current_data as isize + self.current_length as isize).cast_unsigned()
+    fn end(&self) -> i32 {
+        self.current_data as i32 + self.current_length as i32
     }
 
     /// The packet bytes.
     #[inline(always)]
     pub fn current(&self) -> &[u8] {
-        // SAFETY: invariant kept by every mutator: -HEADROOM <= current_data and
+        // SAFETY: the struct invariant: -HEADROOM <= current_data and
         // current_data + current_length <= capacity, so the range lies inside this buffer's
         // headroom+data, which the pool region owns; `data` carries the region's provenance.
         unsafe {
@@ -200,18 +295,44 @@ impl Buffer {
     }
 
     /// Moves the start of the packet by `n` bytes: forward (strip) when positive, backward
-    /// (prepend, content undefined) when negative. Panics if the move leaves the buffer; callers
-    /// check lengths first (`prepend` is the checked form for going back).
+    /// (prepend, content undefined) when negative; the end stays. Panics if the start would
+    /// leave the headroom or pass the end; callers check lengths first (`prepend` is the
+    /// checked form for going back, `narrow` for strip-and-trim).
     #[inline(always)]
     pub fn advance(&mut self, n: i32) {
-        let cd = self.current_data as i32 + n;
-        let len = self.current_length as i32 - n;
-        assert!(
-            cd >= -(HEADROOM as i32) && len >= 0,
-            "advance out of buffer"
-        );
-        self.current_data = cd as i16;
-        self.current_length = len.cast_unsigned() as u16;
+        // `n` in [-room, len], room being the bytes in front of the packet. Written as two
+        // compares rather than one range check: a caller that has checked the length (the
+        // usual strip) lets the compiler drop the first, leaving one compare, as before.
+        let len = self.current_length as i32;
+        let room = HEADROOM as i32 + self.current_data as i32;
+        assert!(n <= len && n >= -room, "advance out of buffer");
+        // In range: the new start is within [-HEADROOM, end] (fits i16 as end <= capacity
+        // <= MAX_DATA_SIZE) and the new length within [0, len + room] (fits u16).
+        self.current_data = (self.current_data as i32 + n) as i16;
+        self.current_length = (self.current_length as i32 - n).cast_unsigned() as u16;
+    }
+
+    /// Keeps `len` bytes of the packet starting `offset` bytes into it (strips a header and
+    /// trims what follows the payload in one step). Panics unless `offset + len` is within the
+    /// packet.
+    #[inline(always)]
+    pub fn narrow(&mut self, offset: usize, len: usize) {
+        // No sum that could overflow; a caller that has bounded the header and payload by the
+        // packet (decap) lets the compiler drop both compares.
+        let cur = self.current_length as usize;
+        assert!(offset <= cur && len <= cur - offset, "narrow out of packet");
+        // Both within the packet, so the new start is at most the end (fits i16, see advance).
+        self.current_data += offset as i16;
+        self.current_length = len as u16;
+    }
+
+    /// Shortens the packet to `len` bytes (padding after the payload); no-op when it is
+    /// already that short.
+    #[inline(always)]
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.current_length as usize {
+            self.current_length = len as u16;
+        }
     }
 
     /// Makes room for `n` bytes in front of the packet and returns them, or `None` when the
@@ -226,12 +347,37 @@ impl Buffer {
         Some(&mut self.current_mut()[..n])
     }
 
-    /// Sets the packet length (within capacity); returns false if it does not fit.
+    /// Sets the packet length (within capacity); returns false, changing nothing, if it does
+    /// not fit.
     #[inline(always)]
     pub fn set_len(&mut self, len: usize) -> bool {
-        if self.current_data as isize + len as isize > self.capacity as isize {
+        // Room from the packet start to the end of the data area: >= 0 by the invariant.
+        let max = (self.capacity as i32 - self.current_data as i32).cast_unsigned() as usize;
+        if len > max {
             return false;
         }
+        // len <= capacity + HEADROOM, which fits u16.
+        self.current_length = len as u16;
+        true
+    }
+
+    /// Sets the packet to `len` bytes starting at `start` from `data[0]` (negative inside the
+    /// headroom), as a driver reads it from a device descriptor; returns false, changing
+    /// nothing, if that range is not inside the buffer.
+    #[inline(always)]
+    #[must_use]
+    pub fn set_current(&mut self, start: i32, len: usize) -> bool {
+        // `start` in [-HEADROOM, capacity] as one unsigned compare (a sum that wraps, or is
+        // negative, lands above the bound as u32), then the length within what is left.
+        let room = start.wrapping_add(HEADROOM as i32).cast_unsigned();
+        if room > (HEADROOM + self.capacity as usize) as u32 {
+            return false;
+        }
+        let start = room as i32 - HEADROOM as i32;
+        if len > (self.capacity as i32 - start).cast_unsigned() as usize {
+            return false;
+        }
+        self.current_data = start as i16;
         self.current_length = len as u16;
         true
     }
@@ -247,26 +393,32 @@ impl Buffer {
         Some(())
     }
 
-    /// Empties the buffer and places the packet start at `offset` from `data[0]` (may be negative).
+    /// Empties the buffer and places the packet start at `offset` from `data[0]` (may be
+    /// negative). Panics unless `-HEADROOM <= offset < capacity`.
     pub fn set_start(&mut self, offset: i16) {
         assert!(offset >= -(HEADROOM as i16) && (offset as i32) < self.capacity as i32);
         self.current_data = offset;
         self.current_length = 0;
     }
 
-    /// Copies another buffer's packet and the metadata that travels with it (used for flooding).
+    /// Copies another buffer's packet, at the same offset, and the metadata that travels with
+    /// it (used for flooding). Panics if the packet does not fit this buffer there (only
+    /// possible when `other` comes from a pool with a larger data size).
     pub fn copy_from(&mut self, other: &Buffer) {
+        assert!(
+            other.end() <= self.capacity as i32,
+            "copy_from: packet does not fit"
+        );
+        let src = other.current();
+        // Fits (checked): the same range is inside this buffer.
         self.current_data = other.current_data;
-        self.current_length = 0;
+        self.current_length = other.current_length;
+        self.current_mut().copy_from_slice(src);
         self.flags = other.flags & !crate::flags::TRACED;
         self.sw_if_index = other.sw_if_index;
         self.error = other.error;
         self.l2_len = other.l2_len;
         self.opaque = other.opaque;
-        let src = other.current();
-        // Same pool: same capacity, so it fits at the same offset.
-        self.set_len(src.len());
-        self.current_mut().copy_from_slice(src);
     }
 
     #[inline(always)]

@@ -15,13 +15,21 @@
 //! no division, no table. Free buffers move between threads in batches of [`BATCH`] through two
 //! lock-free queues of pre-allocated boxes, and each thread keeps a [`ThreadCache`] so that the
 //! steady state touches no shared memory at all.
+//!
+//! Soundness: a buffer index is an ownership token. [`ThreadCache::alloc`] hands out indices
+//! nobody else holds; whoever holds one (a frame slot, a cache, a driver ring) is the only one
+//! that may reference that buffer, which is what the `unsafe` accessors ([`Pool::get`],
+//! [`Pool::get_mut`], [`View::get_mut`], [`Pool::data_mut`]) and [`ThreadCache::free`] ask of
+//! their callers, since any index can be named from any thread. Within a buffer, the checked
+//! mutators keep the packet range inside it (see [`Buffer`]), and `Buffer` being unsized keeps
+//! each metadata block in its own slot.
 
 use crossbeam_queue::ArrayQueue;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 pub mod buffer;
-pub use buffer::{flags, Buffer, L2Meta, Opaque, HEADROOM, META_SIZE};
+pub use buffer::{flags, Buffer, L2Meta, Opaque, HEADROOM, MAX_DATA_SIZE, META_SIZE};
 
 /// A buffer's index in the pool.
 pub type BufferIndex = u32;
@@ -109,7 +117,7 @@ impl<'a> View<'a> {
     pub unsafe fn get_mut(self, bi: BufferIndex) -> &'a mut Buffer {
         assert!(bi < self.n_buffers, "buffer index {bi} out of range");
         // SAFETY: in range (checked), so inside the live region; exclusivity is the caller's.
-        unsafe { &mut *self.base.add(bi as usize * self.stride).cast::<Buffer>() }
+        unsafe { &mut *Buffer::ptr_at(self.base.add(bi as usize * self.stride)) }
     }
 
     /// Start of buffer `bi`'s data area (`data[0]`), computed without loading its metadata.
@@ -168,27 +176,42 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+#[cfg(not(miri))]
 const HUGE_2M: usize = 2 << 20;
 
 impl Pool {
-    /// Makes the pool. The count is rounded up to a whole number of batches.
+    /// Makes the pool. The count is rounded up to a whole number of batches; the data size
+    /// must not exceed [`MAX_DATA_SIZE`].
     pub fn new(cfg: &PoolConfig) -> std::io::Result<Arc<Pool>> {
         let n_batches = (cfg.n_buffers as usize).div_ceil(BATCH).max(1);
         let n = n_batches * BATCH;
         let n_buffers = u32::try_from(n).map_err(|_| std::io::Error::other("too many buffers"))?;
         let data_size = cfg.data_size.max(128);
+        if data_size > MAX_DATA_SIZE {
+            return Err(std::io::Error::other(format!(
+                "data size {data_size} exceeds {MAX_DATA_SIZE}"
+            )));
+        }
         if !cfg.pre_data.is_multiple_of(64) {
             return Err(std::io::Error::other("pre_data must be a multiple of 64"));
         }
         // An odd number of cache lines: with an even one (2304 B = 36 lines by default) the
         // same line of every buffer falls in a quarter of the L1 sets, and a frame's metadata
         // evicts itself long before the cache is full.
-        let mut stride =
-            (cfg.pre_data + META_SIZE + HEADROOM + data_size as usize).next_multiple_of(64);
+        // Checked: a wrapped stride would make buffers overlap (and `base` leave the region).
+        let too_big = || std::io::Error::other("pool too large");
+        let mut stride = (cfg.pre_data)
+            .checked_add(META_SIZE + HEADROOM + data_size as usize)
+            .and_then(|s| s.checked_next_multiple_of(64))
+            .ok_or_else(too_big)?;
         if (stride / 64).is_multiple_of(2) {
-            stride += 64;
+            stride = stride.checked_add(64).ok_or_else(too_big)?;
         }
-        let len = stride * n;
+        // Half the address space at most, so `map_region`'s 2 MiB round-ups cannot wrap.
+        let len = stride
+            .checked_mul(n)
+            .filter(|&l| l <= isize::MAX as usize / 2)
+            .ok_or_else(too_big)?;
         let (region, map_len, backend) = map_region(len, cfg.try_hugepages)?;
         // SAFETY: pre_data < stride <= len, so the offset stays inside the mapping.
         let base = unsafe { region.add(cfg.pre_data) };
@@ -223,13 +246,15 @@ impl Pool {
             // SAFETY: `i` is in range and no other reference to any buffer exists yet.
             let b = unsafe { pool.raw(i) };
             // SAFETY: `raw` points at the metadata slot of buffer `i`, inside the region, aligned
-            // to 64 (stride is a multiple of 64 and the region is page aligned).
+            // to 64 (stride is a multiple of 64 and the region is page aligned); its data area
+            // follows the metadata and headroom, and holds `data_size` bytes (stride covers it).
             unsafe {
-                b.write(Buffer::new_at(
+                Buffer::write_at(
+                    b,
                     pool.base.add(i as usize * stride + META_SIZE + HEADROOM),
                     data_size,
                     i,
-                ))
+                )
             };
         }
         Ok(Arc::new(pool))
@@ -301,7 +326,7 @@ impl Pool {
     #[inline(always)]
     unsafe fn raw(&self, bi: BufferIndex) -> *mut Buffer {
         // SAFETY: the caller guarantees `bi < n_buffers`, so the offset is inside the region.
-        unsafe { self.base.add(bi as usize * self.stride).cast::<Buffer>() }
+        unsafe { Buffer::ptr_at(self.base.add(bi as usize * self.stride)) }
     }
 
     /// The first `len` bytes of buffer `bi`'s data area (from `data[0]`), addressed from the
@@ -322,11 +347,24 @@ impl Pool {
         }
     }
 
-    /// Shared view of a buffer's metadata and data.
+    /// Shared view of a buffer's metadata and data. Panics when `bi` is out of range.
+    ///
+    /// # Safety
+    /// No `&mut` to this buffer (metadata or data), on any thread, may be alive while the
+    /// returned reference is: in practice the caller owns `bi` (as for [`Pool::get_mut`]) or
+    /// borrows it from its owner, who does not write it meanwhile. Any index can be named from
+    /// any thread, so this cannot be checked here.
+    ///
+    /// ```compile_fail,E0133
+    /// fn peek(p: &pwire_buffer::Pool) -> u16 {
+    ///     p.get(0).current_length() // unsafe: another thread may be writing buffer 0
+    /// }
+    /// ```
     #[inline(always)]
-    pub fn get(&self, bi: BufferIndex) -> &Buffer {
+    pub unsafe fn get(&self, bi: BufferIndex) -> &Buffer {
         assert!(bi < self.n_buffers, "buffer index {bi} out of range");
-        // SAFETY: in range (checked); metadata was initialised in `new`.
+        // SAFETY: in range (checked); metadata was initialised in `new`; no writer meanwhile is
+        // the caller's contract.
         unsafe { &*self.raw(bi) }
     }
 
@@ -343,9 +381,13 @@ impl Pool {
         unsafe { &mut *self.raw(bi) }
     }
 
-    /// Index of the buffer whose metadata lives at `b` (used by drivers that keep pointers).
-    pub fn index_of(&self, b: &Buffer) -> BufferIndex {
-        b.index()
+    /// Index of the buffer whose metadata lives at `b` (used by drivers that keep pointers),
+    /// or `None` when `b` is not one of this pool's buffers (its stored index would name some
+    /// other buffer here).
+    pub fn index_of(&self, b: &Buffer) -> Option<BufferIndex> {
+        let bi = b.index();
+        // Compared by address: a buffer of another pool may carry any index.
+        (bi < self.n_buffers && std::ptr::addr_eq(self.buffer_ptr(bi), b)).then_some(bi)
     }
 
     fn take_full(&self) -> Option<Batch> {
@@ -365,12 +407,43 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        // SAFETY: `base`/`map_len` came from a successful mmap in `map_region`; nothing refers to
-        // the region once the last `Arc<Pool>` is dropped.
-        unsafe { libc::munmap(self.region.cast(), self.map_len) };
+        // SAFETY: `region`/`map_len` came from a successful mmap in `map_region`; nothing refers
+        // to the region once the last `Arc<Pool>` is dropped.
+        #[cfg(not(miri))]
+        unsafe {
+            libc::munmap(self.region.cast(), self.map_len)
+        };
+        // SAFETY: as above, allocated by the Miri `map_region` with this size and alignment.
+        #[cfg(miri)]
+        unsafe {
+            std::alloc::dealloc(
+                self.region,
+                std::alloc::Layout::from_size_align_unchecked(self.map_len, MIRI_ALIGN),
+            )
+        };
     }
 }
 
+/// Alignment of the region under Miri (page-like; buffers need 64).
+#[cfg(miri)]
+const MIRI_ALIGN: usize = 4096;
+
+/// Under Miri the region comes from the global allocator, zeroed like fresh anonymous pages:
+/// Miri does not model hugetlb, `madvise` or unmapping part of a mapping (the alignment trim
+/// below), so it cannot run the real `map_region`.
+#[cfg(miri)]
+fn map_region(len: usize, _try_huge: bool) -> std::io::Result<(*mut u8, usize, Backend)> {
+    let layout =
+        std::alloc::Layout::from_size_align(len, MIRI_ALIGN).map_err(std::io::Error::other)?;
+    // SAFETY: `len` > 0 (a pool holds at least one batch).
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return Err(std::io::Error::other("out of memory"));
+    }
+    Ok((p, len, Backend::Heap))
+}
+
+#[cfg(not(miri))]
 fn map_region(len: usize, try_huge: bool) -> std::io::Result<(*mut u8, usize, Backend)> {
     if try_huge {
         let hl = len.next_multiple_of(HUGE_2M);
@@ -508,8 +581,22 @@ impl ThreadCache {
     }
 
     /// Returns buffers to the pool.
-    pub fn free(&mut self, bis: &[BufferIndex]) {
+    ///
+    /// # Safety
+    /// The caller owns every index in `bis` (got it from `alloc`, a frame slot or a driver
+    /// ring, of this pool), each appears once, and no reference to those buffers outlives the
+    /// call. A foreign or twice-freed index would later be handed to two owners at once, each
+    /// entitled to `Pool::get_mut` on it; checking that here would cost a shared atomic per
+    /// packet.
+    ///
+    /// ```compile_fail,E0133
+    /// fn give_back(c: &mut pwire_buffer::ThreadCache) {
+    ///     c.free(&[0, 0]); // unsafe: buffer 0 would be handed out twice
+    /// }
+    /// ```
+    pub unsafe fn free(&mut self, bis: &[BufferIndex]) {
         for chunk in bis.chunks(BATCH) {
+            debug_assert!(chunk.iter().all(|&bi| bi < self.pool.n_buffers));
             if self.n + chunk.len() > CACHE_CAP {
                 let mut batch = self.pool.take_empty();
                 batch.copy_from_slice(&self.bufs[self.n - BATCH..self.n]);
@@ -551,16 +638,33 @@ impl Drop for ThreadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
 
-    fn pool(n: u32, threads: usize) -> Arc<Pool> {
+    fn pool_sized(n: u32, threads: usize, data_size: u16) -> Arc<Pool> {
         Pool::new(&PoolConfig {
             n_buffers: n,
-            data_size: 2048,
+            data_size,
             try_hugepages: false,
             n_threads: threads,
             pre_data: 0,
         })
         .unwrap()
+    }
+
+    fn pool(n: u32, threads: usize) -> Arc<Pool> {
+        pool_sized(n, threads, 2048)
+    }
+
+    /// True when the packet range the metadata describes lies inside the buffer. Computed
+    /// from the accessors, without forming the slice (which would be UB if it did not).
+    fn in_bounds(b: &Buffer) -> bool {
+        let start = i64::from(b.current_data());
+        start >= -(HEADROOM as i64) && start + b.len() as i64 <= b.capacity() as i64
+    }
+
+    /// Runs `f` on the buffer and says whether it panicked.
+    fn panics(b: &mut Buffer, f: impl FnOnce(&mut Buffer)) -> bool {
+        catch_unwind(AssertUnwindSafe(|| f(b))).is_err()
     }
 
     #[test]
@@ -578,7 +682,8 @@ mod tests {
         );
         assert_eq!(p.free_count(), 1024 - 700);
         // Freed on another thread: ends up there, then drains back.
-        c1.free(&a);
+        // SAFETY: `a` was allocated above, each index once, and no reference to it is alive.
+        unsafe { c1.free(&a) };
         assert_eq!(p.free_count(), 1024);
         let mut all = vec![0u32; 2000];
         // Thread 0's cache keeps what it refilled beyond its 700; thread 1 cannot reach it.
@@ -586,10 +691,52 @@ mod tests {
         let got = c1.alloc(&mut all);
         assert_eq!(got, 1024 - held, "exhaustion returns what is reachable");
         assert_eq!(p.free_count() as usize, held);
-        c0.free(&all[..got]);
+        // SAFETY: as above.
+        unsafe { c0.free(&all[..got]) };
         drop(c0);
         drop(c1);
         assert_eq!(p.free_count(), 1024);
+    }
+
+    /// Buffers allocated on one thread and freed on another, both at once: the lock-free
+    /// batch queues under Miri's data-race checker.
+    #[test]
+    fn threads_pass_buffers_through_the_global_lists() {
+        let p = pool(4 * BATCH as u32, 2);
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<BufferIndex>>();
+        let p1 = p.clone();
+        let consumer = std::thread::spawn(move || {
+            let mut c = ThreadCache::new(p1, 1);
+            for v in rx {
+                // SAFETY: the producer handed these over and keeps no copy.
+                unsafe { c.free(&v) };
+            }
+        });
+        let mut c = ThreadCache::new(p.clone(), 0);
+        for round in 0..6 {
+            let mut v = vec![0; BATCH + round];
+            let got = c.alloc(&mut v);
+            v.truncate(got);
+            for &bi in &v {
+                // SAFETY: just allocated, owned here.
+                unsafe { p.get_mut(bi) }.append(&[round as u8; 8]).unwrap();
+            }
+            tx.send(v).unwrap();
+        }
+        drop(tx);
+        consumer.join().unwrap();
+        drop(c);
+        assert_eq!(p.free_count(), p.n_buffers());
+    }
+
+    #[test]
+    fn metadata_covers_its_area_only() {
+        let p = pool(1, 1);
+        with_buffer(&p, |b| {
+            // A reference to the metadata must not reach the headroom `current_mut` hands out.
+            assert_eq!(std::mem::size_of_val(b), META_SIZE);
+            assert_eq!(std::mem::align_of_val(b), 64);
+        });
     }
 
     #[test]
@@ -604,11 +751,236 @@ mod tests {
         assert_eq!(b.current(), &[1, 2, 3, 4]);
         let h = b.prepend(HEADROOM).expect("whole headroom is usable");
         h.fill(9);
-        assert_eq!(b.current_length as usize, HEADROOM + 4);
+        assert_eq!(b.len(), HEADROOM + 4);
         assert!(b.prepend(1).is_none(), "no room past the headroom");
         b.advance(HEADROOM as i32);
         assert_eq!(b.current(), &[1, 2, 3, 4]);
         assert!(b.append(&vec![0; 2048]).is_none(), "past data_size");
-        c.free(&bi);
+        // SAFETY: owned, no reference alive.
+        unsafe { c.free(&bi) };
+    }
+
+    /// Runs `f` on a freshly allocated buffer of `p`.
+    fn with_buffer(p: &Arc<Pool>, f: impl FnOnce(&mut Buffer)) {
+        let mut c = ThreadCache::new(p.clone(), 0);
+        let mut bi = [0u32; 1];
+        assert_eq!(c.alloc(&mut bi), 1);
+        // SAFETY: just allocated: owned here, no other reference.
+        f(unsafe { p.get_mut(bi[0]) });
+        // SAFETY: owned; the reference above has ended.
+        unsafe { c.free(&bi) };
+    }
+
+    /// A data size beyond what `current_data` (i16) addresses is refused: with 40000 bytes,
+    /// `init(40000)` then `advance(35000)` used to wrap the start to -30536, far before the
+    /// buffer.
+    #[test]
+    fn pool_refuses_a_data_size_current_data_cannot_address() {
+        let big = Pool::new(&PoolConfig {
+            n_buffers: 1,
+            data_size: 40000,
+            try_hugepages: false,
+            n_threads: 1,
+            pre_data: 0,
+        });
+        assert!(big.is_err(), "a 40000-byte data size was accepted");
+        // The largest allowed size works end to end: every offset fits.
+        let p = pool_sized(1, 1, MAX_DATA_SIZE);
+        with_buffer(&p, |b| {
+            b.init(MAX_DATA_SIZE, [0, !0]);
+            b.advance(i32::from(MAX_DATA_SIZE));
+            assert_eq!(b.current_data(), i16::MAX);
+            assert!(b.is_empty() && in_bounds(b));
+            b.advance(-(i32::from(MAX_DATA_SIZE) + HEADROOM as i32));
+            assert_eq!(b.len(), usize::from(MAX_DATA_SIZE) + HEADROOM);
+            assert!(in_bounds(b));
+        });
+    }
+
+    /// A `pre_data` near `usize::MAX` used to wrap the stride to an ordinary size with `base`
+    /// far outside the region (an overflow panic in debug builds).
+    #[test]
+    fn pool_refuses_a_layout_that_overflows() {
+        let cfg = |pre_data, n_buffers| PoolConfig {
+            n_buffers,
+            data_size: 2048,
+            try_hugepages: false,
+            n_threads: 1,
+            pre_data,
+        };
+        for (pre, n) in [
+            (usize::MAX - 63, 1),
+            (usize::MAX - 2047, 1),
+            (1 << 62, u32::MAX),
+        ] {
+            let r = catch_unwind(|| Pool::new(&cfg(pre, n)).map(|_| ()));
+            assert!(
+                matches!(r, Ok(Err(_))),
+                "pre_data {pre:#x}, {n} buffers: not refused cleanly"
+            );
+        }
+    }
+
+    #[test]
+    fn advance_stays_inside_the_buffer() {
+        let p = pool(1, 1);
+        with_buffer(&p, |b| {
+            b.append(&[7; 100]).unwrap();
+            b.advance(10);
+            // Out of range both ways, including moves that would wrap an i32: refused, nothing
+            // moved.
+            for n in [
+                91,
+                -(HEADROOM as i32) - 11,
+                i32::MAX,
+                i32::MIN,
+                i32::MAX - 100,
+            ] {
+                assert!(panics(b, |b| b.advance(n)), "advance({n}) accepted");
+                assert_eq!((b.current_data(), b.len()), (10, 90), "advance({n}) moved");
+            }
+            // The exact limits are allowed.
+            b.advance(90);
+            assert_eq!((b.current_data(), b.len()), (100, 0));
+            b.advance(-100 - HEADROOM as i32);
+            assert_eq!(
+                (b.current_data(), b.len()),
+                (-(HEADROOM as i16), HEADROOM + 100)
+            );
+            assert!(in_bounds(b));
+            assert_eq!(&b.current()[HEADROOM + 10..], &[7; 90]);
+        });
+    }
+
+    /// `set_len(usize::MAX)` used to pass its check (the length seen as isize is -1) and leave
+    /// a 65535-byte packet in a 2048-byte buffer.
+    #[test]
+    fn set_len_refuses_lengths_past_the_data_area() {
+        let p = pool(1, 1);
+        with_buffer(&p, |b| {
+            b.set_start(100);
+            for len in [usize::MAX, usize::MAX - 50, 1 << 32, 65535, 2048 - 100 + 1] {
+                assert!(!b.set_len(len), "set_len({len}) accepted");
+                assert_eq!(b.len(), 0, "set_len({len}) changed the length");
+                assert!(in_bounds(b));
+            }
+            assert!(b.set_len(2048 - 100));
+            assert_eq!(b.current().len(), 2048 - 100);
+            b.set_start(-(HEADROOM as i16));
+            // The end lies before data[0]: all of the data area is free.
+            assert_eq!(b.tailroom(), HEADROOM + 2048);
+            assert!(b.set_len(HEADROOM + 2048));
+            assert!(!b.set_len(HEADROOM + 2049));
+            assert!(in_bounds(b));
+        });
+    }
+
+    /// `init` used to store any length: `init(4000)` on a 2048-byte buffer made `current`
+    /// reach 1952 bytes past it.
+    #[test]
+    fn init_refuses_a_length_past_the_capacity() {
+        let p = pool(1, 1);
+        with_buffer(&p, |b| {
+            assert!(panics(b, |b| b.init(4000, [1, !0])), "init(4000) accepted");
+            assert!(panics(b, |b| b.init(2049, [1, !0])), "init(2049) accepted");
+            assert!(in_bounds(b));
+            b.init(2048, [3, !0]);
+            assert_eq!((b.current().len(), b.rx()), (2048, 3));
+        });
+    }
+
+    /// Copying a packet from a pool with larger buffers used to store its offset unchecked:
+    /// an empty packet at 8000 copied into a 2048-byte buffer left `current_data` at 8000.
+    #[test]
+    fn copy_from_a_larger_buffer_does_not_overrun() {
+        let small = pool(1, 1);
+        let big = pool_sized(1, 1, 9000);
+        with_buffer(&big, |src| {
+            src.set_start(8000);
+            with_buffer(&small, |dst| {
+                dst.append(&[1, 2, 3]).unwrap();
+                assert!(panics(dst, |d| d.copy_from(src)), "copy_from accepted");
+                assert!(in_bounds(dst));
+                assert_eq!(
+                    dst.current(),
+                    &[1, 2, 3],
+                    "a refused copy changed the buffer"
+                );
+            });
+            // What fits is copied, at the same offset, with its metadata (not the trace flag).
+            src.set_start(-4);
+            src.append(&[5; 2052]).unwrap();
+            src.flags = flags::TRACED | flags::PCAP_SEEN;
+            src.l2_len = 14;
+            with_buffer(&small, |dst| {
+                dst.copy_from(src);
+                assert_eq!((dst.current_data(), dst.current()), (-4, &[5; 2052][..]));
+                assert_eq!((dst.flags, dst.l2_len), (flags::PCAP_SEEN, 14));
+            });
+        });
+    }
+
+    #[test]
+    fn narrow_truncate_and_set_current_keep_the_range() {
+        let p = pool(1, 1);
+        with_buffer(&p, |b| {
+            b.append(&(0..100).collect::<Vec<u8>>()).unwrap();
+            for (off, len) in [
+                (0, 101),
+                (101, 0),
+                (50, 51),
+                (usize::MAX, 2),
+                (2, usize::MAX),
+            ] {
+                assert!(panics(b, |b| b.narrow(off, len)), "narrow({off}, {len})");
+                assert_eq!((b.current_data(), b.len()), (0, 100));
+            }
+            b.narrow(40, 20);
+            assert_eq!(b.current(), &(40..60).collect::<Vec<u8>>()[..]);
+            b.narrow(20, 0);
+            assert_eq!((b.current_data(), b.len()), (60, 0));
+            b.truncate(5);
+            assert_eq!(b.len(), 0, "truncate only shortens");
+
+            let cap = b.capacity() as i32;
+            let h = HEADROOM as i32;
+            for (start, len, ok) in [
+                (-h, HEADROOM + 2048, true),
+                (cap, 0, true),
+                (0, 2048, true),
+                (-h - 1, 0, false),
+                (cap + 1, 0, false),
+                (cap, 1, false),
+                (10, 2039, false),
+                (i32::MAX, 0, false),
+                (i32::MIN, 0, false),
+                (i32::MAX - 100, 0, false),
+                (0, usize::MAX, false),
+            ] {
+                let before = (b.current_data(), b.len());
+                assert_eq!(b.set_current(start, len), ok, "set_current({start}, {len})");
+                if ok {
+                    assert_eq!((i32::from(b.current_data()), b.len()), (start, len));
+                } else {
+                    assert_eq!((b.current_data(), b.len()), before);
+                }
+                assert!(in_bounds(b));
+            }
+            assert!(b.set_current(6, 30));
+            b.truncate(10);
+            assert_eq!((b.current_data(), b.len()), (6, 10));
+        });
+    }
+
+    /// `index_of` used to return a foreign buffer's stored index, which names a different
+    /// buffer of this pool (one the caller does not own).
+    #[test]
+    fn index_of_refuses_a_buffer_of_another_pool() {
+        let p = pool(BATCH as u32, 1);
+        let q = pool(BATCH as u32, 1);
+        with_buffer(&q, |b| {
+            assert_eq!(q.index_of(b), Some(b.index()));
+            assert_eq!(p.index_of(b), None);
+        });
     }
 }

@@ -257,8 +257,9 @@ fn deliver(
         let b = unsafe { &mut *buffer_of(m) };
         b.reset();
         // data_off counts from buf_addr, which is the start of pwire's headroom.
-        b.current_data = data_off.wrapping_sub(HEADROOM as u16) as i16;
-        b.current_length = data_len;
+        // A PMD writes inside the buffer; were a descriptor ever to say otherwise the packet
+        // stays empty (reset above) and ethernet-input drops it as too short.
+        let _ = b.set_current(i32::from(data_off) - HEADROOM as i32, usize::from(data_len));
         b.sw_if_index = [sw, !0];
         bytes += u64::from(data_len);
         pkts += 1;

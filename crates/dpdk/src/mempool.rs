@@ -95,7 +95,7 @@ pub fn mbuf_of(b: *mut Buffer) -> *mut sys::rte_mbuf {
 /// The pwire buffer an mbuf belongs to.
 #[inline(always)]
 pub fn buffer_of(m: *mut sys::rte_mbuf) -> *mut Buffer {
-    m.cast::<u8>().wrapping_add(MBUF_SIZE).cast()
+    Buffer::ptr_at(m.cast::<u8>().wrapping_add(MBUF_SIZE))
 }
 
 fn ctx(mp: *const sys::rte_mempool) -> &'static OpsCtx {
@@ -133,7 +133,9 @@ unsafe extern "C" fn ops_enqueue(
         if let [o] = objs {
             // PMDs that free one mbuf at a time (net_null, af_packet tx) come here per packet.
             // SAFETY: as below.
-            cache.free(&[unsafe { (*buffer_of(o.cast())).index() }]);
+            let bi = unsafe { (*buffer_of(o.cast())).index() };
+            // SAFETY: as below.
+            unsafe { cache.free(&[bi]) };
             return;
         }
         let mut idx = [0 as BufferIndex; CHUNK];
@@ -147,7 +149,9 @@ unsafe extern "C" fn ops_enqueue(
                     "enqueue of a foreign object {o:?}"
                 );
             }
-            cache.free(&idx[..chunk.len()]);
+            // SAFETY: DPDK enqueues objects it holds and gives up, each once (the mempool
+            // contract), so their buffers are ours to free and nothing refers to them.
+            unsafe { cache.free(&idx[..chunk.len()]) };
         }
     });
     0
@@ -187,7 +191,8 @@ unsafe extern "C" fn ops_dequeue(
                         // SAFETY: just filled from buffers of this pool.
                         *s = unsafe { (*buffer_of(o.cast())).index() };
                     }
-                    cache.free(&idx[..chunk.len()]);
+                    // SAFETY: allocated just above and not yet handed to DPDK.
+                    unsafe { cache.free(&idx[..chunk.len()]) };
                 }
                 return -libc::ENOBUFS;
             }

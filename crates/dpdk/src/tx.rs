@@ -186,8 +186,8 @@ impl Node for DpdkTx {
             }
             let (data_off, len) = (
                 // current_data >= -HEADROOM (buffer invariant): the sum is never negative.
-                (b.current_data as i32 + HEADROOM as i32).cast_unsigned() as u16,
-                b.current_length,
+                (b.current_data() as i32 + HEADROOM as i32).cast_unsigned() as u16,
+                b.current_length(),
             );
             if b.is_traced() {
                 cx.trace(

@@ -75,7 +75,9 @@ impl<'a> Frame<'a> {
     /// Read-only view of packet `i`.
     #[inline(always)]
     pub fn buf(&self, i: usize) -> &Buffer {
-        self.pool.get(self.bis[i])
+        // SAFETY: frame invariant: `bis[i]` is held by this frame only, and the `&self` borrow
+        // keeps `get_mut`/`iter_mut` from making a `&mut` to it while this reference lives.
+        unsafe { self.pool.get(self.bis[i]) }
     }
     /// Packet `i` and its next slot.
     #[inline(always)]
@@ -272,7 +274,11 @@ impl<'a> Cx<'a> {
     /// Frees buffers this node owns.
     #[inline(always)]
     pub fn free(&mut self, bis: &[BufferIndex]) {
-        self.cache.free(bis)
+        // SAFETY: relies on the graph's ownership rule that a node frees only buffers it owns
+        // (from its frame, or allocated), each once: the rule `enqueue` relies on too, and
+        // like it not yet enforced (issue 14, defect 6); `free` must take whatever contract
+        // `enqueue` gets.
+        unsafe { self.cache.free(bis) }
     }
     /// Exclusive access to a buffer this node owns and that is in no frame (e.g. one it just
     /// allocated).

@@ -526,7 +526,8 @@ impl Runtime {
         if ok {
             self.inject(node, &one);
         } else {
-            self.cache.free(&one);
+            // SAFETY: allocated above, in no frame, and `build`'s reference has ended.
+            unsafe { self.cache.free(&one) };
         }
         ok
     }
@@ -539,7 +540,9 @@ impl Runtime {
             if let Some(f) = frame {
                 let l = self.sched.len[f as usize] as usize;
                 let v: Vec<_> = self.sched.bis[f as usize][..l].to_vec();
-                self.cache.free(&v);
+                // SAFETY: the frame's buffers are owned by the frame, which is released
+                // below without being dispatched.
+                unsafe { self.cache.free(&v) };
                 self.sched.free.push(f);
             }
             return 0;
@@ -633,7 +636,8 @@ impl Runtime {
         for o in self.sched.open.iter_mut() {
             *o = NONE;
         }
-        self.cache.free(&v);
+        // SAFETY: the buffers of the frames just emptied, which owned them.
+        unsafe { self.cache.free(&v) };
     }
 }
 

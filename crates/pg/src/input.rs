@@ -266,7 +266,8 @@ unsafe fn fill(view: pwire_buffer::View<'_>, bi: u32, t: &[u8], len: usize, ifs:
         } else {
             std::ptr::copy_nonoverlapping(t.as_ptr(), d, len);
         }
-        view.get_mut(bi).init(len as u16, ifs);
+        // `len` within the data area: the caller's contract; stores only (no metadata load).
+        view.get_mut(bi).init_unchecked(len as u16, ifs);
     }
 }
 

@@ -69,7 +69,7 @@ impl Node for PgTx {
                     let ts = pwire_vnet::builtin_cli::pcap_ts(cx.now());
                     if cap
                         .writer
-                        .write_record(ts, b.current_length as u32, b.current())
+                        .write_record(ts, b.current_length() as u32, b.current())
                         .is_ok()
                     {
                         cap.written += 1;

@@ -107,7 +107,7 @@ impl Node for InterfaceOutput {
                         finish_csum(b);
                     }
                     pk += 1;
-                    by += b.current_length as u64;
+                    by += b.current_length() as u64;
                     *nx = i.tx_next;
                     if b.is_traced() {
                         let mut head = [0u8; 14];
@@ -118,7 +118,7 @@ impl Node for InterfaceOutput {
                             b,
                             OutTrace {
                                 sw_if_index: sw,
-                                len: b.current_length,
+                                len: b.current_length(),
                                 head,
                             },
                         );
@@ -165,7 +165,7 @@ fn send_run(
         if b.flags & (flags::TRACED | flags::L4_CSUM_PARTIAL) != 0 || b.tx() != sw {
             return (k, by);
         }
-        by += u64::from(b.current_length);
+        by += u64::from(b.current_length());
         *nx = next;
     }
     (bis.len(), by)

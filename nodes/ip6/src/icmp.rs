@@ -309,8 +309,8 @@ impl Node for IcmpError {
             nb.copy_from(b);
             let ok = match nb.prepend(Ip6Hdr::LEN + 8) {
                 Some(_) => {
-                    let len = (nb.current_length as usize).min(ICMP_ERROR_MAX);
-                    nb.current_length = len as u16;
+                    nb.truncate(ICMP_ERROR_MAX);
+                    let len = nb.len();
                     let d = nb.current_mut();
                     match Ip6Hdr::parse_mut(d) {
                         Ok((ip, msg)) => {

@@ -141,7 +141,7 @@ impl Node for Ip6Input {
             if b.is_traced() {
                 cx.trace(b, Ip6Bytes::of(b));
             }
-            let len = b.current_length as usize;
+            let len = b.current_length() as usize;
             let Ok((h, _)) = Ip6Hdr::parse(b.current()) else {
                 b.error = e_short;
                 *nx = drop;
@@ -163,7 +163,7 @@ impl Node for Ip6Input {
             let joined = mcast && joined_group(&h.dst);
             if ip_len < len {
                 // Ethernet pads short frames; the padding is not part of the packet.
-                b.current_length = ip_len as u16;
+                b.truncate(ip_len);
             }
             *nx = if expired {
                 b.error = e_ttl;
@@ -211,7 +211,7 @@ fn unicast_run(
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        let len = b.current_length as usize;
+        let len = b.current_length() as usize;
         let Some(h) = b.current().first_chunk::<{ Ip6Hdr::LEN }>() else {
             return k;
         };
@@ -226,7 +226,7 @@ fn unicast_run(
             return k;
         }
         // Ethernet pads short frames; the padding is not part of the packet.
-        b.current_length = ip_len as u16;
+        b.truncate(ip_len);
         *nx = next;
     }
     bis.len()

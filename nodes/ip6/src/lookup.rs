@@ -92,7 +92,7 @@ impl Node for Ip6Lookup {
                 (run_e, run_p, run_b) = (e, 0, 0);
             }
             run_p += 1;
-            run_b += u64::from(b.current_length);
+            run_b += u64::from(b.current_length());
             if kind == Kind::Drop {
                 b.error = e_miss;
             }

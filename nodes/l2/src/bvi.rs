@@ -64,7 +64,7 @@ pub fn to_bvi(
     }
     let et = u16::from_be_bytes([d[l2_len - 2], d[l2_len - 1]]);
     let next = l3.get(et).ok_or(BviErr::Ethertype)?;
-    let bytes = u64::from(b.current_length);
+    let bytes = u64::from(b.current_length());
     if let Some(r) = vs.row(thread, bvi) {
         r.add2(ifc::RX_PKTS, 1, bytes);
     }

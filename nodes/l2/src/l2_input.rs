@@ -223,7 +223,11 @@ fn known_ports_run(
         let b = unsafe { view.get_mut(bi) };
         let rx = b.rx();
         let unicast = b.current().first().is_some_and(|&d0| d0 & 1 == 0);
-        if b.is_traced() || rx == prev || b.current_length < 14 || !unicast || b.tx() == TX_FROM_BVI
+        if b.is_traced()
+            || rx == prev
+            || b.current_length() < 14
+            || !unicast
+            || b.tx() == TX_FROM_BVI
         {
             return (k, prev);
         }
@@ -273,7 +277,7 @@ fn unicast_run(
         let unicast = b.current().first().is_some_and(|&d0| d0 & 1 == 0);
         if b.is_traced()
             || b.rx() != rx
-            || b.current_length < 14
+            || b.current_length() < 14
             || !unicast
             || b.tx() == TX_FROM_BVI
         {

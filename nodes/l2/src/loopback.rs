@@ -51,7 +51,7 @@ impl Node for LoopTx {
                 );
             }
             pk += 1;
-            by += u64::from(b.current_length);
+            by += u64::from(b.current_length());
             b.sw_if_index[RX] = sw;
             if bvi {
                 b.sw_if_index[TX] = TX_FROM_BVI;

@@ -31,7 +31,7 @@ impl Node for Sink {
         for i in 0..frame.len() {
             let b = frame.buf(i);
             on_loop += u64::from(vs.get(b.rx()).is_some_and(|i| i.name.starts_with("loop")));
-            stripped += u64::from(b.current_length == 46 && b.current()[0] == 0x5a);
+            stripped += u64::from(b.current_length() == 46 && b.current()[0] == 0x5a);
         }
         cx.count(SinkC::Got, frame.len() as u64);
         cx.count(SinkC::OnLoop, on_loop);

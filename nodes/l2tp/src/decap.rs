@@ -256,8 +256,8 @@ impl<const LOCAL: bool> Decap<LOCAL> {
 /// buffer (every caller checked it against the packet length).
 #[inline(always)]
 fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index: u32, idx: u32) {
-    b.current_data += strip as i16;
-    b.current_length = inner as u16;
+    // The callers' length checks let the compiler drop narrow's.
+    b.narrow(strip, inner);
     b.sw_if_index = [sw_if_index, !0];
     b.l2_len = l2_len(b.current());
     b.opaque.session_index = idx;

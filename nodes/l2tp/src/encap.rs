@@ -131,7 +131,7 @@ impl Node for Encap {
                 }
                 continue;
             }
-            let inner = b.current_length as usize;
+            let inner = b.current_length() as usize;
             let rl = s.rewrite_len as usize;
             let Some(h) = b.prepend(rl) else {
                 b.error = e_room;
