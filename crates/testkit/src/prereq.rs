@@ -64,7 +64,11 @@ impl Policy {
                  not skip; scripts/test.sh installs what the tests need)"
             ),
             Policy::Skip => {
-                let _ = writeln!(out, "skipped: {why}");
+                // libtest names a test's thread after the test: say which test skips.
+                let _ = match std::thread::current().name() {
+                    Some(t) if t != "main" => writeln!(out, "skipped: {t}: {why}"),
+                    _ => writeln!(out, "skipped: {why}"),
+                };
             }
         }
     }
@@ -165,7 +169,13 @@ mod tests {
             Policy::Skip.require_to(Err::<u8, _>("no tshark"), &mut out),
             None
         );
-        assert_eq!(String::from_utf8(out).unwrap(), "skipped: no tshark\n");
+        let t = std::thread::current().name().unwrap_or("main").to_string();
+        let want = if t == "main" {
+            "skipped: no tshark\n".to_string()
+        } else {
+            format!("skipped: {t}: no tshark\n")
+        };
+        assert_eq!(String::from_utf8(out).unwrap(), want);
         let mut out = Vec::new();
         assert_eq!(
             Policy::Fail.require_to(Ok::<u8, String>(7), &mut out),
