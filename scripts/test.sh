@@ -18,6 +18,8 @@ for s in "${steps[@]}"; do
     *) echo "unknown step \`$s' (steps: ${all_steps[*]})" >&2; exit 2 ;;
   esac
 done
+# Full logs go here (PWIRE_TEST_LOGS; testkit's test of this script points it elsewhere).
+logs=${PWIRE_TEST_LOGS:-/tmp}
 want() { case " ${steps[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
@@ -61,11 +63,11 @@ fuzz_step() {
   for t in $(cargo +nightly fuzz list); do
     mkdir -p "fuzz/corpus/$t"
     if ASAN_OPTIONS=detect_leaks=0 cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-      -max_total_time="${FUZZ_SECONDS:-5}" -rss_limit_mb=4096 >"/tmp/pwire-fuzz-$t.log" 2>&1; then
-      echo "fuzz $t: $(grep -Eo 'Done [0-9]+ runs' "/tmp/pwire-fuzz-$t.log" | tail -1), no finding"
+      -max_total_time="${FUZZ_SECONDS:-5}" -rss_limit_mb=4096 >"$logs/pwire-fuzz-$t.log" 2>&1; then
+      echo "fuzz $t: $(grep -Eo 'Done [0-9]+ runs' "$logs/pwire-fuzz-$t.log" | tail -1), no finding"
     else
       echo "fuzz $t: FAILED (fuzz/artifacts/$t/)"
-      grep -E -A15 'panicked|ERROR|SUMMARY' "/tmp/pwire-fuzz-$t.log" | head -40
+      grep -E -A15 'panicked|ERROR|SUMMARY' "$logs/pwire-fuzz-$t.log" | head -40
       rc=1
     fi
   done
@@ -75,7 +77,7 @@ fuzz_step() {
 # DPDK: Debian's DPDK 22.11 and bindgen's libclang, installed once (dpkg -s makes a second run
 # free); then the dpdk crates' lints and the DPDK tests (EAL --no-huge, net_ring round trip,
 # start-up errors, net_af_packet e2e in netns, two workers), all behind `--features dpdk`.
-# Returns the first failure's status (the test log joins /tmp/pwire-test.log for the summary).
+# Returns the first failure's status (the test log joins $logs/pwire-test.log for the summary).
 # The steps run as `step || ...`, where `set -e` does not act: each failure is returned here.
 dpdk_step() {
   local p miss=() rc=0
@@ -93,8 +95,8 @@ dpdk_step() {
   cargo clippy -p pwire-dpdk-sys -p pwire-dpdk -p pwire --features dpdk --all-targets -q -- -D warnings ||
     { rc=$?; echo "DPDK clippy FAILED"; return "$rc"; }
   echo "== cargo test --features dpdk"
-  run_tests /tmp/pwire-test-dpdk.log -p pwire-dpdk -p pwire --features dpdk --no-fail-fast || rc=$?
-  cat /tmp/pwire-test-dpdk.log >>/tmp/pwire-test.log
+  run_tests "$logs/pwire-test-dpdk.log" -p pwire-dpdk -p pwire --features dpdk --no-fail-fast || rc=$?
+  cat "$logs/pwire-test-dpdk.log" >>"$logs/pwire-test.log"
   if [ "$rc" != 0 ]; then echo "DPDK tests FAILED (cargo test exit status $rc)"; fi
   return "$rc"
 }
@@ -113,8 +115,8 @@ miri_step() {
   fi
   if ! cargo +nightly miri --version >/dev/null 2>&1 && is_root; then
     echo "miri: installing the miri component of the nightly toolchain"
-    timeout 600 rustup component add miri rust-src --toolchain nightly >/tmp/pwire-miri-install.log 2>&1 ||
-      tail -3 /tmp/pwire-miri-install.log
+    timeout 600 rustup component add miri rust-src --toolchain nightly >"$logs/pwire-miri-install.log" 2>&1 ||
+      tail -3 "$logs/pwire-miri-install.log"
   fi
   if ! cargo +nightly miri --version >/dev/null 2>&1; then
     echo "miri: skipped: the nightly toolchain has no miri component" \
@@ -122,7 +124,7 @@ miri_step() {
     return 0
   fi
   for c in pwire-buffer pwire-graph pwire-table pwire-wire; do
-    log=/tmp/pwire-miri-$c.log
+    log=$logs/pwire-miri-$c.log
     m0=$(date +%s)
     rc=0
     timeout "${MIRI_TIMEOUT:-300}" cargo +nightly miri test -p "$c" --lib >"$log" 2>&1 || rc=$?
@@ -158,7 +160,7 @@ if { want test || want dpdk; } && [ ${#need[@]} -gt 0 ]; then
 fi
 
 t0=$(date +%s)
-: >/tmp/pwire-test.log
+: >"$logs/pwire-test.log"
 status=0 fuzz_status=0 miri_status=0
 if want fmt; then
   echo "== cargo fmt --check"
@@ -170,7 +172,7 @@ if want clippy; then
 fi
 if want test; then
   echo "== cargo test --workspace"
-  run_tests /tmp/pwire-test.log --workspace --no-fail-fast || status=$?
+  run_tests "$logs/pwire-test.log" --workspace --no-fail-fast || status=$?
 fi
 if want fuzz; then fuzz_step || fuzz_status=$?; fi
 if want dpdk; then
@@ -179,12 +181,12 @@ fi
 if want miri; then miri_step || miri_status=$?; fi
 
 # (grep finds nothing when only fmt/clippy ran: its status must not end the script.)
-passed=$({ grep -Eo '[0-9]+ passed' /tmp/pwire-test.log || true; } | awk '{s+=$1} END {print s+0}')
-failed=$({ grep -Eo '[0-9]+ failed' /tmp/pwire-test.log || true; } | awk '{s+=$1} END {print s+0}')
+passed=$({ grep -Eo '[0-9]+ passed' "$logs/pwire-test.log" || true; } | awk '{s+=$1} END {print s+0}')
+failed=$({ grep -Eo '[0-9]+ failed' "$logs/pwire-test.log" || true; } | awk '{s+=$1} END {print s+0}')
 echo "== $(($(date +%s) - t0)) s"
 echo "$passed passed, $failed failed"
 if [ "$status" != 0 ]; then
-  grep -A30 -E '^---- |^failures:' /tmp/pwire-test.log | head -200
+  { grep -A30 -E '^---- |^failures:' "$logs/pwire-test.log" || true; } | head -200
   exit "$status"
 fi
 if [ "$fuzz_status" != 0 ]; then exit "$fuzz_status"; fi
