@@ -1,98 +1,204 @@
 #!/usr/bin/env bash
-# Every test pwire has: format, lints, unit/node/subgraph/e2e tests. Installs what it needs.
-# Tests that need root or network namespaces run when this runs as root (CI does) and say why
-# when they skip otherwise.
+# Every test pwire has: format, lints, unit/node/subgraph/e2e tests, fuzz, DPDK, Miri. Installs
+# what it needs. Tests that need root, network namespaces or tshark run when this runs as root
+# (CI does) and fail there if what they need cannot be had (pwire_testkit::prereq); without
+# root they say why they skip.
+#
+# Usage: scripts/test.sh [step...]   steps: fmt clippy test fuzz dpdk miri (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+
+all_steps=(fmt clippy test fuzz dpdk miri)
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=("${all_steps[@]}")
+for s in "${steps[@]}"; do
+  case " ${all_steps[*]} " in
+    *" $s "*) ;;
+    *) echo "unknown step \`$s' (steps: ${all_steps[*]})" >&2; exit 2 ;;
+  esac
+done
+# Full logs go here (PWIRE_TEST_LOGS; testkit's test of this script points it elsewhere).
+logs=${PWIRE_TEST_LOGS:-/tmp}
+want() { case " ${steps[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Runs `cargo test "$@"` with its whole output in log file $1 and the summary lines on the
+# terminal; returns cargo's status. The status is read from PIPESTATUS straight after the
+# pipeline: grep's status (1 when nothing matches) must not stand in for cargo's, and nothing
+# (`|| true' included) may run in between and reset PIPESTATUS.
+run_tests() {
+  local log=$1 rc
+  shift
+  set +e
+  cargo test "$@" 2>&1 | tee "$log" |
+    grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped'
+  rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
+
+apt_install() {
+  echo "== installing: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# A few seconds of each fuzz target (cargo-fuzz on nightly), when they can run here.
+fuzz_step() {
+  echo "== fuzz (${FUZZ_SECONDS:-5} s per target)"
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "fuzz: skipped: no nightly toolchain (rustup toolchain install nightly)"
+    return 0
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1 && is_root; then
+    echo "fuzz: installing cargo-fuzz"
+    timeout 900 cargo install -q --locked cargo-fuzz >/dev/null 2>&1 || true
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz: skipped: cargo-fuzz is not installed (cargo install cargo-fuzz)"
+    return 0
+  fi
+  local t rc=0
+  for t in $(cargo +nightly fuzz list); do
+    mkdir -p "fuzz/corpus/$t"
+    if ASAN_OPTIONS=detect_leaks=0 cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+      -max_total_time="${FUZZ_SECONDS:-5}" -rss_limit_mb=4096 >"$logs/pwire-fuzz-$t.log" 2>&1; then
+      echo "fuzz $t: $(grep -Eo 'Done [0-9]+ runs' "$logs/pwire-fuzz-$t.log" | tail -1), no finding"
+    else
+      echo "fuzz $t: FAILED (fuzz/artifacts/$t/)"
+      grep -E -A15 'panicked|ERROR|SUMMARY' "$logs/pwire-fuzz-$t.log" | head -40
+      rc=1
+    fi
+  done
+  return "$rc"
+}
+
+# DPDK: Debian's DPDK 22.11 and bindgen's libclang, installed once (dpkg -s makes a second run
+# free); then the dpdk crates' lints and the DPDK tests (EAL --no-huge, net_ring round trip,
+# start-up errors, net_af_packet e2e in netns, two workers), all behind `--features dpdk`.
+# Returns the first failure's status (the test log joins $logs/pwire-test.log for the summary).
+# The steps run as `step || ...`, where `set -e` does not act: each failure is returned here.
+dpdk_step() {
+  local p miss=() rc=0
+  for p in dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev; do
+    dpkg -s "$p" >/dev/null 2>&1 || miss+=("$p")
+  done
+  if [ ${#miss[@]} -gt 0 ]; then
+    if ! is_root; then
+      echo "== DPDK tests skipped: not root, cannot install ${miss[*]}"
+      return 0
+    fi
+    apt_install "${miss[@]}" || return
+  fi
+  echo "== cargo clippy --features dpdk"
+  cargo clippy -p pwire-dpdk-sys -p pwire-dpdk -p pwire --features dpdk --all-targets -q -- -D warnings ||
+    { rc=$?; echo "DPDK clippy FAILED"; return "$rc"; }
+  echo "== cargo test --features dpdk"
+  run_tests "$logs/pwire-test-dpdk.log" -p pwire-dpdk -p pwire --features dpdk --no-fail-fast || rc=$?
+  cat "$logs/pwire-test-dpdk.log" >>"$logs/pwire-test.log"
+  if [ "$rc" != 0 ]; then echo "DPDK tests FAILED (cargo test exit status $rc)"; fi
+  return "$rc"
+}
+
+# Miri: the unit tests of the crates with the most unsafe code, checked for undefined
+# behaviour. Needs a nightly toolchain with the miri component (added here when root). The
+# crates are built first (sysroot and dependencies once; a few minutes on a clean clone), then
+# each crate's tests run within MIRI_TIMEOUT seconds (default 180; a timeout fails the step):
+# tests shrink their loops and proptest cases under cfg(miri), so a crate takes about a minute
+# or less. MIRIFLAGS is passed through as set; isolation stays on (the tests are hermetic: no
+# files, host clock or environment).
+miri_crates=(pwire-buffer pwire-graph pwire-table pwire-wire)
+miri_step() {
+  local c log rc m0 took status=0
+  echo "== miri (${miri_crates[*]})"
+  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "miri: skipped: no nightly toolchain (rustup toolchain install nightly)"
+    return 0
+  fi
+  if ! cargo +nightly miri --version >/dev/null 2>&1 && is_root; then
+    echo "miri: installing the miri component of the nightly toolchain"
+    timeout 600 rustup component add miri rust-src --toolchain nightly >"$logs/pwire-miri-install.log" 2>&1 ||
+      tail -3 "$logs/pwire-miri-install.log"
+  fi
+  if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    echo "miri: skipped: the nightly toolchain has no miri component" \
+      "(rustup component add miri rust-src --toolchain nightly: as root, with rustup's server reachable)"
+    return 0
+  fi
+  m0=$(date +%s)
+  log=$logs/pwire-miri-build.log
+  if ! cargo +nightly miri test "${miri_crates[@]/#/-p=}" --lib --no-run >"$log" 2>&1; then
+    echo "miri: FAILED to build the tests; $log"
+    grep -E -m1 -A25 '^error' "$log" | head -40
+    return 1
+  fi
+  echo "miri: built in $(($(date +%s) - m0)) s"
+  for c in "${miri_crates[@]}"; do
+    log=$logs/pwire-miri-$c.log
+    m0=$(date +%s)
+    rc=0
+    timeout "${MIRI_TIMEOUT:-180}" cargo +nightly miri test -p "$c" --lib >"$log" 2>&1 || rc=$?
+    took="$(($(date +%s) - m0)) s"
+    if [ "$rc" = 0 ]; then
+      # (Without the "finished in": that is Miri's virtual clock, not the time it took.)
+      echo "miri $c: $(grep -E '^test result' "$log" | tail -1 | sed 's/; finished in.*//') ($took)"
+      continue
+    fi
+    status=1
+    if [ "$rc" = 124 ]; then
+      echo "miri $c: FAILED: timed out after ${MIRI_TIMEOUT:-180} s (shrink its tests under cfg(miri)); $log"
+    else
+      echo "miri $c: FAILED ($took, exit status $rc); $log"
+    fi
+    grep -E -m1 -A25 'Undefined Behavior|unsupported operation|panicked|^error' "$log" | head -40
+  done
+  return "$status"
+}
 
 need=()
 command -v tshark >/dev/null || need+=(tshark)
 command -v ip >/dev/null || need+=(iproute2)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v ping >/dev/null || need+=(iputils-ping)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "== installing: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+command -v python3 >/dev/null || need+=(python3)
+if { want test || want dpdk; } && [ ${#need[@]} -gt 0 ]; then
+  if is_root; then
+    apt_install "${need[@]}"
   else
     echo "== not root: cannot install ${need[*]}; tests that need them will say they skip"
   fi
 fi
 
 t0=$(date +%s)
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -D warnings"
-cargo clippy --workspace --all-targets -q -- -D warnings
-echo "== cargo test --workspace"
-# `|| true` would reset PIPESTATUS (pipefail makes the pipeline fail with cargo): take it first.
-set +e
-cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/pwire-test.log | grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped'
-status=${PIPESTATUS[0]}
-set -e
-# A few seconds of each fuzz target (cargo-fuzz on nightly), when they can run here.
-fuzz_status=0
-echo "== fuzz (${FUZZ_SECONDS:-5} s per target)"
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-  echo "fuzz: skipped: no nightly toolchain (rustup toolchain install nightly)"
-else
-  if ! cargo fuzz --version >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "fuzz: installing cargo-fuzz"
-    timeout 900 cargo install -q --locked cargo-fuzz >/dev/null 2>&1 || true
-  fi
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "fuzz: skipped: cargo-fuzz is not installed (cargo install cargo-fuzz)"
-  else
-    for t in $(cargo +nightly fuzz list); do
-      mkdir -p "fuzz/corpus/$t"
-      if ASAN_OPTIONS=detect_leaks=0 cargo +nightly fuzz run -O "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
-        -max_total_time="${FUZZ_SECONDS:-5}" -rss_limit_mb=4096 >"/tmp/pwire-fuzz-$t.log" 2>&1; then
-        echo "fuzz $t: $(grep -Eo 'Done [0-9]+ runs' "/tmp/pwire-fuzz-$t.log" | tail -1), no finding"
-      else
-        echo "fuzz $t: FAILED (fuzz/artifacts/$t/)"
-        grep -E -A15 'panicked|ERROR|SUMMARY' "/tmp/pwire-fuzz-$t.log" | head -40
-        fuzz_status=1
-      fi
-    done
-  fi
+: >"$logs/pwire-test.log"
+status=0 fuzz_status=0 miri_status=0
+if want fmt; then
+  echo "== cargo fmt --check"
+  cargo fmt --all -- --check
 fi
-passed=$(grep -Eo '[0-9]+ passed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
-failed=$(grep -Eo '[0-9]+ failed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
+if want clippy; then
+  echo "== cargo clippy --all-targets -D warnings"
+  cargo clippy --workspace --all-targets -q -- -D warnings
+fi
+if want test; then
+  echo "== cargo test --workspace"
+  run_tests "$logs/pwire-test.log" --workspace --no-fail-fast || status=$?
+fi
+if want fuzz; then fuzz_step || fuzz_status=$?; fi
+if want dpdk; then
+  dpdk_step || { rc=$?; [ "$status" != 0 ] || status=$rc; }
+fi
+if want miri; then miri_step || miri_status=$?; fi
 
-# DPDK: Debian's DPDK 22.11 and bindgen's libclang, installed once (dpkg -s makes a second run
-# free); then the dpdk crates' lints and the DPDK tests (EAL --no-huge, net_ring round trip,
-# start-up errors, net_af_packet e2e in netns, two workers), all behind `--features dpdk`.
-dpdk_pkgs=(dpdk dpdk-dev libdpdk-dev pkg-config clang libclang-dev)
-dpdk_miss=()
-for p in "${dpdk_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || dpdk_miss+=("$p"); done
-if [ ${#dpdk_miss[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
-  echo "== installing: ${dpdk_miss[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${dpdk_miss[@]}" >/dev/null
-  dpdk_miss=()
-fi
-if [ ${#dpdk_miss[@]} -gt 0 ]; then
-  echo "== DPDK tests skipped: not root, cannot install ${dpdk_miss[*]}"
-else
-  echo "== cargo clippy --features dpdk"
-  cargo clippy -p pwire-dpdk-sys -p pwire-dpdk -p pwire --features dpdk --all-targets -q -- -D warnings
-  echo "== cargo test --features dpdk"
-  cargo test -p pwire-dpdk -p pwire --features dpdk --no-fail-fast 2>&1 | tee /tmp/pwire-test-dpdk.log |
-    grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped' || true
-  dstatus=${PIPESTATUS[0]}
-  cat /tmp/pwire-test-dpdk.log >> /tmp/pwire-test.log
-  if [ "$dstatus" != 0 ] && [ "$status" = 0 ]; then status=$dstatus; fi
-  passed=$(grep -Eo '[0-9]+ passed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
-  failed=$(grep -Eo '[0-9]+ failed' /tmp/pwire-test.log | awk '{s+=$1} END {print s+0}')
-fi
-echo "== $(( $(date +%s) - t0 )) s"
+# (grep finds nothing when only fmt/clippy ran: its status must not end the script.)
+passed=$({ grep -Eo '[0-9]+ passed' "$logs/pwire-test.log" || true; } | awk '{s+=$1} END {print s+0}')
+failed=$({ grep -Eo '[0-9]+ failed' "$logs/pwire-test.log" || true; } | awk '{s+=$1} END {print s+0}')
+echo "== $(($(date +%s) - t0)) s"
 echo "$passed passed, $failed failed"
 if [ "$status" != 0 ]; then
-  grep -A30 -E '^---- |^failures:' /tmp/pwire-test.log | head -200
+  { grep -A30 -E '^---- |^failures:' "$logs/pwire-test.log" || true; } | head -200
   exit "$status"
 fi
-exit "$fuzz_status"
+if [ "$fuzz_status" != 0 ]; then exit "$fuzz_status"; fi
+exit "$miri_status"

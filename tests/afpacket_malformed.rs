@@ -4,8 +4,10 @@
 //! real interface can send: frames longer than a buffer ("packet too big for buffer").
 //!
 //! Each case: every frame is counted under the expected name, nothing panics, every buffer is
-//! back in the pool. Needs root and iproute2; otherwise it prints why and passes.
+//! back in the pool. Needs root and iproute2: fails without them as root or in CI, skips saying
+//! why elsewhere (pwire_testkit::prereq).
 
+use pwire_testkit::prereq::{self, require};
 use pwire_testkit::Harness;
 use pwire_tests::{features, l2tp_frame, Rng};
 use std::fs::File;
@@ -122,18 +124,6 @@ impl Drop for Raw {
     }
 }
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Some(format!("euid is {euid}, not 0"));
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some("`ip' (iproute2) is not runnable".into()),
-    }
-}
-
 fn inner(tag: u8) -> Vec<u8> {
     let mut f = vec![0x02, 0, 0, 0, 0xbb, 1, 0x02, 0, 0, 0, 0xaa, 1, 0x88, 0xb5];
     f.extend((0..46).map(|i| tag.wrapping_add(i)));
@@ -174,16 +164,12 @@ fn case(h: &mut Harness, tx: &Raw, name: &str, frames: &[Vec<u8>], node: &str, r
 
 #[test]
 fn malformed_frames_from_a_veth() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipped: needs root and iproute2 ({why})");
+    let Some(ns) = require(
+        prereq::root()
+            .and_then(|()| prereq::tool("ip", "-V"))
+            .and_then(|()| Netns::new().map_err(|e| format!("cannot create a netns: {e}"))),
+    ) else {
         return;
-    }
-    let ns = match Netns::new() {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("skipped: cannot create a network namespace ({e})");
-            return;
-        }
     };
     for (a, b) in [("va", "vb"), ("vc", "vd")] {
         ns.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);

@@ -2,13 +2,15 @@
 //! processes in network namespaces joined by a veth (fd00::1 — fd00::2), a host behind each
 //! (10.1.1.1, 10.1.1.2), a ping and a TCP transfer across the tunnel, and the failure cases an
 //! operator meets: a cookie mismatch, a tunnel deleted and re-created, a pwire restarted.
-//! Needs root and iproute2 (CI has both); prints why and passes otherwise.
+//! Needs root, iproute2, ping and python3: fails without them as root or in CI, skips saying
+//! why elsewhere (pwire_testkit::prereq).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pwire_testkit::netns::{netns_sh, ping, skip_reason, tcp_transfer, NsPwire};
+use pwire_testkit::netns::{netns_sh, ping, prerequisites, tcp_transfer, NsPwire};
+use pwire_testkit::prereq::require;
 use pwire_tests::{bin, ensure_built};
 
 fn root() -> PathBuf {
@@ -106,8 +108,7 @@ impl Drop for Topo {
 
 #[test]
 fn two_node_pseudowire_end_to_end() {
-    if let Some(why) = skip_reason(&[]) {
-        eprintln!("skipped: {why}");
+    if require(prerequisites(&["python3"])).is_none() {
         return;
     }
     ensure_built();

@@ -7,7 +7,8 @@
 //! X to the tx interface set with `test xc <X> <Y>`, through `interface-output`, so these tests
 //! depend on no other feature crate.
 //!
-//! Need root and iproute2; otherwise each test prints why and passes.
+//! Need root and iproute2: without them each test fails as root or in CI, and skips saying why
+//! elsewhere (pwire_testkit::prereq).
 
 mod common;
 

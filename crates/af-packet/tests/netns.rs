@@ -1,5 +1,6 @@
 //! End-to-end tests over a veth pair in a private network namespace.
-//! Need root and iproute2; otherwise each test prints why and passes.
+//! Need root and iproute2: without them each test fails as root or in CI, and skips saying why
+//! elsewhere (pwire_testkit::prereq).
 
 mod common;
 

@@ -42,13 +42,14 @@ fn shipped_example() {
 }
 
 #[test]
-fn the_repository_startup_conf_parses_if_present() {
-    // The workspace's own startup.conf must stay parseable; it may not exist
-    // yet while the workspace is being laid out.
+fn the_repository_startup_conf_parses() {
+    // The workspace's own startup.conf is in the repository: missing is a failure, not a skip.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../startup.conf");
-    if std::path::Path::new(path).exists() {
-        parse_file(path).unwrap_or_else(|e| panic!("{e}"));
-    }
+    assert!(
+        std::path::Path::new(path).is_file(),
+        "{path} is missing (it is part of the repository)"
+    );
+    parse_file(path).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

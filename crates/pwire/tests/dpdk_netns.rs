@@ -8,7 +8,8 @@
 //!   the kernel side spread over both queues (PACKET_FANOUT hash) and each worker's
 //!   `dpdk-input` receives; `set interface rx-placement` moves queue 1 to worker 0.
 //!
-//! Needs root, iproute2, ping and python3 (CI has them); prints why and passes otherwise.
+//! Needs root, iproute2, ping and python3 (CI has them): fails without them as root or in CI,
+//! skips saying why elsewhere (pwire_testkit::prereq).
 //! Every wait is bounded; namespaces and processes are removed on drop.
 
 #![cfg(feature = "dpdk")]
@@ -19,7 +20,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use pwire_cli::Client;
-use pwire_testkit::netns::{netns_sh, ping, skip_reason, tcp_transfer, NsPwire};
+use pwire_testkit::netns::{netns_sh, ping, prerequisites, tcp_transfer, NsPwire};
+use pwire_testkit::prereq::require;
 use pwire_testkit::TempDir;
 
 /// The two tests share the machine's two CPUs badly: run them one at a time.
@@ -29,14 +31,11 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Takes the one-test-at-a-time lock and a temp dir, or returns None (after saying why)
-/// when this machine cannot run the namespace tests.
+/// Takes the one-test-at-a-time lock and a temp dir; None (the test returns) when this
+/// machine cannot run the namespace tests and may skip them (pwire_testkit::prereq).
 fn setup(tag: &str) -> Option<(MutexGuard<'static, ()>, TempDir)> {
     let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(why) = skip_reason(&["python3"]) {
-        eprintln!("skipped: {why}");
-        return None;
-    }
+    require(prerequisites(&["python3"]))?;
     Some((g, TempDir::new(tag)))
 }
 

@@ -8,8 +8,11 @@
 //!   makes a pg-in, pg-out loop through the real engine.
 //! - pcap helpers to write stream inputs and read captures.
 //! - [`netns`]: namespaces, pwire processes, ping and TCP for the end-to-end tests.
+//! - [`prereq`]: what a test needs from the machine, and the one rule for a missing
+//!   prerequisite (fails as root or in CI, skips saying why elsewhere).
 
 pub mod netns;
+pub mod prereq;
 
 use pwire_cli::CliError;
 use pwire_graph::{next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};

@@ -1,30 +1,21 @@
 //! Network-namespace plumbing shared by the end-to-end tests that run real `pwire` processes
-//! (tests/e2e.rs over af-packet, crates/pwire/tests/dpdk_netns.rs over DPDK): the root and
-//! tool check, scripts/netns.sh, a pwire process inside a namespace, ping and a TCP transfer
-//! checked by digest. Every wait is bounded.
+//! (tests/e2e.rs over af-packet, crates/pwire/tests/dpdk_netns.rs over DPDK): their
+//! prerequisites, scripts/netns.sh, a pwire process inside a namespace, ping and a TCP
+//! transfer checked by digest. Every wait is bounded.
 
+use crate::prereq;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-extern "C" {
-    fn geteuid() -> u32;
-}
-
-/// Why the namespace tests cannot run here (not root, or one of `ip`, `ping` and `extra`
-/// missing), or None.
-pub fn skip_reason(extra: &[&str]) -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { geteuid() };
-    if euid != 0 {
-        return Some(format!("needs root for network namespaces (euid {euid})"));
-    }
+/// What the namespace tests need: root, and `ip`, `ping` and each of `extra` runnable; Err
+/// says what is missing (see [`crate::prereq`] for what a test does with it).
+pub fn prerequisites(extra: &[&str]) -> Result<(), String> {
+    prereq::root().map_err(|e| format!("network namespaces: {e}"))?;
     for bin in ["ip", "ping"].iter().chain(extra) {
-        if Command::new(bin).arg("-V").output().is_err() {
-            return Some(format!("`{bin}' not installed"));
-        }
+        prereq::tool(bin, "-V")?;
     }
-    None
+    Ok(())
 }
 
 /// Runs `script` in bash after sourcing `<root>/scripts/netns.sh`, with `PW_PREFIX=prefix`

@@ -438,6 +438,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn mac_display_parse_round_trip(o in any::<[u8; 6]>()) {
             let m = Mac(o);

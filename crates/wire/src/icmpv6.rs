@@ -702,6 +702,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn nd_round_trip(r in nd_repr(), src: [u8; 16], dst: [u8; 16]) {
             let mut buf = [0xa5u8; 48];

@@ -197,6 +197,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn round_trip(src: [u8; 4], dst: [u8; 4], proto: u8, len in 0u16..65000, ttl: u8) {
             let h = Ip4Hdr::new(src.into(), dst.into(), proto, len, ttl);

@@ -409,6 +409,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn repr_round_trip(
             src: [u8; 16], dst: [u8; 16], nh: u8, plen: u16, hl: u8, tc: u8, fl in 0u32..1 << 20

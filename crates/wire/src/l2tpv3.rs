@@ -681,6 +681,8 @@ mod test {
     }
 
     #[test]
+    // Reads a golden capture: file access is shut off under Miri (isolation).
+    #[cfg_attr(miri, ignore)]
     fn snabb_decap_golden() {
         // Frames arriving on the uplink: Ethernet / IPv6 (nh 115) / L2TPv3 / Ethernet.
         let input = snabb_frames("l2tpv3-uplink.cap.input");
@@ -707,6 +709,8 @@ mod test {
     }
 
     #[test]
+    // Reads a golden capture: file access is shut off under Miri (isolation).
+    #[cfg_attr(miri, ignore)]
     fn snabb_encap_golden() {
         // Attachment-circuit frames, encapsulated exactly as the independent implementation did.
         let input = snabb_frames("ac.cap.input");
@@ -746,6 +750,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn emit_parse_round_trip(
             layout in layout(),

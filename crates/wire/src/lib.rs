@@ -148,6 +148,23 @@ macro_rules! header {
 }
 pub(crate) use header;
 
+/// The proptest configuration of every property test here. Under Miri (scripts/test.sh runs
+/// this crate's unit tests there) a case costs thousands of times more, so a few cases show
+/// that the code Miri checks is sound on varied input, and no regression file is read or
+/// written (file access is shut off by Miri's isolation).
+#[cfg(test)]
+pub(crate) fn proptest_config() -> proptest::test_runner::Config {
+    if cfg!(miri) {
+        proptest::test_runner::Config {
+            cases: 8,
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        }
+    } else {
+        proptest::test_runner::Config::default()
+    }
+}
+
 /// Shared checks for every fixed header type, used by each module's tests.
 #[cfg(test)]
 pub(crate) mod header_tests {

@@ -132,6 +132,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn round_trip(s: u16, d: u16, seq: u32, ack: u32, flags in 0u16..0x1000) {
             let h = TcpHdr::new(s, d, seq, ack, flags);

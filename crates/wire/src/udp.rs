@@ -92,6 +92,7 @@ mod test {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_config())]
         #[test]
         fn round_trip(s: u16, d: u16, l: u16) {
             let mut buf = [0xa5u8; 8];

@@ -515,12 +515,7 @@ fn sequencing_survives_a_stray_number_and_counts_missing_ones() {
 
 #[test]
 fn tshark_decodes_every_cookie_size_with_and_without_sublayer() {
-    if std::process::Command::new("tshark")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: tshark not installed (scripts/test.sh installs it)");
+    if pwire_testkit::prereq::require(pwire_testkit::prereq::tshark()).is_none() {
         return;
     }
     for (size, sub) in [

@@ -9,6 +9,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use pwire_testkit::prereq::{self, require};
+
 /// The netns tests share 2 cores and measure throughput: run them one at
 /// a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -17,22 +19,10 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn ip_works() -> Result<(), String> {
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!("`ip -V` failed: {}", o.status)),
-        Err(e) => Err(format!("`ip` not runnable: {e}")),
-    }
-}
-
-/// `None` if we can run netns tests, else why not.
-pub fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Some(format!("euid is {euid}, not 0"));
-    }
-    ip_works().err()
+/// Ok if we can run netns tests (root, and iproute2), else why not.
+pub fn prerequisites() -> Result<(), String> {
+    prereq::root()?;
+    prereq::tool("ip", "-V")
 }
 
 fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
@@ -128,20 +118,12 @@ impl Drop for Netns {
 }
 
 /// Serialises the test, checks privileges, and makes a namespace with a
-/// veth pair `va`/`vb`. `None` (after printing the reason) means skip.
+/// veth pair `va`/`vb`. `None` means the test returns: a prerequisite is missing and this
+/// machine may skip (as root or in CI it panics instead, see pwire_testkit::prereq).
 pub fn setup() -> Option<(MutexGuard<'static, ()>, Netns)> {
     let guard = serial();
-    if let Some(why) = skip_reason() {
-        eprintln!("skipped: needs root and iproute2 ({why})");
-        return None;
-    }
-    let ns = match Netns::new() {
-        Ok(ns) => ns,
-        Err(e) => {
-            eprintln!("skipped: needs root and iproute2 (cannot create netns: {e})");
-            return None;
-        }
-    };
+    require(prerequisites())?;
+    let ns = require(Netns::new().map_err(|e| format!("cannot create a netns: {e}")))?;
     ns.veth("va", "vb");
     Some((guard, ns))
 }
@@ -154,21 +136,12 @@ pub struct Topo {
     pub hosts: Vec<Netns>,
 }
 
-/// Serialises the test, checks privileges and builds a [`Topo`]. `None` (after printing the
-/// reason) means skip.
+/// Serialises the test, checks privileges and builds a [`Topo`]. `None` means the test
+/// returns, as for [`setup`].
 pub fn dut_setup(pairs: &[&str], host_ns: bool) -> Option<(MutexGuard<'static, ()>, Topo)> {
     let guard = serial();
-    if let Some(why) = skip_reason() {
-        eprintln!("skipped: needs root and iproute2 ({why})");
-        return None;
-    }
-    let dut = match Netns::new() {
-        Ok(ns) => ns,
-        Err(e) => {
-            eprintln!("skipped: needs root and iproute2 (cannot create netns: {e})");
-            return None;
-        }
-    };
+    require(prerequisites())?;
+    let dut = require(Netns::new().map_err(|e| format!("cannot create a netns: {e}")))?;
     let mut hosts = Vec::new();
     for p in pairs {
         let (far, near) = (format!("{p}0"), format!("{p}1"));

@@ -178,13 +178,10 @@ pub fn captured(h: &mut Harness, iface: &str, p: &Path) -> Vec<Vec<u8>> {
 }
 
 /// Runs tshark over a pcap pwire wrote: fails on any expert message (malformed packet, bad
-/// checksum, length mismatch); returns
-/// one `frame.protocols` string per packet (None when tshark is absent).
+/// checksum, length mismatch); returns one `frame.protocols` string per packet. Without
+/// tshark: a failure as root or in CI, else None (the caller skips the check, said on stderr).
 pub fn tshark(p: &Path) -> Option<Vec<String>> {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        eprintln!("skipped: tshark not installed");
-        return None;
-    }
+    pwire_testkit::prereq::require(pwire_testkit::prereq::tshark())?;
     let out = Command::new("tshark")
         .args(["-r"])
         .arg(p)
