@@ -326,6 +326,20 @@ impl Buffer {
         self.current_length = len as u16;
     }
 
+    /// [`Buffer::narrow`] without its check, for a hot loop whose own length checks already
+    /// bound the range but whose compiler cannot see it (the packet length is reloaded after
+    /// other metadata writes).
+    ///
+    /// # Safety
+    /// `offset + len` must not exceed the packet's current length.
+    #[inline(always)]
+    pub unsafe fn narrow_unchecked(&mut self, offset: usize, len: usize) {
+        debug_assert!(offset + len <= self.current_length as usize);
+        // Within the packet by the caller's contract, so within the buffer (see `advance`).
+        self.current_data += offset as i16;
+        self.current_length = len as u16;
+    }
+
     /// Shortens the packet to `len` bytes (padding after the payload); no-op when it is
     /// already that short.
     #[inline(always)]

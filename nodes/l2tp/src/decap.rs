@@ -219,7 +219,7 @@ impl<const LOCAL: bool> Decap<LOCAL> {
         if !dl.addr_ok(ip) {
             // The feature sees transit traffic too: a packet to another destination is not
             // this session's, and goes on to the FIB.
-            return if !LOCAL && ip.dst != dl.our {
+            return if !LOCAL && ip.dst != dl.our() {
                 Verdict::NotOurs(C::AddrMismatch)
             } else {
                 Verdict::Drop(C::AddrMismatch, Some(idx))
@@ -252,12 +252,15 @@ impl<const LOCAL: bool> Decap<LOCAL> {
 }
 
 /// Hands a delivered packet to L2: strips the outer headers and any padding after them, and
-/// sets the RX interface to the tunnel. `strip + inner` is the IPv6 packet, inside the
-/// buffer (every caller checked it against the packet length).
+/// sets the RX interface to the tunnel.
+///
+/// # Safety
+/// `strip + inner` must not exceed the packet's length (every caller has checked the IPv6
+/// packet, `strip + inner` bytes, against it).
 #[inline(always)]
-fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index: u32, idx: u32) {
-    // The callers' length checks let the compiler drop narrow's.
-    b.narrow(strip, inner);
+unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index: u32, idx: u32) {
+    // SAFETY: the caller's contract is narrow_unchecked's.
+    unsafe { b.narrow_unchecked(strip, inner) };
     b.sw_if_index = [sw_if_index, !0];
     b.l2_len = l2_len(b.current());
     b.opaque.session_index = idx;
@@ -318,7 +321,8 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             if let Some((strip, inner)) = c.fast(m, vs, &mut self.admin, rows, pre, b.current()) {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
-                strip_to_inner(b, strip, inner, c.dl.sw_if_index, c.idx);
+                // SAFETY: `fast` checked the IPv6 packet (strip + inner) against the buffer.
+                unsafe { strip_to_inner(b, strip, inner, c.dl.sw_if_index, c.idx) };
                 c.pkts += 1;
                 c.bytes += inner as u64;
                 *nx = Next::L2Input as u16;
@@ -326,8 +330,8 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                     cx.trace(
                         b,
                         DecapTrace {
-                            src: c.dl.client,
-                            dst: c.dl.our,
+                            src: c.dl.client(),
+                            dst: c.dl.our(),
                             session: c.idx as i32,
                         },
                     );
@@ -353,7 +357,8 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                 } => {
                     matched += 1;
                     let sw = m.sessions[session as usize].dl.sw_if_index;
-                    strip_to_inner(b, strip, inner, sw, session);
+                    // SAFETY: classify checked the IPv6 packet (strip + inner) against the data.
+                    unsafe { strip_to_inner(b, strip, inner, sw, session) };
                     // The cached session's counters add up over the frame; others' go straight in.
                     if session == c.idx {
                         c.pkts += 1;
@@ -446,13 +451,11 @@ impl<'a> FrameCache<'a> {
         repeat: false,
         dl: DecapLine {
             cookie: [0; 2],
-            our: [0; 16],
-            client: [0; 16],
+            addrs: [0; 32],
             local_sid: 0,
             sw_if_index: 0,
             hdr: 0,
             layout: pwire_wire::L2tpLayout::VPP,
-            prev_valid: false,
             sequenced: false,
         },
         pkts: 0,
@@ -497,7 +500,8 @@ impl<'a> FrameCache<'a> {
             if seq.is_some_and(|q| !dl.seq_in_window(q, d)) {
                 return (k, bytes);
             }
-            strip_to_inner(b, strip, inner, dl.sw_if_index, idx);
+            // SAFETY: `deliverable` checked the IPv6 packet (strip + inner) against `d`.
+            unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
             *nx = Next::L2Input as u16;
             bytes += inner as u64;
         }
@@ -616,7 +620,8 @@ fn varied_run(
             return k;
         }
         let idx = found.unwrap_or(u32::MAX);
-        strip_to_inner(b, strip, inner, dl.sw_if_index, idx);
+        // SAFETY: `deliverable` checked the IPv6 packet (strip + inner) against `d`.
+        unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
         *nx = Next::L2Input as u16;
         if let Some(r) = row(rows, idx) {
             r.add(sc::RX_PKTS, 1);

@@ -23,6 +23,7 @@ use pwire_wire::l2tpv3::{cookie_mask, cookie_word, Cookie, CookieSize, L2tpLayou
 use pwire_wire::{Ip6Hdr, Ip6L2tpHead};
 use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use zerocopy::IntoBytes;
 
 /// Per-session counter indices.
 pub mod sc {
@@ -182,18 +183,17 @@ pub const MAX_REWRITE: usize = 56;
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
 pub struct DecapLine {
-    /// Local cookies `[current, previous]` as [`cookie_word`]s.
+    /// Local cookies as [`cookie_word`]s: the current one, and the previous one after a
+    /// rollover (the current one again before any), so a match is two compares and no flag.
     pub cookie: [u64; 2],
-    /// The session's addresses: a packet must come from `client` to `our`.
-    pub our: [u8; 16],
-    pub client: [u8; 16],
+    /// The session's addresses as a packet carries them, client (source) then our address
+    /// (destination): one 32-byte compare with the IPv6 header's two addresses.
+    pub addrs: [u8; 32],
     pub local_sid: u32,
     pub sw_if_index: u32,
     /// L2TPv3 header length.
     pub hdr: u8,
     pub layout: L2tpLayout,
-    /// The previous cookie is accepted too (after a rollover).
-    pub prev_valid: bool,
     /// Sequencing: a packet also needs its number checked against the session's window.
     pub sequenced: bool,
 }
@@ -204,13 +204,29 @@ impl DecapLine {
     /// The cookie word (under the session's mask) is a local cookie.
     #[inline(always)]
     pub fn cookie_ok(&self, w: u64) -> bool {
-        w == self.cookie[0] || (self.prev_valid && w == self.cookie[1])
+        w == self.cookie[0] || w == self.cookie[1]
     }
 
     /// The packet's outer addresses are the session's.
     #[inline(always)]
     pub fn addr_ok(&self, ip: &Ip6Hdr) -> bool {
-        ip.src == self.client && ip.dst == self.our
+        // Source and destination are contiguous in the header: one 32-byte compare (two
+        // vector compares) instead of four word compares.
+        ip.as_bytes()[8..40] == self.addrs
+    }
+
+    /// The session's client (source) address.
+    pub fn client(&self) -> [u8; 16] {
+        let mut a = [0; 16];
+        a.copy_from_slice(&self.addrs[..16]);
+        a
+    }
+
+    /// The session's own (destination) address.
+    pub fn our(&self) -> [u8; 16] {
+        let mut a = [0; 16];
+        a.copy_from_slice(&self.addrs[16..]);
+        a
     }
 
     /// The fast path's whole check of a packet of `len` bytes with the L2TPv3 header right
@@ -366,18 +382,24 @@ impl Session {
         }
         self.rewrite = rw;
         self.rewrite_len = (Ip6Hdr::LEN + l) as u8;
+        let cur = cookie_word(self.local_cookie[0].as_bytes());
+        let mut addrs = [0u8; 32];
+        addrs[..16].copy_from_slice(&self.client.octets());
+        addrs[16..].copy_from_slice(&self.our.octets());
         self.dl = DecapLine {
             cookie: [
-                cookie_word(self.local_cookie[0].as_bytes()),
-                cookie_word(self.local_cookie[1].as_bytes()),
+                cur,
+                if self.prev_cookie_valid {
+                    cookie_word(self.local_cookie[1].as_bytes())
+                } else {
+                    cur
+                },
             ],
-            our: self.our.octets(),
-            client: self.client.octets(),
+            addrs,
             local_sid: self.local_session_id,
             sw_if_index: self.sw_if_index,
             hdr: l as u8,
             layout: self.layout,
-            prev_valid: self.prev_cookie_valid,
             sequenced: self.sequencing,
         };
     }
