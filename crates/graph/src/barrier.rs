@@ -42,6 +42,7 @@ struct Stats {
     syncs_since_clear: AtomicU64,
     last_wait_ns: AtomicU64,
     max_wait_ns: AtomicU64,
+    total_wait_ns: AtomicU64,
     last_hold_ns: AtomicU64,
     max_hold_ns: AtomicU64,
     /// The `syncs` number of the guard that held longest.
@@ -71,6 +72,8 @@ pub struct BarrierStats {
     pub last_wait_ns: u64,
     /// The longest such wait.
     pub max_wait_ns: u64,
+    /// Sum of all waits.
+    pub total_wait_ns: u64,
     /// How long the last guard was held (workers parked, main thread working).
     pub last_hold_ns: u64,
     /// The longest hold.
@@ -117,6 +120,7 @@ impl Barrier {
                 syncs_since_clear: AtomicU64::new(0),
                 last_wait_ns: AtomicU64::new(0),
                 max_wait_ns: AtomicU64::new(0),
+                total_wait_ns: AtomicU64::new(0),
                 last_hold_ns: AtomicU64::new(0),
                 max_hold_ns: AtomicU64::new(0),
                 max_hold_at: AtomicU64::new(0),
@@ -145,6 +149,7 @@ impl Barrier {
             syncs_since_clear: get(&s.syncs_since_clear),
             last_wait_ns: get(&s.last_wait_ns),
             max_wait_ns: get(&s.max_wait_ns),
+            total_wait_ns: get(&s.total_wait_ns),
             last_hold_ns: get(&s.last_hold_ns),
             max_hold_ns: get(&s.max_hold_ns),
             max_hold_at: get(&s.max_hold_at),
@@ -159,6 +164,7 @@ impl Barrier {
             &s.syncs_since_clear,
             &s.last_wait_ns,
             &s.max_wait_ns,
+            &s.total_wait_ns,
             &s.last_hold_ns,
             &s.max_hold_ns,
             &s.max_hold_at,
@@ -207,6 +213,7 @@ impl Barrier {
         set(&s.syncs, get(&s.syncs) + 1);
         set(&s.syncs_since_clear, get(&s.syncs_since_clear) + 1);
         set(&s.last_wait_ns, wait);
+        set(&s.total_wait_ns, get(&s.total_wait_ns).saturating_add(wait));
         if wait > get(&s.max_wait_ns) {
             set(&s.max_wait_ns, wait);
         }

@@ -34,7 +34,7 @@ use crate::{rdtsc, Node, FRAME_SIZE};
 use pwire_buffer::{BufferIndex, Pool, ThreadCache};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -322,7 +322,10 @@ pub struct ThreadShared {
     pub counters: Counters,
     pub stats: Box<[NodeStats]>,
     pub loops: AtomicU64,
+    /// The CPU this thread is placed on (`cpu { }`), if any.
     pub cpu: Option<usize>,
+    /// Whether pinning to `cpu` worked ([`Pin`] as a byte, see [`ThreadShared::pin`]).
+    pin: AtomicU8,
     pub lwp: AtomicU64,
     /// Set by the main thread to make process node `i` run at the next loop.
     pub signals: Box<[AtomicBool]>,
@@ -341,12 +344,72 @@ impl ThreadShared {
                 .collect(),
             loops: AtomicU64::new(0),
             cpu,
+            pin: AtomicU8::new(Pin::NotAsked as u8),
             lwp: AtomicU64::new(0),
             signals: (0..graph.nodes.len())
                 .map(|_| AtomicBool::new(false))
                 .collect(),
             idle: IdleWait::new(),
         }
+    }
+
+    /// Pins the calling thread to this thread's `cpu` (nothing when it has none) and records
+    /// the outcome for `show threads`; a failure is returned for the caller to report.
+    pub fn pin_current(&self) -> std::io::Result<()> {
+        let Some(c) = self.cpu else {
+            return Ok(());
+        };
+        let r = pin_current_thread(c);
+        self.set_pin(r.is_ok());
+        r
+    }
+
+    /// Records the outcome of pinning this thread (for a thread pinned before this record
+    /// existed, as the main thread is).
+    pub fn set_pin(&self, ok: bool) {
+        let p = if ok { Pin::Pinned } else { Pin::Failed };
+        self.pin.store(p as u8, Ordering::Relaxed);
+    }
+
+    /// Whether this thread was pinned to its CPU.
+    pub fn pin(&self) -> Pin {
+        match self.pin.load(Ordering::Relaxed) {
+            x if x == Pin::Pinned as u8 => Pin::Pinned,
+            x if x == Pin::Failed as u8 => Pin::Failed,
+            _ => Pin::NotAsked,
+        }
+    }
+}
+
+/// Outcome of pinning a thread to its CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Pin {
+    /// No CPU was chosen for the thread, or it has not been pinned yet.
+    NotAsked,
+    Pinned,
+    /// The OS refused (CPU offline or outside this process's cpuset): the thread runs wherever
+    /// the scheduler puts it.
+    Failed,
+}
+
+/// Pins the calling thread to `cpu` (VPP pins every thread to its lcore).
+pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
+    // `cpu_set_t` holds CPU_SETSIZE CPUs; core_affinity would index past it.
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "CPU {cpu} is beyond the {} a CPU set holds",
+                libc::CPU_SETSIZE
+            ),
+        ));
+    }
+    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        Ok(())
+    } else {
+        // core_affinity only says no: the reason is sched_setaffinity's errno, still set.
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -665,4 +728,40 @@ pub fn worker_loop(rt: &mut Runtime, barrier: &Barrier, stop: &AtomicBool, max_s
     }
     rt.discard_pending();
     rt.cache.drain();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+
+    // Miri cannot set CPU affinity (nor make the epoll set a thread record owns).
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_failed_pin_is_reported_and_recorded() {
+        let g = Graph::build(Registry::new()).unwrap();
+        // On a scratch thread: pinning the test's own thread would outlive the test.
+        std::thread::spawn(move || {
+            let rec = |cpu| ThreadShared::new(1, "vpp_wk_0".into(), &g, cpu);
+            let none = rec(None);
+            assert!(none.pin_current().is_ok());
+            assert_eq!(none.pin(), Pin::NotAsked);
+            // No machine this runs on has CPU 1023 (the last a CPU set holds).
+            let bad = rec(Some(1023));
+            let e = bad.pin_current().unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+            assert_eq!(bad.pin(), Pin::Failed);
+            let beyond = rec(Some(libc::CPU_SETSIZE as usize));
+            assert_eq!(
+                beyond.pin_current().unwrap_err().kind(),
+                std::io::ErrorKind::InvalidInput
+            );
+            let here = core_affinity::get_core_ids().unwrap()[0].id;
+            let good = rec(Some(here));
+            good.pin_current().unwrap();
+            assert_eq!(good.pin(), Pin::Pinned);
+        })
+        .join()
+        .unwrap();
+    }
 }
