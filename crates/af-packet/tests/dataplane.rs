@@ -95,7 +95,9 @@ fn register_xc(r: &mut Registry) {
             };
             // Held buffers were allocated on the main thread (no workers in that test).
             if let Some(rt) = cx.main.as_mut() {
-                rt.cache().free(&extra);
+                // SAFETY: `extra` left the held list, where `Xc` put frame buffers it consumed
+                // (next NEXT_CONSUMED), each once: nothing else holds them.
+                unsafe { rt.cache().free(&extra) };
             }
             Ok::<(), CliError>(())
         },

@@ -29,8 +29,12 @@ pub trait Node: Send {
 
 /// The packets of one dispatch and their next indices.
 ///
-/// Invariant (kept by the runtime): a buffer index appears in at most one frame slot anywhere,
-/// so handing out one `&mut Buffer` per slot is exclusive.
+/// Invariant: a buffer index appears in at most one frame slot anywhere, and a buffer in a frame
+/// is in no cache, free list or driver ring, so handing out one `&mut Buffer` per slot is
+/// exclusive. The runtime keeps it when it moves frames; the ways a node can put an index into
+/// a frame or the free list ([`Cx::enqueue`], [`Cx::enqueue_slice`], [`Cx::free`],
+/// [`crate::Runtime::inject`]) are `unsafe`, with the ownership rule that keeps it written on
+/// each.
 pub struct Frame<'a> {
     pool: &'a Pool,
     view: View<'a>,
@@ -157,10 +161,12 @@ impl std::fmt::Debug for Cx<'_> {
 }
 
 impl<'a> Cx<'a> {
-    /// The dataplane read token for [`crate::Shared`] state.
+    /// The dataplane read token for [`crate::Shared`] state, valid for this dispatch (`'a`
+    /// is the span of the borrows the runtime lent this `Cx`).
     #[inline(always)]
-    pub fn dp(&self) -> Dp {
-        // SAFETY: a `Cx` exists only inside a dispatch (see shared.rs).
+    pub fn dp(&self) -> Dp<'a> {
+        // SAFETY: a `Cx<'a>` exists only inside a dispatch and `'a` ends with it; no
+        // `Ctl::write` reference is alive during a dispatch (see shared.rs).
         unsafe { Dp::new() }
     }
     #[inline(always)]
@@ -235,16 +241,26 @@ impl<'a> Cx<'a> {
     }
 
     /// Sends a buffer this node owns (allocated, or taken from elsewhere) to next `next`.
+    ///
+    /// # Safety
+    /// The node owns `bi` and gives it up here (see [`Frame`]'s invariant): `bi` is a buffer
+    /// it allocated from this thread's cache, or took from its own frame with that slot's next
+    /// set to [`NEXT_CONSUMED`], and has not freed or enqueued since. It must not use `bi`
+    /// afterwards. Enqueueing one index twice would put it in two frame slots, and
+    /// [`Frame::iter_mut`] would then hand out two `&mut` to one buffer.
     #[inline(always)]
-    pub fn enqueue(&mut self, next: impl Into<u16>, bi: BufferIndex) {
+    pub unsafe fn enqueue(&mut self, next: impl Into<u16>, bi: BufferIndex) {
         let t = self.next_targets[next.into() as usize];
         self.sched.enqueue(t, bi);
         *self.produced += 1;
     }
 
     /// Sends buffers this node owns to next `next`, in order.
+    ///
+    /// # Safety
+    /// As [`Cx::enqueue`] for every index, and no index appears twice in `bis`.
     #[inline(always)]
-    pub fn enqueue_slice(&mut self, next: impl Into<u16>, bis: &[BufferIndex]) {
+    pub unsafe fn enqueue_slice(&mut self, next: impl Into<u16>, bis: &[BufferIndex]) {
         let t = self.next_targets[next.into() as usize];
         self.sched.enqueue_slice(t, bis);
         *self.produced += bis.len() as u32;
@@ -265,13 +281,21 @@ impl<'a> Cx<'a> {
     }
     /// This thread's buffer cache, for drivers whose device library allocates and frees
     /// buffers itself during a call the node makes (DPDK's mempool ops).
+    ///
+    /// # Safety
+    /// Whatever is freed into the cache follows [`Cx::free`]'s contract.
     #[inline(always)]
-    pub fn cache_mut(&mut self) -> &mut ThreadCache {
+    pub unsafe fn cache_mut(&mut self) -> &mut ThreadCache {
         self.cache
     }
     /// Frees buffers this node owns.
+    ///
+    /// # Safety
+    /// As [`Cx::enqueue_slice`]: each index is owned by the node (allocated by it, or in its
+    /// frame with next [`NEXT_CONSUMED`]), appears once, and is not used afterwards. A buffer
+    /// freed while still in a frame, or freed twice, would be handed out again while in use.
     #[inline(always)]
-    pub fn free(&mut self, bis: &[BufferIndex]) {
+    pub unsafe fn free(&mut self, bis: &[BufferIndex]) {
         self.cache.free(bis)
     }
     /// Exclusive access to a buffer this node owns and that is in no frame (e.g. one it just

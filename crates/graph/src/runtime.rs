@@ -492,8 +492,18 @@ impl Runtime {
     pub fn graph(&self) -> &Arc<Graph> {
         &self.graph
     }
-    pub fn cache(&mut self) -> &mut ThreadCache {
+    /// This thread's buffer cache.
+    ///
+    /// # Safety
+    /// Buffers freed into it must be owned by the caller, in no frame, cache or ring, and not
+    /// used afterwards (see [`Cx::free`]).
+    pub unsafe fn cache(&mut self) -> &mut ThreadCache {
         &mut self.cache
+    }
+
+    /// Gives this thread's cached buffers back to the pool (shutdown, tests).
+    pub fn drain_cache(&mut self) {
+        self.cache.drain();
     }
 
     fn now(&self) -> f64 {
@@ -568,7 +578,12 @@ impl Runtime {
     }
 
     /// Puts buffers into `node`'s input as if an upstream node had sent them (tests, injection).
-    pub fn inject(&mut self, node: usize, bis: &[BufferIndex]) {
+    ///
+    /// # Safety
+    /// The caller owns every index and gives it up (as [`Cx::enqueue_slice`]): each was
+    /// allocated from this runtime's cache (or is otherwise in no frame, cache or ring), appears
+    /// once in `bis`, and is not used afterwards.
+    pub unsafe fn inject(&mut self, node: usize, bis: &[BufferIndex]) {
         for &bi in bis {
             self.sched.enqueue(node as u32, bi);
         }
@@ -591,7 +606,8 @@ impl Runtime {
         // reference ends before the index is enqueued or freed below.
         let ok = build(unsafe { self.pool.get_mut(one[0]) });
         if ok {
-            self.inject(node, &one);
+            // SAFETY: `one[0]` came from the cache above and the build's reference has ended.
+            unsafe { self.inject(node, &one) };
         } else {
             self.cache.free(&one);
         }
@@ -768,7 +784,8 @@ mod tests {
             self.seen
                 .store(Arc::strong_count(&self.pool), Ordering::Relaxed);
             frame.set_all(NEXT_CONSUMED);
-            cx.free(frame.indices());
+            // SAFETY: the frame's buffers, each once, all with next NEXT_CONSUMED.
+            unsafe { cx.free(frame.indices()) };
         }
     }
 

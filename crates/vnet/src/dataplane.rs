@@ -336,7 +336,7 @@ impl Dataplane {
         self.vnet.engine().barrier.set_workers(0);
         if let Some(m) = self.main.as_mut() {
             m.discard_pending();
-            m.cache().drain();
+            m.drain_cache();
         }
     }
 }
