@@ -35,6 +35,33 @@ pub trait Node: Send {
 /// a frame or the free list ([`Cx::enqueue`], [`Cx::enqueue_slice`], [`Cx::free`],
 /// [`crate::Runtime::inject`]) are `unsafe`, with the ownership rule that keeps it written on
 /// each.
+///
+/// So a node that sends one of its frame's buffers on twice, or frees one it also forwards,
+/// does not compile without `unsafe`:
+///
+/// ```compile_fail,E0133
+/// use pwire_graph::{Cx, Frame, Node};
+/// struct Twice;
+/// impl Node for Twice {
+///     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         let bi = frame.indices()[0];
+///         frame.set_all(0); // the runtime forwards every packet to next 0 ...
+///         cx.enqueue(0u16, bi); // ... and this would put `bi` in a second slot
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0133
+/// use pwire_graph::{Cx, Frame, Node};
+/// struct FreeAndForward;
+/// impl Node for FreeAndForward {
+///     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         frame.set_all(0);
+///         let bis = frame.indices().to_vec();
+///         cx.free(&bis); // forwarded and free: allocated again while still in use
+///     }
+/// }
+/// ```
 pub struct Frame<'a> {
     pool: &'a Pool,
     view: View<'a>,

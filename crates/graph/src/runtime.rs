@@ -579,6 +579,14 @@ impl Runtime {
 
     /// Puts buffers into `node`'s input as if an upstream node had sent them (tests, injection).
     ///
+    /// One index twice would sit in two slots of one frame:
+    ///
+    /// ```compile_fail,E0133
+    /// fn twice(rt: &mut pwire_graph::Runtime) {
+    ///     rt.inject(0, &[7, 7]);
+    /// }
+    /// ```
+    ///
     /// # Safety
     /// The caller owns every index and gives it up (as [`Cx::enqueue_slice`]): each was
     /// allocated from this runtime's cache (or is otherwise in no frame, cache or ring), appears
