@@ -536,7 +536,22 @@ impl Runtime {
 
     /// One loop iteration: poll inputs, run due processes, drain pending frames. Returns the
     /// number of packets the input nodes produced and the earliest process wake-up.
-    pub fn run_once(&mut self) -> (u64, Option<f64>) {
+    ///
+    /// # Safety
+    /// Nodes read [`crate::Shared`] state while it runs, so no reference made by
+    /// [`crate::Shared::write`] may be alive on this thread meanwhile. A worker never has one
+    /// (a [`crate::Ctl`] is made on the main thread only and is not `Send`); the main thread
+    /// calls it with no `Ctl` borrowed (a command holding a write reference must not run the
+    /// main runtime beside it). Hence safe code cannot do it:
+    ///
+    /// ```compile_fail,E0133
+    /// fn beside_a_write(rt: &mut pwire_graph::Runtime, s: &pwire_graph::Shared<u32>, c: &mut pwire_graph::Ctl) {
+    ///     let w = s.write(c);
+    ///     rt.run_once(); // nodes would read `*w` through their `Dp` while it is written
+    ///     *w += 1;
+    /// }
+    /// ```
+    pub unsafe fn run_once(&mut self) -> (u64, Option<f64>) {
         self.shared.loops.store(
             self.shared.loops.load(Ordering::Relaxed) + 1,
             Ordering::Relaxed,
@@ -562,7 +577,7 @@ impl Runtime {
                 next_wake = Some(next_wake.map_or(w, |x: f64| x.min(w)));
             }
         }
-        self.drain(now);
+        self.drain_pending(now);
         if produced > 0 {
             self.shared.idle.note_activity();
         }
@@ -570,7 +585,14 @@ impl Runtime {
     }
 
     /// Runs pending frames until none are left.
-    pub fn drain(&mut self, now: f64) {
+    ///
+    /// # Safety
+    /// As [`Runtime::run_once`].
+    pub unsafe fn drain(&mut self, now: f64) {
+        self.drain_pending(now);
+    }
+
+    fn drain_pending(&mut self, now: f64) {
         while let Some(f) = self.sched.pending.pop_front() {
             let node = self.sched.node[f as usize];
             self.dispatch(node, Some(f), now);
@@ -737,7 +759,10 @@ pub fn worker_loop(rt: &mut Runtime, barrier: &Barrier, stop: &AtomicBool, max_s
         if barrier.requested() {
             barrier.park();
         }
-        let (n, _) = rt.run_once();
+        // SAFETY: a worker thread holds no `Ctl` (made on the main thread only, not `Send`),
+        // so no `Shared::write` reference exists here; the main thread writes only while this
+        // worker is parked above.
+        let (n, _) = unsafe { rt.run_once() };
         if n == 0 {
             idle = idle.saturating_add(1);
             if rt.idle_can_block() {
@@ -821,7 +846,8 @@ mod tests {
         let mut rt = runtime(&pool, reg);
         assert!(rt.send(0, |_| true));
         let outside = Arc::strong_count(&pool);
-        rt.drain(0.0);
+        // SAFETY: no `Ctl` exists in this test.
+        unsafe { rt.drain(0.0) };
         assert_eq!(seen.load(Ordering::Relaxed), outside);
         drop(rt);
         assert_eq!(pool.free_count(), 512, "the packet was freed");

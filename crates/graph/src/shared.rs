@@ -177,7 +177,8 @@ pub struct Ctl {
 impl Ctl {
     /// # Safety
     /// Must be created on the main thread, and only one `Ctl` may exist at a time; the main
-    /// thread must not be inside a dispatch while it lives.
+    /// thread must not be inside a dispatch while it lives, and may run one (its runtime's
+    /// [`crate::Runtime::run_once`]) only while nothing is borrowed from it.
     pub unsafe fn new(barrier: Arc<Barrier>) -> Ctl {
         Ctl {
             barrier,

@@ -233,7 +233,9 @@ impl Dataplane {
         // next loop iteration; the control context is gone, so dispatching is allowed.
         let now = self.vnet.engine().now();
         if let Some(m) = self.main.as_mut() {
-            m.drain(now);
+            // SAFETY: the command's `Ctl` was dropped with `cx` above: no write reference
+            // exists.
+            unsafe { m.drain(now) };
         }
         (r, out)
     }
@@ -258,7 +260,11 @@ impl Dataplane {
 
     /// One main-loop iteration (packets on the main thread, process nodes).
     pub fn run_once(&mut self) -> (u64, Option<f64>) {
-        let r = self.main.as_mut().map_or((0, None), |m| m.run_once());
+        // SAFETY: outside `with_ctx` no `Ctl` exists, so no write reference either.
+        let r = self
+            .main
+            .as_mut()
+            .map_or((0, None), |m| unsafe { m.run_once() });
         self.run_main_tasks();
         r
     }
