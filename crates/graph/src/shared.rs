@@ -176,9 +176,9 @@ pub struct Ctl {
 
 impl Ctl {
     /// # Safety
-    /// Must be created on the main thread, and only one `Ctl` may exist at a time; the main
-    /// thread must not be inside a dispatch while it lives, and may run one (its runtime's
-    /// [`crate::Runtime::run_once`]) only while nothing is borrowed from it.
+    /// Must be created on the main thread, and only one `Ctl` may exist at a time. While it
+    /// lives the main thread may dispatch (its runtime's [`crate::Runtime::run_once`], as a
+    /// command that lets the dataplane run does) only with nothing borrowed from it.
     pub unsafe fn new(barrier: Arc<Barrier>) -> Ctl {
         Ctl {
             barrier,
