@@ -96,8 +96,8 @@ fn register_xc(r: &mut Registry) {
             };
             // Held buffers were allocated on the main thread (no workers in that test).
             if let Some(rt) = cx.main.as_mut() {
-                // SAFETY: the held buffers were taken out of their frames by the test node and
-                // are referenced nowhere else; `split_off` moved them out of the hold list.
+                // SAFETY: `extra` left the held list, where `Xc` put frame buffers it consumed
+                // (next NEXT_CONSUMED), each once: nothing else holds them.
                 unsafe { rt.cache().free(&extra) };
             }
             Ok::<(), CliError>(())

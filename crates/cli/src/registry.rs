@@ -15,7 +15,8 @@ pub struct Command<C> {
     pub path: &'static str,
     /// VPP form: `cmd <required> [optional]`.
     pub short_help: &'static str,
-    /// False: the caller runs it with the workers parked at a barrier (VPP `is_mp_safe`).
+    /// False: [`Registry::execute`] parks the workers (the hook set with
+    /// [`Registry::set_barrier`]) before the handler runs (VPP `is_mp_safe`).
     pub mp_safe: bool,
     /// The handler.
     pub handler: Handler<C>,
@@ -99,6 +100,8 @@ pub struct Registry<C> {
     exec_cmd: usize,
     /// Stands in for the empty line so `resolve` always yields a command.
     empty: Command<C>,
+    /// Parks the workers before a command that is not mp-safe (see [`Registry::set_barrier`]).
+    barrier: Option<fn(&mut C)>,
 }
 
 impl<C> Default for Registry<C> {
@@ -162,6 +165,7 @@ impl<C> Registry<C> {
             help_cmd: 0,
             exec_cmd: 0,
             empty: Command::new("", "", true, |_, _| Ok(())),
+            barrier: None,
         };
         // The handler is a no-op: `resolve` renders the help text into the `Args` output,
         // because a handler cannot reach the registry that owns it.
@@ -219,6 +223,16 @@ impl<C> Registry<C> {
         );
         self.nodes[node].cmd = Some(self.commands.len());
         self.commands.push(cmd);
+    }
+
+    /// Sets what [`Registry::execute`] calls before running a command that is not mp-safe: it
+    /// must park the workers, as VPP wraps such handlers in
+    /// `vlib_worker_thread_barrier_sync/release`. Releasing is the context's business (a
+    /// dataplane releases when the command's control context ends), so that a script whose
+    /// lines all change state parks the workers once, not once per line. Without a hook (a
+    /// context with no workers) `mp_safe` changes nothing.
+    pub fn set_barrier(&mut self, sync: fn(&mut C)) {
+        self.barrier = Some(sync);
     }
 
     /// All registered commands (including `help`), in registration order.
@@ -339,6 +353,11 @@ impl<C> Registry<C> {
                 .exec_file(&mut args, ctx, out)
                 .map_err(|e| e.with_path("exec"));
         }
+        if !cmd.mp_safe {
+            if let Some(sync) = self.barrier {
+                sync(ctx);
+            }
+        }
         cmd.invoke(&mut args, ctx, out)
     }
 
@@ -367,8 +386,8 @@ impl<C> Registry<C> {
         r.map_err(|e| CliError::msg(e.to_string()))
     }
 
-    /// Runs a server request on the calling thread and answers it (no barrier handling: for
-    /// single-threaded use and tests; a dataplane calls `resolve` and `invoke` itself).
+    /// Runs a server request on the calling thread and answers it (through
+    /// [`Registry::execute`], so with the barrier hook if one is set).
     pub fn serve(&self, req: crate::Request, ctx: &mut C) {
         let mut out = String::new();
         let result = self.execute(&req.line, ctx, &mut out);
@@ -721,5 +740,56 @@ mod tests {
         assert_eq!(exec("show foo ?").unwrap_err(), "show: unknown input `foo'");
         assert_eq!(exec("help foo").unwrap_err(), "unknown input `foo'");
         assert_eq!(r.help("foo"), "unknown input `foo'\n");
+    }
+
+    /// Records the barrier hook's calls next to the handlers' runs.
+    #[derive(Default)]
+    struct Parking {
+        parked: bool,
+        log: Vec<String>,
+    }
+
+    #[test]
+    fn commands_not_mp_safe_run_with_the_barrier_hook_called_first() {
+        let mut r: Registry<Parking> = Registry::new();
+        for (path, mp_safe) in [("set thing", false), ("show thing", true)] {
+            r.add(Command::new(
+                path,
+                "",
+                mp_safe,
+                move |a, p: &mut Parking| {
+                    p.log.push(format!("{path} parked={}", p.parked));
+                    a.expect_end()
+                },
+            ));
+        }
+        let mut p = Parking::default();
+        let mut out = String::new();
+        // No hook: nothing parks (a context without workers).
+        r.execute("set thing", &mut p, &mut out).unwrap();
+        r.set_barrier(|p| {
+            p.parked = true;
+            p.log.push("sync".into());
+        });
+        r.execute("show thing", &mut p, &mut out).unwrap();
+        r.execute("set thing", &mut p, &mut out).unwrap();
+        p.parked = false;
+        // The barrier is taken before the handler parses (VPP does the same), so a failing
+        // command still ran under it.
+        assert!(r.execute("set thing extra", &mut p, &mut out).is_err());
+        // help, exec's own parsing and the empty line are mp-safe.
+        r.execute("help", &mut p, &mut out).unwrap();
+        r.execute("", &mut p, &mut out).unwrap();
+        assert_eq!(
+            p.log,
+            [
+                "set thing parked=false",
+                "show thing parked=false",
+                "sync",
+                "set thing parked=true",
+                "sync",
+                "set thing parked=true",
+            ]
+        );
     }
 }

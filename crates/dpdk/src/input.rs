@@ -184,7 +184,8 @@ impl Node for DpdkInput {
                 let mut n = 0usize;
                 {
                     // SAFETY: this cache is the runtime's; while the scope lives only the
-                    // mempool ops (called by the PMD inside rx_burst) use it, on this thread.
+                    // mempool ops (called by the PMD inside rx_burst) use it, on this thread,
+                    // and they free only mbufs DPDK owns, each once (`Cx::cache_mut`).
                     let _scope = unsafe { CacheScope::enter(cx.cache_mut()) };
                     while n < FRAME_SIZE {
                         let want = BURST.min((FRAME_SIZE - n) as u16);
@@ -284,10 +285,13 @@ fn deliver(
             );
         }
         let bi: BufferIndex = b.index();
-        cx.enqueue(Next::EthernetInput, bi);
+        // SAFETY: the PMD handed this mbuf (so this buffer) to us in this burst, once; `b` is
+        // not used again.
+        unsafe { cx.enqueue(Next::EthernetInput, bi) };
     }
     if n_drop > 0 {
-        // SAFETY: see `process`; rte_pktmbuf_free returns every segment to the mempool.
+        // SAFETY: see `process`; rte_pktmbuf_free returns every segment of mbufs we own (and
+        // enqueued nowhere) to the mempool, each once.
         let _scope = unsafe { CacheScope::enter(cx.cache_mut()) };
         // SAFETY: `n_drop` mbufs we own.
         unsafe { sys::shim_rte_pktmbuf_free_bulk(drop.0.as_mut_ptr(), n_drop as u32) };

@@ -150,7 +150,8 @@ impl Node for DpdkTx {
         let mut cur: Option<&Port> = None;
         let mut last_sw = u32::MAX;
         // SAFETY: the runtime's cache; only the mempool ops use it while the scope lives (the
-        // PMD frees transmitted mbufs inside tx_burst), on this thread.
+        // PMD frees transmitted mbufs inside tx_burst, which it owns from then on, each once),
+        // on this thread.
         let scope = unsafe { CacheScope::enter(cx.cache_mut()) };
         for i in 0..n {
             let bi = frame.indices()[i];
@@ -223,7 +224,8 @@ impl Node for DpdkTx {
         }
         drop(scope);
         frame.set_all(NEXT_CONSUMED);
-        cx.free(&self.free[..n_free]);
+        // SAFETY: frame buffers (next NEXT_CONSUMED) that no PMD took, each listed once.
+        unsafe { cx.free(&self.free[..n_free]) };
         cx.count(C::QueueFull, t.full);
         cx.count(C::AdminDown, t.down);
         cx.count(C::NotDpdk, t.not_dpdk);

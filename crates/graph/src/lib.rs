@@ -22,11 +22,11 @@ pub mod runtime;
 pub mod shared;
 pub mod trace;
 
-pub use barrier::{Barrier, BarrierGuard};
+pub use barrier::{Barrier, BarrierGuard, BarrierStats};
 pub use counters::{CounterDecl, Counters, NodeStats, Severity, StatsSnapshot};
 pub use node::{Cx, Frame, Node, NodeKind, NEXT_CONSUMED};
 pub use registry::{Graph, NodeReg, Registry};
-pub use runtime::{Runtime, ThreadShared};
+pub use runtime::{Pin, Runtime, ThreadShared};
 pub use shared::{Ctl, Dp, Shared};
 pub use trace::{TraceEntry, TracePacket, Tracer};
 

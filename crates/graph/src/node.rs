@@ -29,8 +29,39 @@ pub trait Node: Send {
 
 /// The packets of one dispatch and their next indices.
 ///
-/// Invariant (kept by the runtime): a buffer index appears in at most one frame slot anywhere,
-/// so handing out one `&mut Buffer` per slot is exclusive.
+/// Invariant: a buffer index appears in at most one frame slot anywhere, and a buffer in a frame
+/// is in no cache, free list or driver ring, so handing out one `&mut Buffer` per slot is
+/// exclusive. The runtime keeps it when it moves frames; the ways a node can put an index into
+/// a frame or the free list ([`Cx::enqueue`], [`Cx::enqueue_slice`], [`Cx::free`],
+/// [`crate::Runtime::inject`]) are `unsafe`, with the ownership rule that keeps it written on
+/// each.
+///
+/// So a node that sends one of its frame's buffers on twice, or frees one it also forwards,
+/// does not compile without `unsafe`:
+///
+/// ```compile_fail,E0133
+/// use pwire_graph::{Cx, Frame, Node};
+/// struct Twice;
+/// impl Node for Twice {
+///     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         let bi = frame.indices()[0];
+///         frame.set_all(0); // the runtime forwards every packet to next 0 ...
+///         cx.enqueue(0u16, bi); // ... and this would put `bi` in a second slot
+///     }
+/// }
+/// ```
+///
+/// ```compile_fail,E0133
+/// use pwire_graph::{Cx, Frame, Node};
+/// struct FreeAndForward;
+/// impl Node for FreeAndForward {
+///     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         frame.set_all(0);
+///         let bis = frame.indices().to_vec();
+///         cx.free(&bis); // forwarded and free: allocated again while still in use
+///     }
+/// }
+/// ```
 pub struct Frame<'a> {
     pool: &'a Pool,
     view: View<'a>,
@@ -159,10 +190,12 @@ impl std::fmt::Debug for Cx<'_> {
 }
 
 impl<'a> Cx<'a> {
-    /// The dataplane read token for [`crate::Shared`] state.
+    /// The dataplane read token for [`crate::Shared`] state, valid for this dispatch (`'a`
+    /// is the span of the borrows the runtime lent this `Cx`).
     #[inline(always)]
-    pub fn dp(&self) -> Dp {
-        // SAFETY: a `Cx` exists only inside a dispatch (see shared.rs).
+    pub fn dp(&self) -> Dp<'a> {
+        // SAFETY: a `Cx<'a>` exists only inside a dispatch and `'a` ends with it; no
+        // `Ctl::write` reference is alive during a dispatch (see shared.rs).
         unsafe { Dp::new() }
     }
     #[inline(always)]
@@ -237,16 +270,26 @@ impl<'a> Cx<'a> {
     }
 
     /// Sends a buffer this node owns (allocated, or taken from elsewhere) to next `next`.
+    ///
+    /// # Safety
+    /// The node owns `bi` and gives it up here (see [`Frame`]'s invariant): `bi` is a buffer
+    /// it allocated from this thread's cache, or took from its own frame with that slot's next
+    /// set to [`NEXT_CONSUMED`], and has not freed or enqueued since. It must not use `bi`
+    /// afterwards. Enqueueing one index twice would put it in two frame slots, and
+    /// [`Frame::iter_mut`] would then hand out two `&mut` to one buffer.
     #[inline(always)]
-    pub fn enqueue(&mut self, next: impl Into<u16>, bi: BufferIndex) {
+    pub unsafe fn enqueue(&mut self, next: impl Into<u16>, bi: BufferIndex) {
         let t = self.next_targets[next.into() as usize];
         self.sched.enqueue(t, bi);
         *self.produced += 1;
     }
 
     /// Sends buffers this node owns to next `next`, in order.
+    ///
+    /// # Safety
+    /// As [`Cx::enqueue`] for every index, and no index appears twice in `bis`.
     #[inline(always)]
-    pub fn enqueue_slice(&mut self, next: impl Into<u16>, bis: &[BufferIndex]) {
+    pub unsafe fn enqueue_slice(&mut self, next: impl Into<u16>, bis: &[BufferIndex]) {
         let t = self.next_targets[next.into() as usize];
         self.sched.enqueue_slice(t, bis);
         *self.produced += bis.len() as u32;
@@ -267,17 +310,22 @@ impl<'a> Cx<'a> {
     }
     /// This thread's buffer cache, for drivers whose device library allocates and frees
     /// buffers itself during a call the node makes (DPDK's mempool ops).
+    ///
+    /// # Safety
+    /// Whatever is freed into the cache follows [`Cx::free`]'s contract.
     #[inline(always)]
-    pub fn cache_mut(&mut self) -> &mut ThreadCache {
+    pub unsafe fn cache_mut(&mut self) -> &mut ThreadCache {
         self.cache
     }
     /// Frees buffers this node owns.
+    ///
+    /// # Safety
+    /// As [`Cx::enqueue_slice`]: each index is owned by the node (allocated by it, or in its
+    /// frame with next [`NEXT_CONSUMED`]), appears once, and is not used afterwards. A buffer
+    /// freed while still in a frame, or freed twice, would be handed out again while in use.
     #[inline(always)]
-    pub fn free(&mut self, bis: &[BufferIndex]) {
-        // SAFETY: relies on the graph's ownership rule that a node frees only buffers it owns
-        // (from its frame, or allocated), each once: the rule `enqueue` relies on too, and
-        // like it not yet enforced (issue 14, defect 6); `free` must take whatever contract
-        // `enqueue` gets.
+    pub unsafe fn free(&mut self, bis: &[BufferIndex]) {
+        // SAFETY: the caller's contract (above) is ThreadCache::free's.
         unsafe { self.cache.free(bis) }
     }
     /// Exclusive access to a buffer this node owns and that is in no frame (e.g. one it just

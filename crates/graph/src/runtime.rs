@@ -34,7 +34,7 @@ use crate::{rdtsc, Node, FRAME_SIZE};
 use pwire_buffer::{BufferIndex, Pool, ThreadCache};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -322,7 +322,10 @@ pub struct ThreadShared {
     pub counters: Counters,
     pub stats: Box<[NodeStats]>,
     pub loops: AtomicU64,
+    /// The CPU this thread is placed on (`cpu { }`), if any.
     pub cpu: Option<usize>,
+    /// Whether pinning to `cpu` worked ([`Pin`] as a byte, see [`ThreadShared::pin`]).
+    pin: AtomicU8,
     pub lwp: AtomicU64,
     /// Set by the main thread to make process node `i` run at the next loop.
     pub signals: Box<[AtomicBool]>,
@@ -341,12 +344,72 @@ impl ThreadShared {
                 .collect(),
             loops: AtomicU64::new(0),
             cpu,
+            pin: AtomicU8::new(Pin::NotAsked as u8),
             lwp: AtomicU64::new(0),
             signals: (0..graph.nodes.len())
                 .map(|_| AtomicBool::new(false))
                 .collect(),
             idle: IdleWait::new(),
         }
+    }
+
+    /// Pins the calling thread to this thread's `cpu` (nothing when it has none) and records
+    /// the outcome for `show threads`; a failure is returned for the caller to report.
+    pub fn pin_current(&self) -> std::io::Result<()> {
+        let Some(c) = self.cpu else {
+            return Ok(());
+        };
+        let r = pin_current_thread(c);
+        self.set_pin(r.is_ok());
+        r
+    }
+
+    /// Records the outcome of pinning this thread (for a thread pinned before this record
+    /// existed, as the main thread is).
+    pub fn set_pin(&self, ok: bool) {
+        let p = if ok { Pin::Pinned } else { Pin::Failed };
+        self.pin.store(p as u8, Ordering::Relaxed);
+    }
+
+    /// Whether this thread was pinned to its CPU.
+    pub fn pin(&self) -> Pin {
+        match self.pin.load(Ordering::Relaxed) {
+            x if x == Pin::Pinned as u8 => Pin::Pinned,
+            x if x == Pin::Failed as u8 => Pin::Failed,
+            _ => Pin::NotAsked,
+        }
+    }
+}
+
+/// Outcome of pinning a thread to its CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Pin {
+    /// No CPU was chosen for the thread, or it has not been pinned yet.
+    NotAsked,
+    Pinned,
+    /// The OS refused (CPU offline or outside this process's cpuset): the thread runs wherever
+    /// the scheduler puts it.
+    Failed,
+}
+
+/// Pins the calling thread to `cpu` (VPP pins every thread to its lcore).
+pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
+    // `cpu_set_t` holds CPU_SETSIZE CPUs; core_affinity would index past it.
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "CPU {cpu} is beyond the {} a CPU set holds",
+                libc::CPU_SETSIZE
+            ),
+        ));
+    }
+    if core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        Ok(())
+    } else {
+        // core_affinity only says no: the reason is sched_setaffinity's errno, still set.
+        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -361,6 +424,10 @@ pub struct Runtime {
     sched: Sched,
     spare: Box<[BufferIndex; FRAME_SIZE]>,
     nexts: Box<[u16; FRAME_SIZE]>,
+    /// The pool `cache` draws from, kept apart from it so that a dispatch lends the frame a
+    /// plain borrow of the pool while the node's `Cx` holds the cache mutably (no reference
+    /// count is touched per dispatch: that count is shared by every thread).
+    pool: Arc<Pool>,
     cache: ThreadCache,
     shared: Arc<ThreadShared>,
     tracer: Arc<Tracer>,
@@ -413,7 +480,8 @@ impl Runtime {
             processes,
             spare: Box::new([0; FRAME_SIZE]),
             nexts: Box::new([0; FRAME_SIZE]),
-            cache: ThreadCache::new(pool, thread),
+            cache: ThreadCache::new(pool.clone(), thread),
+            pool,
             shared,
             tracer,
             epoch,
@@ -424,8 +492,18 @@ impl Runtime {
     pub fn graph(&self) -> &Arc<Graph> {
         &self.graph
     }
-    pub fn cache(&mut self) -> &mut ThreadCache {
+    /// This thread's buffer cache.
+    ///
+    /// # Safety
+    /// Buffers freed into it must be owned by the caller, in no frame, cache or ring, and not
+    /// used afterwards (see [`Cx::free`]).
+    pub unsafe fn cache(&mut self) -> &mut ThreadCache {
         &mut self.cache
+    }
+
+    /// Gives this thread's cached buffers back to the pool (shutdown, tests).
+    pub fn drain_cache(&mut self) {
+        self.cache.drain();
     }
 
     fn now(&self) -> f64 {
@@ -458,7 +536,22 @@ impl Runtime {
 
     /// One loop iteration: poll inputs, run due processes, drain pending frames. Returns the
     /// number of packets the input nodes produced and the earliest process wake-up.
-    pub fn run_once(&mut self) -> (u64, Option<f64>) {
+    ///
+    /// # Safety
+    /// Nodes read [`crate::Shared`] state while it runs, so no reference made by
+    /// [`crate::Shared::write`] may be alive on this thread meanwhile. A worker never has one
+    /// (a [`crate::Ctl`] is made on the main thread only and is not `Send`); the main thread
+    /// calls it with no `Ctl` borrowed (a command holding a write reference must not run the
+    /// main runtime beside it). Hence safe code cannot do it:
+    ///
+    /// ```compile_fail,E0133
+    /// fn beside_a_write(rt: &mut pwire_graph::Runtime, s: &pwire_graph::Shared<u32>, c: &mut pwire_graph::Ctl) {
+    ///     let w = s.write(c);
+    ///     rt.run_once(); // nodes would read `*w` through their `Dp` while it is written
+    ///     *w += 1;
+    /// }
+    /// ```
+    pub unsafe fn run_once(&mut self) -> (u64, Option<f64>) {
         self.shared.loops.store(
             self.shared.loops.load(Ordering::Relaxed) + 1,
             Ordering::Relaxed,
@@ -484,7 +577,7 @@ impl Runtime {
                 next_wake = Some(next_wake.map_or(w, |x: f64| x.min(w)));
             }
         }
-        self.drain(now);
+        self.drain_pending(now);
         if produced > 0 {
             self.shared.idle.note_activity();
         }
@@ -492,7 +585,14 @@ impl Runtime {
     }
 
     /// Runs pending frames until none are left.
-    pub fn drain(&mut self, now: f64) {
+    ///
+    /// # Safety
+    /// As [`Runtime::run_once`].
+    pub unsafe fn drain(&mut self, now: f64) {
+        self.drain_pending(now);
+    }
+
+    fn drain_pending(&mut self, now: f64) {
         while let Some(f) = self.sched.pending.pop_front() {
             let node = self.sched.node[f as usize];
             self.dispatch(node, Some(f), now);
@@ -500,7 +600,20 @@ impl Runtime {
     }
 
     /// Puts buffers into `node`'s input as if an upstream node had sent them (tests, injection).
-    pub fn inject(&mut self, node: usize, bis: &[BufferIndex]) {
+    ///
+    /// One index twice would sit in two slots of one frame:
+    ///
+    /// ```compile_fail,E0133
+    /// fn twice(rt: &mut pwire_graph::Runtime) {
+    ///     rt.inject(0, &[7, 7]);
+    /// }
+    /// ```
+    ///
+    /// # Safety
+    /// The caller owns every index and gives it up (as [`Cx::enqueue_slice`]): each was
+    /// allocated from this runtime's cache (or is otherwise in no frame, cache or ring), appears
+    /// once in `bis`, and is not used afterwards.
+    pub unsafe fn inject(&mut self, node: usize, bis: &[BufferIndex]) {
         for &bi in bis {
             self.sched.enqueue(node as u32, bi);
         }
@@ -519,12 +632,12 @@ impl Runtime {
         if self.cache.alloc(&mut one) == 0 {
             return false;
         }
-        let pool = Arc::clone(self.cache.pool());
         // SAFETY: `one[0]` just left this thread's cache: it is in no frame and no ring, and the
         // reference ends before the index is enqueued or freed below.
-        let ok = build(unsafe { pool.get_mut(one[0]) });
+        let ok = build(unsafe { self.pool.get_mut(one[0]) });
         if ok {
-            self.inject(node, &one);
+            // SAFETY: `one[0]` came from the cache above and the build's reference has ended.
+            unsafe { self.inject(node, &one) };
         } else {
             // SAFETY: allocated above, in no frame, and `build`'s reference has ended.
             unsafe { self.cache.free(&one) };
@@ -563,8 +676,7 @@ impl Runtime {
         let mut wake = None;
         let mut produced = 0u32;
         {
-            let pool = Arc::clone(self.cache.pool());
-            let mut fr = Frame::new(&pool, &self.spare[..n], &mut self.nexts[..n]);
+            let mut fr = Frame::new(&self.pool, &self.spare[..n], &mut self.nexts[..n]);
             let mut cx = Cx {
                 thread: self.thread,
                 node,
@@ -651,7 +763,10 @@ pub fn worker_loop(rt: &mut Runtime, barrier: &Barrier, stop: &AtomicBool, max_s
         if barrier.requested() {
             barrier.park();
         }
-        let (n, _) = rt.run_once();
+        // SAFETY: a worker thread holds no `Ctl` (made on the main thread only, not `Send`),
+        // so no `Shared::write` reference exists here; the main thread writes only while this
+        // worker is parked above.
+        let (n, _) = unsafe { rt.run_once() };
         if n == 0 {
             idle = idle.saturating_add(1);
             if rt.idle_can_block() {
@@ -669,4 +784,106 @@ pub fn worker_loop(rt: &mut Runtime, barrier: &Barrier, stop: &AtomicBool, max_s
     }
     rt.discard_pending();
     rt.cache.drain();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{NodeReg, Registry};
+    use pwire_buffer::PoolConfig;
+    use std::sync::atomic::AtomicUsize;
+
+    fn pool(n: u32) -> Arc<Pool> {
+        Pool::new(&PoolConfig {
+            n_buffers: n,
+            try_hugepages: false,
+            n_threads: 1,
+            ..PoolConfig::default()
+        })
+        .unwrap()
+    }
+
+    /// A runtime on thread 0 with the nodes `reg` makes.
+    fn runtime(pool: &Arc<Pool>, reg: Registry) -> Runtime {
+        let g = Arc::new(Graph::build(reg).unwrap());
+        let sh = Arc::new(ThreadShared::new(0, "main".into(), &g, None));
+        let tr = Arc::new(Tracer::new(1, g.nodes.len()));
+        Runtime::new(g, pool.clone(), sh, tr, Instant::now())
+    }
+
+    /// Records the pool's reference count seen during its dispatch, then frees its packets.
+    struct Sink {
+        pool: Arc<Pool>,
+        seen: Arc<AtomicUsize>,
+    }
+    impl crate::Node for Sink {
+        fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+            self.seen
+                .store(Arc::strong_count(&self.pool), Ordering::Relaxed);
+            frame.set_all(NEXT_CONSUMED);
+            // SAFETY: the frame's buffers, each once, all with next NEXT_CONSUMED.
+            unsafe { cx.free(frame.indices()) };
+        }
+    }
+
+    // Miri: the pool maps its region and trims it with a partial munmap, which Miri cannot
+    // model (it reports the trim as a deallocation of the wrong size).
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_dispatch_does_not_touch_the_pools_reference_count() {
+        let pool = pool(512);
+        let seen = Arc::new(AtomicUsize::new(0));
+        let mut reg = Registry::new();
+        let (p, s) = (pool.clone(), seen.clone());
+        reg.node(NodeReg::new(
+            "sink",
+            NodeKind::Internal,
+            &[],
+            &[],
+            move |_| {
+                Box::new(Sink {
+                    pool: p.clone(),
+                    seen: s.clone(),
+                })
+            },
+        ));
+        let mut rt = runtime(&pool, reg);
+        assert!(rt.send(0, |_| true));
+        let outside = Arc::strong_count(&pool);
+        // SAFETY: no `Ctl` exists in this test.
+        unsafe { rt.drain(0.0) };
+        assert_eq!(seen.load(Ordering::Relaxed), outside);
+        drop(rt);
+        assert_eq!(pool.free_count(), 512, "the packet was freed");
+    }
+
+    // Miri cannot set CPU affinity (nor make the epoll set a thread record owns).
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn a_failed_pin_is_reported_and_recorded() {
+        let g = Graph::build(Registry::new()).unwrap();
+        // On a scratch thread: pinning the test's own thread would outlive the test.
+        std::thread::spawn(move || {
+            let rec = |cpu| ThreadShared::new(1, "vpp_wk_0".into(), &g, cpu);
+            let none = rec(None);
+            assert!(none.pin_current().is_ok());
+            assert_eq!(none.pin(), Pin::NotAsked);
+            // No machine this runs on has CPU 1023 (the last a CPU set holds).
+            let bad = rec(Some(1023));
+            let e = bad.pin_current().unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+            assert_eq!(bad.pin(), Pin::Failed);
+            let beyond = rec(Some(libc::CPU_SETSIZE as usize));
+            assert_eq!(
+                beyond.pin_current().unwrap_err().kind(),
+                std::io::ErrorKind::InvalidInput
+            );
+            let here = core_affinity::get_core_ids().unwrap()[0].id;
+            let good = rec(Some(here));
+            good.pin_current().unwrap();
+            assert_eq!(good.pin(), Pin::Pinned);
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! The mechanism (VPP's barrier model, made checkable by types):
 //! - A [`Shared<T>`] is read by dataplane code only through a [`Dp`] token, which exists only
-//!   inside a node's `process` call (the runtime creates it; it is neither `Send` nor storable in
-//!   a node, because nodes are `Send`).
+//!   inside a node's `process` call: [`crate::Cx::dp`] makes a `Dp<'a>` whose lifetime is the
+//!   dispatch's, so it cannot be kept past the call (not in the node, not in a thread-local, not
+//!   in a static), and it is not `Send`, so it stays on the dispatching thread.
 //! - The main thread reads and writes through its [`Ctl`]. `Ctl::write` first parks every worker
 //!   at the [`Barrier`] (lazily, once per command), and hands out `&mut T` borrowed from the
 //!   `&mut Ctl`, so at most one writable reference exists at a time and none while a read
@@ -50,12 +51,14 @@ impl<T> Shared<T> {
         })
     }
 
-    /// Dataplane read.
+    /// Dataplane read. The reference lives no longer than the token's borrow, hence no longer
+    /// than the dispatch.
     #[inline(always)]
-    pub fn dp<'a>(&'a self, _t: &'a Dp) -> &'a T {
-        // SAFETY: a `Dp` exists only inside a dispatch, and writers only exist while every
-        // worker is parked outside dispatch (or, with no workers, outside the main thread's own
-        // dispatch). See the module doc.
+    pub fn dp<'a>(&'a self, _t: &'a Dp<'_>) -> &'a T {
+        // SAFETY: a `Dp` lives only within a dispatch (its lifetime is the dispatch's, and it
+        // cannot leave the thread), and writers only exist while every worker is parked outside
+        // dispatch (or, with no workers, outside the main thread's own dispatch). See the
+        // module doc.
         unsafe { &*self.cell.get() }
     }
 
@@ -90,21 +93,75 @@ impl<T> Shared<T> {
     }
 }
 
-/// The dataplane read token. Created by the runtime for the span of one dispatch.
+/// The dataplane read token, valid for the dispatch `'a` it was made in ([`crate::Cx::dp`]).
+///
+/// It cannot outlive the dispatch. A node that tries to keep it for later does not compile:
+///
+/// ```compile_fail
+/// use pwire_graph::{Cx, Dp, Frame, Node};
+/// use std::cell::Cell;
+/// thread_local! { static KEPT: Cell<Option<Dp<'static>>> = const { Cell::new(None) }; }
+/// struct Leak;
+/// impl Node for Leak {
+///     fn process(&mut self, _f: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         // The token would be usable after the dispatch, while the main thread writes.
+///         KEPT.with(|k| k.set(Some(cx.dp())));
+///     }
+/// }
+/// ```
+///
+/// Nor can a reference read through it:
+///
+/// ```compile_fail
+/// use pwire_graph::{Cx, Frame, Node, Shared};
+/// use std::sync::Arc;
+/// struct Keep {
+///     table: Arc<Shared<Vec<u32>>>,
+///     last: Option<&'static Vec<u32>>,
+/// }
+/// impl Node for Keep {
+///     fn process(&mut self, _f: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         let dp = cx.dp();
+///         self.last = Some(self.table.dp(&dp));
+///     }
+/// }
+/// ```
+///
+/// Within the dispatch both are plain values:
+///
+/// ```
+/// use pwire_graph::{Cx, Frame, Node, Shared};
+/// use std::sync::Arc;
+/// struct Read {
+///     table: Arc<Shared<Vec<u32>>>,
+///     sum: u32,
+/// }
+/// impl Node for Read {
+///     fn process(&mut self, _f: &mut Frame<'_>, cx: &mut Cx<'_>) {
+///         let dp = cx.dp();
+///         let t = self.table.dp(&dp);
+///         self.sum += t.iter().sum::<u32>();
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy)]
-pub struct Dp {
+pub struct Dp<'a> {
     _not_send: PhantomData<*const ()>,
+    /// The dispatch (covariant: a token may be used for a shorter span, never a longer one).
+    _dispatch: PhantomData<&'a ()>,
 }
 
-impl Dp {
+impl Dp<'_> {
     /// Only the runtime (and tests that drive nodes by hand, with no other thread around) make
     /// one.
     ///
     /// # Safety
-    /// No `Ctl::write` reference may be alive while the token or references from it are used.
-    pub unsafe fn new() -> Dp {
+    /// No `Ctl::write` reference may be alive while the token or references from it are used,
+    /// for all of the lifetime the caller picks.
+    pub unsafe fn new() -> Self {
         Dp {
             _not_send: PhantomData,
+            _dispatch: PhantomData,
         }
     }
 }
@@ -119,8 +176,9 @@ pub struct Ctl {
 
 impl Ctl {
     /// # Safety
-    /// Must be created on the main thread, and only one `Ctl` may exist at a time; the main
-    /// thread must not be inside a dispatch while it lives.
+    /// Must be created on the main thread, and only one `Ctl` may exist at a time. While it
+    /// lives the main thread may dispatch (its runtime's [`crate::Runtime::run_once`], as a
+    /// command that lets the dataplane run does) only with nothing borrowed from it.
     pub unsafe fn new(barrier: Arc<Barrier>) -> Ctl {
         Ctl {
             barrier,

@@ -7,6 +7,7 @@
 //! packets and by `show/clear trace`: untraced traffic never touches it.
 
 use std::fmt::Write as _;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
@@ -18,8 +19,10 @@ pub const TRACE_BYTES: usize = 96;
 pub struct TraceEntry {
     pub tsc: u64,
     pub node: u32,
-    data: [u8; TRACE_BYTES],
-    fmt: fn(&[u8; TRACE_BYTES], &mut String),
+    /// The record's bytes. `MaybeUninit` because a record type may have padding: those bytes
+    /// are uninitialised, and holding them as `u8` would be undefined behaviour.
+    data: [MaybeUninit<u8>; TRACE_BYTES],
+    fmt: fn(&[MaybeUninit<u8>; TRACE_BYTES], &mut String),
 }
 
 impl std::fmt::Debug for TraceEntry {
@@ -33,13 +36,14 @@ impl std::fmt::Debug for TraceEntry {
 impl TraceEntry {
     pub fn new<T: Copy + std::fmt::Display + 'static>(tsc: u64, node: u32, rec: T) -> Self {
         const { assert!(std::mem::size_of::<T>() <= TRACE_BYTES) };
-        let mut data = [0u8; TRACE_BYTES];
-        // SAFETY: `T` fits (checked at compile time); unaligned write of a `Copy` value into a
-        // byte array is always sound.
+        let mut data = [MaybeUninit::<u8>::uninit(); TRACE_BYTES];
+        // SAFETY: `T` fits (checked at compile time); an unaligned write of a `Copy` value into
+        // `MaybeUninit` bytes is always sound, padding included.
         unsafe { std::ptr::write_unaligned(data.as_mut_ptr().cast::<T>(), rec) };
-        fn fmt<T: Copy + std::fmt::Display>(d: &[u8; TRACE_BYTES], out: &mut String) {
+        fn fmt<T: Copy + std::fmt::Display>(d: &[MaybeUninit<u8>; TRACE_BYTES], out: &mut String) {
             // SAFETY: `d` was written from a `T` by `TraceEntry::new::<T>`, the only constructor,
-            // which also chose this very function: the bytes are a valid `T`.
+            // which also chose this very function: the bytes are a valid `T` (copies of a
+            // `MaybeUninit` array keep uninitialised padding as it was).
             let v: T = unsafe { std::ptr::read_unaligned(d.as_ptr().cast::<T>()) };
             let _ = write!(out, "{v}");
         }
@@ -161,5 +165,51 @@ impl Tracer {
             .unwrap_or_else(|e| e.into_inner())
             .packets
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record with padding: 1 + 3 (padding) + 4 + 8 bytes. Its padding bytes are
+    /// uninitialised, so storing it must not read them as `u8` (Miri checks this).
+    #[derive(Clone, Copy)]
+    struct Padded {
+        a: u8,
+        b: u32,
+        c: u64,
+    }
+
+    impl std::fmt::Display for Padded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a {} b {} c {:#x}", self.a, self.b, self.c)
+        }
+    }
+
+    #[test]
+    fn records_with_padding_round_trip() {
+        const { assert!(std::mem::size_of::<Padded>() > 13) };
+        let e = TraceEntry::new(
+            7,
+            3,
+            Padded {
+                a: 1,
+                b: 2,
+                c: 0xfeed,
+            },
+        );
+        // Copies of the entry (the store clones them for `show trace`) keep the record.
+        let copy = e;
+        let packets = vec![TracePacket {
+            entries: vec![e, copy],
+        }];
+        let again = packets.clone();
+        assert_eq!(again[0].entries[1].text(), "a 1 b 2 c 0xfeed");
+        assert_eq!((copy.tsc, copy.node), (7, 3));
+        let t = Tracer::new(1, 1);
+        let h = t.start(0).unwrap();
+        t.record(0, h, e);
+        assert_eq!(t.snapshot(0)[0].entries[0].text(), "a 1 b 2 c 0xfeed");
     }
 }

@@ -236,7 +236,9 @@ impl Node for PgInput {
                     }
                 }
             }
-            cx.enqueue_slice(s.next, &self.bis[..got]);
+            // SAFETY: `bis[..got]` were just allocated by this node (distinct indices from the
+            // cache) and are not touched after this.
+            unsafe { cx.enqueue_slice(s.next, &self.bis[..got]) };
             self.pos[si] = pos;
             if let Some(r) = vs.row(self.thread, s.sw_if_index) {
                 r.add2(ifc::RX_PKTS, got as u64, bytes);

@@ -28,6 +28,10 @@ pub fn fmt_e(v: f64) -> String {
 }
 
 pub(crate) fn register(r: &mut Registry) {
+    // Commands not marked mp-safe run with the workers parked from their first line on (VPP's
+    // barrier around a handler). A command that writes `Shared` state parks them anyway, at
+    // the write (`Ctl::write`); the context releases them when the command (or script) ends.
+    r.cli.set_barrier(|cx| cx.ctl.ensure_barrier());
     r.command(cmd(
         "show runtime",
         "show runtime [verbose] [max] [<node>]",
@@ -85,6 +89,12 @@ pub(crate) fn register(r: &mut Registry) {
     }));
     r.command(cmd("show buffers", "show buffers", true, show_buffers));
     r.command(cmd("show threads", "show threads", true, show_threads));
+    r.command(cmd("show barrier", "show barrier", true, show_barrier));
+    r.command(cmd("clear barrier", "clear barrier", true, |a, cx| {
+        a.expect_end()?;
+        cx.vnet.engine().barrier.clear_stats();
+        Ok(())
+    }));
     r.command(cmd(
         "show version",
         "show version [verbose]",
@@ -496,11 +506,75 @@ fn show_threads(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
         } else {
             lwp
         };
+        // VPP never fills State; pwire says there when the thread could not be pinned to its
+        // lcore (start-up also printed why).
+        let state = match th.pin() {
+            pwire_graph::runtime::Pin::Failed => "pin failed",
+            _ => "",
+        };
         let _ = writeln!(
             out,
             "{:<7}{:<20}{:<12}{:<8}{:<25}{:<7}{:<7}{:<7}{:<10}",
-            t, th.name, info.kind, lwp, "other (0)", cpu, cpu, 0, ""
+            t, th.name, info.kind, lwp, "other (0)", cpu, cpu, 0, state
         );
+    }
+    a.output(&out);
+    Ok(())
+}
+
+/// A duration in ns with a unit that keeps 3-4 significant digits (`850ns`, `12.3us`,
+/// `1.204ms`, `2.000s`).
+fn fmt_ns(ns: u64) -> String {
+    let v = ns as f64;
+    if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        format!("{:.1}us", v / 1e3)
+    } else if ns < 1_000_000_000 {
+        format!("{:.3}ms", v / 1e6)
+    } else {
+        format!("{:.3}s", v / 1e9)
+    }
+}
+
+/// `show barrier` (pwire's; VPP has no such command): how often the main thread parked the
+/// workers, how long it waited for them and how long it held them, since `clear barrier`.
+fn show_barrier(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
+    a.expect_end()?;
+    let b = &cx.vnet.engine().barrier;
+    let s = b.stats();
+    let avg = |total: u64| fmt_ns(total.checked_div(s.syncs_since_clear).unwrap_or(0));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Workers {}, syncs {} ({} since clear)",
+        b.workers(),
+        s.syncs,
+        s.syncs_since_clear
+    );
+    let _ = writeln!(
+        out,
+        "{:<18}{:>12}{:>12}{:>12}",
+        "", "Last", "Max", "Average"
+    );
+    let _ = writeln!(
+        out,
+        "{:<18}{:>12}{:>12}{:>12}",
+        "Wait for workers",
+        fmt_ns(s.last_wait_ns),
+        fmt_ns(s.max_wait_ns),
+        avg(s.total_wait_ns)
+    );
+    let _ = writeln!(
+        out,
+        "{:<18}{:>12}{:>12}{:>12}",
+        "Held",
+        fmt_ns(s.last_hold_ns),
+        fmt_ns(s.max_hold_ns),
+        avg(s.total_hold_ns)
+    );
+    if s.max_hold_at != 0 {
+        let _ = writeln!(out, "Longest hold: sync {}", s.max_hold_at);
     }
     a.output(&out);
     Ok(())
@@ -731,4 +805,114 @@ fn write_pcap(path: &str, pkts: &[(f64, u32, Vec<u8>)]) -> std::io::Result<()> {
 /// Used by tests of other crates: the engine of a `Vnet`.
 pub fn engine(v: &Vnet) -> &crate::Engine {
     v.engine()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::registry::{cmd, Registry};
+    use crate::Dataplane;
+    use pwire_graph::runtime::Pin;
+    use std::time::Duration;
+
+    /// `test hold <ms>` (not mp-safe, writes nothing) sleeps; `test peek` (mp-safe) says
+    /// whether its context holds the barrier.
+    fn reg(r: &mut Registry) {
+        r.command(cmd("test hold", "test hold <ms>", false, |a, _| {
+            let ms: u64 = a.value("ms")?;
+            a.expect_end()?;
+            std::thread::sleep(Duration::from_millis(ms));
+            Ok(())
+        }));
+        r.command(cmd("test peek", "test peek", true, |a, cx| {
+            a.expect_end()?;
+            a.output(if cx.ctl.holds_barrier() {
+                "parked"
+            } else {
+                "running"
+            });
+            Ok(())
+        }));
+    }
+
+    fn dataplane(conf: &str) -> Dataplane {
+        let cfg = pwire_config::parse_str("t.conf", conf).unwrap();
+        Dataplane::build(cfg, &[reg]).unwrap()
+    }
+
+    fn exec(d: &mut Dataplane, line: &str) -> String {
+        d.exec(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn show_barrier_reports_holds_of_commands_that_are_not_mp_safe() {
+        let mut d = dataplane("cpu { workers 1 }\nbuffers { buffers-per-numa 1024 }");
+        // Start-up may have written state under the barrier already.
+        let n0 = d.vnet.engine().barrier.syncs();
+        exec(&mut d, "clear barrier");
+        let s = exec(&mut d, "show barrier");
+        assert!(
+            s.starts_with(&format!("Workers 1, syncs {n0} (0 since clear)\n")),
+            "{s}"
+        );
+        assert!(!s.contains("Longest hold"), "{s}");
+        // mp-safe: runs beside the workers.
+        assert_eq!(exec(&mut d, "test peek"), "running\n");
+        exec(&mut d, "test hold 5");
+        let b = &d.vnet.engine().barrier;
+        assert_eq!(
+            b.syncs(),
+            n0 + 1,
+            "a command that is not mp-safe parks the workers"
+        );
+        assert!(b.stats().max_hold_ns >= 5_000_000, "{:?}", b.stats());
+        exec(&mut d, "test hold 0");
+        let s = exec(&mut d, "show barrier");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("Workers 1, syncs {} (2 since clear)", n0 + 2),
+            "{s}"
+        );
+        assert_eq!(
+            lines[1],
+            format!("{:<18}{:>12}{:>12}{:>12}", "", "Last", "Max", "Average")
+        );
+        assert!(lines[2].starts_with("Wait for workers  "), "{s}");
+        // The 5 ms hold is the longest, in ms; the last one took well under it.
+        let held: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(held[0], "Held", "{s}");
+        let ms = |t: &str| match t.strip_suffix("ms") {
+            Some(v) => v.parse::<f64>().unwrap(),
+            None => t.strip_suffix('s').unwrap().parse::<f64>().unwrap() * 1e3,
+        };
+        assert!(ms(held[2]) >= 5.0, "{s}");
+        assert_eq!(lines[4], format!("Longest hold: sync {}", n0 + 1), "{s}");
+        exec(&mut d, "clear barrier");
+        let s = exec(&mut d, "show barrier");
+        assert!(
+            s.starts_with(&format!("Workers 1, syncs {} (0 since clear)\n", n0 + 2)),
+            "{s}"
+        );
+        assert!(
+            s.contains(&format!(
+                "{:<18}{:>12}{:>12}{:>12}",
+                "Held", "0ns", "0ns", "0ns"
+            )),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn show_threads_says_when_a_thread_could_not_be_pinned() {
+        let mut d = dataplane("cpu { workers 1 }\nbuffers { buffers-per-numa 1024 }");
+        let e = d.vnet.engine();
+        assert_ne!(e.threads[1].pin(), Pin::Failed);
+        let t = exec(&mut d, "show threads");
+        assert!(!t.contains("pin failed"), "{t}");
+        // What a worker records when the OS refuses its CPU (CPU hot-unplugged, cpuset).
+        d.vnet.engine().threads[1].set_pin(false);
+        let t = exec(&mut d, "show threads");
+        let row = t.lines().find(|l| l.contains("vpp_wk_0")).unwrap();
+        assert!(row.trim_end().ends_with("pin failed"), "{t}");
+    }
 }

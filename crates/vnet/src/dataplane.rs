@@ -89,9 +89,15 @@ impl Dataplane {
     pub fn build(config: StartupConfig, registers: &[RegisterFn]) -> Result<Dataplane, String> {
         let config = Arc::new(config);
         let (main_cpu, worker_cpus) = place_threads(&config)?;
-        if let Some(c) = main_cpu {
-            core_affinity::set_for_current(core_affinity::CoreId { id: c });
-        }
+        // Pinned first, so that what start-up touches lands near its CPU; recorded for `show
+        // threads` once the thread records exist.
+        let main_pin = main_cpu.map(|c| {
+            let r = pwire_graph::runtime::pin_current_thread(c);
+            if let Err(e) = &r {
+                eprintln!("pwire: main thread: cannot pin to CPU {c}: {e}");
+            }
+            r.is_ok()
+        });
         let prefix = config
             .cpu
             .thread_prefix
@@ -146,6 +152,9 @@ impl Dataplane {
         let barrier = Arc::new(Barrier::new());
         let (vnet, cli) = r.finish(pool.clone(), threads, barrier.clone())?;
         let e = vnet.engine();
+        if let Some(ok) = main_pin {
+            e.threads[0].set_pin(ok);
+        }
         let main = Runtime::new(
             e.graph.clone(),
             pool.clone(),
@@ -156,7 +165,9 @@ impl Dataplane {
         let stop = Arc::new(AtomicBool::new(false));
         let mut workers = Vec::new();
         let poll_us = config.unix.poll_sleep_usec.unwrap_or(200);
-        for (i, cpu) in worker_cpus.into_iter().enumerate() {
+        // Each worker pins itself to the CPU in its thread record (`worker_cpus`, through
+        // `thread_info`).
+        for i in 0..worker_cpus.len() {
             let t = i + 1;
             let (g, p, sh, tr, ep) = (
                 e.graph.clone(),
@@ -170,8 +181,9 @@ impl Dataplane {
             let h = std::thread::Builder::new()
                 .name(name)
                 .spawn(move || {
-                    if let Some(c) = cpu {
-                        core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                    if let Err(e) = sh.pin_current() {
+                        let c = sh.cpu.unwrap_or_default();
+                        eprintln!("pwire: {}: cannot pin to CPU {c}: {e}", sh.name);
                     }
                     let mut rt = Runtime::new(g, p, sh, tr, ep);
                     worker_loop(&mut rt, &b, &s, poll_us);
@@ -221,7 +233,9 @@ impl Dataplane {
         // next loop iteration; the control context is gone, so dispatching is allowed.
         let now = self.vnet.engine().now();
         if let Some(m) = self.main.as_mut() {
-            m.drain(now);
+            // SAFETY: the command's `Ctl` was dropped with `cx` above: no write reference
+            // exists.
+            unsafe { m.drain(now) };
         }
         (r, out)
     }
@@ -252,7 +266,11 @@ impl Dataplane {
 
     /// One main-loop iteration (packets on the main thread, process nodes).
     pub fn run_once(&mut self) -> (u64, Option<f64>) {
-        let r = self.main.as_mut().map_or((0, None), |m| m.run_once());
+        // SAFETY: outside `with_ctx` no `Ctl` exists, so no write reference either.
+        let r = self
+            .main
+            .as_mut()
+            .map_or((0, None), |m| unsafe { m.run_once() });
         self.run_main_tasks();
         r
     }
@@ -330,7 +348,7 @@ impl Dataplane {
         self.vnet.engine().barrier.set_workers(0);
         if let Some(m) = self.main.as_mut() {
             m.discard_pending();
-            m.cache().drain();
+            m.drain_cache();
         }
     }
 }

@@ -59,7 +59,9 @@ impl CliCtx {
                 return false;
             }
             let n = match self.main.as_mut() {
-                Some(rt) => rt.run_once().0,
+                // SAFETY: `&mut self` excludes any reference still borrowed from `self.ctl`
+                // (the only way to a write reference on this thread).
+                Some(rt) => unsafe { rt.run_once() }.0,
                 None => 0,
             };
             self.run_main_tasks();

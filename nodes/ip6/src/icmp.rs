@@ -265,7 +265,9 @@ impl Node for EchoReply {
             }
         }
         if n_free > 0 {
-            cx.free(&self.free[..n_free]);
+            // SAFETY: frame buffers, each once (frame invariant), whose next was set to
+            // NEXT_CONSUMED; not touched after this.
+            unsafe { cx.free(&self.free[..n_free]) };
         }
     }
 }
@@ -327,13 +329,15 @@ impl Node for IcmpError {
             };
             if !ok {
                 dropped += 1;
-                cx.free(&one);
+                // SAFETY: `nbi` was allocated above, is in no frame, and `nb` is not used again.
+                unsafe { cx.free(&one) };
                 continue;
             }
             nb.sw_if_index[TX] = !0;
             nb.flags = (nb.flags | flags::LOCALLY_ORIGINATED) & !flags::PCAP_SEEN;
             nb.error = 0;
-            cx.enqueue(ErrorNext::Lookup, nbi);
+            // SAFETY: `nbi` was allocated above and is enqueued once; `nb` is not used again.
+            unsafe { cx.enqueue(ErrorNext::Lookup, nbi) };
             let k = match ty {
                 TYPE_DEST_UNREACHABLE => 0,
                 TYPE_PACKET_TOO_BIG => 1,

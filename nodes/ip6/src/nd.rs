@@ -376,14 +376,17 @@ impl<const DISCOVER: bool> Node for Glean<DISCOVER> {
                 source_lladdr: Some(Mac(i.mac)),
             };
             if !write_nd(nb, ll, group, ns, multicast_mac(group).0, i.mac) {
-                cx.free(&one);
+                // SAFETY: `one[0]` was allocated above, is in no frame, and `nb` is not used
+                // again.
+                unsafe { cx.free(&one) };
                 b.error = cx.error(NdErr::NoBuffers);
                 continue;
             }
             nb.sw_if_index[RX] = sw;
             nb.sw_if_index[TX] = sw;
             nb.flags |= flags::LOCALLY_ORIGINATED;
-            cx.enqueue(Next::Out, one[0]);
+            // SAFETY: `one[0]` was allocated above and is enqueued once; `nb` is not used again.
+            unsafe { cx.enqueue(Next::Out, one[0]) };
             b.error = cx.error(NdErr::RequestSent);
         }
     }

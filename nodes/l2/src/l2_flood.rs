@@ -119,7 +119,8 @@ impl Node for L2Flood {
                 let c = unsafe { cx.buf_mut(ci) };
                 c.copy_from(b);
                 c.sw_if_index[TX] = m.sw_if_index;
-                cx.enqueue(Next::Output, ci);
+                // SAFETY: `ci` was allocated above and is enqueued once; `c` is not used again.
+                unsafe { cx.enqueue(Next::Output, ci) };
             }
             if failed {
                 fails += 1;

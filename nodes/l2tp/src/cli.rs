@@ -12,25 +12,29 @@ use std::net::Ipv6Addr;
 
 type Main = L2tp;
 
+// The L2TPv3 commands are mp-safe: they change state only through the session API, whose
+// writes park the workers themselves (`Shared::write`), after the work that does not need them
+// parked (parsing, checks, growing the lookup tables beside the live ones). Taking the barrier
+// for the whole command would put that work under it.
 pub(crate) fn register(r: &mut Registry, main: Main) {
     let m = main.clone();
     r.command(cmd(
         "create l2tpv3 tunnel",
         "create l2tpv3 tunnel client <ip6> our <ip6> [local-cookie <hex>] [remote-cookie <hex>] [local-session-id <dec>] [remote-session-id <dec>] [l2-sublayer-present] [fib-id <n>] [cookie-size 0|4|8] [hop-limit <n>] [sequencing] [del]",
-        false,
+        true,
         move |a, cx| create(a, cx, &m),
     ));
     let m = main.clone();
     r.command(cmd(
         "set l2tpv3 tunnel cookie",
         "set l2tpv3 tunnel cookie <intfc> local <hex> remote <hex>",
-        false,
+        true,
         move |a, cx| set_cookie(a, cx, &m),
     ));
     r.command(cmd(
         "set interface ip6 l2tpv3",
         "set interface ip6 l2tpv3 <intfc> [del]",
-        false,
+        true,
         |a, cx| {
             let Some(w) = a.next_word() else {
                 return Err(CliError::msg("interface required"));
@@ -69,7 +73,7 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
     r.command(cmd(
         "clear l2tp counters",
         "clear l2tp counters",
-        false,
+        true,
         move |a, cx| {
             a.expect_end()?;
             // Atomic counters: zeroed without parking the workers (O(sessions), not under
