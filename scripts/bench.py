@@ -124,6 +124,50 @@ def instructions_per_packet(case, binary, work):
             counts.append(instructions(case, binary, tmp, k))
     return (counts[1] - counts[0]) / (2 * n)
 
+def barrier_hold(work, quick):
+    """The longest time the main thread holds the workers parked while tunnels are created and
+    deleted one command at a time, with 100k sessions and 1M MACs (100k with --quick) present
+    and a worker forwarding decap traffic throughout. `show barrier` records the holds."""
+    n_sess, n_macs, churn = 100_000, (100_000 if quick else 1_000_000), (200 if quick else 1000)
+    conf = ("l2tp { lookup-session-id max-sessions %d }\ncpu { main-core 0 corelist-workers 1 }\n"
+            "buffers { buffers-per-numa 32768 }" % (n_sess + churn + 16))
+    lines = list(TOPO)
+    lines += ["create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id %d remote-session-id %d" % (100 + i, 100 + i)
+              for i in range(n_sess)]
+    lines += ["l2fib add %s 1 pg1 static" % mac_str(mac(5, i)) for i in range(n_macs)]
+    p = os.path.join(work, "barrier.pcap")
+    write_pcap(p, 101, [decap_pkt(10)])
+    lines.append("packet-generator new { name s limit 0 size 112-112 interface pg0 node ip6-input worker 0 pcap %s }" % p)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.time()
+        pw = Pwire(conf, lines, tmp)
+        setup = time.time() - t0
+        try:
+            pw.cli("packet-generator enable-stream s")
+            time.sleep(0.5)
+            pw.cli("clear barrier")
+            t0 = time.time()
+            for i in range(churn):
+                sid = 10_000_000 + i
+                pw.cli("create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id %d remote-session-id %d" % (sid, sid))
+                pw.cli("create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id %d remote-session-id %d del" % (sid, sid))
+            took = time.time() - t0
+            out = pw.cli("show barrier")
+            pw.cli("packet-generator disable-stream s")
+            delivered = pw.cli("show errors")
+        finally:
+            pw.close()
+    held = [l for l in out.splitlines() if l.startswith("Held")]
+    print("\nbarrier: %d tunnels created and deleted (one command each) with %d sessions and %d MACs present, "
+          "a worker forwarding decap traffic (setup %.0f s, churn %.1f s)" % (churn, n_sess, n_macs, setup, took))
+    print("  " + "\n  ".join(out.strip().splitlines()))
+    if held:
+        mx = held[0].split()[2]
+        print("  longest hold %s (goal: under 1 ms)" % mx)
+    d = [l for l in delivered.splitlines() if "L2TP user (ip6) to L2 network pkts" in l]
+    if d:
+        print("  traffic went on: " + d[0].strip())
+
 def cpu_model():
     for l in open("/proc/cpuinfo"):
         if l.startswith("model name"):
@@ -425,6 +469,7 @@ def bench(work):
     ap.add_argument("--against", metavar="PWIRE",
                     help="another build's pwire binary: after the cases, run each L2TPv3 path side by side with "
                          "it (one per core, then swapped) and print this build's clk/pkt over that build's")
+    ap.add_argument("--barrier", action="store_true", help="only the barrier-hold case")
     ap.add_argument("--instructions", action="store_true",
                     help="instead of clocks: instructions per packet of the selected cases under callgrind "
                          "(and of the --against build), repeatable on this host where clocks are not")
@@ -436,6 +481,9 @@ def bench(work):
     if a.case:
         cases = [c for c in cases if any(c[0].startswith(p) for p in a.case)]
     spec = {c[0]: c for c in cases}
+    if a.barrier:
+        barrier_hold(work, a.quick)
+        return
     if a.instructions:
         if shutil.which("valgrind") is None:
             raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
@@ -594,6 +642,8 @@ def bench(work):
             bar = "; bar <= 1.5: %s" % ("met" if ratio <= 1.5 else "MISSED") if kb == "decap-1M-sessions" else ""
             print("  %s / %s, side by side on the two cores (and swapped): %.2f x (runs: %s%s)"
                   % (kb, ka, ratio, ", ".join("%.2f" % x for x in all_r), bar))
+    if not a.case:
+        barrier_hold(work, a.quick)
     if a.against:
         print("\nThis build against %s, side by side (one per core, then swapped), %d alternations:" % (a.against, runs))
         for key in ("decap-local", "decap-feature", "encap", "decap-local-seq", "encap-seq"):
