@@ -212,6 +212,14 @@ impl Gen<'_> {
         )
     }
 
+    /// A packet for the sequenced tunnel 0 with number `seq` (`None`: no S bit), whatever
+    /// the next number is.
+    fn seq0(&self, seq: Option<u32>, inner: &[u8]) -> Vec<u8> {
+        let t = &self.v.tuns[0];
+        let sub = seq.map_or(0, |q| 0x4000_0000 | q);
+        self.raw(t.client, t.our, t.sid, 0, Ck::Good, Some(sub), inner)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn raw(
         &self,
@@ -348,36 +356,9 @@ fn mix(v: &Variant, seed: u64, n: usize, extra: u32) -> Vec<Vec<u8>> {
             }
             // Sequencing exceptions on the sequenced tunnel: a duplicate, a stray far ahead,
             // no S bit.
-            15 if v.tuns[0].seq => {
-                let t = &v.tuns[0];
-                let q = g.seq.saturating_sub(1);
-                g.raw(
-                    t.client,
-                    t.our,
-                    t.sid,
-                    0,
-                    Ck::Good,
-                    Some(0x4000_0000 | q),
-                    &cur_inner,
-                )
-            }
-            16 if v.tuns[0].seq => {
-                let t = &v.tuns[0];
-                let q = (g.seq + 0x40_0000) & 0xff_ffff;
-                g.raw(
-                    t.client,
-                    t.our,
-                    t.sid,
-                    0,
-                    Ck::Good,
-                    Some(0x4000_0000 | q),
-                    &cur_inner,
-                )
-            }
-            17 if v.tuns[0].seq => {
-                let t = &v.tuns[0];
-                g.raw(t.client, t.our, t.sid, 0, Ck::Good, Some(0), &cur_inner)
-            }
+            15 if v.tuns[0].seq => g.seq0(Some(g.seq.saturating_sub(1)), &cur_inner),
+            16 if v.tuns[0].seq => g.seq0(Some((g.seq + 0x40_0000) & 0xff_ffff), &cur_inner),
+            17 if v.tuns[0].seq => g.seq0(None, &cur_inner),
             // Repeat the current packet (a sequenced tunnel's next number).
             _ if v.tuns[cur_t].seq => g.tunnel(cur_t, Ck::Good, &cur_inner),
             _ => cur.clone(),

@@ -286,7 +286,11 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             if sid_mode && c.fast && c.repeat {
                 c.repeat = false;
                 // A run of packets for the cached session, in a loop of its own.
-                let (k, bytes) = c.run(view, &bis[i..], &mut nexts[i..]);
+                let (k, bytes) = if c.dl.sequenced {
+                    c.run::<true>(view, &bis[i..], &mut nexts[i..])
+                } else {
+                    c.run::<false>(view, &bis[i..], &mut nexts[i..])
+                };
                 i += k;
                 matched += k as u64;
                 c.pkts += k as u64;
@@ -479,7 +483,13 @@ impl<'a> FrameCache<'a> {
     /// Returns how many it delivered and their inner bytes (not yet added to the cache's counts).
     // Not inlined: on its own the loop keeps the session's words in registers.
     #[inline(never)]
-    fn run(&self, view: pwire_buffer::View<'_>, bis: &[u32], nexts: &mut [u16]) -> (usize, u64) {
+    // `SEQ`: the session is sequenced (one loop each, so the unsequenced one has no trace of it).
+    fn run<const SEQ: bool>(
+        &self,
+        view: pwire_buffer::View<'_>,
+        bis: &[u32],
+        nexts: &mut [u16],
+    ) -> (usize, u64) {
         let dl = self.dl;
         let idx = self.idx;
         let seq = self.seq;
@@ -497,7 +507,7 @@ impl<'a> FrameCache<'a> {
             else {
                 return (k, bytes);
             };
-            if seq.is_some_and(|q| !dl.seq_in_window(q, d)) {
+            if SEQ && seq.is_some_and(|q| !dl.seq_in_window(q, d)) {
                 return (k, bytes);
             }
             // SAFETY: `deliverable` checked the IPv6 packet (strip + inner) against `d`.

@@ -94,6 +94,21 @@ fn topo_mtu(h: &mut Harness, mtu: u32) {
     h.cli("set interface l2 bridge pg1 1");
 }
 
+/// Sends session 1's sequenced packets numbered `order` (each inner frame tagged with its
+/// number plus `tag`) from the uplink; returns the tags delivered to pg1.
+fn send_sequenced(h: &mut Harness, name: &str, order: &[u32], tag: u8) -> Vec<u8> {
+    let ac = capture(h, "pg1");
+    let pkts: Vec<Vec<u8>> = order
+        .iter()
+        .map(|&q| {
+            let f = inner(HOST_A, HOST_B, tag.wrapping_add(q as u8));
+            l2tp("fd00::2", "fd00::1", 1, &FF8, Some(0x4000_0000 | q), &f)
+        })
+        .collect();
+    send(h, name, "pg0", &pkts);
+    read_pcap(&ac).iter().map(|p| p[20]).collect()
+}
+
 fn send(h: &mut Harness, name: &str, on: &str, pkts: &[Vec<u8>]) {
     h.send(name, on, "ethernet-input", pkts);
 }
@@ -419,16 +434,7 @@ fn feature_path_lets_transit_packets_with_a_session_id_through_and_counts_them()
 fn sequencing_in_order_reordered_and_duplicated() {
     let mut h = harness("");
     topo(&mut h, "sequencing");
-    let ac = capture(&mut h, "pg1");
-    let f = |i: u8| inner(HOST_A, HOST_B, i);
-    let s = |seq: u32| Some(0x4000_0000 | seq);
-    let order = [0u32, 1, 2, 4, 3, 4, 5, 5, 7];
-    let pkts: Vec<Vec<u8>> = order
-        .iter()
-        .map(|&q| l2tp("fd00::2", "fd00::1", 1, &FF8, s(q), &f(q as u8)))
-        .collect();
-    send(&mut h, "a", "pg0", &pkts);
-    let got: Vec<u8> = read_pcap(&ac).iter().map(|p| p[20]).collect();
+    let got = send_sequenced(&mut h, "a", &[0, 1, 2, 4, 3, 4, 5, 5, 7], 0);
     assert_eq!(
         got,
         vec![0, 1, 2, 4, 5, 7],
@@ -461,18 +467,10 @@ fn sequencing_in_order_reordered_and_duplicated() {
 fn sequencing_survives_a_stray_number_and_counts_missing_ones() {
     let mut h = harness("");
     topo(&mut h, "sequencing");
-    let ac = capture(&mut h, "pg1");
-    let f = |i: u8| inner(HOST_A, HOST_B, i);
-    let s = |seq: u32| Some(0x4000_0000 | seq);
     // One packet far ahead (a stray or a spoof) between 1 and 2.
     let mut order = vec![0u32, 1, 0x7f_fff0];
     order.extend(2..20);
-    let pkts: Vec<Vec<u8>> = order
-        .iter()
-        .map(|&q| l2tp("fd00::2", "fd00::1", 1, &FF8, s(q), &f(q as u8)))
-        .collect();
-    send(&mut h, "a", "pg0", &pkts);
-    let got: Vec<u8> = read_pcap(&ac).iter().map(|p| p[20]).collect();
+    let got = send_sequenced(&mut h, "a", &order, 0);
     assert_eq!(
         got,
         (0..20).collect::<Vec<u8>>(),
@@ -481,28 +479,17 @@ fn sequencing_survives_a_stray_number_and_counts_missing_ones() {
     let seq_drops = "l2tpv3 sequence number out of order or duplicate";
     assert_eq!(h.counter("l2tp-decap-local", seq_drops), 1);
     // A peer that restarts its numbering is followed after a short run.
-    let ac = capture(&mut h, "pg1");
-    let pkts: Vec<Vec<u8>> = (0..10u32)
-        .map(|q| {
-            l2tp(
-                "fd00::2",
-                "fd00::1",
-                1,
-                &FF8,
-                s(0x40_0000 + q),
-                &f(100 + q as u8),
-            )
-        })
-        .collect();
-    send(&mut h, "b", "pg0", &pkts);
-    assert_eq!(read_pcap(&ac).len(), 10 - 4, "resynchronised after 4 drops");
+    let order: Vec<u32> = (0x40_0000..0x40_000a).collect();
+    let got = send_sequenced(&mut h, "b", &order, 0);
+    assert_eq!(got.len(), 10 - 4, "resynchronised after 4 drops");
     // Without the S bit on a sequenced session: dropped and counted, not let by.
     let ac = capture(&mut h, "pg1");
+    let f = inner(HOST_A, HOST_B, 200);
     send(
         &mut h,
         "c",
         "pg0",
-        &[l2tp("fd00::2", "fd00::1", 1, &FF8, Some(0), &f(200))],
+        &[l2tp("fd00::2", "fd00::1", 1, &FF8, Some(0), &f)],
     );
     assert_eq!(read_pcap(&ac).len(), 0);
     assert_eq!(
