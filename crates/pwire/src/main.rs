@@ -73,6 +73,11 @@ fn serve(dp: &mut Dataplane, req: pwire_cli::Request, log: Option<&mut std::fs::
 
 fn main() {
     let opts = Opts::parse();
+    pwire_vnet::show_extra::set_build_info(pwire_vnet::show_extra::BuildInfo {
+        commit: env!("PWIRE_GIT_COMMIT"),
+        date: env!("PWIRE_BUILD_DATE"),
+        compiler: env!("PWIRE_RUSTC"),
+    });
     let cfg = pwire_config::parse_file(&opts.config).unwrap_or_else(|e| fail(&e.to_string()));
     if cfg.dpdk.is_some() && !cfg!(feature = "dpdk") {
         fail(&format!(
