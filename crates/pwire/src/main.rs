@@ -2,8 +2,9 @@
 //!
 //! Parses startup.conf (an error names file:line:col and exits 1), builds the graph from the
 //! explicit registration list, starts the workers, runs `unix { exec }` scripts (a failing line
-//! stops start-up with its line number), opens the CLI socket, then loops: forward (when there
-//! are no workers) and answer CLI requests on the main thread.
+//! stops start-up with its line number), opens the CLI socket and the Prometheus exporter (if
+//! configured), then loops: forward (when there are no workers) and answer CLI requests and
+//! scrapes on the main thread.
 
 use clap::Parser;
 use pwire_vnet::Dataplane;
@@ -135,6 +136,17 @@ fn main() {
     let server = pwire_cli::Server::bind(&listen, 0o660, gid)
         .unwrap_or_else(|e| fail(&format!("unix: cli-listen {listen}: {e}")));
     let requests = server.requests();
+    // `stats { prometheus listen <addr> }`: the exporter's thread asks this loop for snapshots.
+    let exporter = pwire_stats::Exporter::start(&dp.config).unwrap_or_else(|e| fail(&e));
+    let scrapes = exporter
+        .as_ref()
+        .map_or_else(crossbeam_channel::never, |x| x.requests());
+    if let Some(x) = &exporter {
+        eprintln!(
+            "pwire: prometheus exporter on http://{}/metrics",
+            x.local_addr()
+        );
+    }
     eprintln!(
         "pwire: up: {} worker(s), CLI on {listen}, {} buffers ({})",
         dp.n_workers(),
@@ -181,6 +193,10 @@ fn main() {
             served = true;
             serve(&mut dp, req, log.as_mut());
         }
+        while let Ok(s) = scrapes.try_recv() {
+            served = true;
+            s.answer(&mut dp);
+        }
         if n == 0 && !served {
             idle = idle.saturating_add(1);
             if dp.idle_can_block() {
@@ -202,6 +218,7 @@ fn main() {
                 crossbeam_channel::select! {
                     recv(requests) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
                     recv(irx) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
+                    recv(scrapes) -> r => if let Ok(s) = r { s.answer(&mut dp) },
                     default(d) => {}
                 }
             }
@@ -211,5 +228,6 @@ fn main() {
     }
     eprintln!("pwire: stopping");
     drop(server);
+    drop(exporter);
     dp.shutdown();
 }
