@@ -113,6 +113,18 @@ fn main() {
         .map(|g| resolve_gid(g).unwrap_or_else(|e| fail(&e)));
     let interactive = cfg.unix.interactive;
     let mut dp = Dataplane::build(cfg, &regs).unwrap_or_else(|e| fail(&e));
+    // `stats { prometheus listen <addr> }`: the exporter's thread asks the main loop for
+    // snapshots. Bound before the exec scripts run, so a taken port fails start-up at once.
+    let exporter = pwire_stats::Exporter::start(&dp.config).unwrap_or_else(|e| fail(&e));
+    let scrapes = exporter
+        .as_ref()
+        .map_or_else(crossbeam_channel::never, |x| x.requests());
+    if let Some(x) = &exporter {
+        eprintln!(
+            "pwire: prometheus exporter on http://{}/metrics",
+            x.local_addr()
+        );
+    }
     // SAFETY: installing async-signal-safe handlers that only store to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
@@ -136,17 +148,6 @@ fn main() {
     let server = pwire_cli::Server::bind(&listen, 0o660, gid)
         .unwrap_or_else(|e| fail(&format!("unix: cli-listen {listen}: {e}")));
     let requests = server.requests();
-    // `stats { prometheus listen <addr> }`: the exporter's thread asks this loop for snapshots.
-    let exporter = pwire_stats::Exporter::start(&dp.config).unwrap_or_else(|e| fail(&e));
-    let scrapes = exporter
-        .as_ref()
-        .map_or_else(crossbeam_channel::never, |x| x.requests());
-    if let Some(x) = &exporter {
-        eprintln!(
-            "pwire: prometheus exporter on http://{}/metrics",
-            x.local_addr()
-        );
-    }
     eprintln!(
         "pwire: up: {} worker(s), CLI on {listen}, {} buffers ({})",
         dp.n_workers(),
