@@ -592,4 +592,27 @@ mod tests {
         );
         assert_eq!(err(b"\r\n\r\n"), "400 Bad Request");
     }
+
+    /// Arbitrary bytes never panic the parser (a panic would abort pwire), and a head that
+    /// ends always gets an answer.
+    #[test]
+    fn arbitrary_heads_never_panic() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"GETHAD /metrics?HTTP/1.0\r\n\xff\x00 ";
+        for _ in 0..20_000 {
+            let n = (next() % 64) as usize;
+            let mut b: Vec<u8> = (0..n)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = parse(&b);
+            b.extend_from_slice(b"\r\n\r\n");
+            assert!(parse(&b).is_some(), "{:?}", String::from_utf8_lossy(&b));
+        }
+    }
 }
