@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use pwire_testkit::Harness;
-use pwire_tests::{bin, ensure_built, features, start_pwire};
+use pwire_tests::{ensure_built, features, start_pwire};
 
 /// vppinfra's size format back to bytes (`1.50K` -> 1536).
 fn bytes(s: &str) -> f64 {
@@ -200,5 +200,4 @@ fn show_version_verbose_has_the_build_date_and_commit() {
         .unwrap()
         .0
         .contains("unknown input `extra'"));
-    let _ = bin;
 }
