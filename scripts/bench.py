@@ -96,6 +96,61 @@ def run_case(pw, streams, timeout=600):
     wall = time.time() - t0
     return parse_runtime(pw.cli("show runtime")), wall
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+class Scraper:
+    """Scrapes pwire's Prometheus exporter (GET /metrics) every `period` seconds on a thread
+    while a case runs, as a Prometheus server would, only more often. A no-op for a case whose
+    conf has no `prometheus listen`."""
+    def __init__(self, conf, period=0.1):
+        import threading
+        m = re.search(r"prometheus listen ([0-9.]+):(\d+)", conf)
+        self.addr = (m.group(1), int(m.group(2))) if m else None
+        self.period, self.ok, self.failed, self.size = period, 0, 0, 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        nxt = time.time()
+        while not self.stop.is_set():
+            try:
+                with socket.create_connection(self.addr, timeout=5) as s:
+                    s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                    buf = b""
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        buf += chunk
+                if buf.startswith(b"HTTP/1.1 200 "):
+                    self.ok += 1
+                    self.size = len(buf)
+                else:
+                    self.failed += 1
+            except OSError:
+                self.failed += 1
+            nxt += self.period
+            self.stop.wait(max(0.0, nxt - time.time()))
+
+    def __enter__(self):
+        if self.addr:
+            self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.addr:
+            self.stop.set()
+            self.t.join()
+
+    def summary(self):
+        return "scraped every %d ms: %d scrapes, %d failed, %.1f KiB each" % (
+            self.period * 1000, self.ok, self.failed, self.size / 1024)
+
 def instructions(case, binary, tmp, packets):
     """Instructions the whole process executes for `packets` packets of `case`'s streams, under
     callgrind (counts, not clocks: the same for the same binary and input whatever the machine
@@ -382,6 +437,16 @@ def build_cases(work, n, quick):
          l2_topo + ["l2fib add %s 1 pg1 static" % m for m in macs]
          + ["packet-generator new { name s limit %d interface pg0 node ethernet-input pcap %s }" % (n, l2_many)], ["s"]),
     ]
+    # The Prometheus exporter's cost: decap and encap with `stats { prometheus listen }`, scraped
+    # every 100 ms while the stream runs (compare with decap-local and encap; the summary also
+    # runs each pair side by side).
+    conf = CONF + "\nstats { prometheus listen 127.0.0.1:%d }" % free_port()
+    cases += [
+        ("metrics-decap", "decap, local path, Prometheus exporter on and scraped every 100 ms", conf,
+         TOPO + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
+        ("metrics-encap", "encap, Prometheus exporter on and scraped every 100 ms", conf,
+         TOPO + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+    ]
     return cases
 
 def side_by_side(ca, cb, seconds, cores, binaries=(None, None)):
@@ -403,7 +468,8 @@ def side_by_side(ca, cb, seconds, cores, binaries=(None, None)):
         for pw, streams in pws:
             for st in streams:
                 pw.cli("packet-generator enable-stream " + st)
-        time.sleep(seconds)
+        with Scraper(ca[2]), Scraper(cb[2]):
+            time.sleep(seconds)
         for pw, streams in pws:
             for st in streams:
                 pw.cli("packet-generator disable-stream " + st)
@@ -478,6 +544,7 @@ def bench(work):
     n = a.packets or (2_000_000 if a.quick else 50_000_000)
     os.makedirs(a.out, exist_ok=True)
     cases = build_cases(work, n, a.quick)
+    all_cases = {c[0]: c for c in cases}
     if a.case:
         cases = [c for c in cases if any(c[0].startswith(p) for p in a.case)]
     spec = {c[0]: c for c in cases}
@@ -519,7 +586,8 @@ def bench(work):
             t_setup = time.time() - t_setup
             try:
                 rss = rss_of(pw.p.pid)
-                per_run = [run_case(pw, streams) for _ in range(runs)]
+                with Scraper(conf) as scraper:
+                    per_run = [run_case(pw, streams) for _ in range(runs)]
                 errors = pw.cli("show errors")
                 mem = pw.cli("show l2tpv3 memory") if key.endswith("sessions") else ""
             finally:
@@ -559,6 +627,8 @@ def bench(work):
             print("  per worker whole graph: %s clk/pkt" % ", ".join("%.1f" % w for _, w in per_thread.values()))
         print("  Mpps: %.2f from clocks%s, %.2f wall clock; %d packets per run; setup %.1f s, RSS %.1f MiB"
               % (agg_mpps, " (VPP %s)" % vpp[1] if vpp else "", wall_mpps, sent, t_setup, rss / 2**20))
+        if scraper.addr:
+            print("  exporter " + scraper.summary())
         if mem:
             print("  " + "\n  ".join(mem.strip().splitlines()))
             print("  RSS over an empty pwire: %.1f MiB" % ((rss - base_rss) / 2**20))
@@ -569,7 +639,9 @@ def bench(work):
                         "wall_mpps": wall_mpps, "packets": sent, "runs": runs, "rss_bytes": rss,
                         "base_rss_bytes": base_rss, "threads": len(per_thread),
                         "per_thread_whole_clk": [w for _, w in per_thread.values()],
-                        "vpp_clk": vpp[0] if vpp else None, "memory": mem.strip()})
+                        "vpp_clk": vpp[0] if vpp else None, "memory": mem.strip(),
+                        "scrapes": scraper.ok if scraper.addr else None,
+                        "scrapes_failed": scraper.failed if scraper.addr else None})
     by = {r["case"]: r for r in results}
     # Ratios between two cases, measured together: this machine's speed drifts by up to 2x over
     # minutes (shared host), which two cases measured minutes apart would turn into a false
@@ -619,6 +691,18 @@ def bench(work):
                 r2 = side_by_side(spec[ka], spec[kb], t, (1, 0))
                 ratios.append((r1 * r2) ** 0.5)
         paired[(ka, kb)] = (statistics.median(ratios), ratios)
+    # The exporter's cost: each metrics case against the same path without an exporter, side by
+    # side on the two cores (then swapped), the exporter scraped every 100 ms meanwhile.
+    for kb, ka in (("metrics-decap", "decap-local"), ("metrics-encap", "encap")):
+        if kb not in by:
+            continue
+        t = 0.5 if a.quick else 1.5
+        ratios = []
+        for _ in range(runs):
+            r1 = side_by_side(all_cases[ka], all_cases[kb], t, (0, 1))
+            r2 = side_by_side(all_cases[ka], all_cases[kb], t, (1, 0))
+            ratios.append((r1 * r2) ** 0.5)
+        paired[(ka, kb)] = (statistics.median(ratios), ratios)
     for seq, plain in (("decap-local-seq", "decap-local"), ("encap-seq", "encap")):
         if seq in by and plain in by:
             print("  %-16s %7.1f  = %s %+.1f clk/pkt (sequencing's cost, same run)"
@@ -634,7 +718,11 @@ def bench(work):
             ratio = by[k]["whole_clk"] / by["decap-local"]["whole_clk"]
             print("  %-22s %7.1f  = %.2f x decap-local (separate runs)" % (k, by[k]["whole_clk"], ratio))
     for (ka, kb), (ratio, all_r) in paired.items():
-        if ka == "workers-1":
+        if kb.startswith("metrics-"):
+            sep = " (separately: %.1f clk/pkt on, %.1f off)" % (by[kb]["whole_clk"], by[ka]["whole_clk"]) if ka in by else ""
+            print("  %s: exporter on and scraped every 100 ms / off, side by side on the two cores (and swapped): "
+                  "%.3f x (runs: %s)%s" % (ka, ratio, ", ".join("%.3f" % x for x in all_r), sep))
+        elif ka == "workers-1":
             print("  2 workers / 1 worker (on each core in turn), median of %d alternations: %.2f x packets "
                   "(each: %s; bar >= 1.8: %s)"
                   % (len(all_r), ratio, ", ".join("%.2f" % x for x in all_r), "met" if ratio >= 1.8 else "MISSED"))

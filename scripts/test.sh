@@ -162,6 +162,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v python3 >/dev/null || need+=(python3)
+# promtool (Debian's prometheus package) lints the exporter's scrape (tests/metrics.rs).
+command -v promtool >/dev/null || need+=(prometheus)
 if { want test || want dpdk; } && [ ${#need[@]} -gt 0 ]; then
   if is_root; then
     apt_install "${need[@]}"

@@ -36,6 +36,7 @@ pub use sections::misc::{
     EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, L2learnConfig, RxMode,
 };
 pub use sections::plugins::{PluginEntry, PluginsConfig};
+pub use sections::stats::{PrometheusListen, StatsConfig};
 pub use sections::unix::{GidSpec, UnixConfig};
 pub use sections::IgnoredKey;
 pub use startup::{parse_file, parse_str, StartupConfig, TYPED_SECTIONS, UNUSED_SECTIONS};

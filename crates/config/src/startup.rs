@@ -11,6 +11,7 @@ use crate::sections::misc::{
     EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, L2learnConfig,
 };
 use crate::sections::plugins::PluginsConfig;
+use crate::sections::stats::StatsConfig;
 use crate::sections::unix::UnixConfig;
 use crate::tree::{parse_tree, Section};
 
@@ -27,6 +28,7 @@ pub const TYPED_SECTIONS: &[&str] = &[
     "l2fib",
     "l2learn",
     "ip6",
+    "stats",
 ];
 
 /// VPP sections pwire accepts and keeps as raw words, with no effect.
@@ -67,6 +69,8 @@ pub struct StartupConfig {
     pub l2learn: L2learnConfig,
     /// `ip6 { }`.
     pub ip6: Ip6Config,
+    /// `stats { }` (pwire's Prometheus exporter).
+    pub stats: StatsConfig,
     /// Sections from [`UNUSED_SECTIONS`], raw, in order of first appearance.
     pub unused_sections: Vec<Section>,
 }
@@ -133,6 +137,7 @@ pub fn parse_str(name: &str, text: &str) -> Result<StartupConfig, ConfigError> {
             "l2fib" => c.l2fib = L2fibConfig::parse(&s)?,
             "l2learn" => c.l2learn = L2learnConfig::parse(&s)?,
             "ip6" => c.ip6 = Ip6Config::parse(&s)?,
+            "stats" => c.stats = StatsConfig::parse(&s)?,
             _ => c.unused_sections.push(s),
         }
     }

@@ -2,8 +2,9 @@
 //!
 //! Parses startup.conf (an error names file:line:col and exits 1), builds the graph from the
 //! explicit registration list, starts the workers, runs `unix { exec }` scripts (a failing line
-//! stops start-up with its line number), opens the CLI socket, then loops: forward (when there
-//! are no workers) and answer CLI requests on the main thread.
+//! stops start-up with its line number), opens the CLI socket and the Prometheus exporter (if
+//! configured), then loops: forward (when there are no workers) and answer CLI requests and
+//! scrapes on the main thread.
 
 use clap::Parser;
 use pwire_vnet::Dataplane;
@@ -73,6 +74,11 @@ fn serve(dp: &mut Dataplane, req: pwire_cli::Request, log: Option<&mut std::fs::
 
 fn main() {
     let opts = Opts::parse();
+    pwire_vnet::show_extra::set_build_info(pwire_vnet::show_extra::BuildInfo {
+        commit: env!("PWIRE_GIT_COMMIT"),
+        date: env!("PWIRE_BUILD_DATE"),
+        compiler: env!("PWIRE_RUSTC"),
+    });
     let cfg = pwire_config::parse_file(&opts.config).unwrap_or_else(|e| fail(&e.to_string()));
     if cfg.dpdk.is_some() && !cfg!(feature = "dpdk") {
         fail(&format!(
@@ -107,6 +113,18 @@ fn main() {
         .map(|g| resolve_gid(g).unwrap_or_else(|e| fail(&e)));
     let interactive = cfg.unix.interactive;
     let mut dp = Dataplane::build(cfg, &regs).unwrap_or_else(|e| fail(&e));
+    // `stats { prometheus listen <addr> }`: the exporter's thread asks the main loop for
+    // snapshots. Bound before the exec scripts run, so a taken port fails start-up at once.
+    let exporter = pwire_stats::Exporter::start(&dp.config).unwrap_or_else(|e| fail(&e));
+    let scrapes = exporter
+        .as_ref()
+        .map_or_else(crossbeam_channel::never, |x| x.requests());
+    if let Some(x) = &exporter {
+        eprintln!(
+            "pwire: prometheus exporter on http://{}/metrics",
+            x.local_addr()
+        );
+    }
     // SAFETY: installing async-signal-safe handlers that only store to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
@@ -176,6 +194,10 @@ fn main() {
             served = true;
             serve(&mut dp, req, log.as_mut());
         }
+        while let Ok(s) = scrapes.try_recv() {
+            served = true;
+            s.answer(&mut dp);
+        }
         if n == 0 && !served {
             idle = idle.saturating_add(1);
             if dp.idle_can_block() {
@@ -197,6 +219,7 @@ fn main() {
                 crossbeam_channel::select! {
                     recv(requests) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
                     recv(irx) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
+                    recv(scrapes) -> r => if let Ok(s) = r { s.answer(&mut dp) },
                     default(d) => {}
                 }
             }
@@ -206,5 +229,6 @@ fn main() {
     }
     eprintln!("pwire: stopping");
     drop(server);
+    drop(exporter);
     dp.shutdown();
 }

@@ -50,7 +50,9 @@ fn run_script(dpdk_fails: bool) -> Output {
     std::fs::copy(&src, scripts.join("test.sh")).unwrap();
     fake(&bin, "cargo", FAKE_CARGO);
     fake(&bin, "rustup", "#!/bin/sh\nexit 1\n");
-    for tool in ["dpkg", "tshark", "ip", "ethtool", "ping", "python3"] {
+    for tool in [
+        "dpkg", "tshark", "ip", "ethtool", "ping", "python3", "promtool",
+    ] {
         fake(&bin, tool, "#!/bin/sh\nexit 0\n");
     }
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());

@@ -8,7 +8,8 @@
 //! - [`Registry`] is what every crate's `register()` gets: graph nodes, CLI commands, device
 //!   classes, dispatch keys. [`Registry::finish`] builds the graph and fills the tables.
 //! - The engine's own CLI (`show runtime|errors|trace|buffers|threads|version|node`, `clear ...`,
-//!   `trace add`, `pcap trace`) lives in `builtin_cli`.
+//!   `trace add`, `pcap trace`) lives in `builtin_cli`; `show memory|plugins`, `show version
+//!   verbose` in `show_extra`.
 
 pub mod builtin_cli;
 pub mod dataplane;
@@ -18,6 +19,7 @@ pub mod interface;
 pub mod main_task;
 pub mod pcap_capture;
 pub mod registry;
+pub mod show_extra;
 
 pub use dataplane::Dataplane;
 pub use engine::{Engine, ThreadInfo};

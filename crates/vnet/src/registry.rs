@@ -88,6 +88,7 @@ impl Registry {
             hw_class: "local",
         });
         crate::builtin_cli::register(&mut r);
+        crate::show_extra::register(&mut r);
         r
     }
 

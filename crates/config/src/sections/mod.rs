@@ -6,6 +6,7 @@ pub mod dpdk;
 pub mod l2tp;
 pub mod misc;
 pub mod plugins;
+pub mod stats;
 pub mod unix;
 
 use crate::tree::Token;
