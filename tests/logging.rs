@@ -208,8 +208,7 @@ fn startup_conf_logging_section() {
     let cfg =
         pwire_config::parse_str("t.conf", "logging { class tunnels { level debug } }").unwrap();
     let e = pwire_vnet::Dataplane::build(cfg, &pwire::registrations(&Default::default()))
-        .err()
-        .expect("unknown class refused");
+        .expect_err("unknown class refused");
     assert!(
         e.starts_with("t.conf:1:17: unknown log class `tunnels' (classes: "),
         "{e}"
