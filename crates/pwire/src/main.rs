@@ -3,7 +3,9 @@
 //! Parses startup.conf (an error names file:line:col and exits 1), builds the graph from the
 //! explicit registration list, starts the workers, runs `unix { exec }` scripts (a failing line
 //! stops start-up with its line number), opens the CLI socket, then loops: forward (when there
-//! are no workers) and answer CLI requests on the main thread.
+//! are no workers) and answer CLI requests on the main thread. Start-up errors, start, stop and
+//! failed CLI commands also go to the log (`pwire_vnet::log`: `show logging`, the `unix { log }`
+//! file, syslog), with secrets scrubbed.
 
 use clap::Parser;
 use pwire_vnet::log::{self, class, Logger, SyslogTarget};
