@@ -511,15 +511,30 @@ impl Drop for Logger {
     }
 }
 
+/// Opens (creating, 0640) the log file for appending. Any file will do (`/dev/stderr` too), but
+/// the open is non-blocking so that a FIFO nobody reads is an error (ENXIO) rather than a
+/// start-up that hangs; writes then block as usual.
 fn open_log_file(path: &str) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o640)
+        .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+    let fd = f.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on a descriptor `f` owns and keeps open for the call.
+    let r = unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl < 0 {
+            fl
+        } else {
+            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK)
+        }
+    };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(f)
 }
@@ -792,6 +807,7 @@ fn set_class(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
     use std::sync::Arc;
 
     fn capture(l: &Logger) -> Arc<Mutex<Vec<(LogLevel, String)>>> {
@@ -977,6 +993,34 @@ mod tests {
         drop(l);
         let n = std::fs::read_to_string(&path).unwrap().lines().count();
         assert_eq!(n, 3);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn log_file_may_be_a_fifo_with_a_reader_but_not_without() {
+        let dir = std::env::temp_dir().join(format!("pwire-log-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C path; mkfifo keeps no pointer.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = open_log_file(fifo.to_str().unwrap()).unwrap_err();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ENXIO),
+            "no reader: an error, no hang"
+        );
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        let mut w = open_log_file(fifo.to_str().unwrap()).unwrap();
+        writeln!(w, "x").unwrap();
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut &reader, &mut got).ok();
+        assert_eq!(got, "x\n");
+        drop((w, reader));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
