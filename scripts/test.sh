@@ -4,12 +4,12 @@
 # (CI does) and fail there if what they need cannot be had (pwire_testkit::prereq); without
 # root they say why they skip.
 #
-# Usage: scripts/test.sh [step...]   steps: fmt clippy test fuzz dpdk miri (default: all)
+# Usage: scripts/test.sh [step...]   steps: fmt clippy test package fuzz dpdk miri (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-all_steps=(fmt clippy test fuzz dpdk miri)
+all_steps=(fmt clippy test package fuzz dpdk miri)
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${all_steps[@]}")
 for s in "${steps[@]}"; do
@@ -101,6 +101,29 @@ dpdk_step() {
   return "$rc"
 }
 
+# The Debian package: tests/package.rs runs scripts/package.sh (a release build of pwire and
+# pwctl), installs the .deb with dpkg, checks the unit with systemd-analyze, runs pwire as the
+# unit would (its user, capabilities, directories), talks to it with the installed pwctl and
+# purges the package, leaving nothing. Root only: it changes the machine's packages (so a plain
+# `cargo test` skips it as ignored). Installs what it uses when missing.
+package_step() {
+  local miss=() rc=0
+  if ! is_root; then
+    echo "== package test skipped: not root (it installs a .deb with dpkg)"
+    return 0
+  fi
+  command -v systemd-analyze >/dev/null || miss+=(systemd)
+  command -v adduser >/dev/null || miss+=(adduser)
+  command -v setpriv >/dev/null || miss+=(util-linux)
+  command -v objdump >/dev/null || miss+=(binutils)
+  if [ ${#miss[@]} -gt 0 ]; then apt_install "${miss[@]}" || return; fi
+  echo "== package (release build, dpkg -i, the unit, dpkg --purge)"
+  run_tests "$logs/pwire-test-package.log" -p pwire-tests --test package -- --ignored || rc=$?
+  cat "$logs/pwire-test-package.log" >>"$logs/pwire-test.log"
+  if [ "$rc" != 0 ]; then echo "package test FAILED (cargo test exit status $rc)"; fi
+  return "$rc"
+}
+
 # Miri: the unit tests of the crates with the most unsafe code, checked for undefined
 # behaviour. Needs a nightly toolchain with the miri component (added here when root). The
 # crates are built first (sysroot and dependencies once; a few minutes on a clean clone), then
@@ -164,7 +187,7 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v python3 >/dev/null || need+=(python3)
 # promtool (Debian's prometheus package) lints the exporter's scrape (tests/metrics.rs).
 command -v promtool >/dev/null || need+=(prometheus)
-if { want test || want dpdk; } && [ ${#need[@]} -gt 0 ]; then
+if { want test || want dpdk || want package; } && [ ${#need[@]} -gt 0 ]; then
   if is_root; then
     apt_install "${need[@]}"
   else
@@ -186,6 +209,9 @@ fi
 if want test; then
   echo "== cargo test --workspace"
   run_tests "$logs/pwire-test.log" --workspace --no-fail-fast || status=$?
+fi
+if want package; then
+  package_step || { rc=$?; [ "$status" != 0 ] || status=$rc; }
 fi
 if want fuzz; then fuzz_step || fuzz_status=$?; fi
 if want dpdk; then

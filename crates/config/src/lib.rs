@@ -32,6 +32,9 @@ pub use sections::buffers::{BuffersConfig, PageSize};
 pub use sections::cpu::{CpuConfig, SchedPolicy, Workers};
 pub use sections::dpdk::{DpdkConfig, DpdkDev, DpdkDevDefaults};
 pub use sections::l2tp::{L2tpConfig, LookupMode};
+pub use sections::logging::{
+    LogClassConfig, LogLevel, LoggingConfig, MAX_LOG_MESSAGE, MAX_LOG_SIZE,
+};
 pub use sections::misc::{
     EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, L2learnConfig, RxMode,
 };

@@ -7,6 +7,7 @@ use crate::sections::buffers::BuffersConfig;
 use crate::sections::cpu::CpuConfig;
 use crate::sections::dpdk::DpdkConfig;
 use crate::sections::l2tp::L2tpConfig;
+use crate::sections::logging::LoggingConfig;
 use crate::sections::misc::{
     EthernetConfig, InterfaceConfig, Ip6Config, L2fibConfig, L2learnConfig,
 };
@@ -29,6 +30,7 @@ pub const TYPED_SECTIONS: &[&str] = &[
     "l2learn",
     "ip6",
     "stats",
+    "logging",
 ];
 
 /// VPP sections pwire accepts and keeps as raw words, with no effect.
@@ -36,7 +38,6 @@ pub const UNUSED_SECTIONS: &[&str] = &[
     "statseg",
     "api-segment",
     "socksvr",
-    "logging",
     "api-trace",
     "memory",
     "node",
@@ -71,6 +72,8 @@ pub struct StartupConfig {
     pub ip6: Ip6Config,
     /// `stats { }` (pwire's Prometheus exporter).
     pub stats: StatsConfig,
+    /// `logging { }`.
+    pub logging: LoggingConfig,
     /// Sections from [`UNUSED_SECTIONS`], raw, in order of first appearance.
     pub unused_sections: Vec<Section>,
 }
@@ -138,6 +141,7 @@ pub fn parse_str(name: &str, text: &str) -> Result<StartupConfig, ConfigError> {
             "l2learn" => c.l2learn = L2learnConfig::parse(&s)?,
             "ip6" => c.ip6 = Ip6Config::parse(&s)?,
             "stats" => c.stats = StatsConfig::parse(&s)?,
+            "logging" => c.logging = LoggingConfig::parse(&s)?,
             _ => c.unused_sections.push(s),
         }
     }
@@ -152,7 +156,8 @@ impl StartupConfig {
             .unix
             .ignored
             .iter()
-            .chain(self.dpdk.iter().flat_map(|d| d.ignored.iter()));
+            .chain(self.dpdk.iter().flat_map(|d| d.ignored.iter()))
+            .chain(self.logging.ignored.iter());
         let mut out: Vec<String> = keys
             .map(|k| {
                 format!(

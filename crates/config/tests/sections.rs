@@ -107,6 +107,7 @@ fn unix_every_key() {
     assert_eq!(c.pidfile.as_deref(), Some("/run/pwire.pid"));
     assert_eq!(c.poll_sleep_usec, Some(100));
     assert_eq!(c.runtime_dir.as_deref(), Some("/run/pw"));
+    assert!(c.nosyslog);
     let ignored: Vec<(&str, Option<&str>)> = c
         .ignored
         .iter()
@@ -115,7 +116,6 @@ fn unix_every_key() {
     assert_eq!(
         ignored,
         [
-            ("nosyslog", None),
             ("nocolor", None),
             ("nobanner", None),
             ("full-coredump", None),
@@ -449,7 +449,6 @@ fn unused_vpp_sections_are_kept_raw() {
         "statseg { socket-name /run/pw/stats.sock size 32M per-node-counters on }
          api-segment { gid vpp }
          socksvr { default }
-         logging { default-log-level info }
          node { default { variant avx2 } }
          api-trace { on } memory { main-heap-size 1G }
          statseg { update-interval 2 }",
@@ -461,7 +460,6 @@ fn unused_vpp_sections_are_kept_raw() {
             "statseg",
             "api-segment",
             "socksvr",
-            "logging",
             "node",
             "api-trace",
             "memory"
@@ -485,7 +483,7 @@ fn unused_vpp_sections_are_kept_raw() {
             "2",
         ]
     );
-    let node: Vec<_> = c.unused_sections[4]
+    let node: Vec<_> = c.unused_sections[3]
         .words()
         .iter()
         .map(|t| t.as_str())
@@ -495,13 +493,14 @@ fn unused_vpp_sections_are_kept_raw() {
 
 #[test]
 fn notices_name_file_position_and_reason() {
-    let c = parse("unix { nosyslog }\ndpdk { telemetry }\nlogging { x }\n");
+    let c = parse("unix { nocolor }\ndpdk { telemetry }\nlogging { add-to-elog }\nsocksvr { x }\n");
     assert_eq!(
         c.notices(),
         [
-            "t.conf:1:8: `nosyslog' ignored: pwire does not log to syslog",
+            "t.conf:1:8: `nocolor' ignored: pwire output has no colour",
             "t.conf:2:8: `telemetry' ignored: not implemented by pwire's dpdk driver",
-            "t.conf:3:1: section `logging' ignored: a VPP section pwire has no use for",
+            "t.conf:3:11: `add-to-elog' ignored: pwire has no event log",
+            "t.conf:4:1: section `socksvr' ignored: a VPP section pwire has no use for",
         ]
     );
 }
@@ -525,4 +524,80 @@ fn parse_file_reads_a_file() {
     let c = c.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.file, path.display().to_string());
     assert_eq!(c.l2tp.lookup, LookupMode::SessionId);
+}
+
+#[test]
+fn logging_every_key() {
+    use pwire_config::LogLevel;
+    let c = parse(
+        "logging {
+           size 100 unthrottle-time 5
+           default-log-level info default-syslog-log-level disabled
+           default-kmsg-log-level debug add-to-elog
+           class l2tp { level debug syslog-level err rate-limit 7 kmsg-level error }
+           class interface { level warning }
+         }",
+    )
+    .logging;
+    assert_eq!(c.size, 100);
+    assert_eq!(c.unthrottle_time, 5);
+    assert_eq!(c.default_log_level, LogLevel::Info);
+    assert_eq!(c.default_syslog_log_level, LogLevel::Disabled);
+    assert_eq!(c.classes.len(), 2);
+    assert_eq!(c.classes[0].name.as_str(), "l2tp");
+    assert_eq!(c.classes[0].level, Some(LogLevel::Debug));
+    assert_eq!(c.classes[0].syslog_level, Some(LogLevel::Error));
+    assert_eq!(c.classes[0].rate_limit, Some(7));
+    assert_eq!(c.classes[1].level, Some(LogLevel::Warn));
+    assert_eq!(c.classes[1].syslog_level, None);
+    let ignored: Vec<_> = c.ignored.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        ignored,
+        ["default-kmsg-log-level", "add-to-elog", "kmsg-level"]
+    );
+    // VPP's defaults when the section is absent.
+    let d = parse("").logging;
+    assert_eq!((d.size, d.unthrottle_time), (512, 3));
+    assert_eq!(d.default_log_level, LogLevel::Notice);
+    assert_eq!(d.default_syslog_log_level, LogLevel::Warn);
+}
+
+#[test]
+fn logging_errors_name_the_token() {
+    for (text, want) in [
+        (
+            "logging { default-log-level loud }",
+            "t.conf:1:29: unknown log level `loud'",
+        ),
+        (
+            "logging { size 0 }",
+            "t.conf:1:16: `size' must be between 1 and 65536, got `0'",
+        ),
+        (
+            "logging { size 65537 }",
+            "t.conf:1:16: `size' must be between 1 and 65536",
+        ),
+        (
+            "logging { class l2tp { level x } }",
+            "t.conf:1:30: unknown log level `x'",
+        ),
+        (
+            "logging { class l2tp { colour red } }",
+            "t.conf:1:24: unknown input `colour'",
+        ),
+        (
+            "logging { class l2tp }",
+            "t.conf:1:17: expected `{' after `l2tp'",
+        ),
+        (
+            "logging { class a { } class a { } }",
+            "t.conf:1:29: logging class `a' already configured",
+        ),
+        ("logging { frob }", "t.conf:1:11: unknown input `frob'"),
+    ] {
+        let e = pwire_config::parse_str("t.conf", text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(want), "{text}: {e}");
+    }
 }

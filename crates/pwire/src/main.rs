@@ -4,12 +4,16 @@
 //! explicit registration list, starts the workers, runs `unix { exec }` scripts (a failing line
 //! stops start-up with its line number), opens the CLI socket and the Prometheus exporter (if
 //! configured), then loops: forward (when there are no workers) and answer CLI requests and
-//! scrapes on the main thread.
+//! scrapes on the main thread. Start-up errors, start, stop and failed CLI commands also go to
+//! the log (`pwire_vnet::log`: `show logging`, the `unix { log }` file, syslog), with secrets
+//! scrubbed.
 
 use clap::Parser;
+use pwire_vnet::log::{self, class, Logger, SyslogTarget};
 use pwire_vnet::Dataplane;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -39,6 +43,21 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1);
 }
 
+/// Start-up failed: the error goes to the log (file, syslog) and stderr, then pwire exits.
+fn die(log: &Logger, class: &str, msg: &str) -> ! {
+    log.error(class, format_args!("{msg}"));
+    log.flush();
+    fail(msg)
+}
+
+/// Start-up failed before startup.conf's log settings are known: VPP's defaults (syslog,
+/// from warn up) carry the error.
+fn die_early(msg: &str) -> ! {
+    let log = Logger::default();
+    log.set_syslog(SyslogTarget::Syslog, Box::new(log::libc_syslog_sink));
+    die(&log, class::CONFIG, msg)
+}
+
 fn resolve_gid(g: &pwire_config::GidSpec) -> Result<u32, String> {
     match g {
         pwire_config::GidSpec::Id(n) => Ok(*n),
@@ -60,14 +79,24 @@ fn resolve_gid(g: &pwire_config::GidSpec) -> Result<u32, String> {
     }
 }
 
-/// Runs one CLI request on the main thread and answers it; failures also go to the log.
-fn serve(dp: &mut Dataplane, req: pwire_cli::Request, log: Option<&mut std::fs::File>) {
+/// Runs one CLI request on the main thread and answers it; failures also go to the log, with
+/// the words that follow secret-bearing keywords removed.
+fn serve(dp: &mut Dataplane, req: pwire_cli::Request) {
     let (ok, output) = match dp.exec(&req.line) {
         Ok(o) => (true, o),
         Err(o) => (false, o),
     };
-    if let (false, Some(l)) = (ok, log) {
-        let _ = writeln!(l, "CLI `{}': {}", req.line, output.trim_end());
+    if !ok {
+        let log = &dp.vnet.log;
+        log.notice(
+            class::CLI,
+            format_args!(
+                "`{}': {}",
+                log::scrub_secrets(&req.line, &req.line),
+                log::scrub_secrets(output.trim_end(), &req.line)
+            ),
+        );
+        log.flush();
     }
     let _ = req.reply.send(pwire_cli::Reply { output, ok });
 }
@@ -79,25 +108,17 @@ fn main() {
         date: env!("PWIRE_BUILD_DATE"),
         compiler: env!("PWIRE_RUSTC"),
     });
-    let cfg = pwire_config::parse_file(&opts.config).unwrap_or_else(|e| fail(&e.to_string()));
+    let cfg = pwire_config::parse_file(&opts.config).unwrap_or_else(|e| die_early(&e.to_string()));
+    let log = Arc::new(Logger::from_config(&cfg).unwrap_or_else(|e| die_early(&e)));
     if cfg.dpdk.is_some() && !cfg!(feature = "dpdk") {
-        fail(&format!(
+        die(&log, class::CONFIG, &format!(
             "{}: a `dpdk' section needs pwire built with the `dpdk' feature (cargo build --features dpdk)",
             cfg.file
         ));
     }
-    let mut log: Option<std::fs::File> = cfg.unix.log.as_ref().map(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .unwrap_or_else(|e| fail(&format!("unix: log {p}: {e}")))
-    });
-    if let Some(l) = log.as_mut() {
-        let _ = writeln!(l, "***** Start: PID {} *****", std::process::id());
-    }
     for n in cfg.notices() {
         eprintln!("pwire: note: {n}");
+        log.notice(class::CONFIG, format_args!("{n}"));
     }
     let regs = pwire::registrations(&cfg);
     let exec = cfg.unix.exec.clone();
@@ -110,12 +131,14 @@ fn main() {
         .unix
         .gid
         .as_ref()
-        .map(|g| resolve_gid(g).unwrap_or_else(|e| fail(&e)));
+        .map(|g| resolve_gid(g).unwrap_or_else(|e| die(&log, class::CONFIG, &e)));
     let interactive = cfg.unix.interactive;
-    let mut dp = Dataplane::build(cfg, &regs).unwrap_or_else(|e| fail(&e));
+    let mut dp = Dataplane::build_with_log(cfg, &regs, log.clone())
+        .unwrap_or_else(|e| die(&log, class::CONFIG, &e));
     // `stats { prometheus listen <addr> }`: the exporter's thread asks the main loop for
     // snapshots. Bound before the exec scripts run, so a taken port fails start-up at once.
-    let exporter = pwire_stats::Exporter::start(&dp.config).unwrap_or_else(|e| fail(&e));
+    let exporter =
+        pwire_stats::Exporter::start(&dp.config).unwrap_or_else(|e| die(&log, class::CONFIG, &e));
     let scrapes = exporter
         .as_ref()
         .map_or_else(crossbeam_channel::never, |x| x.requests());
@@ -132,28 +155,33 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     for f in &exec {
-        let text =
-            pwire_cli::read_text_file(f).unwrap_or_else(|e| fail(&format!("unix: exec {f}: {e}")));
+        let text = pwire_cli::read_text_file(f)
+            .unwrap_or_else(|e| die(&log, class::UNIX, &format!("unix: exec {f}: {e}")));
         match dp.exec_script(&text, f) {
             Ok(out) => print!("{out}"),
             Err(e) => {
-                if let Some(l) = log.as_mut() {
-                    let _ = writeln!(l, "{e}");
-                }
                 dp.shutdown();
-                fail(&e)
+                die(&log, class::UNIX, &log::scrub_secrets(&e, &text))
             }
         }
     }
-    let server = pwire_cli::Server::bind(&listen, 0o660, gid)
-        .unwrap_or_else(|e| fail(&format!("unix: cli-listen {listen}: {e}")));
+    let server = pwire_cli::Server::bind(&listen, 0o660, gid).unwrap_or_else(|e| {
+        die(
+            &log,
+            class::UNIX,
+            &format!("unix: cli-listen {listen}: {e}"),
+        )
+    });
     let requests = server.requests();
-    eprintln!(
-        "pwire: up: {} worker(s), CLI on {listen}, {} buffers ({})",
+    let up = format!(
+        "up: {} worker(s), CLI on {listen}, {} buffers ({})",
         dp.n_workers(),
         dp.vnet.engine().pool.n_buffers(),
         dp.vnet.engine().pool.backend()
     );
+    eprintln!("pwire: {up}");
+    log.notice(class::UNIX, format_args!("{up}"));
+    log.flush();
     // `unix { interactive }`: stdin is one more CLI client, served by the same main loop.
     let (itx, irx) = crossbeam_channel::unbounded::<pwire_cli::Request>();
     if interactive {
@@ -192,7 +220,7 @@ fn main() {
         let mut served = false;
         while let Ok(req) = requests.try_recv().or_else(|_| irx.try_recv()) {
             served = true;
-            serve(&mut dp, req, log.as_mut());
+            serve(&mut dp, req);
         }
         while let Ok(s) = scrapes.try_recv() {
             served = true;
@@ -217,8 +245,8 @@ fn main() {
                     d = d.min(Duration::from_secs_f64((w - now).max(0.0)));
                 }
                 crossbeam_channel::select! {
-                    recv(requests) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
-                    recv(irx) -> r => if let Ok(req) = r { serve(&mut dp, req, log.as_mut()) },
+                    recv(requests) -> r => if let Ok(req) = r { serve(&mut dp, req) },
+                    recv(irx) -> r => if let Ok(req) = r { serve(&mut dp, req) },
                     recv(scrapes) -> r => if let Ok(s) = r { s.answer(&mut dp) },
                     default(d) => {}
                 }
@@ -228,7 +256,9 @@ fn main() {
         }
     }
     eprintln!("pwire: stopping");
+    log.notice(class::UNIX, format_args!("stopping"));
     drop(server);
     drop(exporter);
     dp.shutdown();
+    log.flush();
 }

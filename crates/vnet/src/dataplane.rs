@@ -7,6 +7,7 @@
 //! `pwire_graph::runtime`, "Idle wait").
 
 use crate::engine::ThreadInfo;
+use crate::log::Logger;
 use crate::registry::Registry;
 use crate::{CliCtx, Vnet};
 use pwire_buffer::{Pool, PoolConfig};
@@ -86,7 +87,18 @@ pub fn place_threads(cfg: &StartupConfig) -> Result<(Option<usize>, Vec<Option<u
 
 impl Dataplane {
     /// Builds everything and starts the workers. `registers` is the explicit list of crates.
+    /// The log is startup.conf's ([`Logger::from_config`]: file, syslog).
     pub fn build(config: StartupConfig, registers: &[RegisterFn]) -> Result<Dataplane, String> {
+        let log = Arc::new(Logger::from_config(&config)?);
+        Self::build_with_log(config, registers, log)
+    }
+
+    /// [`Dataplane::build`] with a log made beforehand (the binary logs start-up with it).
+    pub fn build_with_log(
+        config: StartupConfig,
+        registers: &[RegisterFn],
+        log: Arc<Logger>,
+    ) -> Result<Dataplane, String> {
         let config = Arc::new(config);
         let (main_cpu, worker_cpus) = place_threads(&config)?;
         // Pinned first, so that what start-up touches lands near its CPU; recorded for `show
@@ -139,10 +151,11 @@ impl Dataplane {
             pre_data: if dpdk { pwire_buffer::MBUF_PRE_DATA } else { 0 },
         })
         .map_err(|e| format!("buffers: cannot map the buffer pool: {e}"))?;
-        let mut r = Registry::new(config.clone(), n_threads);
+        let mut r = Registry::with_log(config.clone(), n_threads, log);
         for f in registers {
             f(&mut r);
         }
+        r.vnet.log.check_config_classes(&config.file)?;
         if r.graph.has_node("pg-input") {
             // A stream may enter the graph at any node (`node <name>`), as in VPP.
             for n in r.graph.node_names() {
@@ -237,6 +250,8 @@ impl Dataplane {
             // exists.
             unsafe { m.drain(now) };
         }
+        // The workers run again: what the command logged may go to the file and syslog now.
+        self.vnet.log.flush();
         (r, out)
     }
 

@@ -7,6 +7,8 @@
 //!   counters, trace) once it is built.
 //! - [`Registry`] is what every crate's `register()` gets: graph nodes, CLI commands, device
 //!   classes, dispatch keys. [`Registry::finish`] builds the graph and fills the tables.
+//! - [`log::Logger`] (`Vnet::log`) is the log behind `show logging`, the `unix { log }` file
+//!   and syslog: main thread only.
 //! - The engine's own CLI (`show runtime|errors|trace|buffers|threads|version|node`, `clear ...`,
 //!   `trace add`, `pcap trace`) lives in `builtin_cli`; `show memory|plugins`, `show version
 //!   verbose` in `show_extra`.
@@ -16,6 +18,7 @@ pub mod dataplane;
 pub mod engine;
 pub mod hooks;
 pub mod interface;
+pub mod log;
 pub mod main_task;
 pub mod pcap_capture;
 pub mod registry;
@@ -96,10 +99,16 @@ pub struct Vnet {
     pub n_threads: usize,
     /// Control-plane tasks the dataplane can signal (set at graph build).
     pub main_tasks: OnceLock<MainTasks>,
+    /// The log (main thread only; never on the packet path).
+    pub log: Arc<log::Logger>,
 }
 
 impl Vnet {
     pub fn new(n_threads: usize) -> Arc<Vnet> {
+        Self::with_log(n_threads, Arc::default())
+    }
+    /// A `Vnet` that logs to `log` (the binary's, made from startup.conf before the dataplane).
+    pub fn with_log(n_threads: usize, log: Arc<log::Logger>) -> Arc<Vnet> {
         Arc::new(Vnet {
             state: Shared::new(VnetState::new(n_threads)),
             statics: OnceLock::new(),
@@ -108,6 +117,7 @@ impl Vnet {
             hooks: hooks::Hooks::default(),
             n_threads,
             main_tasks: OnceLock::new(),
+            log,
         })
     }
     /// The built tables (panics before `Registry::finish`, a start-up ordering bug).

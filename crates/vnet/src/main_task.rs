@@ -83,6 +83,12 @@ pub fn apply_link_states(cx: &mut CliCtx, reported: &[(u32, bool)]) {
     let vs = cx.vnet.state.write(&mut cx.ctl);
     for &(sw, up) in reported {
         if let Some(i) = vs.get_mut(sw) {
+            if i.link_up != up {
+                cx.vnet.log.notice(
+                    crate::log::class::INTERFACE,
+                    format_args!("{} link {}", i.name, if up { "up" } else { "down" }),
+                );
+            }
             i.link_up = up;
         }
     }

@@ -69,10 +69,20 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     pub fn new(config: Arc<StartupConfig>, n_threads: usize) -> Self {
+        let log = Arc::new(crate::log::Logger::new(&config.logging));
+        Self::with_log(config, n_threads, log)
+    }
+
+    /// [`Registry::new`] with the log the dataplane will use.
+    pub fn with_log(
+        config: Arc<StartupConfig>,
+        n_threads: usize,
+        log: Arc<crate::log::Logger>,
+    ) -> Self {
         let mut r = Registry {
             graph: GraphRegistry::new(),
             cli: CliRegistry::new(),
-            vnet: Vnet::new(n_threads),
+            vnet: Vnet::with_log(n_threads, log),
             config,
             classes: Vec::new(),
             ethertypes: Vec::new(),
@@ -89,6 +99,7 @@ impl Registry {
         });
         crate::builtin_cli::register(&mut r);
         crate::show_extra::register(&mut r);
+        crate::log::register(&mut r);
         r
     }
 
@@ -242,6 +253,10 @@ impl Vnet {
             }
         }
         s.clear_counters(sw);
+        self.log.notice(
+            crate::log::class::INTERFACE,
+            format_args!("{name} (sw_if_index {sw}) created"),
+        );
         s.by_name.insert(name, sw);
         Ok(sw)
     }
@@ -260,6 +275,10 @@ impl Vnet {
         let name = i.name.clone();
         s.by_name.remove(&name);
         s.free_slots.push(sw);
+        self.log.notice(
+            crate::log::class::INTERFACE,
+            format_args!("{name} (sw_if_index {sw}) deleted"),
+        );
         Ok(())
     }
 

@@ -190,6 +190,10 @@ fn set_state(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
     let changed = i.admin_up != up;
     i.admin_up = up;
     if changed {
+        cx.vnet.log.notice(
+            pwire_vnet::log::class::INTERFACE,
+            format_args!("{} admin {}", i.name, if up { "up" } else { "down" }),
+        );
         let vnet = cx.vnet.clone();
         vnet.hooks.run_admin_change(cx, sw, up);
     }

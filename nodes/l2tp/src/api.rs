@@ -206,6 +206,20 @@ impl L2tp {
             i.hw_mtu = inner;
         }
         vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true;
+        // Never the cookies: key material stays out of the log.
+        self.vnet.log.notice(
+            pwire_vnet::log::class::L2TP,
+            format_args!(
+                "{name} created: client {} our {} local-session-id {} remote-session-id {} cookie-size {}{}{}",
+                c.client,
+                c.our,
+                c.local_session_id,
+                c.remote_session_id,
+                size.len(),
+                if c.l2_sublayer { " l2-sublayer-present" } else { "" },
+                if c.sequencing { " sequencing" } else { "" },
+            ),
+        );
         Ok(Created {
             index,
             sw_if_index: sw,
@@ -233,13 +247,20 @@ impl L2tp {
 
     /// Deletes session `idx` and its tunnel interface.
     pub fn delete(&self, ctl: &mut Ctl, idx: u32) -> Result<(), L2tpError> {
-        let sw = self
+        let s = self
             .main
             .get(ctl)
             .session(idx)
-            .ok_or(L2tpError::SessionNotFound)?
-            .sw_if_index;
+            .ok_or(L2tpError::SessionNotFound)?;
+        let (sw, client, our, lsid) = (s.sw_if_index, s.client, s.our, s.local_session_id);
         self.main.write(ctl).remove(idx);
+        self.vnet.log.notice(
+            pwire_vnet::log::class::L2TP,
+            format_args!(
+                "{} deleted: client {client} our {our} local-session-id {lsid}",
+                self.vnet.if_name(ctl, sw)
+            ),
+        );
         self.vnet
             .delete_interface(ctl, sw)
             .map_err(L2tpError::Interface)
@@ -271,6 +292,13 @@ impl L2tp {
         s.remote_cookie = remote;
         s.build();
         t.last_change_work = 1;
+        self.vnet.log.notice(
+            pwire_vnet::log::class::L2TP,
+            format_args!(
+                "{}: cookies changed (the previous local cookie is still accepted)",
+                self.vnet.if_name(ctl, sw)
+            ),
+        );
         Ok(())
     }
 

@@ -4,6 +4,7 @@ pub mod buffers;
 pub mod cpu;
 pub mod dpdk;
 pub mod l2tp;
+pub mod logging;
 pub mod misc;
 pub mod plugins;
 pub mod stats;

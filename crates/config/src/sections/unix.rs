@@ -36,11 +36,13 @@ pub struct UnixConfig {
     pub poll_sleep_usec: Option<u64>,
     /// `runtime-dir <dir>`; `None` lets the binary pick its default.
     pub runtime_dir: Option<String>,
+    /// `nosyslog`: log messages at the syslog level go to stderr instead of syslog (as in
+    /// VPP; `interactive` does the same).
+    pub nosyslog: bool,
     /// VPP keys accepted without effect, in file order.
     pub ignored: Vec<IgnoredKey>,
 }
 
-const NO_SYSLOG: &str = "pwire does not log to syslog";
 const NO_COLOUR: &str = "pwire output has no colour";
 const NO_BANNER: &str = "pwire prints no banner";
 const CORE: &str = "core dumps are left to the system settings (ulimit -c, coredump_filter)";
@@ -70,7 +72,7 @@ impl UnixConfig {
                 "pidfile" => c.pidfile = Some(cur.string(k)?),
                 "poll-sleep-usec" => c.poll_sleep_usec = Some(cur.u64(k)?),
                 "runtime-dir" => c.runtime_dir = Some(cur.string(k)?),
-                "nosyslog" => c.ignored.push(flag(NO_SYSLOG)),
+                "nosyslog" => c.nosyslog = true,
                 "nocolor" => c.ignored.push(flag(NO_COLOUR)),
                 "nobanner" | "cli-no-banner" => c.ignored.push(flag(NO_BANNER)),
                 "full-coredump" => c.ignored.push(flag(CORE)),
