@@ -274,6 +274,7 @@ fn deb_installs_runs_as_the_unit_and_purges_cleanly() {
             "-n", NETNS, "link", "add", "pk0", "type", "veth", "peer", "name", "pk1",
         ],
     );
+    ok("ip", &["-n", NETNS, "link", "set", "lo", "up"]);
     ok("ip", &["-n", NETNS, "link", "set", "pk0", "up"]);
     ok("ip", &["-n", NETNS, "link", "set", "pk1", "up"]);
     let exec_start = get("ExecStart");
@@ -352,6 +353,27 @@ fn deb_installs_runs_as_the_unit_and_purges_cleanly() {
     assert!(
         log.contains("***** Start: PID") && log.contains("host-pk0 admin up"),
         "{log}"
+    );
+
+    // The shipped config exports metrics on loopback: a scrape (from inside the namespace,
+    // whose loopback pwire listens on) sees the interface just made.
+    let scrape = ok(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            NETNS,
+            "bash",
+            "-c",
+            "exec 3<>/dev/tcp/127.0.0.1/9482 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 5 cat <&3",
+        ],
+    );
+    assert!(scrape.starts_with("HTTP/1."), "{scrape}");
+    assert!(scrape.contains(" 200 "), "{scrape}");
+    assert!(scrape.contains("pwire_build_info"), "{scrape}");
+    assert!(
+        scrape.contains("pwire_interface_admin_up{interface=\"host-pk0\"} 1"),
+        "{scrape}"
     );
 
     // Stopped as systemd stops it; systemd then removes the RuntimeDirectory.
