@@ -6,8 +6,6 @@ use pwire_testkit::{read_pcap, Harness};
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
 const HOST_A: [u8; 6] = [0x02, 0, 0, 0, 1, 1];
 const HOST_B: [u8; 6] = [0x02, 0, 0, 0, 2, 1];
 

@@ -11,6 +11,10 @@ pub const REGS: &[RegisterFn] = &[
     pwire_node_l2tp::register,
 ];
 
+/// The uplink pg0's MAC and its peer fd00::2's, in the pg topologies of these tests.
+pub const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
+pub const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
+
 pub fn harness(conf: &str) -> Harness {
     Harness::with(conf, REGS)
 }

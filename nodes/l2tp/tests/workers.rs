@@ -8,8 +8,6 @@ use pwire_testkit::Harness;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-const PG0_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 0];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
 
 fn inner(dst: [u8; 6], src: [u8; 6], tag: u16) -> Vec<u8> {
     let mut f = Vec::new();
