@@ -8,13 +8,24 @@
 //!   for their ethertype (`Registry::ethertype`), with the buffer advanced past the L2 header and
 //!   `l2_len` set; unregistered ethertypes are dropped ("unknown ethernet type").
 //!
+//! A port with VLAN sub-interfaces (`VlanIf::subs`) sends its frames down a path of their own
+//! first (the one test a port without them pays per frame): the tags pick a sub-interface as
+//! VPP's `eth_identify_subint` does (QinQ, outer with any inner, single tag, default, untagged;
+//! exact-match ones only at their own tag count). A match becomes the RX interface, counts its
+//! rx packets and bytes, is dropped while down ("subinterface down"), and goes on as above in
+//! its own L2 or L3 mode (an L3 sub-interface's tags are stripped with the header). No match:
+//! the port takes the frame as it would without sub-interfaces (in L2 mode every tag count, in
+//! L3 only untagged frames; the rest count as "unknown vlan").
+//!
 //! Arcs: 0 `error-drop`, then one per registered ethertype node and `l2-input` (added at build).
 //! Counters: see the crate doc. Rx interface counters belong to the drivers; this node counts
 //! nothing on success. `pcap trace rx` captures each frame once, before any header is stripped.
 
-use pwire_buffer::flags;
+use pwire_buffer::buffer::RX;
+use pwire_buffer::{flags, Buffer};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
-use pwire_vnet::{CaptureKind, L2Mode, Registry, Vnet};
+use pwire_vnet::interface::SubTable;
+use pwire_vnet::{ifc, CaptureKind, L2Mode, Registry, Vnet, VnetState};
 use pwire_wire::ethernet::{ethertype, is_vlan_tpid};
 use pwire_wire::{Dot1qTag, EthHdr};
 use std::fmt;
@@ -156,11 +167,55 @@ pub(crate) fn register(r: &mut Registry) {
 
 /// What the node needs to know about the RX interface, looked up once per run of packets.
 #[derive(Clone, Copy)]
-struct RxIf {
+struct RxIf<'a> {
     sw: u32,
     up: bool,
     l2: bool,
     mac: [u8; 6],
+    /// The port's sub-interfaces, if it has any: its frames take [`EthernetInput::sub_input`].
+    subs: Option<&'a SubTable>,
+}
+
+/// The error codes of one dispatch.
+#[derive(Clone, Copy)]
+struct Errs {
+    unknown: u16,
+    vlan: u16,
+    mac: u16,
+    down: u16,
+}
+
+/// The sub-interface frames last matched (looked up once per run of them) and the rx packets
+/// and bytes counted to it since.
+struct SubRx {
+    sw: u32,
+    up: bool,
+    l2: bool,
+    mac: [u8; 6],
+    pk: u64,
+    by: u64,
+}
+
+impl SubRx {
+    const NONE: SubRx = SubRx {
+        sw: u32::MAX,
+        up: false,
+        l2: false,
+        mac: [0; 6],
+        pk: 0,
+        by: 0,
+    };
+
+    /// Adds the counts so far to the sub-interface's row.
+    fn flush(&mut self, st: &VnetState, thread: usize) {
+        if self.pk > 0 {
+            if let Some(r) = st.row(thread, self.sw) {
+                r.add2(ifc::RX_PKTS, self.pk, self.by);
+            }
+            self.pk = 0;
+            self.by = 0;
+        }
+    }
 }
 
 impl EthernetInput {
@@ -171,6 +226,112 @@ impl EthernetInput {
             .find(|&&(t, _)| t == et)
             .map(|&(_, n)| n)
     }
+
+    /// Where a parsed frame of an up interface goes: `l2-input` in L2 mode, else its L3 node
+    /// (past the L2 header) unless it is tagged (`tagged`: no sub-interface took its tags) or
+    /// unicast to another MAC. `l2_len` is already in the buffer.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        b: &mut Buffer,
+        l2: bool,
+        unicast_other: bool,
+        tagged: bool,
+        l2_len: usize,
+        et: u16,
+        e: Errs,
+    ) -> u16 {
+        let drop = Next::Drop as u16;
+        if l2 {
+            if let Some(l2) = self.l2_next {
+                return l2;
+            }
+        }
+        if tagged {
+            b.error = e.vlan;
+            return drop;
+        }
+        if unicast_other {
+            b.error = e.mac;
+            return drop;
+        }
+        match self.ethertype_next(et) {
+            Some(n) => {
+                b.advance(l2_len as i32);
+                n
+            }
+            None => {
+                b.error = e.unknown;
+                drop
+            }
+        }
+    }
+
+    /// A parsed frame (`l2_len`, innermost ethertype `et`) from up port `rx`, which has
+    /// sub-interfaces `t`: the sub-interface its tags pick, or the port. Not inlined: ports
+    /// without sub-interfaces do not carry this code in their loop.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn sub_input(
+        &self,
+        t: &SubTable,
+        rx: &RxIf<'_>,
+        sub: &mut SubRx,
+        st: &VnetState,
+        thread: usize,
+        b: &mut Buffer,
+        l2_len: usize,
+        et: u16,
+        e: Errs,
+    ) -> u16 {
+        let d = b.current();
+        let be = |o: usize| u16::from_be_bytes([d[o], d[o + 1]]);
+        // ethernet-input parsed up to two tags; a third TPID after them counts as three.
+        let mut n = (l2_len - EthHdr::LEN) / Dot1qTag::LEN;
+        if n == 2 && is_vlan_tpid(et) {
+            n = 3;
+        }
+        let (dot1ad, outer, inner) = match n {
+            0 => (false, 0, 0),
+            1 => (be(12) == ethertype::DOT1AD, be(14) & 0x0fff, 0),
+            _ => (
+                be(12) == ethertype::DOT1AD,
+                be(14) & 0x0fff,
+                be(18) & 0x0fff,
+            ),
+        };
+        let len = d.len() as u64;
+        let unicast_other = |mac: &[u8; 6]| d[0] & 1 == 0 && d[..6] != mac[..];
+        let Some(sw) = t.lookup(n, dot1ad, outer, inner) else {
+            let other = unicast_other(&rx.mac);
+            return self.dispatch(b, rx.l2, other, n > 0, l2_len, et, e);
+        };
+        if sw != sub.sw {
+            sub.flush(st, thread);
+            *sub = match st.get(sw) {
+                Some(i) => SubRx {
+                    sw,
+                    up: i.admin_up,
+                    l2: i.l2 != L2Mode::L3,
+                    mac: i.mac,
+                    pk: 0,
+                    by: 0,
+                },
+                None => SubRx { sw, ..SubRx::NONE },
+            };
+        }
+        let other = unicast_other(&sub.mac);
+        b.sw_if_index[RX] = sw;
+        if !sub.up {
+            b.error = e.down;
+            return Next::Drop as u16;
+        }
+        sub.pk += 1;
+        sub.by += len;
+        // The sub-interface took the tags: an L3 one strips them with the Ethernet header.
+        self.dispatch(b, sub.l2, other, false, l2_len, et, e)
+    }
 }
 
 impl Node for EthernetInput {
@@ -178,18 +339,23 @@ impl Node for EthernetInput {
         let dp = cx.dp();
         let st = self.vnet.state.dp(&dp);
         let pcap_rx = self.vnet.pcap.enabled() & CaptureKind::Rx as u8 != 0;
-        let e_unknown = cx.error(C::UnknownType);
-        let e_vlan = cx.error(C::UnknownVlan);
-        let e_mac = cx.error(C::L3MacMismatch);
-        let e_down = cx.error(C::Down);
+        let e = Errs {
+            unknown: cx.error(C::UnknownType),
+            vlan: cx.error(C::UnknownVlan),
+            mac: cx.error(C::L3MacMismatch),
+            down: cx.error(C::Down),
+        };
         let e_short = cx.error(C::TooShort);
+        let thread = cx.thread();
         let drop = Next::Drop as u16;
         let mut rx = RxIf {
             sw: u32::MAX,
             up: false,
             l2: false,
             mac: [0; 6],
+            subs: None,
         };
+        let mut sub = SubRx::NONE;
         for (b, nx) in frame.iter_mut() {
             let sw = b.rx();
             if sw != rx.sw {
@@ -199,12 +365,14 @@ impl Node for EthernetInput {
                         up: i.admin_up,
                         l2: i.l2 != L2Mode::L3,
                         mac: i.mac,
+                        subs: i.vlan.subs.as_deref(),
                     },
                     None => RxIf {
                         sw,
                         up: false,
                         l2: false,
                         mac: [0; 6],
+                        subs: None,
                     },
                 };
             }
@@ -261,39 +429,18 @@ impl Node for EthernetInput {
                 continue;
             }
             if !rx.up {
-                b.error = e_down;
+                b.error = e.down;
                 *nx = drop;
                 continue;
             }
             // l2_len is 14, 18 or 22: it fits.
             b.l2_len = l2_len as u8;
-            if rx.l2 {
-                if let Some(l2) = self.l2_next {
-                    *nx = l2;
-                    continue;
-                }
-            }
-            if tagged {
-                // pwire has no VLAN sub-interfaces: a tagged frame on an L3 port has nowhere to go.
-                b.error = e_vlan;
-                *nx = drop;
+            if let Some(t) = rx.subs {
+                *nx = self.sub_input(t, &rx, &mut sub, st, thread, b, l2_len, et, e);
                 continue;
             }
-            if unicast_other {
-                b.error = e_mac;
-                *nx = drop;
-                continue;
-            }
-            match self.ethertype_next(et) {
-                Some(n) => {
-                    b.advance(l2_len as i32);
-                    *nx = n;
-                }
-                None => {
-                    b.error = e_unknown;
-                    *nx = drop;
-                }
-            }
+            *nx = self.dispatch(b, rx.l2, unicast_other, tagged, l2_len, et, e);
         }
+        sub.flush(st, thread);
     }
 }
