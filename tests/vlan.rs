@@ -174,10 +174,11 @@ use pwire_testkit::Harness;
 #[test]
 fn ethernet_input_matches_tags_as_vpp() {
     let mut h = harness();
-    pgs(&mut h, 0..=9);
+    pgs(&mut h, 0..=10);
     for (sub, spec, out) in [
         ("100", "100", 1),
         ("101", "101 dot1q 101", 2),
+        ("11", "11 dot1q 101 inner-dot1q 7 exact-match", 10),
         ("5", "5 dot1ad 200 inner-dot1q 30 exact-match", 3),
         ("6", "6 dot1ad 200 inner-dot1q any", 4),
         ("7", "7 dot1q 300 inner-dot1q any exact-match", 5),
@@ -194,8 +195,9 @@ fn ethernet_input_matches_tags_as_vpp() {
         // exact-match: one more tag is not pg0.100's.
         (f(&[(Q, 100), (Q, 5)], 2), None),
         (f(&[(Q, 101)], 3), Some(2)),
-        // Not exact: more tags match too.
-        (f(&[(Q, 101), (Q, 7)], 4), Some(2)),
+        // Not exact: more tags match too, unless a QinQ sub-interface takes them first.
+        (f(&[(Q, 101), (Q, 7)], 4), Some(10)),
+        (f(&[(Q, 101), (Q, 8)], 18), Some(2)),
         (f(&[(Q, 101), (AD, 7), (Q, 8)], 5), Some(2)),
         (f(&[(AD, 200), (Q, 30)], 6), Some(3)),
         (f(&[(AD, 200), (Q, 31)], 7), Some(4)),
@@ -213,7 +215,7 @@ fn ethernet_input_matches_tags_as_vpp() {
         // The priority bits are not the VLAN id.
         (f(&[(Q, 0xe000 | 100)], 17), Some(1)),
     ];
-    let outs = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+    let outs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     check_matches(&mut h, &cases, &outs, "no default");
     // Counters per sub-interface (the port counts every frame it received).
     let rx = |h: &mut Harness, i: &str| if_counter(h, i, "rx packets");

@@ -649,28 +649,47 @@ impl TagRewrite {
     /// headroom for the tags pushed.
     #[inline(always)]
     pub fn apply(&self, b: &mut pwire_buffer::Buffer) -> bool {
-        let pop = usize::from(self.pop);
-        let push = usize::from(self.push);
+        match (self.pop, self.push) {
+            (0, 0) => true,
+            (0, 1) => self.apply_n::<0, 1>(b),
+            (0, _) => self.apply_n::<0, 2>(b),
+            (1, 0) => self.apply_n::<1, 0>(b),
+            (1, 1) => self.apply_n::<1, 1>(b),
+            (1, _) => self.apply_n::<1, 2>(b),
+            (_, 0) => self.apply_n::<2, 0>(b),
+            (_, 1) => self.apply_n::<2, 1>(b),
+            _ => self.apply_n::<2, 2>(b),
+        }
+    }
+
+    /// [`TagRewrite::apply`] for `POP` and `PUSH` known at compile time (they must be
+    /// `self.pop` and `self.push`): fixed-size moves only, for the per-packet loops, which
+    /// pick the instance once per run.
+    #[inline(always)]
+    pub fn apply_n<const POP: usize, const PUSH: usize>(
+        &self,
+        b: &mut pwire_buffer::Buffer,
+    ) -> bool {
         let d = b.current();
-        if d.len() < 14 + 4 * pop {
+        if d.len() < 14 + 4 * POP {
             return false;
         }
-        for k in 0..pop {
-            if !is_tag(u16::from_be_bytes([d[12 + 4 * k], d[13 + 4 * k]])) {
-                return false;
-            }
+        let tpid = |o: usize| is_tag(u16::from_be_bytes([d[o], d[o + 1]]));
+        if (POP >= 1 && !tpid(12)) || (POP >= 2 && !tpid(16)) {
+            return false;
         }
-        // Bytes the frame shrinks by (negative: grows).
-        let delta = 4 * (pop as i32 - push as i32);
-        if delta < 0 && b.headroom() < delta.unsigned_abs() as usize {
+        if PUSH > POP && b.headroom() < 4 * (PUSH - POP) {
             return false;
         }
         let mut macs = [0u8; 12];
         macs.copy_from_slice(&d[..12]);
+        // Bytes the frame shrinks by (negative: grows).
+        let delta = 4 * (POP as i32 - PUSH as i32);
         b.advance(delta);
+        // The frame is now at least 14 + 4 * PUSH bytes long (it had 14 + 4 * POP).
         let d = b.current_mut();
         d[..12].copy_from_slice(&macs);
-        d[12..12 + 4 * push].copy_from_slice(&self.tags[..4 * push]);
+        d[12..12 + 4 * PUSH].copy_from_slice(&self.tags[..4 * PUSH]);
         if b.l2_len >= 14 {
             // At least 14 (pop never exceeds the tags counted in it), at most 22 + 8.
             b.l2_len = u8::try_from(i32::from(b.l2_len) - delta).unwrap_or(14);

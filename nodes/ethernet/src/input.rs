@@ -167,13 +167,15 @@ pub(crate) fn register(r: &mut Registry) {
 
 /// What the node needs to know about the RX interface, looked up once per run of packets.
 #[derive(Clone, Copy)]
-struct RxIf<'a> {
+struct RxIf {
     sw: u32,
     up: bool,
     l2: bool,
     mac: [u8; 6],
-    /// The port's sub-interfaces, if it has any: its frames take [`EthernetInput::sub_input`].
-    subs: Option<&'a SubTable>,
+    /// Up and without sub-interfaces: the frame takes the plain path. Else it is dropped if
+    /// the port is down, or takes [`EthernetInput::sub_input`] (the table is in [`SubCx`], so
+    /// the plain path tests one flag, as it tested `up` before sub-interfaces existed).
+    plain: bool,
 }
 
 /// The error codes of one dispatch.
@@ -185,9 +187,24 @@ struct Errs {
     down: u16,
 }
 
+/// What the sub-interface path needs besides the frame: set once per frame, the table and
+/// the current sub-interface once per run of the port's frames. It lives in memory, out of
+/// the main loop's registers.
+struct SubCx<'a> {
+    st: &'a VnetState,
+    thread: usize,
+    e: Errs,
+    /// The RX port's sub-interfaces.
+    t: Option<&'a SubTable>,
+    sub: SubRx,
+}
+
 /// The sub-interface frames last matched (looked up once per run of them) and the rx packets
 /// and bytes counted to it since.
 struct SubRx {
+    /// The tags that matched it ([`tag_key`]): a frame with the same ones skips the table.
+    /// Reset when the port changes.
+    key: u64,
     sw: u32,
     up: bool,
     l2: bool,
@@ -196,8 +213,21 @@ struct SubRx {
     by: u64,
 }
 
+/// A frame's tags as one value, everything the match depends on: their count `n` (3: three
+/// or more), the outer TPID and TCI less the priority bits, the inner VLAN id.
+#[inline(always)]
+fn tag_key(d: &[u8], n: usize) -> u64 {
+    let w = |o: usize| u64::from(u16::from_be_bytes([d[o], d[o + 1]]));
+    match n {
+        0 => 0,
+        1 => 1 << 48 | w(12) << 16 | (w(14) & 0x0fff) << 32,
+        _ => (n as u64) << 48 | w(12) << 16 | (w(14) & 0x0fff) << 32 | (w(18) & 0x0fff),
+    }
+}
+
 impl SubRx {
     const NONE: SubRx = SubRx {
+        key: u64::MAX,
         sw: u32::MAX,
         up: false,
         l2: false,
@@ -215,6 +245,27 @@ impl SubRx {
             self.pk = 0;
             self.by = 0;
         }
+    }
+
+    /// Takes sub-interface `sw` (for tags `key`) as the current one.
+    fn set(&mut self, st: &VnetState, thread: usize, key: u64, sw: u32) {
+        self.flush(st, thread);
+        *self = match st.get(sw) {
+            Some(i) => SubRx {
+                key,
+                sw,
+                up: i.admin_up,
+                l2: i.l2 != L2Mode::L3,
+                mac: i.mac,
+                pk: 0,
+                by: 0,
+            },
+            None => SubRx {
+                key,
+                sw,
+                ..SubRx::NONE
+            },
+        };
     }
 }
 
@@ -270,67 +321,56 @@ impl EthernetInput {
 
     /// A parsed frame (`l2_len`, innermost ethertype `et`) from up port `rx`, which has
     /// sub-interfaces `t`: the sub-interface its tags pick, or the port. Not inlined: ports
-    /// without sub-interfaces do not carry this code in their loop.
+    /// without sub-interfaces do not carry this code in their loop. A frame with the tags of
+    /// the one before goes where it went without the table.
     #[inline(never)]
-    #[allow(clippy::too_many_arguments)]
     fn sub_input(
         &self,
-        t: &SubTable,
-        rx: &RxIf<'_>,
-        sub: &mut SubRx,
-        st: &VnetState,
-        thread: usize,
+        rx: &RxIf,
+        c: &mut SubCx<'_>,
         b: &mut Buffer,
         l2_len: usize,
         et: u16,
-        e: Errs,
     ) -> u16 {
         let d = b.current();
-        let be = |o: usize| u16::from_be_bytes([d[o], d[o + 1]]);
         // ethernet-input parsed up to two tags; a third TPID after them counts as three.
         let mut n = (l2_len - EthHdr::LEN) / Dot1qTag::LEN;
         if n == 2 && is_vlan_tpid(et) {
             n = 3;
         }
-        let (dot1ad, outer, inner) = match n {
-            0 => (false, 0, 0),
-            1 => (be(12) == ethertype::DOT1AD, be(14) & 0x0fff, 0),
-            _ => (
-                be(12) == ethertype::DOT1AD,
-                be(14) & 0x0fff,
-                be(18) & 0x0fff,
-            ),
-        };
+        let key = tag_key(d, n);
         let len = d.len() as u64;
-        let unicast_other = |mac: &[u8; 6]| d[0] & 1 == 0 && d[..6] != mac[..];
-        let Some(sw) = t.lookup(n, dot1ad, outer, inner) else {
-            let other = unicast_other(&rx.mac);
-            return self.dispatch(b, rx.l2, other, n > 0, l2_len, et, e);
-        };
-        if sw != sub.sw {
-            sub.flush(st, thread);
-            *sub = match st.get(sw) {
-                Some(i) => SubRx {
-                    sw,
-                    up: i.admin_up,
-                    l2: i.l2 != L2Mode::L3,
-                    mac: i.mac,
-                    pk: 0,
-                    by: 0,
-                },
-                None => SubRx { sw, ..SubRx::NONE },
+        let mut dst = [0u8; 6];
+        dst.copy_from_slice(&d[..6]);
+        // Unicast to another MAC (only L3 looks at it).
+        let other = |l2: bool, mac: &[u8; 6]| !l2 && dst[0] & 1 == 0 && dst != *mac;
+        if key != c.sub.key {
+            let w = |o: usize| u16::from_be_bytes([d[o], d[o + 1]]) & 0x0fff;
+            let (outer, inner) = match n {
+                0 => (0, 0),
+                1 => (w(14), 0),
+                _ => (w(14), w(18)),
             };
+            let dot1ad = n > 0 && d[12..14] == ethertype::DOT1AD.to_be_bytes();
+            match c.t.and_then(|t| t.lookup(n, dot1ad, outer, inner)) {
+                Some(sw) => c.sub.set(c.st, c.thread, key, sw),
+                None => {
+                    let o = other(rx.l2, &rx.mac);
+                    return self.dispatch(b, rx.l2, o, n > 0, l2_len, et, c.e);
+                }
+            }
         }
-        let other = unicast_other(&sub.mac);
-        b.sw_if_index[RX] = sw;
+        let sub = &mut c.sub;
+        let o = other(sub.l2, &sub.mac);
+        b.sw_if_index[RX] = sub.sw;
         if !sub.up {
-            b.error = e.down;
+            b.error = c.e.down;
             return Next::Drop as u16;
         }
         sub.pk += 1;
         sub.by += len;
         // The sub-interface took the tags: an L3 one strips them with the Ethernet header.
-        self.dispatch(b, sub.l2, other, false, l2_len, et, e)
+        self.dispatch(b, sub.l2, o, false, l2_len, et, c.e)
     }
 }
 
@@ -353,26 +393,40 @@ impl Node for EthernetInput {
             up: false,
             l2: false,
             mac: [0; 6],
-            subs: None,
+            plain: false,
         };
-        let mut sub = SubRx::NONE;
+        let mut sc = SubCx {
+            st,
+            thread,
+            e,
+            t: None,
+            sub: SubRx::NONE,
+        };
         for (b, nx) in frame.iter_mut() {
             let sw = b.rx();
             if sw != rx.sw {
                 rx = match st.get(sw) {
-                    Some(i) => RxIf {
-                        sw,
-                        up: i.admin_up,
-                        l2: i.l2 != L2Mode::L3,
-                        mac: i.mac,
-                        subs: i.vlan.subs.as_deref(),
-                    },
+                    Some(i) => {
+                        let t = i.vlan.subs.as_deref();
+                        if t.is_some() {
+                            // The tags-to-sub-interface cache is the port's.
+                            sc.t = t;
+                            sc.sub.key = u64::MAX;
+                        }
+                        RxIf {
+                            sw,
+                            up: i.admin_up,
+                            l2: i.l2 != L2Mode::L3,
+                            mac: i.mac,
+                            plain: i.admin_up && t.is_none(),
+                        }
+                    }
                     None => RxIf {
                         sw,
                         up: false,
                         l2: false,
                         mac: [0; 6],
-                        subs: None,
+                        plain: false,
                     },
                 };
             }
@@ -428,19 +482,49 @@ impl Node for EthernetInput {
                 *nx = drop;
                 continue;
             }
-            if !rx.up {
-                b.error = e.down;
+            // One test for an up port without sub-interfaces (what it was before they existed).
+            if !rx.plain {
+                if !rx.up {
+                    b.error = e.down;
+                    *nx = drop;
+                    continue;
+                }
+                // l2_len is 14, 18 or 22: it fits.
+                b.l2_len = l2_len as u8;
+                *nx = self.sub_input(&rx, &mut sc, b, l2_len, et);
+                continue;
+            }
+            b.l2_len = l2_len as u8;
+            // The same as `dispatch`, written out: through the helper the compiler compares
+            // the MAC for L2 frames too (11 instructions a frame).
+            if rx.l2 {
+                if let Some(l2) = self.l2_next {
+                    *nx = l2;
+                    continue;
+                }
+            }
+            if tagged {
+                // No sub-interface took the tags, and an L3 port takes untagged frames only.
+                b.error = e.vlan;
                 *nx = drop;
                 continue;
             }
-            // l2_len is 14, 18 or 22: it fits.
-            b.l2_len = l2_len as u8;
-            if let Some(t) = rx.subs {
-                *nx = self.sub_input(t, &rx, &mut sub, st, thread, b, l2_len, et, e);
+            if unicast_other {
+                b.error = e.mac;
+                *nx = drop;
                 continue;
             }
-            *nx = self.dispatch(b, rx.l2, unicast_other, tagged, l2_len, et, e);
+            match self.ethertype_next(et) {
+                Some(n) => {
+                    b.advance(l2_len as i32);
+                    *nx = n;
+                }
+                None => {
+                    b.error = e.unknown;
+                    *nx = drop;
+                }
+            }
         }
-        sub.flush(st, thread);
+        sc.sub.flush(st, thread);
     }
 }

@@ -194,9 +194,31 @@ fn pass_run(
 }
 
 /// [`pass_run`] for a port with an egress tag rewrite: each frame rewritten. Also stops at a
-/// frame the rewrite refuses (left unchanged: the general path drops it).
+/// frame the rewrite refuses (left unchanged: the general path drops it). One loop per
+/// rewrite shape, picked here once per run.
 #[inline(never)]
 fn vtr_run(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    tx: u32,
+    eg: &Egress,
+) -> usize {
+    match (eg.vtr.pop, eg.vtr.push) {
+        (0, 0) => vtr_run_n::<0, 0>(view, bis, nexts, tx, eg),
+        (0, 1) => vtr_run_n::<0, 1>(view, bis, nexts, tx, eg),
+        (0, _) => vtr_run_n::<0, 2>(view, bis, nexts, tx, eg),
+        (1, 0) => vtr_run_n::<1, 0>(view, bis, nexts, tx, eg),
+        (1, 1) => vtr_run_n::<1, 1>(view, bis, nexts, tx, eg),
+        (1, _) => vtr_run_n::<1, 2>(view, bis, nexts, tx, eg),
+        (_, 0) => vtr_run_n::<2, 0>(view, bis, nexts, tx, eg),
+        (_, 1) => vtr_run_n::<2, 1>(view, bis, nexts, tx, eg),
+        _ => vtr_run_n::<2, 2>(view, bis, nexts, tx, eg),
+    }
+}
+
+#[inline(always)]
+fn vtr_run_n<const POP: usize, const PUSH: usize>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -209,7 +231,7 @@ fn vtr_run(
         if b.is_traced()
             || b.tx() != tx
             || (eg.shg != 0 && eg.shg == b.opaque.l2.shg)
-            || !eg.vtr.apply(b)
+            || !eg.vtr.apply_n::<POP, PUSH>(b)
         {
             return k;
         }

@@ -78,7 +78,14 @@ impl Node for L2InputVtr {
         // Frames usually come from one port: its rewrite is looked up once per run.
         let mut last_rx = u32::MAX;
         let mut rw = TagRewrite::default();
-        for (b, nx) in frame.iter_mut() {
+        let (view, bis, nexts) = frame.parts();
+        let len = bis.len();
+        let mut i = 0;
+        while i < len {
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
             let rx = b.rx();
             if rx != last_rx {
                 last_rx = rx;
@@ -88,13 +95,16 @@ impl Node for L2InputVtr {
                     .filter(|i| i.l2 != pwire_vnet::L2Mode::L3)
                     .map_or_else(TagRewrite::default, |i| i.vlan.vtr.ingress);
             }
-            let f = b.opaque.l2.feature_bitmap & !feat::VTR;
+            let f_in = b.opaque.l2.feature_bitmap;
+            let f = f_in & !feat::VTR;
             b.opaque.l2.feature_bitmap = f;
-            if !rw.is_none() && !rw.apply(b) {
+            if !rw.apply(b) {
                 b.error = e_drop;
                 *nx = FeatNext::Drop as u16;
                 continue;
             }
+            let next = feat_next(f);
+            *nx = next;
             if b.is_traced() {
                 let mut head = [0u8; 18];
                 let d = b.current();
@@ -107,9 +117,66 @@ impl Node for L2InputVtr {
                         head,
                     },
                 );
+                continue;
             }
-            *nx = feat_next(f);
+            // The packets after it from the same port with the same features, in a loop of
+            // their own.
+            i += run(view, &bis[i..], &mut nexts[i..], rx, f_in, next, &rw);
         }
         cx.count(C::Packets, n);
     }
+}
+
+/// Untraced frames from the start of `bis` received on `rx` with feature bitmap `f_in`, each
+/// rewritten with `rw` and sent to `next`. Returns how many; stops at the first other packet
+/// and at one the rewrite refuses (left as it was: the general path drops it). Not inlined,
+/// and one loop per rewrite shape, so each keeps its state in registers.
+#[inline(never)]
+fn run(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    rx: u32,
+    f_in: u32,
+    next: u16,
+    rw: &TagRewrite,
+) -> usize {
+    match (rw.pop, rw.push) {
+        (0, 0) => run_n::<0, 0>(view, bis, nexts, rx, f_in, next, rw),
+        (0, 1) => run_n::<0, 1>(view, bis, nexts, rx, f_in, next, rw),
+        (0, _) => run_n::<0, 2>(view, bis, nexts, rx, f_in, next, rw),
+        (1, 0) => run_n::<1, 0>(view, bis, nexts, rx, f_in, next, rw),
+        (1, 1) => run_n::<1, 1>(view, bis, nexts, rx, f_in, next, rw),
+        (1, _) => run_n::<1, 2>(view, bis, nexts, rx, f_in, next, rw),
+        (_, 0) => run_n::<2, 0>(view, bis, nexts, rx, f_in, next, rw),
+        (_, 1) => run_n::<2, 1>(view, bis, nexts, rx, f_in, next, rw),
+        _ => run_n::<2, 2>(view, bis, nexts, rx, f_in, next, rw),
+    }
+}
+
+#[inline(always)]
+fn run_n<const POP: usize, const PUSH: usize>(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    rx: u32,
+    f_in: u32,
+    next: u16,
+    rw: &TagRewrite,
+) -> usize {
+    let f = f_in & !feat::VTR;
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced()
+            || b.rx() != rx
+            || b.opaque.l2.feature_bitmap != f_in
+            || ((POP, PUSH) != (0, 0) && !rw.apply_n::<POP, PUSH>(b))
+        {
+            return k;
+        }
+        b.opaque.l2.feature_bitmap = f;
+        *nx = next;
+    }
+    bis.len()
 }
