@@ -886,23 +886,32 @@ impl VnetState {
         (fixed + push).saturating_sub(pop)
     }
 
-    /// What pseudowire interface `pw` is (RFC 4446 PW types, RFC 4448 modes), for `show
-    /// l2tpv3 verbose` and the control plane: cross-connected to an attachment circuit whose
-    /// frames keep a service-delimiting tag, "ethernet tagged (4)"; else "ethernet (5)".
+    /// The RFC 4446 PW type pseudowire interface `pw` carries (RFC 4448's modes), for the
+    /// control plane to signal: 4 (Ethernet tagged mode) when it is cross-connected to an
+    /// attachment circuit whose frames keep a service-delimiting tag (a VLAN sub-interface
+    /// without `pop`, a port with `push`), else 5 (Ethernet, raw mode).
+    pub fn pw_type(&self, pw: u32) -> u16 {
+        match self.get(pw).map(|i| i.l2) {
+            Some(L2Mode::Xconnect { peer }) if self.l2_tags(peer) > 0 => 4,
+            _ => 5,
+        }
+    }
+
+    /// [`VnetState::pw_type`] and where the pseudowire goes, as `show l2tpv3 verbose`'s line.
     pub fn pw_desc(&self, pw: u32) -> String {
+        let kind = match self.pw_type(pw) {
+            4 => "ethernet tagged (4)",
+            _ => "ethernet (5)",
+        };
         match self.get(pw).map(|i| i.l2) {
             Some(L2Mode::Xconnect { peer }) => {
                 let name = self.get(peer).map_or("?", |i| i.name.as_str());
-                if self.l2_tags(peer) > 0 {
-                    format!("pw type ethernet tagged (4) on {name}")
-                } else {
-                    format!("pw type ethernet (5) on {name}")
-                }
+                format!("pw type {kind} on {name}")
             }
             Some(L2Mode::Bridge { bd_id, .. }) => {
-                format!("pw type ethernet (5) in bridge-domain {bd_id}")
+                format!("pw type {kind} in bridge-domain {bd_id}")
             }
-            _ => "pw type ethernet (5), not attached".into(),
+            _ => format!("pw type {kind}, not attached"),
         }
     }
 }
