@@ -295,6 +295,24 @@ TOPO = [
 ]
 CONF = "l2tp { lookup-session-id }\ncpu { main-core 1 }\nbuffers { buffers-per-numa 32768 }"
 
+# The pseudowire cross-connected to its attachment circuit: pg1 itself (untagged), or
+# pg1.100 with `pop 1` (VLAN 100 into its own pseudowire, RFC 4448 raw mode).
+XC_TOPO = TOPO[:8] + [
+    "set interface l2 xconnect pg1 l2tpv3_tunnel0",
+    "set interface l2 xconnect l2tpv3_tunnel0 pg1",
+]
+VLAN_TOPO = TOPO[:8] + [
+    "create sub-interfaces pg1 100",
+    "set interface state pg1.100 up",
+    "set interface l2 tag-rewrite pg1.100 pop 1",
+    "set interface l2 xconnect pg1.100 l2tpv3_tunnel0",
+    "set interface l2 xconnect l2tpv3_tunnel0 pg1.100",
+]
+# ethernet-input on a port without sub-interfaces: pg1 cross-connected to pg2.
+ETH_TOPO = ["create packet-generator interface pg1", "create packet-generator interface pg2",
+            "set interface state pg1 up", "set interface state pg2 up",
+            "set interface l2 xconnect pg1 pg2"]
+
 # VPP v26.06 on this machine kind (../shared/reference/vpp-peer-figures.md): whole graph clk/pkt, Mpps.
 VPP = {"decap-local": (314, 7.9), "decap-feature": (156, 15.3), "encap": (252, 10.0)}
 ENGINE_VPP = 33  # VPP's pg-input alone
@@ -335,6 +353,8 @@ def build_cases(work, n, quick):
     decap64 = pcap("decap64", 101, [decap_pkt(10)])
     decap1500 = pcap("decap1500", 101, [decap_pkt(10, inner_frame(1500))])
     encap64 = pcap("encap64", 1, [encap_frame()])
+    # The same frame tagged VLAN 100 (802.1Q after the MAC addresses).
+    encap64_vlan = pcap("encap64vlan", 1, [encap_frame()[:12] + bytes.fromhex("81000064") + encap_frame()[12:]])
     encap1500 = pcap("encap1500", 1, [encap_frame(1500)])
     frame = INNER.hex()
     feature = ["set interface ip6 l2tpv3 pg0"]
@@ -361,6 +381,16 @@ def build_cases(work, n, quick):
          TOPO + feature + [stream("s", n, 1552, "pg0", "ip6-input", decap1500)], ["s"]),
         ("encap-1500", "encap, 1500 B inner", CONF,
          TOPO + [stream("s", n, 1500, "pg1", "ethernet-input", encap1500)], ["s"]),
+        ("decap-local-xc", "decap, local path, tunnel cross-connected to an untagged port, 64 B inner", CONF,
+         XC_TOPO + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
+        ("decap-local-vlan", "decap, local path, per-VLAN pseudowire (pg1.100, pop 1: tag pushed on egress), 64 B inner", CONF,
+         VLAN_TOPO + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
+        ("encap-xc", "encap, untagged port cross-connected to the tunnel, 64 B inner", CONF,
+         XC_TOPO + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+        ("encap-vlan", "encap, per-VLAN pseudowire (VLAN 100 on pg1 -> pg1.100, pop 1), 64 B inner", CONF,
+         VLAN_TOPO + [stream("s", n, 64, "pg1", "ethernet-input", encap64_vlan)], ["s"]),
+        ("eth-untagged", "ethernet-input on a port without sub-interfaces (L2 cross-connect pg1 -> pg2), 64 B", CONF,
+         ETH_TOPO + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
         ("mixed", "mixed: decap (local path) and encap streams interleaved on one thread, 64 B", CONF,
          TOPO + [stream("d", n // 2, 112, "pg0", "ip6-input", decap64),
                  stream("e", n // 2, 60, "pg1", "ethernet-input", encap64)], ["d", "e"]),
@@ -449,10 +479,10 @@ def build_cases(work, n, quick):
     ]
     return cases
 
-def side_by_side(ca, cb, seconds, cores, binaries=(None, None)):
+def side_by_side(ca, cb, seconds, cores, binaries=(None, None), node=None):
     """Runs case A's stream on core cores[0] and case B's on cores[1] at the same time for
     `seconds` (A with binaries[0], B with binaries[1]; None: this build); returns B's
-    whole-graph clk/pkt over A's."""
+    whole-graph clk/pkt over A's, and with `node` also (A's, B's) clk/pkt of that node."""
     pws, tmps = [], []
     try:
         for core, c, binary in zip(cores, (ca, cb), binaries):
@@ -473,10 +503,13 @@ def side_by_side(ca, cb, seconds, cores, binaries=(None, None)):
         for pw, streams in pws:
             for st in streams:
                 pw.cli("packet-generator disable-stream " + st)
-        whole = []
+        whole, at = [], []
         for pw, _ in pws:
             t = parse_runtime(pw.cli("show runtime")).get(0, {})
             whole.append(whole_clk(t))
+            at.append(t.get(node, (0, 0))[0])
+        if node:
+            return whole[1] / whole[0], at[0], at[1]
         return whole[1] / whole[0]
     finally:
         import shutil
@@ -707,6 +740,15 @@ def bench(work):
         if seq in by and plain in by:
             print("  %-16s %7.1f  = %s %+.1f clk/pkt (sequencing's cost, same run)"
                   % (seq, by[seq]["whole_clk"], plain, by[seq]["whole_clk"] - by[plain]["whole_clk"]))
+    # Per-VLAN pseudowires (pop 1 on the attachment circuit) next to the untagged port.
+    for vlan, plain in (("decap-local-vlan", "decap-local-xc"), ("encap-vlan", "encap-xc")):
+        if vlan in by and plain in by:
+            print("  %-16s %7.1f  = %s %+.1f clk/pkt (VLAN sub-interface and tag rewrite, same run)"
+                  % (vlan, by[vlan]["whole_clk"], plain, by[vlan]["whole_clk"] - by[plain]["whole_clk"]))
+    if "eth-untagged" in by:
+        print("  %-16s %7.1f  clk/pkt in ethernet-input on a port without sub-interfaces "
+              "(--against compares it with another build side by side; bar: <= 2 above)"
+              % ("eth-untagged", by["eth-untagged"]["nodes"].get("ethernet-input", 0)))
     print("\nSummary (whole-graph clk/pkt; bar = half of VPP's)")
     for key in ("decap-local", "decap-feature", "encap"):
         if key in by:
@@ -745,6 +787,20 @@ def bench(work):
                 rs.append((r1 * r2) ** 0.5)
             print("  %-16s this / that: %.3f (runs: %s)" % (key, statistics.median(rs), ", ".join("%.3f" % x for x in rs)))
             paired[("against", key)] = (statistics.median(rs), rs)
+        if "eth-untagged" in spec:
+            # ethernet-input's own clocks on an untagged port, this build against that one:
+            # what a port without sub-interfaces pays for them.
+            t = 0.5 if a.quick else 1.5
+            diffs = []
+            for _ in range(runs):
+                for cores in ((0, 1), (1, 0)):
+                    _, that, this = side_by_side(spec["eth-untagged"], spec["eth-untagged"], t, cores,
+                                                 (a.against, None), node="ethernet-input")
+                    diffs.append(this - that)
+            d = statistics.median(diffs)
+            print("  ethernet-input, untagged port: this - that %+.2f clk/pkt (runs: %s; bar <= +2: %s)"
+                  % (d, ", ".join("%+.2f" % x for x in diffs), "met" if d <= 2 else "MISSED"))
+            paired[("against", "ethernet-input-untagged")] = (d, diffs)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump({"cpu": cpu_model(), "tsc_hz": hz, "packets": n, "runs": runs, "results": results,
                    "paired_ratios": {"%s/%s" % (kb, ka): {"median": v[0], "runs": v[1]} for (ka, kb), v in paired.items()}},

@@ -242,6 +242,7 @@ impl Vnet {
             rx_thread: 0,
             extra_rx_threads: Vec::new(),
             promisc: false,
+            vlan: Default::default(),
         };
         match slot {
             Some(p) => s.ifs[p] = i,
@@ -266,8 +267,13 @@ impl Vnet {
         if self.state.get(ctl).get(sw).is_none() {
             return Err("unknown interface".into());
         }
+        // A port's sub-interfaces go first (as VPP's vnet_delete_hw_interface).
+        for sub in self.state.get(ctl).sub_children(sw) {
+            self.delete_interface(ctl, sub)?;
+        }
         self.hooks.run_interface_delete(ctl, sw);
         let s = self.state.write(ctl);
+        s.detach_sub(sw);
         let i = s.get_mut(sw).ok_or("unknown interface")?;
         i.deleted = true;
         i.admin_up = false;

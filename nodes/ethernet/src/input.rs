@@ -8,13 +8,24 @@
 //!   for their ethertype (`Registry::ethertype`), with the buffer advanced past the L2 header and
 //!   `l2_len` set; unregistered ethertypes are dropped ("unknown ethernet type").
 //!
+//! A port with VLAN sub-interfaces (`VlanIf::subs`) sends its frames down a path of their own
+//! first (the one test a port without them pays per frame): the tags pick a sub-interface as
+//! VPP's `eth_identify_subint` does (QinQ, outer with any inner, single tag, default, untagged;
+//! exact-match ones only at their own tag count). A match becomes the RX interface, counts its
+//! rx packets and bytes, is dropped while down ("subinterface down"), and goes on as above in
+//! its own L2 or L3 mode (an L3 sub-interface's tags are stripped with the header). No match:
+//! the port takes the frame as it would without sub-interfaces (in L2 mode every tag count, in
+//! L3 only untagged frames; the rest count as "unknown vlan").
+//!
 //! Arcs: 0 `error-drop`, then one per registered ethertype node and `l2-input` (added at build).
 //! Counters: see the crate doc. Rx interface counters belong to the drivers; this node counts
 //! nothing on success. `pcap trace rx` captures each frame once, before any header is stripped.
 
-use pwire_buffer::flags;
+use pwire_buffer::buffer::RX;
+use pwire_buffer::{flags, Buffer};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
-use pwire_vnet::{CaptureKind, L2Mode, Registry, Vnet};
+use pwire_vnet::interface::SubTable;
+use pwire_vnet::{ifc, CaptureKind, L2Mode, Registry, Vnet, VnetState};
 use pwire_wire::ethernet::{ethertype, is_vlan_tpid};
 use pwire_wire::{Dot1qTag, EthHdr};
 use std::fmt;
@@ -161,6 +172,101 @@ struct RxIf {
     up: bool,
     l2: bool,
     mac: [u8; 6],
+    /// Up and without sub-interfaces: the frame takes the plain path. Else it is dropped if
+    /// the port is down, or takes [`EthernetInput::sub_input`] (the table is in [`SubCx`], so
+    /// the plain path tests one flag, as it tested `up` before sub-interfaces existed).
+    plain: bool,
+}
+
+/// The error codes of one dispatch.
+#[derive(Clone, Copy)]
+struct Errs {
+    unknown: u16,
+    vlan: u16,
+    mac: u16,
+    down: u16,
+}
+
+/// What the sub-interface path needs besides the frame: set once per frame, the table and
+/// the current sub-interface once per run of the port's frames. It lives in memory, out of
+/// the main loop's registers.
+struct SubCx<'a> {
+    st: &'a VnetState,
+    thread: usize,
+    e: Errs,
+    /// The RX port's sub-interfaces.
+    t: Option<&'a SubTable>,
+    sub: SubRx,
+}
+
+/// The sub-interface frames last matched (looked up once per run of them) and the rx packets
+/// and bytes counted to it since.
+struct SubRx {
+    /// The tags that matched it ([`tag_key`]): a frame with the same ones skips the table.
+    /// Reset when the port changes.
+    key: u64,
+    sw: u32,
+    up: bool,
+    l2: bool,
+    mac: [u8; 6],
+    pk: u64,
+    by: u64,
+}
+
+/// A frame's tags as one value, everything the match depends on: their count `n` (3: three
+/// or more), the outer TPID and TCI less the priority bits, the inner VLAN id.
+#[inline(always)]
+fn tag_key(d: &[u8], n: usize) -> u64 {
+    let w = |o: usize| u64::from(u16::from_be_bytes([d[o], d[o + 1]]));
+    match n {
+        0 => 0,
+        1 => 1 << 48 | w(12) << 16 | (w(14) & 0x0fff) << 32,
+        _ => (n as u64) << 48 | w(12) << 16 | (w(14) & 0x0fff) << 32 | (w(18) & 0x0fff),
+    }
+}
+
+impl SubRx {
+    const NONE: SubRx = SubRx {
+        key: u64::MAX,
+        sw: u32::MAX,
+        up: false,
+        l2: false,
+        mac: [0; 6],
+        pk: 0,
+        by: 0,
+    };
+
+    /// Adds the counts so far to the sub-interface's row.
+    fn flush(&mut self, st: &VnetState, thread: usize) {
+        if self.pk > 0 {
+            if let Some(r) = st.row(thread, self.sw) {
+                r.add2(ifc::RX_PKTS, self.pk, self.by);
+            }
+            self.pk = 0;
+            self.by = 0;
+        }
+    }
+
+    /// Takes sub-interface `sw` (for tags `key`) as the current one.
+    fn set(&mut self, st: &VnetState, thread: usize, key: u64, sw: u32) {
+        self.flush(st, thread);
+        *self = match st.get(sw) {
+            Some(i) => SubRx {
+                key,
+                sw,
+                up: i.admin_up,
+                l2: i.l2 != L2Mode::L3,
+                mac: i.mac,
+                pk: 0,
+                by: 0,
+            },
+            None => SubRx {
+                key,
+                sw,
+                ..SubRx::NONE
+            },
+        };
+    }
 }
 
 impl EthernetInput {
@@ -171,6 +277,101 @@ impl EthernetInput {
             .find(|&&(t, _)| t == et)
             .map(|&(_, n)| n)
     }
+
+    /// Where a parsed frame of an up interface goes: `l2-input` in L2 mode, else its L3 node
+    /// (past the L2 header) unless it is tagged (`tagged`: no sub-interface took its tags) or
+    /// unicast to another MAC. `l2_len` is already in the buffer.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        b: &mut Buffer,
+        l2: bool,
+        unicast_other: bool,
+        tagged: bool,
+        l2_len: usize,
+        et: u16,
+        e: Errs,
+    ) -> u16 {
+        let drop = Next::Drop as u16;
+        if l2 {
+            if let Some(l2) = self.l2_next {
+                return l2;
+            }
+        }
+        if tagged {
+            b.error = e.vlan;
+            return drop;
+        }
+        if unicast_other {
+            b.error = e.mac;
+            return drop;
+        }
+        match self.ethertype_next(et) {
+            Some(n) => {
+                b.advance(l2_len as i32);
+                n
+            }
+            None => {
+                b.error = e.unknown;
+                drop
+            }
+        }
+    }
+
+    /// A parsed frame (`l2_len`, innermost ethertype `et`) from up port `rx`, which has
+    /// sub-interfaces `t`: the sub-interface its tags pick, or the port. Not inlined: ports
+    /// without sub-interfaces do not carry this code in their loop. A frame with the tags of
+    /// the one before goes where it went without the table.
+    #[inline(never)]
+    fn sub_input(
+        &self,
+        rx: &RxIf,
+        c: &mut SubCx<'_>,
+        b: &mut Buffer,
+        l2_len: usize,
+        et: u16,
+    ) -> u16 {
+        let d = b.current();
+        // ethernet-input parsed up to two tags; a third TPID after them counts as three.
+        let mut n = (l2_len - EthHdr::LEN) / Dot1qTag::LEN;
+        if n == 2 && is_vlan_tpid(et) {
+            n = 3;
+        }
+        let key = tag_key(d, n);
+        let len = d.len() as u64;
+        let mut dst = [0u8; 6];
+        dst.copy_from_slice(&d[..6]);
+        // Unicast to another MAC (only L3 looks at it).
+        let other = |l2: bool, mac: &[u8; 6]| !l2 && dst[0] & 1 == 0 && dst != *mac;
+        if key != c.sub.key {
+            let w = |o: usize| u16::from_be_bytes([d[o], d[o + 1]]) & 0x0fff;
+            let (outer, inner) = match n {
+                0 => (0, 0),
+                1 => (w(14), 0),
+                _ => (w(14), w(18)),
+            };
+            let dot1ad = n > 0 && d[12..14] == ethertype::DOT1AD.to_be_bytes();
+            match c.t.and_then(|t| t.lookup(n, dot1ad, outer, inner)) {
+                Some(sw) => c.sub.set(c.st, c.thread, key, sw),
+                None => {
+                    let o = other(rx.l2, &rx.mac);
+                    return self.dispatch(b, rx.l2, o, n > 0, l2_len, et, c.e);
+                }
+            }
+        }
+        let sub = &mut c.sub;
+        let o = other(sub.l2, &sub.mac);
+        b.sw_if_index[RX] = sub.sw;
+        if !sub.up {
+            b.error = c.e.down;
+            return Next::Drop as u16;
+        }
+        sub.pk += 1;
+        sub.by += len;
+        // The sub-interface took the tags: an L3 one strips them with the Ethernet header.
+        self.dispatch(b, sub.l2, o, false, l2_len, et, c.e)
+    }
 }
 
 impl Node for EthernetInput {
@@ -178,33 +379,54 @@ impl Node for EthernetInput {
         let dp = cx.dp();
         let st = self.vnet.state.dp(&dp);
         let pcap_rx = self.vnet.pcap.enabled() & CaptureKind::Rx as u8 != 0;
-        let e_unknown = cx.error(C::UnknownType);
-        let e_vlan = cx.error(C::UnknownVlan);
-        let e_mac = cx.error(C::L3MacMismatch);
-        let e_down = cx.error(C::Down);
+        let e = Errs {
+            unknown: cx.error(C::UnknownType),
+            vlan: cx.error(C::UnknownVlan),
+            mac: cx.error(C::L3MacMismatch),
+            down: cx.error(C::Down),
+        };
         let e_short = cx.error(C::TooShort);
+        let thread = cx.thread();
         let drop = Next::Drop as u16;
         let mut rx = RxIf {
             sw: u32::MAX,
             up: false,
             l2: false,
             mac: [0; 6],
+            plain: false,
+        };
+        let mut sc = SubCx {
+            st,
+            thread,
+            e,
+            t: None,
+            sub: SubRx::NONE,
         };
         for (b, nx) in frame.iter_mut() {
             let sw = b.rx();
             if sw != rx.sw {
                 rx = match st.get(sw) {
-                    Some(i) => RxIf {
-                        sw,
-                        up: i.admin_up,
-                        l2: i.l2 != L2Mode::L3,
-                        mac: i.mac,
-                    },
+                    Some(i) => {
+                        let t = i.vlan.subs.as_deref();
+                        if t.is_some() {
+                            // The tags-to-sub-interface cache is the port's.
+                            sc.t = t;
+                            sc.sub.key = u64::MAX;
+                        }
+                        RxIf {
+                            sw,
+                            up: i.admin_up,
+                            l2: i.l2 != L2Mode::L3,
+                            mac: i.mac,
+                            plain: i.admin_up && t.is_none(),
+                        }
+                    }
                     None => RxIf {
                         sw,
                         up: false,
                         l2: false,
                         mac: [0; 6],
+                        plain: false,
                     },
                 };
             }
@@ -260,13 +482,21 @@ impl Node for EthernetInput {
                 *nx = drop;
                 continue;
             }
-            if !rx.up {
-                b.error = e_down;
-                *nx = drop;
+            // One test for an up port without sub-interfaces (what it was before they existed).
+            if !rx.plain {
+                if !rx.up {
+                    b.error = e.down;
+                    *nx = drop;
+                    continue;
+                }
+                // l2_len is 14, 18 or 22: it fits.
+                b.l2_len = l2_len as u8;
+                *nx = self.sub_input(&rx, &mut sc, b, l2_len, et);
                 continue;
             }
-            // l2_len is 14, 18 or 22: it fits.
             b.l2_len = l2_len as u8;
+            // The same as `dispatch`, written out: through the helper the compiler compares
+            // the MAC for L2 frames too (11 instructions a frame).
             if rx.l2 {
                 if let Some(l2) = self.l2_next {
                     *nx = l2;
@@ -274,13 +504,13 @@ impl Node for EthernetInput {
                 }
             }
             if tagged {
-                // pwire has no VLAN sub-interfaces: a tagged frame on an L3 port has nowhere to go.
-                b.error = e_vlan;
+                // No sub-interface took the tags, and an L3 port takes untagged frames only.
+                b.error = e.vlan;
                 *nx = drop;
                 continue;
             }
             if unicast_other {
-                b.error = e_mac;
+                b.error = e.mac;
                 *nx = drop;
                 continue;
             }
@@ -290,10 +520,11 @@ impl Node for EthernetInput {
                     *nx = n;
                 }
                 None => {
-                    b.error = e_unknown;
+                    b.error = e.unknown;
                     *nx = drop;
                 }
             }
         }
+        sc.sub.flush(st, thread);
     }
 }

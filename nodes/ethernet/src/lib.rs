@@ -8,15 +8,19 @@
 //!
 //! Counters (VPP's ethernet error strings): "unknown ethernet type", "unknown vlan",
 //! "l3 mac mismatch", "subinterface down", plus pwire's "ethernet frame too short".
-//! The node also feeds `pcap trace rx`.
+//! The node also feeds `pcap trace rx`, and gives frames to VLAN sub-interfaces by their tags.
+//!
+//! CLI (`subif.rs`): `create sub-interfaces`, `delete sub-interface`.
 
 mod input;
+mod subif;
 
 pub use input::EthernetInput;
 
 use pwire_vnet::Registry;
 
-/// Registers `ethernet-input`.
+/// Registers `ethernet-input` and the sub-interface commands.
 pub fn register(r: &mut Registry) {
     input::register(r);
+    subif::register(r);
 }

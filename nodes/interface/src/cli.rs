@@ -228,7 +228,8 @@ fn show_hw(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
         center("Idx", 6),
         center("Link", 8)
     );
-    for i in sorted(s) {
+    // Sub-interfaces have no hardware of their own (VPP lists hardware interfaces only).
+    for i in sorted(s).into_iter().filter(|i| i.vlan.sub.is_none()) {
         if !only.is_empty() && !only.contains(&i.sw_if_index) {
             continue;
         }
@@ -361,6 +362,7 @@ fn show_rx_placement(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> 
             .into_iter()
             .filter(|i| {
                 (0..i.n_rx_queues()).any(|q| i.rx_queue_thread(q) == t)
+                    && i.vlan.sub.is_none()
                     && st.class(i.class).ethernet
                     && st.class(i.class).name != "loopback"
             })

@@ -2,8 +2,15 @@
 //!
 //! Arcs: 0 `error-drop`, then one per device class tx node (added by vnet at build).
 //! Counters: "interface is down", "interface is deleted".
+//!
+//! A VLAN sub-interface's frames are counted and captured as its own, then handed to the
+//! device with the parent port's sw_if_index (the port or the sub-interface down: "interface
+//! is down"); an L3 sub-interface's frames (from ip6-rewrite or ND, with a plain Ethernet
+//! header) get its tags pushed first. They take [`SubTx`] paths of their own, chosen once per
+//! run, so a port's packets pay nothing for them in the run loop.
 
-use pwire_buffer::flags;
+use pwire_buffer::buffer::TX;
+use pwire_buffer::{flags, Buffer};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::{ifc, CaptureKind, Registry, Vnet, VnetState};
 use std::fmt;
@@ -56,6 +63,58 @@ pub(crate) fn register(r: &mut Registry) {
     ));
 }
 
+/// What a sub-interface's frames need on their way to the device.
+#[derive(Clone, Copy)]
+struct SubTx {
+    /// The parent port: TX for the device's tx node.
+    sup: u32,
+    /// The sub-interface and its port both up.
+    up: bool,
+    /// Tags pushed after the MAC addresses (an L3 sub-interface's own; none in L2 mode, where
+    /// `l2-output` ran the tag rewrite).
+    tags: [u8; 8],
+    n_tags: u8,
+}
+
+impl SubTx {
+    fn of(st: &VnetState, i: &pwire_vnet::Interface) -> Option<SubTx> {
+        let s = i.vlan.sub?;
+        let (tags, n) = if i.l2 == pwire_vnet::L2Mode::L3 {
+            s.wire_tags()
+        } else {
+            ([0; 8], 0)
+        };
+        Some(SubTx {
+            sup: s.sup,
+            up: i.admin_up && st.get(s.sup).is_some_and(|p| p.admin_up),
+            tags,
+            n_tags: n,
+        })
+    }
+
+    /// Pushes the tags; false if the frame is shorter than its MAC addresses or there is no
+    /// headroom left.
+    #[inline(always)]
+    fn push(&self, b: &mut Buffer) -> bool {
+        let n = 4 * usize::from(self.n_tags);
+        if n == 0 {
+            return true;
+        }
+        if b.current_length() < 12 || b.headroom() < n {
+            return false;
+        }
+        let mut macs = [0u8; 12];
+        macs.copy_from_slice(&b.current()[..12]);
+        if b.prepend(n).is_none() {
+            return false;
+        }
+        let d = b.current_mut();
+        d[..12].copy_from_slice(&macs);
+        d[12..12 + n].copy_from_slice(&self.tags[..n]);
+        true
+    }
+}
+
 impl Node for InterfaceOutput {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         let dp = cx.dp();
@@ -66,6 +125,7 @@ impl Node for InterfaceOutput {
         // Runs of the same tx interface share one lookup and one counter update.
         let mut last_sw = u32::MAX;
         let mut last: Option<&pwire_vnet::Interface> = None;
+        let mut sub: Option<SubTx> = None;
         let (mut pk, mut by) = (0u64, 0u64);
         let (view, bis, nexts) = frame.parts();
         let n = bis.len();
@@ -76,7 +136,13 @@ impl Node for InterfaceOutput {
             // Packets to the run's interface, when it is up and nothing is captured, in a loop
             // of their own once a run shows.
             if let Some(up) = last.filter(|i| same && i.admin_up && !pcap_on) {
-                let (k, bytes) = send_run(view, &bis[i..], &mut nexts[i..], last_sw, up.tx_next);
+                let (k, bytes) = match sub {
+                    None => send_run(view, &bis[i..], &mut nexts[i..], last_sw, up.tx_next),
+                    Some(s) if s.up => {
+                        sub_send_run(view, &bis[i..], &mut nexts[i..], last_sw, up.tx_next, s)
+                    }
+                    Some(_) => (0, 0),
+                };
                 i += k;
                 pk += k as u64;
                 by += bytes;
@@ -100,9 +166,19 @@ impl Node for InterfaceOutput {
                 by = 0;
                 last_sw = sw;
                 last = st.get(sw);
+                sub = last.and_then(|i| SubTx::of(st, i));
             }
             match last {
                 Some(i) if i.admin_up => {
+                    if let Some(s) = sub {
+                        // A frame with no room for its tags is a bug upstream (every path
+                        // leaves headroom): counted with the down ones rather than sent bare.
+                        if !s.up || !s.push(b) {
+                            b.error = e_down;
+                            *nx = Next::Drop as u16;
+                            continue;
+                        }
+                    }
                     if b.flags & flags::L4_CSUM_PARTIAL != 0 {
                         finish_csum(b);
                     }
@@ -128,6 +204,9 @@ impl Node for InterfaceOutput {
                             .pcap
                             .capture(CaptureKind::Tx, sw, cx.now(), b.current(), &[]);
                     }
+                    if let Some(s) = sub {
+                        b.sw_if_index[TX] = s.sup;
+                    }
                 }
                 Some(_) => {
                     b.error = e_down;
@@ -145,6 +224,32 @@ impl Node for InterfaceOutput {
             }
         }
     }
+}
+
+/// [`send_run`] for sub-interface `sw` (up, with its port): pushes an L3 sub-interface's tags
+/// and hands each packet to the device as the port's. Stops, as `send_run`, at the first other
+/// packet, and at one whose tags do not fit (the general path drops it).
+#[inline(never)]
+fn sub_send_run(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    sw: u32,
+    next: u16,
+    s: SubTx,
+) -> (usize, u64) {
+    let mut by = 0u64;
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.flags & (flags::TRACED | flags::L4_CSUM_PARTIAL) != 0 || b.tx() != sw || !s.push(b) {
+            return (k, by);
+        }
+        by += u64::from(b.current_length());
+        b.sw_if_index[TX] = s.sup;
+        *nx = next;
+    }
+    (bis.len(), by)
 }
 
 /// Packets from the start of `bis` sent to `sw` (up), untraced and with no checksum to finish:

@@ -188,6 +188,7 @@ fn add_address(
     let ll = {
         let vs = cx.vnet.state.get(&cx.ctl);
         let i = vs.get(sw).ok_or_else(|| err("unknown interface"))?;
+        vs.supports_addressing(sw).map_err(err)?;
         if i.ip6_addrs.contains(&(addr, len)) {
             return Ok(());
         }

@@ -216,6 +216,12 @@ pub(crate) fn register(r: &mut Registry, l2: L2) {
         },
     ));
     r.command(cmd(
+        "set interface l2 tag-rewrite",
+        "set interface l2 tag-rewrite <interface> disable | pop {1|2} | push {dot1q|dot1ad} <tag> [<tag>] | translate {1-1|2-1} {dot1q|dot1ad} <tag> | translate {1-2|2-2} {dot1q|dot1ad} <tag> <tag>",
+        false,
+        set_tag_rewrite,
+    ));
+    r.command(cmd(
         "show mode",
         "show mode [<interface> ...]",
         true,
@@ -252,6 +258,76 @@ pub(crate) fn register(r: &mut Registry, l2: L2) {
     ));
     register_bd(r, l2.clone());
     register_fib(r, l2);
+}
+
+/// `set interface l2 tag-rewrite` (VPP's l2_vtr.c `int_l2_vtr`): the operation is stored in
+/// vnet (`VlanIf::vtr`), where `l2-input` (feature bit), `l2-input-vtr`, `l2-output` and the
+/// pseudowire type of `show l2tpv3` read it.
+fn set_tag_rewrite(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
+    use pwire_vnet::interface::{Vtr, VtrOp};
+    let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+    let bad = |a: &Args<'_>| {
+        CliError::msg(format!(
+            "expecting disable | pop 1|2 | push dot1q|dot1ad <tag> [<tag>] | translate 1-1|1-2|2-1|2-2 dot1q|dot1ad <tag> [<tag>], got `{}'",
+            a.rest()
+        ))
+    };
+    // A VLAN id argument, 0..4095.
+    let tag = |a: &mut Args<'_>| -> Result<u16, CliError> {
+        let w = a.word("vlan id")?;
+        w.parse::<u16>()
+            .ok()
+            .filter(|&v| usize::from(v) < pwire_vnet::interface::N_VLAN)
+            .ok_or_else(|| CliError::msg(format!("vlan id `{w}' out of range (0-4095)")))
+    };
+    let (mut dot1q, mut t1, mut t2) = (true, 0u16, 0u16);
+    let op = if a.keyword("disable") {
+        VtrOp::Disabled
+    } else if a.keyword("pop") {
+        match a.next_word() {
+            Some("1") => VtrOp::Pop1,
+            Some("2") => VtrOp::Pop2,
+            _ => return Err(bad(a)),
+        }
+    } else {
+        let (one, two) = if a.keyword("push") {
+            (VtrOp::Push1, Some(VtrOp::Push2))
+        } else if a.keyword("translate") {
+            match a.next_word() {
+                Some("1-1") => (VtrOp::Translate11, None),
+                Some("2-1") => (VtrOp::Translate21, None),
+                Some("1-2") => (VtrOp::Translate12, Some(VtrOp::Translate12)),
+                Some("2-2") => (VtrOp::Translate22, Some(VtrOp::Translate22)),
+                _ => return Err(bad(a)),
+            }
+        } else {
+            return Err(bad(a));
+        };
+        dot1q = if a.keyword("dot1q") {
+            true
+        } else if a.keyword("dot1ad") {
+            false
+        } else {
+            return Err(bad(a));
+        };
+        t1 = tag(a)?;
+        match two {
+            // push: one or two tags; translate x-2: exactly two.
+            Some(op2) if !a.is_empty() || one == op2 => {
+                t2 = tag(a)?;
+                op2
+            }
+            _ => one,
+        }
+    };
+    a.expect_end()?;
+    let vs = cx.vnet.state.get(&cx.ctl);
+    let sub = vs.get(sw).and_then(|i| i.vlan.sub);
+    let vtr = Vtr::new(op, dot1q, t1, t2, sub.as_ref()).map_err(CliError::msg)?;
+    if let Some(i) = cx.vnet.state.write(&mut cx.ctl).get_mut(sw) {
+        i.vlan.vtr = vtr;
+    }
+    Ok(())
 }
 
 fn register_bd(r: &mut Registry, l2: L2) {
@@ -519,7 +595,11 @@ fn show_bd(a: &mut Args<'_>, cx: &mut CliCtx, s: &L2) -> Result<(), CliError> {
                     center(&m.shg.to_string(), 5),
                     center(if m.bvi { "*" } else { "-" }, 5),
                     center("*", 9),
-                    center("none", 30)
+                    center(
+                        &vs.get(m.sw_if_index)
+                            .map_or_else(|| "none".to_string(), |i| i.vlan.vtr.to_string()),
+                        30
+                    )
                 );
             }
         }

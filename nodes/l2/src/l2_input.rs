@@ -46,6 +46,11 @@ fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
 }
 
 fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
+    // A tag rewrite is a feature of the port (`l2-input-vtr`, before the others).
+    let vtr = match vs.get(sw) {
+        Some(i) if i.vlan.vtr.enabled() => feat::VTR,
+        _ => 0,
+    };
     match vs.get(sw).map(|i| i.l2) {
         Some(L2Mode::Bridge {
             bd_index, bvi, shg, ..
@@ -54,7 +59,7 @@ fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
                 return Port::default();
             };
             Port {
-                feat: feat::bridge_port(bvi) & bd.features(),
+                feat: (feat::bridge_port(bvi) | vtr) & bd.features(),
                 bd_index: u16::try_from(bd_index).unwrap_or(0),
                 shg,
                 peer: !0,
@@ -62,7 +67,7 @@ fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
             }
         }
         Some(L2Mode::Xconnect { peer }) => Port {
-            feat: feat::XCONNECT | feat::DROP,
+            feat: feat::XCONNECT | feat::DROP | vtr,
             bd_index: 0,
             shg: 0,
             peer,

@@ -7,8 +7,13 @@
 //! and otherwise goes to the interface's output node: `interface-output` for devices,
 //! `l2tp-encap` for L2TPv3 tunnels (vnet adds one arc per device class, and
 //! `Interface::l2_output_next` is its index).
+//! The egress port's inverse tag rewrite (`set interface l2 tag-rewrite`, `Vtr::egress`) is
+//! applied here, as VPP's l2-output does: a frame with fewer tags than it pops is dropped ("L2
+//! output tag rewrite drops"). Without a rewrite a frame leaves a sub-interface as it is (VPP's
+//! behaviour: the sub-interface's tag is not added).
 //! Arcs: `error-drop`, `l2-output-bad-intf`, then the output nodes. Counters: "L2 output
-//! packets" (info), "L2 split horizon drops", "L2 output drops" (declared for parity).
+//! packets" (info), "L2 output tag rewrite drops", "L2 split horizon drops", "L2 output drops"
+//! (declared for parity).
 //!
 //! `l2-output-bad-intf`: counter "L2 output to interface not in L2 mode or deleted"; arc
 //! `error-drop`.
@@ -20,12 +25,14 @@
 use crate::state::feat;
 use crate::trace::{FeatDropTrace, OutputTrace};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
+use pwire_vnet::interface::TagRewrite;
 use pwire_vnet::{L2Mode, Registry, Vnet};
 use std::sync::Arc;
 
 next_nodes! { pub enum Next { Drop => "error-drop", BadIntf => "l2-output-bad-intf" } }
 counters! { pub enum C {
     L2Output: info = "L2 output packets",
+    VtrDrop: error = "L2 output tag rewrite drops",
     ShgDrop: error = "L2 split horizon drops",
     Drop: error = "L2 output drops",
 } }
@@ -67,6 +74,8 @@ struct Egress {
     /// Only bridged frames are refused by an L3 port.
     l3: bool,
     shg: u8,
+    /// The port's egress tag rewrite (none unless it is in L2 mode with one).
+    vtr: TagRewrite,
 }
 
 impl Node for L2Output {
@@ -74,12 +83,14 @@ impl Node for L2Output {
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
         let e_shg = cx.error(C::ShgDrop);
+        let e_vtr = cx.error(C::VtrDrop);
         let n = frame.len() as u64;
         let mut last_tx = u32::MAX;
         let mut eg = Egress {
             next: Next::BadIntf as u16,
             l3: false,
             shg: 0,
+            vtr: TagRewrite::default(),
         };
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
@@ -89,7 +100,11 @@ impl Node for L2Output {
         while i < len {
             // Frames to the run's port that pass, in a loop of their own once a run shows.
             if same && !eg.l3 {
-                i += pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg);
+                i += if eg.vtr.is_none() {
+                    pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg.next, eg.shg)
+                } else {
+                    vtr_run(view, &bis[i..], &mut nexts[i..], last_tx, &eg)
+                };
                 if i == len {
                     break;
                 }
@@ -107,6 +122,7 @@ impl Node for L2Output {
                         next: Next::BadIntf as u16,
                         l3: false,
                         shg: 0,
+                        vtr: TagRewrite::default(),
                     },
                     Some(i) => Egress {
                         next: i.l2_output_next,
@@ -115,9 +131,26 @@ impl Node for L2Output {
                             L2Mode::Bridge { shg, .. } => shg,
                             _ => 0,
                         },
+                        vtr: if i.l2 == L2Mode::L3 {
+                            TagRewrite::default()
+                        } else {
+                            i.vlan.vtr.egress
+                        },
                     },
                 };
             }
+            // Bridged frames carry their BD index; BD 0 means a cross-connect.
+            *nx = if eg.l3 && b.opaque.l2.bd_index != 0 {
+                Next::BadIntf as u16
+            } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
+                b.error = e_shg;
+                Next::Drop as u16
+            } else if !eg.vtr.is_none() && !eg.vtr.apply(b) {
+                b.error = e_vtr;
+                Next::Drop as u16
+            } else {
+                eg.next
+            };
             if b.is_traced() {
                 let mut head = [0u8; 24];
                 let c = b.current();
@@ -131,35 +164,75 @@ impl Node for L2Output {
                     },
                 );
             }
-            // Bridged frames carry their BD index; BD 0 means a cross-connect.
-            *nx = if eg.l3 && b.opaque.l2.bd_index != 0 {
-                Next::BadIntf as u16
-            } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
-                b.error = e_shg;
-                Next::Drop as u16
-            } else {
-                eg.next
-            };
         }
         cx.count(C::L2Output, n);
     }
 }
 
-/// Frames from the start of `bis` sent to `tx` (an L2 port, egress `eg`), untraced and not in
-/// its split-horizon group: `eg.next`. Returns how many; stops at the first other packet. Not
-/// inlined: on its own the loop keeps everything in registers.
+/// Frames from the start of `bis` sent to `tx` (an L2 port without a tag rewrite, output arc
+/// `next`, split-horizon group `shg`), untraced and not in its group: `next`. Returns how many;
+/// stops at the first other packet. Not inlined: on its own the loop keeps everything in
+/// registers.
 #[inline(never)]
 fn pass_run(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
     tx: u32,
-    eg: Egress,
+    next: u16,
+    shg: u8,
 ) -> usize {
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() || b.tx() != tx || (eg.shg != 0 && eg.shg == b.opaque.l2.shg) {
+        if b.is_traced() || b.tx() != tx || (shg != 0 && shg == b.opaque.l2.shg) {
+            return k;
+        }
+        *nx = next;
+    }
+    bis.len()
+}
+
+/// [`pass_run`] for a port with an egress tag rewrite: each frame rewritten. Also stops at a
+/// frame the rewrite refuses (left unchanged: the general path drops it). One loop per
+/// rewrite shape, picked here once per run.
+#[inline(never)]
+fn vtr_run(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    tx: u32,
+    eg: &Egress,
+) -> usize {
+    match (eg.vtr.pop, eg.vtr.push) {
+        (0, 0) => vtr_run_n::<0, 0>(view, bis, nexts, tx, eg),
+        (0, 1) => vtr_run_n::<0, 1>(view, bis, nexts, tx, eg),
+        (0, _) => vtr_run_n::<0, 2>(view, bis, nexts, tx, eg),
+        (1, 0) => vtr_run_n::<1, 0>(view, bis, nexts, tx, eg),
+        (1, 1) => vtr_run_n::<1, 1>(view, bis, nexts, tx, eg),
+        (1, _) => vtr_run_n::<1, 2>(view, bis, nexts, tx, eg),
+        (_, 0) => vtr_run_n::<2, 0>(view, bis, nexts, tx, eg),
+        (_, 1) => vtr_run_n::<2, 1>(view, bis, nexts, tx, eg),
+        _ => vtr_run_n::<2, 2>(view, bis, nexts, tx, eg),
+    }
+}
+
+#[inline(always)]
+fn vtr_run_n<const POP: usize, const PUSH: usize>(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    tx: u32,
+    eg: &Egress,
+) -> usize {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced()
+            || b.tx() != tx
+            || (eg.shg != 0 && eg.shg == b.opaque.l2.shg)
+            || !eg.vtr.apply_n::<POP, PUSH>(b)
+        {
             return k;
         }
         *nx = eg.next;

@@ -1,9 +1,10 @@
 //! pwire-node-l2: bridging and cross-connects (VPP's vnet/l2), and loopback interfaces.
 //!
 //! Path of a bridged frame (each node's module says its arcs and counters):
-//! `ethernet-input` / `l2tp-decap` / `loop-tx` → `l2-input` → `l2-learn` → `l2-fwd` (or
-//! `l2-flood`) → `l2-output` → the egress interface's output node (`interface-output`, or
-//! `l2tp-encap` for a tunnel). Frames for the BD's BVI leave `l2-fwd`/`l2-flood` for the L3
+//! `ethernet-input` / `l2tp-decap` / `loop-tx` → `l2-input` → (`l2-input-vtr` on a port with a
+//! tag rewrite) → `l2-learn` → `l2-fwd` (or `l2-flood`) → `l2-output` (the egress port's inverse
+//! tag rewrite) → the egress interface's output node (`interface-output`, or `l2tp-encap` for a
+//! tunnel). Frames for the BD's BVI leave `l2-fwd`/`l2-flood` for the L3
 //! input node of their EtherType. Each node after `l2-input` runs the next feature of the
 //! frame's feature bitmap; `feature-bitmap-drop` and `l2-output-bad-intf` drop what is left.
 //! A cross-connected port's frames go `l2-input` → `l2-output` untouched.
@@ -19,7 +20,7 @@
 //!
 //! CLI ([`cli`], [`loopback`]): `create bridge-domain`, `set bridge-domain
 //! learn|forward|flood|uu-flood|mac-age|learn-limit`, `set interface l2 bridge|xconnect`,
-//! `set interface l3`, `show bridge-domain`, `show mode`, `l2fib add|del|flush-mac`,
+//! `set interface l3`, `set interface l2 tag-rewrite`, `show bridge-domain`, `show mode`, `l2fib add|del|flush-mac`,
 //! `clear l2fib`, `show l2fib`, `create|delete loopback interface`, and two pwire knobs:
 //! `set l2fib learn-limit` (global limit) and `set l2fib age-scan-interval` (aging clock).
 
@@ -36,6 +37,7 @@ pub mod loopback;
 pub mod process;
 pub mod state;
 pub mod trace;
+pub mod vtr;
 
 use pwire_graph::{next_nodes, Shared};
 use pwire_vnet::Registry;
@@ -52,19 +54,21 @@ next_nodes! {
         Flood => "l2-flood",
         Fwd => "l2-fwd",
         Learn => "l2-learn",
+        Vtr => "l2-input-vtr",
     }
 }
 
 /// Next node of the highest bit of a feature bitmap (bit order of [`state::feat`]).
 #[inline(always)]
 pub fn feat_next(bitmap: u32) -> u16 {
-    const BY_BIT: [FeatNext; 6] = [
+    const BY_BIT: [FeatNext; 7] = [
         FeatNext::FeatDrop,
         FeatNext::Output,
         FeatNext::Flood,
         FeatNext::Flood,
         FeatNext::Fwd,
         FeatNext::Learn,
+        FeatNext::Vtr,
     ];
     if bitmap == 0 {
         return FeatNext::Drop as u16;
@@ -142,6 +146,7 @@ pub fn register(r: &mut Registry) {
     l2_fwd::register(r, state.clone(), learners.clone());
     l2_flood::register(r, state.clone());
     l2_output::register(r);
+    vtr::register(r);
     loopback::register(r);
     process::register(r, state.clone(), learners);
     // A deleted interface leaves its bridge, and the FIB entries pointing at it go stale

@@ -51,17 +51,21 @@ pub mod feat {
     pub const FWD: u32 = 1 << 4;
     /// Learn the source MAC (`l2-learn`).
     pub const LEARN: u32 = 1 << 5;
+    /// Ingress VLAN tag rewrite (`l2-input-vtr`), on ports with `set interface l2
+    /// tag-rewrite`: first, as in VPP (learning and forwarding see the rewritten frame).
+    pub const VTR: u32 = 1 << 6;
     /// Node names by bit, as `l2-input`'s trace prints them.
-    pub const NAMES: [&str; 6] = [
+    pub const NAMES: [&str; 7] = [
         "feature-bitmap-drop",
         "l2-output",
         "l2-flood",
         "l2-flood",
         "l2-fwd",
         "l2-learn",
+        "l2-input-vtr",
     ];
     /// Bits a BD always lets through (only learn/forward/flood/uu-flood are BD settings).
-    pub const BD_FIXED: u32 = DROP | XCONNECT;
+    pub const BD_FIXED: u32 = DROP | XCONNECT | VTR;
     /// A bridge port's own bits (a BVI does not learn: its MAC is a static entry).
     pub const fn bridge_port(bvi: bool) -> u32 {
         let b = FWD | UU_FLOOD | FLOOD | DROP;

@@ -394,6 +394,11 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         }
         let _ = writeln!(
             out,
+            "   {}",
+            cx.vnet.state.get(&cx.ctl).pw_desc(s.sw_if_index)
+        );
+        let _ = writeln!(
+            out,
             "   drops: cookie mismatch {} sequence {} tunnel down {} address mismatch {}",
             t.counter(i, sc::COOKIE_DROPS),
             t.counter(i, sc::SEQ_DROPS),

@@ -8,7 +8,6 @@ use pwire_testkit::Harness;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-
 fn inner(dst: [u8; 6], src: [u8; 6], tag: u16) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend_from_slice(&dst);
