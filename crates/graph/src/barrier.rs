@@ -19,6 +19,16 @@
 //! worker a wake-up per command; on a loaded 2-CPU machine `tests/churn.rs` (53 000 commands
 //! under traffic) took 727 s that way instead of 18 s.
 //!
+//! # A minimum open time
+//!
+//! Because a worker still parked when the next request comes stays parked, commands back to
+//! back could keep a worker parked for as long as they last (a worker that yielded its CPU
+//! wakes after the next request). So, as VPP's `barrier_no_close_before`, a sync that follows a
+//! release closely first waits until every worker has left park (each then runs one iteration
+//! before it can be counted again), for at most three times the last hold, clamped to
+//! [`MIN_OPEN_FLOOR`, `MIN_OPEN_CAP`]: forwarding goes on between commands, and a command stream
+//! is slowed by at most that much per command.
+//!
 //! # Hold times
 //!
 //! The main thread records, for every guard, how long it waited for the workers to park and how
@@ -31,6 +41,9 @@ use std::time::{Duration, Instant};
 
 /// The request bit of [`Barrier::state`]; the bits below count parked workers.
 const REQUEST: u64 = 1 << 63;
+/// Bounds of the minimum open time after a release (see the module doc).
+pub const MIN_OPEN_FLOOR: Duration = Duration::from_micros(20);
+pub const MIN_OPEN_CAP: Duration = Duration::from_millis(1);
 
 /// The barrier shared by the main thread and its workers.
 #[derive(Debug)]
@@ -39,6 +52,8 @@ pub struct Barrier {
     state: AtomicU64,
     workers: AtomicUsize,
     stats: Stats,
+    /// When the last guard was released (main thread only; uncontended).
+    released_at: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Written by the main thread only (`sync` and the guard's drop); read by anyone.
@@ -121,6 +136,7 @@ impl Barrier {
         Barrier {
             state: AtomicU64::new(0),
             workers: AtomicUsize::new(0),
+            released_at: std::sync::Mutex::new(None),
             stats: Stats {
                 syncs: AtomicU64::new(0),
                 syncs_since_clear: AtomicU64::new(0),
@@ -223,6 +239,17 @@ impl Barrier {
     pub fn sync(self: &Arc<Self>) -> BarrierGuard {
         let t0 = Instant::now();
         let n = self.workers();
+        let released = *self.released_at.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = released {
+            // The minimum open time: let every worker leave park (and so run an iteration)
+            // before closing again, for a bounded time (see the module doc).
+            let open = (Duration::from_nanos(get(&self.stats.last_hold_ns)) * 3)
+                .clamp(MIN_OPEN_FLOOR, MIN_OPEN_CAP);
+            wait_until(
+                || self.state.load(Ordering::Acquire) & !REQUEST == 0 || r.elapsed() >= open,
+                || {},
+            );
+        }
         // A worker counted from here on stays parked until the release: it can only leave by a
         // swap that expects the request bit clear.
         self.state.fetch_or(REQUEST, Ordering::SeqCst);
@@ -255,6 +282,7 @@ impl Barrier {
         let hold = ns(held.elapsed());
         // Release: the writes made under the guard happen before any worker leaves park.
         self.state.fetch_and(!REQUEST, Ordering::Release);
+        *self.released_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
         let s = &self.stats;
         set(&s.last_hold_ns, hold);
         set(&s.total_hold_ns, get(&s.total_hold_ns).saturating_add(hold));

@@ -762,6 +762,9 @@ pub fn worker_loop(rt: &mut Runtime, barrier: &Barrier, stop: &AtomicBool, max_s
     while !stop.load(Ordering::Relaxed) {
         if barrier.requested() {
             barrier.park();
+            // Commands come in bursts: spin (not sleep) a while after one, so the next
+            // command's barrier finds this worker awake instead of waiting out a sleep.
+            idle = 0;
         }
         // SAFETY: a worker thread holds no `Ctl` (made on the main thread only, not `Send`),
         // so no `Shared::write` reference exists here; the main thread writes only while this
