@@ -86,6 +86,16 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
     Sum::ZERO.add_bytes(data).checksum()
 }
 
+/// The checksum `hc` after one 16-bit word it covers changed from `old` to `new`, without
+/// summing the data again: RFC 1624 eqn. 3, `HC' = ~(~HC + ~m + m')`, which (unlike RFC 1141's
+/// shortcut) never turns a valid checksum into 0xffff where 0x0000 is meant.
+#[inline(always)]
+pub const fn update_u16(hc: u16, old: u16, new: u16) -> u16 {
+    let s = (!hc) as u32 + (!old) as u32 + new as u32;
+    let s = (s & 0xffff) + (s >> 16);
+    !((s & 0xffff) + (s >> 16)) as u16
+}
+
 /// Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, upper-layer length, next header.
 pub fn ip6_pseudo_sum(src: Ipv6Addr, dst: Ipv6Addr, upper_len: u32, next_header: u8) -> Sum {
     Sum::ZERO
