@@ -116,7 +116,8 @@ fn set_address(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), Cli
                 .map(|i| i.addrs.clone())
                 .unwrap_or_default();
         for (x, l) in addrs {
-            m.change(&mut cx.ctl, |f| f.del_address(sw, x, l));
+            m.change(&mut cx.ctl, |f| f.del_address(sw, x, l))
+                .map_err(err)?;
         }
         return Ok(());
     }
@@ -125,7 +126,10 @@ fn set_address(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), Cli
     a.expect_end()?;
     let name = cx.vnet.if_name(&cx.ctl, sw);
     if del {
-        if !m.change(&mut cx.ctl, |f| f.del_address(sw, addr, len)) {
+        if !m
+            .change(&mut cx.ctl, |f| f.del_address(sw, addr, len))
+            .map_err(err)?
+        {
             return Err(err(format!("address {addr}/{len} not found on {name}")));
         }
         return Ok(());
@@ -151,7 +155,8 @@ fn set_address(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), Cli
             }
         }
     }
-    m.change(&mut cx.ctl, |f| f.add_address(sw, addr, len));
+    m.change(&mut cx.ctl, |f| f.add_address(sw, addr, len))
+        .map_err(err)?;
     crate::arp::announce(cx, sw, addr);
     Ok(())
 }
@@ -192,7 +197,10 @@ fn route(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), CliError>
     a.expect_end()?;
     let addr = u32::from(addr) & mask(len);
     if del {
-        if !m.change(&mut cx.ctl, |f| f.del_route(addr, len, path)) {
+        if !m
+            .change(&mut cx.ctl, |f| f.del_route(addr, len, path))
+            .map_err(err)?
+        {
             return Err(err(format!("no such route {}/{len}", Ipv4Addr::from(addr))));
         }
         return Ok(());
@@ -200,8 +208,8 @@ fn route(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), CliError>
     let Some(p) = path else {
         return Err(err("expected via <next-hop-addr> [<interface>]"));
     };
-    m.change(&mut cx.ctl, |f| f.add_route(addr, len, p));
-    Ok(())
+    m.change(&mut cx.ctl, |f| f.add_route(addr, len, p))
+        .map_err(err)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -242,7 +250,10 @@ fn set_neighbor(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), Cl
         }
     }
     if del {
-        if !m.change(&mut cx.ctl, |f| f.del_neighbor(sw, ip)) {
+        if !m
+            .change(&mut cx.ctl, |f| f.del_neighbor(sw, ip))
+            .map_err(err)?
+        {
             return Err(err(format!("no such neighbor {ip}")));
         }
         return Ok(());
@@ -272,8 +283,9 @@ fn set_neighbor(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip4Main) -> Result<(), Cl
     let now = cx.vnet.engine().now();
     m.change(&mut cx.ctl, |f| {
         f.add_neighbor(sw, ip, mac, if_mac, is_static, no_fib, now)
-    });
-    Ok(())
+    })
+    .map(drop)
+    .map_err(err)
 }
 
 /// `set ip neighbor-config ip4 limit <n>` (the `ip4` word is still there).

@@ -32,6 +32,7 @@ pub mod state;
 mod arp;
 mod cli;
 mod drop;
+mod huge;
 mod icmp;
 mod input;
 mod local;
@@ -43,7 +44,7 @@ mod trace;
 use crossbeam_queue::ArrayQueue;
 use pwire_graph::{Ctl, Shared};
 use pwire_vnet::{CliCtx, Registry, Vnet};
-use state::{Fib, Grown, Ip4Cp, Ip4Dp};
+use state::{Fib, Ip4Cp, Ip4Dp, MAX_ENTRIES, MAX_NEW_ENTRIES};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -71,16 +72,11 @@ pub struct Ip4Main {
     pub learned: ArrayQueue<Learn>,
     learn_task: OnceLock<usize>,
     pub ping: PingTable,
-    /// Tables replaced by grown ones, freed at the next change before the barrier.
-    retired: Mutex<Vec<Grown>>,
 }
 
 /// How many learned neighbours may wait for the main thread; more are dropped (and learned
 /// again from the next ARP packet).
 const LEARN_QUEUE: usize = 1024;
-
-/// Entries one change makes at most (an address: receive, connected, network, broadcast).
-const MAX_NEW_ENTRIES: usize = 8;
 
 impl Ip4Main {
     /// Dataplane: queue a neighbour for installation (lock-free; never blocks).
@@ -93,25 +89,18 @@ impl Ip4Main {
         }
     }
 
-    /// Runs one change of the tables: grows what could grow while the workers still run, then
-    /// parks them (the first `Shared::write`) and runs `f` on both halves.
-    pub fn change<R>(&self, ctl: &mut Ctl, f: impl FnOnce(&mut Fib<'_>) -> R) -> R {
+    /// Runs one change of the tables: makes room in the control plane's tables while the
+    /// workers still run (a rehash of a million prefixes must not hold them), then parks them
+    /// (the first `Shared::write`) and runs `f` on both halves. Fails, changing nothing, when
+    /// the FIB holds [`MAX_ENTRIES`].
+    pub fn change<R>(&self, ctl: &mut Ctl, f: impl FnOnce(&mut Fib<'_>) -> R) -> Result<R, String> {
         let mut cp = self.cp.lock().unwrap_or_else(|e| e.into_inner());
-        {
-            let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
-            if !ctl.holds_barrier() {
-                retired.clear();
-            }
-            cp.reserve(MAX_NEW_ENTRIES);
-            let want = cp.n_entries() + MAX_NEW_ENTRIES;
-            if let Some(g) = self.dp.get(ctl).grown(want) {
-                if let Some(old) = self.dp.write(ctl).install(g) {
-                    retired.push(old);
-                }
-            }
+        if !cp.has_room() {
+            return Err(format!("FIB entry limit reached ({MAX_ENTRIES})"));
         }
+        cp.reserve(MAX_NEW_ENTRIES);
         let dp = self.dp.write(ctl);
-        f(&mut Fib { cp: &mut cp, dp })
+        Ok(f(&mut Fib { cp: &mut cp, dp }))
     }
 
     /// Main thread: installs queued neighbours (only what changes takes the barrier). New ones
@@ -147,9 +136,15 @@ impl Ip4Main {
                 }
             }
             let now = cx.vnet.engine().now();
-            self.change(&mut cx.ctl, |f| {
-                f.add_neighbor(l.sw, l.ip, l.mac, if_mac, false, false, now)
-            });
+            // A full FIB learns nothing more (counted as over the limit).
+            if self
+                .change(&mut cx.ctl, |f| {
+                    f.add_neighbor(l.sw, l.ip, l.mac, if_mac, false, false, now)
+                })
+                .is_err()
+            {
+                over += 1;
+            }
         }
         if over > 0 {
             let code = cx
@@ -175,7 +170,6 @@ pub fn register(r: &mut Registry) {
         learned: ArrayQueue::new(LEARN_QUEUE),
         learn_task: OnceLock::new(),
         ping: PingTable::default(),
-        retired: Mutex::new(Vec::new()),
     });
     let mm = m.clone();
     let id = r.main_task(move |cx| mm.apply_learned(cx));
@@ -208,7 +202,8 @@ pub fn register(r: &mut Registry) {
     // A deleted interface takes its addresses, routes and neighbours with it.
     let mm = m.clone();
     r.vnet.hooks.on_interface_delete(Box::new(move |ctl, sw| {
-        mm.change(ctl, |f| f.forget_interface(sw));
+        // Deleting makes no entry: the limit cannot refuse it.
+        let _ = mm.change(ctl, |f| f.forget_interface(sw));
     }));
     // The ip4-unicast feature switch (l2tp's IPv4 intercept, later).
     let mm = m.clone();
@@ -227,8 +222,7 @@ pub fn register(r: &mut Registry) {
                 } else {
                     i.features &= !bit;
                 }
-            });
-            Ok(())
+            })
         }));
     input::register(r, &m);
     lookup::register(r, &m);

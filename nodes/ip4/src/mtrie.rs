@@ -1,56 +1,53 @@
-//! Longest-prefix match for IPv4: a 16-8-8 multibit trie (VPP's `ip4_mtrie_16`), with covers
-//! kept per level instead of pushed down to the leaves.
+//! Longest-prefix match for IPv4: a 16-8-8 multibit trie (VPP's `ip4_mtrie_16` shape), with
+//! covers kept per level instead of pushed down to the leaves, and its second level laid out
+//! flat so that a lookup's first two reads do not depend on each other.
 //!
-//! # Why not DIR-24-8
+//! # Why not DIR-24-8, and why not VPP's mtrie as it is
 //!
-//! DPDK's DIR-24-8 answers a /24-or-shorter lookup with one load from a 2^24-entry table, but:
-//! - the table is 64 MiB from the first route on (4-byte entries), and a lookup's working set is
-//!   one 64-byte line and one 4 KiB page per /24 touched in it;
-//! - a prefix of length `l` ≤ 24 is written into 2^(24-l) entries: a /8 touches 65 536, a /1
-//!   8 388 608 (32 MiB), all while the workers are parked, and deleting it rewrites them again.
-//!   Built beside and swapped, each change would copy the 64 MiB table instead.
+//! DPDK's DIR-24-8 answers a /24-or-shorter lookup with one read from a 2^24-entry table, but a
+//! prefix of length `l` ≤ 24 is written into 2^(24-l) of its entries: a /8 touches 65 536, a /1
+//! 8 388 608 (32 MiB), all while the workers are parked, and deleting it rewrites them again.
+//! (Built beside and swapped instead, every change would copy the table.)
 //!
-//! A 16-8-8 trie costs one more dependent load for prefixes longer than /16 (two for longer
-//! than /24, rare in practice), but its memory follows the table: 512 KiB of root plus 1 KiB
-//! per /16 holding longer prefixes (a full Internet table, ~1M prefixes, fills about 40 000 of
-//! them). With 1 route or 1M routes a lookup is the same two or three loads; only whether they
+//! VPP's 16-8-8 mtrie writes a /8 into 256 root slots only, but pushes every prefix down into
+//! the plies below it, so adding or removing a short prefix also rewrites every ply under it
+//! (O(table) for a /1 over a full table), and a lookup reads root, then ply, then ply:
+//! dependent loads, each a cache miss once the table outgrows the caches.
+//!
+//! Here:
+//! - root (by the top 16 bits, 4-byte slots, 256 KiB): the *cover*, the longest prefix of
+//!   length ≤ 16 containing the slot (always present: 0.0.0.0/0);
+//! - second level, flat (by the top 24 bits: the /16's 256 slots at `(a >> 16) * 256`):
+//!   the longest prefix of length 17..24 containing the slot, [`NONE`] ("use the cover"), or
+//!   a third-level ply ([`PLY3`] bit). Its 64 MiB are reserved as address space at start and
+//!   touched only where a /16 holds longer prefixes (on 2 MiB pages: a lookup over a full
+//!   table needs a few dozen TLB entries, not thousands);
+//! - third level (rare: prefixes longer than /24), plies of 256 slots: the longest prefix of
+//!   length 17..32 containing the slot, or [`NONE`] (pushed down from the second level only).
+//!
+//! A lookup reads the root slot and the second-level slot at once (both addresses come from
+//! the destination alone, so their misses overlap), and a third read only for a /24 holding
+//! longer prefixes. With one route or a million, that is the same two reads; only whether they
 //! hit the cache differs, which is the table's size, not the structure's.
 //!
-//! # Covers per level: changes are bounded
-//!
-//! VPP's mtrie pushes every prefix down into the plies below it, so adding or removing a short
-//! prefix rewrites every ply under it: O(table) for a /1 in a full table. Here each level keeps
-//! only the prefixes of its own lengths and a lookup remembers the best match on its way down:
-//! - root slot (by the top 16 bits, 8 bytes): the *cover*, the longest prefix of length ≤ 16
-//!   containing the slot (always present: 0.0.0.0/0), and the index of a second-level ply, or 0;
-//! - second-level ply (by bits 8..16, 4-byte slots): the longest prefix of length 17..24
-//!   containing the slot, or [`NONE`] ("use the cover"), or a third-level ply ([`PLY3`] bit);
-//! - third-level ply (by bits 0..8): the longest prefix of length 17..32 containing the slot,
-//!   or [`NONE`] (pushed down from the second level only, so second-level changes reach at most
-//!   the plies of the slots they cover).
-//!
-//! So a change of a prefix of length `l` writes:
+//! A change of a prefix of length `l` writes:
 //! - `l` ≤ 16: 2^(16-l) root slots (a /8: 256; at most 32 768, a /1);
-//! - 17 ≤ `l` ≤ 24: 2^(24-l) slots of one ply and the third-level plies under them (at most
+//! - 17 ≤ `l` ≤ 24: 2^(24-l) second-level slots and the third-level plies under them (at most
 //!   128 × 256 = 32 768 slots, a /17 over 128 /24s that all hold longer prefixes);
-//! - `l` ≥ 25: 2^(32-l) slots of one ply (at most 128);
+//! - `l` ≥ 25: 2^(32-l) slots of one third-level ply (at most 128), plus one ply made (256
+//!   slots) or folded back;
 //!
-//! plus at most one ply made (filled: 256 slots) or freed, whatever the table holds. That is the
-//! whole of the work done with the workers parked (the tables' growth happens before, see
-//! `state`), and the lookup stays branch-light: the cover is read with the root slot it shares.
+//! whatever the table holds. That is the whole of the work done with the workers parked.
 //!
-//! Entry indices are what the slots hold (< [`NONE`]); what an entry means (its forwarding) is
+//! Entry indices are what the slots hold (0 is 0.0.0.0/0, which only ever covers: [`NONE`] is
+//! 0, so untouched memory reads as "no prefix here"); what an entry means (its forwarding) is
 //! one indirection away, so a route whose next hop changes, or whose neighbour resolves, is a
-//! write to one value and never a walk of the trie.
-//!
-//! Second-level plies live in a vector reserved for all 65 536 of them at start (address
-//! space: a page is touched when a ply lands on it), so it never moves while workers read it;
-//! third-level plies in chunks that never move either.
+//! write to one word and never a walk of the trie.
 
 use pwire_vnet::interface::ChunkedVec;
 
-/// A slot holding no prefix of its level: the lookup uses the cover from the root slot.
-pub const NONE: u32 = 0x7fff_ffff;
+/// A second- or third-level slot holding no prefix of its level: the lookup uses the cover.
+pub const NONE: u32 = 0;
 /// Marks a second-level slot as the index of a third-level ply.
 pub const PLY3: u32 = 0x8000_0000;
 
@@ -59,11 +56,12 @@ pub type Ply = [u32; 256];
 
 /// The trie.
 pub struct Mtrie {
-    /// By the top 16 bits: `(ply2 index << 32) | cover entry`. Ply index 0 means none.
-    root: Box<[u64]>,
-    /// Second-level plies; index 0 is a placeholder. Reserved for 65 536 + 1: never moves.
-    ply2: Vec<Ply>,
-    free2: Vec<u32>,
+    /// By the top 16 bits: the cover entry.
+    root: Box<[u32]>,
+    /// By the top 16 bits: that /16's 256 second-level slots (reserved, zero until written).
+    flat: Vec<Ply>,
+    /// Non-[`NONE`] second-level slots per /16 (control plane: statistics).
+    used: Box<[u16]>,
     /// Third-level plies.
     ply3: ChunkedVec<Ply>,
     free3: Vec<u32>,
@@ -73,9 +71,10 @@ pub struct Mtrie {
 
 impl std::fmt::Debug for Mtrie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (p2, p3) = self.plies();
         f.debug_struct("Mtrie")
-            .field("ply2", &(self.ply2.len() - 1 - self.free2.len()))
-            .field("ply3", &(self.ply3.len() - self.free3.len()))
+            .field("ply2", &p2)
+            .field("ply3", &p3)
             .finish()
     }
 }
@@ -83,14 +82,15 @@ impl std::fmt::Debug for Mtrie {
 const ROOT_SLOTS: usize = 1 << 16;
 
 impl Mtrie {
-    /// A trie where every address matches `default` (the 0.0.0.0/0 entry).
+    /// A trie where every address matches `default` (the 0.0.0.0/0 entry, index 0).
     pub fn new(default: u32) -> Self {
-        let mut ply2 = Vec::with_capacity(ROOT_SLOTS + 1);
-        ply2.push([NONE; 256]);
+        // Zeroed by the allocator (fresh anonymous pages): nothing is touched until written.
+        let flat = vec![[NONE; 256]; ROOT_SLOTS];
+        crate::huge::advise(&flat);
         Mtrie {
-            root: vec![u64::from(default); ROOT_SLOTS].into_boxed_slice(),
-            ply2,
-            free2: Vec::with_capacity(ROOT_SLOTS),
+            root: vec![default; ROOT_SLOTS].into_boxed_slice(),
+            flat,
+            used: vec![0; ROOT_SLOTS].into_boxed_slice(),
             ply3: ChunkedVec::new(),
             free3: Vec::new(),
             touched: 0,
@@ -100,12 +100,10 @@ impl Mtrie {
     /// Longest-prefix match: the entry of the longest prefix containing `a`.
     #[inline(always)]
     pub fn lookup(&self, a: u32) -> u32 {
-        let r = self.root[(a >> 16) as usize];
-        let p = (r >> 32) as usize;
-        if p == 0 {
-            return r as u32;
-        }
-        let mut s = self.ply2[p][((a >> 8) & 0xff) as usize];
+        let hi = (a >> 16) as usize;
+        // Two independent reads: their misses overlap.
+        let cover = self.root[hi];
+        let mut s = self.flat[hi][((a >> 8) & 0xff) as usize];
         if s & PLY3 != 0 {
             s = match self.ply3.get((s & !PLY3) as usize) {
                 Some(p3) => p3[(a & 0xff) as usize],
@@ -113,38 +111,18 @@ impl Mtrie {
             };
         }
         if s == NONE {
-            r as u32
+            cover
         } else {
             s
         }
     }
 
-    /// Second- and third-level plies in use (`show ip fib summary`, memory).
+    /// /16s holding longer prefixes, and third-level plies in use (`show ip fib summary`).
     pub fn plies(&self) -> (usize, usize) {
         (
-            self.ply2.len() - 1 - self.free2.len(),
+            self.used.iter().filter(|&&n| n != 0).count(),
             self.ply3.len() - self.free3.len(),
         )
-    }
-
-    /// Bytes the trie holds (root, and every ply made so far).
-    pub fn memory(&self) -> usize {
-        (ROOT_SLOTS * 8) + (self.ply2.len() + self.ply3.len()) * std::mem::size_of::<Ply>()
-    }
-
-    fn new_ply2(&mut self) -> u32 {
-        match self.free2.pop() {
-            Some(i) => {
-                self.ply2[i as usize] = [NONE; 256];
-                i
-            }
-            None => {
-                // At most one per root slot, and the vector was reserved for all: no move.
-                debug_assert!(self.ply2.len() < self.ply2.capacity());
-                self.ply2.push([NONE; 256]);
-                (self.ply2.len() - 1) as u32
-            }
-        }
     }
 
     fn new_ply3(&mut self, fill: u32) -> u32 {
@@ -160,57 +138,60 @@ impl Mtrie {
         }
     }
 
+    /// Sets second-level slot `j` of /16 `hi`, keeping the count of used slots.
+    fn set2(&mut self, hi: usize, j: usize, v: u32) {
+        let old = std::mem::replace(&mut self.flat[hi][j], v);
+        match (old == NONE, v == NONE) {
+            (true, false) => self.used[hi] += 1,
+            (false, true) => self.used[hi] -= 1,
+            _ => {}
+        }
+    }
+
     /// Adds prefix `a/len` (`a` masked) whose entry is `e`. `depth` gives the prefix length of
     /// an entry already in the trie; slots holding a longer prefix keep it.
     pub fn insert(&mut self, a: u32, len: u8, e: u32, depth: impl Fn(u32) -> u8) {
-        debug_assert!(e < NONE && len <= 32);
+        debug_assert!(e & PLY3 == 0 && len <= 32);
+        debug_assert!(len <= 16 || e != NONE, "entry 0 is 0.0.0.0/0");
         let shallower = |v: u32| v == NONE || depth(v) < len;
         let mut touched = 0;
+        let hi = (a >> 16) as usize;
         if len <= 16 {
-            let first = (a >> 16) as usize;
-            for r in &mut self.root[first..first + (1 << (16 - len))] {
-                if depth(*r as u32) < len {
-                    *r = (*r & !0xffff_ffff) | u64::from(e);
+            for r in &mut self.root[hi..hi + (1 << (16 - len))] {
+                if depth(*r) < len {
+                    *r = e;
                     touched += 1;
                 }
             }
             self.touched = touched;
             return;
         }
-        let ri = (a >> 16) as usize;
-        let mut p2 = (self.root[ri] >> 32) as u32;
-        if p2 == 0 {
-            p2 = self.new_ply2();
-            self.root[ri] |= u64::from(p2) << 32;
-            touched += 256;
-        }
         let j0 = ((a >> 8) & 0xff) as usize;
         if len <= 24 {
             for j in j0..j0 + (1 << (24 - len)) {
-                let s = self.ply2[p2 as usize][j];
+                let s = self.flat[hi][j];
                 if s & PLY3 != 0 {
-                    let p3 = &mut self.ply3[(s & !PLY3) as usize];
-                    for v in p3.iter_mut() {
+                    for v in self.ply3[(s & !PLY3) as usize].iter_mut() {
                         if shallower(*v) {
                             *v = e;
                             touched += 1;
                         }
                     }
                 } else if shallower(s) {
-                    self.ply2[p2 as usize][j] = e;
+                    self.set2(hi, j, e);
                     touched += 1;
                 }
             }
             self.touched = touched;
             return;
         }
-        let s = self.ply2[p2 as usize][j0];
+        let s = self.flat[hi][j0];
         let p3 = if s & PLY3 != 0 {
             s & !PLY3
         } else {
             // The /24's own best match so far fills the new ply.
             let p3 = self.new_ply3(s);
-            self.ply2[p2 as usize][j0] = PLY3 | p3;
+            self.set2(hi, j0, PLY3 | p3);
             touched += 257;
             p3
         };
@@ -226,31 +207,25 @@ impl Mtrie {
 
     /// Removes prefix `a/len`, whose entry is `e`: the slots it held take `repl`, the longest
     /// prefix containing it among the lengths its level keeps (for `len` ≤ 16: of length < `len`,
-    /// which always exists; above 16: of length 17..`len`, or [`NONE`]). Plies left holding
-    /// nothing of their own are freed.
+    /// which always exists; above 16: of length 17..`len`, or [`NONE`]). Third-level plies left
+    /// holding nothing longer than /24 fold back into their second-level slot.
     pub fn remove(&mut self, a: u32, len: u8, e: u32, repl: u32) {
         let mut touched = 0;
+        let hi = (a >> 16) as usize;
         if len <= 16 {
-            let first = (a >> 16) as usize;
-            for r in &mut self.root[first..first + (1 << (16 - len))] {
-                if *r as u32 == e {
-                    *r = (*r & !0xffff_ffff) | u64::from(repl);
+            for r in &mut self.root[hi..hi + (1 << (16 - len))] {
+                if *r == e {
+                    *r = repl;
                     touched += 1;
                 }
             }
             self.touched = touched;
             return;
         }
-        let ri = (a >> 16) as usize;
-        let p2 = (self.root[ri] >> 32) as u32;
-        if p2 == 0 {
-            self.touched = 0;
-            return;
-        }
         let j0 = ((a >> 8) & 0xff) as usize;
         let span = if len <= 24 { 1 << (24 - len) } else { 1 };
         for j in j0..j0 + span {
-            let s = self.ply2[p2 as usize][j];
+            let s = self.flat[hi][j];
             if s & PLY3 != 0 {
                 let i3 = (s & !PLY3) as usize;
                 let range = if len <= 24 {
@@ -269,19 +244,14 @@ impl Mtrie {
                 // Nothing longer than /24 left: every slot holds the /24's value; fold it back.
                 let first = p3[0];
                 if p3.iter().all(|&v| v == first) {
-                    self.ply2[p2 as usize][j] = first;
+                    self.set2(hi, j, first);
                     self.free3.push(i3 as u32);
                     touched += 1;
                 }
             } else if s == e {
-                self.ply2[p2 as usize][j] = repl;
+                self.set2(hi, j, repl);
                 touched += 1;
             }
-        }
-        if self.ply2[p2 as usize].iter().all(|&v| v == NONE) {
-            self.root[ri] &= 0xffff_ffff;
-            self.free2.push(p2);
-            touched += 1;
         }
         self.touched = touched;
     }
@@ -391,7 +361,7 @@ mod tests {
         t.del(ip("10.1.2.0"), 24);
         assert_eq!(t.m.lookup(ip("10.1.2.5")), e20);
         t.del(ip("10.1.0.0"), 20);
-        assert_eq!(t.m.plies(), (0, 0), "second level freed");
+        assert_eq!(t.m.plies(), (0, 0), "second level empty again");
         assert_eq!(t.m.lookup(ip("10.1.2.5")), e8);
         t.del(ip("10.0.0.0"), 8);
         assert_eq!(t.m.lookup(ip("10.1.2.5")), 0);
@@ -430,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn freed_plies_are_reused() {
+    fn freed_third_level_plies_are_reused() {
         let mut t = T::new();
         for round in 0..3 {
             for i in 0..100u32 {
@@ -444,7 +414,7 @@ mod tests {
             }
             assert_eq!(t.m.plies(), (0, 0));
         }
-        assert_eq!(t.m.ply2.len(), 101, "no growth after the first round");
+        assert_eq!(t.m.ply3.len(), 100, "no growth after the first round");
     }
 
     proptest! {

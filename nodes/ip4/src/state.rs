@@ -3,11 +3,11 @@
 //!
 //! Split in two, so that a change parks the workers only for what they read:
 //! - [`Ip4Dp`], in a `Shared`, is what the nodes read: the [`Mtrie`], each entry's forwarding
-//!   packed in one word (`hot`), the per-thread entry counters, the adjacencies and the
+//!   packed in one word beside each thread's counter for it ([`Row`]), the adjacencies and the
 //!   interfaces' addresses. It changes only under the barrier, by O(change) steps (the mtrie's
-//!   bound; one word per entry changed), and whatever could grow with the table (`hot`) is
-//!   grown beside the live copy before the barrier ([`Ip4Dp::grown`]); the other vectors are
-//!   chunked and never move.
+//!   bound; one word per entry changed). Nothing in it moves when it grows: the per-entry
+//!   vectors are reserved for [`MAX_ENTRIES`] at start, second-level plies for all 65 536, the
+//!   rest is chunked.
 //! - [`Ip4Cp`], behind a mutex only the main thread takes, is the rest: entries with their
 //!   sources and paths, the exact-prefix index, the neighbour table, which routes resolve
 //!   through which next hop. Workers never read it, so its growth (a rehash of 1M prefixes) never
@@ -134,14 +134,20 @@ pub struct Nbr {
     pub adj: u32,
 }
 
-/// Per-entry combined counter of one thread (`to:[pkts:bytes]`). Only its thread writes it.
+/// One entry as one thread's `ip4-lookup` sees it: its forwarding ([`hot_of`]; the same in
+/// every thread's copy, written only under the barrier) and that thread's combined counter
+/// (`to:[pkts:bytes]`, written only by that thread). Together on one cache line, so a lookup
+/// over a big table misses one line for both, not two.
 #[derive(Debug, Default)]
-pub struct LbCounter {
+#[repr(C, align(32))]
+pub struct Row {
+    pub hot: u64,
     pub pkts: AtomicU64,
     pub bytes: AtomicU64,
 }
 
-impl LbCounter {
+impl Row {
+    /// Adds to the counter (its own thread only).
     #[inline(always)]
     pub fn add(&self, pkts: u64, bytes: u64) {
         self.pkts
@@ -206,23 +212,24 @@ pub const DEFAULT_NBR_LIMIT: usize = 50_000;
 /// Entry index of 0.0.0.0/0.
 pub const DEFAULT_ENTRY: u32 = 0;
 
+/// Most FIB entries (routes, interface prefixes, neighbour /32s): four times a full Internet
+/// table. Each thread's [`Row`]s are reserved for this many at start (address space, on 2 MiB
+/// pages where the kernel gives them; memory is touched as entries are made), so adding an
+/// entry never moves them while the workers are parked.
+pub const MAX_ENTRIES: usize = 1 << 22;
+
+/// Entries one change makes at most (an address: receive, connected, network, broadcast).
+pub const MAX_NEW_ENTRIES: usize = 8;
+
 /// What the nodes read (lives in a `Shared`).
 #[derive(Debug)]
 pub struct Ip4Dp {
     pub mtrie: Mtrie,
-    /// Per entry: [`hot_of`] its forwarding.
-    pub hot: Vec<u64>,
-    /// `counters[thread][entry]`.
-    pub counters: Vec<ChunkedVec<LbCounter>>,
+    /// `rows[thread][entry]`, each reserved for [`MAX_ENTRIES`]: never moves.
+    pub rows: Vec<Vec<Row>>,
     pub adjs: ChunkedVec<Adj>,
     /// By sw_if_index (absent: no IPv4).
     pub ifs: ChunkedVec<IfIp4>,
-}
-
-/// `hot` with room for more entries, built from the live one outside the barrier.
-#[derive(Debug)]
-pub struct Grown {
-    pub hot: Vec<u64>,
 }
 
 impl Ip4Dp {
@@ -230,14 +237,27 @@ impl Ip4Dp {
     #[inline(always)]
     pub fn lookup(&self, a: u32) -> (u32, Kind, u32) {
         let e = self.mtrie.lookup(a);
-        let (k, i) = self.decide(e);
+        let (k, i) = self.decide(self.hot(e));
         (e, k, i)
     }
 
-    /// What `ip4-lookup` does with entry `e`.
+    /// Entry `e`'s forwarding word (thread 0's copy: they are all equal).
     #[inline(always)]
-    pub fn decide(&self, e: u32) -> (Kind, u32) {
-        let h = self.hot.get(e as usize).copied().unwrap_or(0);
+    pub fn hot(&self, e: u32) -> u64 {
+        self.rows
+            .first()
+            .and_then(|r| r.get(e as usize))
+            .map_or(0, |r| r.hot)
+    }
+
+    /// Entries made so far (free ones included).
+    pub fn n_entries(&self) -> usize {
+        self.rows.first().map_or(0, Vec::len)
+    }
+
+    /// What `ip4-lookup` does with an entry whose forwarding word is `h`.
+    #[inline(always)]
+    pub fn decide(&self, h: u64) -> (Kind, u32) {
         let i = h as u32;
         let k = match h >> 32 {
             1 => Kind::Receive,
@@ -260,31 +280,9 @@ impl Ip4Dp {
         self.ifs.get(sw as usize)
     }
 
-    /// `hot` grown to hold `want` entries, if it cannot yet (built with shared access, so
-    /// before the workers are parked).
-    pub fn grown(&self, want: usize) -> Option<Grown> {
-        if want <= self.hot.capacity() {
-            return None;
-        }
-        let mut hot = Vec::with_capacity(want.max(self.hot.capacity() * 2).max(64));
-        hot.extend_from_slice(&self.hot);
-        Some(Grown { hot })
-    }
-
-    /// Swaps in a grown `hot` (O(1)); returns the old one to be freed once the workers run.
-    /// One that no longer holds every entry (a change in between) is not installed.
-    pub fn install(&mut self, g: Grown) -> Option<Grown> {
-        if g.hot.len() != self.hot.len() {
-            return None;
-        }
-        Some(Grown {
-            hot: std::mem::replace(&mut self.hot, g.hot),
-        })
-    }
-
     /// Sum over threads of an entry's counter.
     pub fn entry_counters(&self, e: u32) -> (u64, u64) {
-        self.counters
+        self.rows
             .iter()
             .filter_map(|t| t.get(e as usize))
             .fold((0, 0), |(p, b), c| {
@@ -294,8 +292,8 @@ impl Ip4Dp {
 
     /// The interface a packet to `a` would leave by, if any.
     pub fn resolving_interface(&self, a: Ipv4Addr) -> Option<u32> {
-        let h = self.hot.get(self.mtrie.lookup(u32::from(a)) as usize)?;
-        let i = *h as u32;
+        let h = self.hot(self.mtrie.lookup(u32::from(a)));
+        let i = h as u32;
         match h >> 32 {
             1 | 2 => Some(i),
             3 => self.adjs.get(i as usize).map(|x| x.sw),
@@ -329,6 +327,12 @@ pub struct Ip4Cp {
 }
 
 impl Ip4Cp {
+    /// True if a change may make [`MAX_NEW_ENTRIES`] more entries.
+    pub fn has_room(&self) -> bool {
+        self.free_entries.len() >= MAX_NEW_ENTRIES
+            || self.entries.len() + MAX_NEW_ENTRIES <= MAX_ENTRIES
+    }
+
     /// Makes room for `more` entries and adjacencies without rehashing under the barrier.
     pub fn reserve(&mut self, more: usize) {
         self.entries.reserve(more);
@@ -336,7 +340,7 @@ impl Ip4Cp {
         self.adj_by_key.reserve(more);
     }
 
-    /// Entries that exist (for `hot` sizing).
+    /// Entries that exist.
     pub fn n_entries(&self) -> usize {
         self.entries.len()
     }
@@ -401,10 +405,16 @@ pub fn new_tables(n_threads: usize) -> (Ip4Cp, Ip4Dp) {
         nh: BTreeMap::new(),
         walked: 0,
     };
+    let rows: Vec<Vec<Row>> = (0..n_threads.max(1))
+        .map(|_| {
+            let v = Vec::with_capacity(MAX_ENTRIES);
+            crate::huge::advise(&v);
+            v
+        })
+        .collect();
     let mut dp = Ip4Dp {
         mtrie: Mtrie::new(DEFAULT_ENTRY),
-        hot: Vec::with_capacity(64),
-        counters: (0..n_threads.max(1)).map(|_| ChunkedVec::new()).collect(),
+        rows,
         adjs: ChunkedVec::new(),
         ifs: ChunkedVec::new(),
     };
@@ -455,22 +465,19 @@ impl Fib<'_> {
         let idx = match self.cp.free_entries.pop() {
             Some(i) => {
                 self.cp.entries[i as usize] = en;
-                self.dp.hot[i as usize] = 0;
-                for t in &self.dp.counters {
-                    if let Some(c) = t.get(i as usize) {
-                        c.pkts.store(0, Relaxed);
-                        c.bytes.store(0, Relaxed);
+                for t in self.dp.rows.iter_mut() {
+                    if let Some(r) = t.get_mut(i as usize) {
+                        *r = Row::default();
                     }
                 }
                 i
             }
             None => {
                 self.cp.entries.push(en);
-                // Room was made before the barrier (`Ip4Main::change`); a push past it (a
-                // caller that did not reserve) only costs a reallocation here.
-                self.dp.hot.push(0);
-                for t in self.dp.counters.iter_mut() {
-                    t.push(LbCounter::default());
+                // Within the reservation: `Ip4Main::change` checked `has_room` (a push past it,
+                // from a caller that did not, would only cost a reallocation here).
+                for t in self.dp.rows.iter_mut() {
+                    t.push(Row::default());
                 }
                 (self.cp.entries.len() - 1) as u32
             }
@@ -572,7 +579,12 @@ impl Fib<'_> {
         };
         self.cp.entries[e as usize].fwd = fwd;
         let h = hot_of(fwd);
-        let old = std::mem::replace(&mut self.dp.hot[e as usize], h);
+        let old = self.dp.hot(e);
+        for t in self.dp.rows.iter_mut() {
+            if let Some(r) = t.get_mut(e as usize) {
+                r.hot = h;
+            }
+        }
         old != h
     }
 
