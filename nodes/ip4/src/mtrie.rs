@@ -58,8 +58,9 @@ pub type Ply = [u32; 256];
 pub struct Mtrie {
     /// By the top 16 bits: the cover entry.
     root: Box<[u32]>,
-    /// By the top 16 bits: that /16's 256 second-level slots (reserved, zero until written).
-    flat: Vec<Ply>,
+    /// By the top 24 bits: the second-level slots, a /16's 256 together (reserved, zero until
+    /// written).
+    flat: Vec<u32>,
     /// Non-[`NONE`] second-level slots per /16 (control plane: statistics).
     used: Box<[u16]>,
     /// Third-level plies.
@@ -85,7 +86,9 @@ impl Mtrie {
     /// A trie where every address matches `default` (the 0.0.0.0/0 entry, index 0).
     pub fn new(default: u32) -> Self {
         // Zeroed by the allocator (fresh anonymous pages): nothing is touched until written.
-        let flat = vec![[NONE; 256]; ROOT_SLOTS];
+        // (A `u32` vector: `vec!` asks the allocator for zeroed memory only for element types
+        // it knows are all-zero, which a 256-slot array is not.)
+        let flat = vec![NONE; ROOT_SLOTS * 256];
         crate::huge::advise(&flat);
         Mtrie {
             root: vec![default; ROOT_SLOTS].into_boxed_slice(),
@@ -103,7 +106,7 @@ impl Mtrie {
         let hi = (a >> 16) as usize;
         // Two independent reads: their misses overlap.
         let cover = self.root[hi];
-        let mut s = self.flat[hi][((a >> 8) & 0xff) as usize];
+        let mut s = self.flat[(a >> 8) as usize];
         if s & PLY3 != 0 {
             s = match self.ply3.get((s & !PLY3) as usize) {
                 Some(p3) => p3[(a & 0xff) as usize],
@@ -140,7 +143,7 @@ impl Mtrie {
 
     /// Sets second-level slot `j` of /16 `hi`, keeping the count of used slots.
     fn set2(&mut self, hi: usize, j: usize, v: u32) {
-        let old = std::mem::replace(&mut self.flat[hi][j], v);
+        let old = std::mem::replace(&mut self.flat[hi * 256 + j], v);
         match (old == NONE, v == NONE) {
             (true, false) => self.used[hi] += 1,
             (false, true) => self.used[hi] -= 1,
@@ -169,7 +172,7 @@ impl Mtrie {
         let j0 = ((a >> 8) & 0xff) as usize;
         if len <= 24 {
             for j in j0..j0 + (1 << (24 - len)) {
-                let s = self.flat[hi][j];
+                let s = self.flat[hi * 256 + j];
                 if s & PLY3 != 0 {
                     for v in self.ply3[(s & !PLY3) as usize].iter_mut() {
                         if shallower(*v) {
@@ -185,7 +188,7 @@ impl Mtrie {
             self.touched = touched;
             return;
         }
-        let s = self.flat[hi][j0];
+        let s = self.flat[hi * 256 + j0];
         let p3 = if s & PLY3 != 0 {
             s & !PLY3
         } else {
@@ -225,7 +228,7 @@ impl Mtrie {
         let j0 = ((a >> 8) & 0xff) as usize;
         let span = if len <= 24 { 1 << (24 - len) } else { 1 };
         for j in j0..j0 + span {
-            let s = self.flat[hi][j];
+            let s = self.flat[hi * 256 + j];
             if s & PLY3 != 0 {
                 let i3 = (s & !PLY3) as usize;
                 let range = if len <= 24 {
