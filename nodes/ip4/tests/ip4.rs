@@ -1025,3 +1025,30 @@ fn deleting_an_interface_takes_its_ip4_state_along() {
     h.cli("ip route add 192.0.2.0/24 via 10.0.1.2");
     assert_eq!(h.cli("test ip4-egress 192.0.2.1"), "Some(2)\n");
 }
+
+#[test]
+fn learned_neighbours_over_the_limit_are_counted_not_added() {
+    let mut h = setup();
+    h.cli("set ip neighbor-config ip4 limit 1");
+    h.cli("set ip neighbor pg1 10.0.1.2 02:00:00:00:01:02 static");
+    // A request from a new host is still answered, but the host is not learned.
+    let cap = h.capture("pg0");
+    h.send(
+        "arp",
+        "pg0",
+        "ethernet-input",
+        &[arp_request(HOST_A, "10.0.0.2", "10.0.0.1")],
+    );
+    assert_eq!(h.captured("pg0", &cap).len(), 1, "answered");
+    let mut over = 0;
+    for _ in 0..200 {
+        over = h.counter("arp-reply", "neighbors not learned due to limit");
+        if over > 0 {
+            break;
+        }
+        h.run_for(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(over, 1);
+    assert!(!h.cli("show ip neighbors").contains("10.0.0.2"));
+    h.assert_all_free();
+}
