@@ -57,6 +57,8 @@ pub type Ip4CliFn = Box<
 pub type Ip4NeighborsFn = Box<dyn Fn(&crate::CliCtx, Option<u32>) -> Vec<String> + Send + Sync>;
 /// Returns the egress sw_if_index for an IPv4 destination in FIB 0, if routed.
 pub type Ip4EgressFn = Box<dyn Fn(&Ctl, Ipv4Addr) -> Option<u32> + Send + Sync>;
+/// The IPv4 addresses of an interface (`show interface address`).
+pub type Ip4AddrsFn = Box<dyn Fn(&Ctl, u32) -> Vec<(Ipv4Addr, u8)> + Send + Sync>;
 /// Turns an `ip4-unicast` feature (by its registered name) on or off on an interface.
 pub type Ip4FeatureFn = Box<dyn Fn(&mut Ctl, u32, &str, bool) -> Result<(), String> + Send + Sync>;
 
@@ -78,6 +80,7 @@ pub struct Hooks {
     ip4_cli: OnceLock<Ip4CliFn>,
     ip4_neighbors: OnceLock<Ip4NeighborsFn>,
     ip4_egress: OnceLock<Ip4EgressFn>,
+    ip4_addrs: OnceLock<Ip4AddrsFn>,
     ip4_feature: OnceLock<Ip4FeatureFn>,
     apis: Mutex<Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>>,
 }
@@ -185,6 +188,14 @@ impl Hooks {
     /// The egress interface for `dst`, when an IPv4 FIB is present and routes it.
     pub fn ip4_egress(&self, ctl: &Ctl, dst: Ipv4Addr) -> Option<u32> {
         self.ip4_egress.get().and_then(|f| f(ctl, dst))
+    }
+    /// Publishes the interfaces' IPv4 addresses (the ip4 crate, once).
+    pub fn set_ip4_addrs(&self, f: Ip4AddrsFn) {
+        let _ = self.ip4_addrs.set(f);
+    }
+    /// The IPv4 addresses of `sw` (none without an IPv4 stack).
+    pub fn ip4_addrs(&self, ctl: &Ctl, sw: u32) -> Vec<(Ipv4Addr, u8)> {
+        self.ip4_addrs.get().map_or_else(Vec::new, |f| f(ctl, sw))
     }
     /// Publishes the `ip4-unicast` feature switch (the ip4 crate, once).
     pub fn set_ip4_feature(&self, f: Ip4FeatureFn) {

@@ -199,6 +199,14 @@ pub fn register(r: &mut Registry) {
     r.vnet.hooks.set_ip4_egress(Box::new(move |ctl, dst| {
         st.get(ctl).resolving_interface(dst)
     }));
+    // `show interface address` lists IPv4 addresses too.
+    let st = m.dp.clone();
+    r.vnet.hooks.set_ip4_addrs(Box::new(move |ctl, sw| {
+        st.get(ctl)
+            .iface(sw)
+            .map(|i| i.addrs.clone())
+            .unwrap_or_default()
+    }));
     // A deleted interface takes its addresses, routes and neighbours with it.
     let mm = m.clone();
     r.vnet.hooks.on_interface_delete(Box::new(move |ctl, sw| {

@@ -841,6 +841,12 @@ fn cli_addresses_routes_neighbours_in_both_families() {
     assert!(!h.cli("show ip fib").contains("10.0.0."), "IPv4 gone");
     assert!(!h.cli("show ip6 fib").contains("fd00::"), "IPv6 gone");
     h.cli("set interface ip address pg0 10.0.0.1/24");
+    h.cli("set interface ip address pg0 fd00::1/64");
+    assert_eq!(
+        h.cli("show interface address pg0"),
+        "pg0 (up):\n  L3 10.0.0.1/24\n  L3 fd00::1/64\n",
+        "both families, IPv4 first (VPP's order)"
+    );
     // Neighbours of both families in one table, IPv4 first.
     h.cli("set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02 static");
     h.cli("set ip neighbor pg1 10.0.1.2 02:00:00:00:01:02 no-fib-entry");
