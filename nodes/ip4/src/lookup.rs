@@ -10,7 +10,7 @@
 //! entry. A one-entry cache skips the lookup for a packet to the destination before it (a
 //! tunnel's peer, one flow). There is one table (VRF 0).
 //!
-//! With a big FIB (from [`PREFETCH_FROM`] entries) the lines a lookup reads are no longer in
+//! With a big FIB (from [`AHEAD_FROM`] entries) the lines a lookup reads are no longer in
 //! the core's caches, and in the packet loop one packet's misses would wait for the previous
 //! packet's work. So a first pass walks the trie for every packet of the frame — a tight loop
 //! of independent lookups whose misses the core overlaps by itself — and the packet loop then
@@ -40,7 +40,7 @@ next_nodes! { pub enum Next {
 const _: () = assert!(Next::Drop as u8 == Kind::Drop as u8 && Next::Arp as u8 == Kind::Arp as u8);
 
 /// FIB entries (made so far) from which the lookup resolves a frame ahead of the packet loop.
-pub const PREFETCH_FROM: usize = 8192;
+pub const AHEAD_FROM: usize = 8192;
 
 /// The node.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ impl Node for Ip4Lookup {
             .unwrap_or_default();
         let e_miss = self.ip4_input_errors + Ip4Err::DstLookupMiss as u16;
         let e_short = self.ip4_input_errors + Ip4Err::TooShort as u16;
-        let ahead = rows.len() >= PREFETCH_FROM;
+        let ahead = rows.len() >= AHEAD_FROM;
         if ahead {
             for (i, slot) in self.ahead.iter_mut().enumerate().take(frame.len()) {
                 *slot = dst_of(frame.buf(i).current()).map_or(NO_DST, |d| st.mtrie.lookup(d));
