@@ -210,8 +210,13 @@ pub fn register(r: &mut Registry) {
     // A deleted interface takes its addresses, routes and neighbours with it.
     let mm = m.clone();
     r.vnet.hooks.on_interface_delete(Box::new(move |ctl, sw| {
+        let via = mm
+            .cp
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .routes_via(sw);
         // Deleting makes no entry: the limit cannot refuse it.
-        let _ = mm.change(ctl, |f| f.forget_interface(sw));
+        let _ = mm.change(ctl, |f| f.forget_interface(sw, &via));
     }));
     // The ip4-unicast feature switch (l2tp's IPv4 intercept, later).
     let mm = m.clone();

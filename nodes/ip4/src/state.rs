@@ -363,6 +363,21 @@ impl Ip4Cp {
         }
     }
 
+    /// The CLI route paths through interface `sw` (a scan of every entry: done before the
+    /// barrier when an interface goes).
+    pub fn routes_via(&self, sw: u32) -> Vec<(u32, u8, Path)> {
+        self.entries
+            .iter()
+            .filter(|e| e.live)
+            .flat_map(|e| {
+                e.paths
+                    .iter()
+                    .filter(|p| p.sw == Some(sw))
+                    .map(|p| (e.addr, e.len, *p))
+            })
+            .collect()
+    }
+
     /// Live entries by address then length (`show ip fib`).
     pub fn sorted(&self) -> Vec<u32> {
         let mut v: Vec<u32> = (0..self.entries.len() as u32)
@@ -713,11 +728,12 @@ impl Fib<'_> {
             }
         }
         self.propagate(work);
+        let (lo, hi) = (x & mask(len), x | !mask(len));
         let covered: Vec<u32> = self
             .cp
             .nbrs
-            .iter()
-            .filter(|(k, n)| k.0 == sw && !n.is_static && covers(x, len, k.1))
+            .range((sw, lo)..=(sw, hi))
+            .filter(|(_, n)| !n.is_static)
             .map(|(k, _)| k.1)
             .collect();
         for ip in covered {
@@ -880,8 +896,9 @@ impl Fib<'_> {
         true
     }
 
-    /// An interface is being deleted: its addresses, routes through it and neighbours go.
-    pub fn forget_interface(&mut self, sw: u32) {
+    /// An interface is being deleted: its addresses, the routes through it (`via`, from
+    /// [`Ip4Cp::routes_via`], found before the barrier) and its neighbours go.
+    pub fn forget_interface(&mut self, sw: u32, via: &[(u32, u8, Path)]) {
         let addrs = self
             .dp
             .ifs
@@ -891,27 +908,14 @@ impl Fib<'_> {
         for (a, l) in addrs {
             self.del_address(sw, a, l);
         }
-        let via: Vec<(u32, u8, Path)> = self
-            .cp
-            .entries
-            .iter()
-            .filter(|e| e.live)
-            .flat_map(|e| {
-                e.paths
-                    .iter()
-                    .filter(|p| p.sw == Some(sw))
-                    .map(|p| (e.addr, e.len, *p))
-            })
-            .collect();
-        for (a, l, p) in via {
+        for &(a, l, p) in via {
             self.del_route(a, l, Some(p));
         }
         let gone: Vec<u32> = self
             .cp
             .nbrs
-            .keys()
-            .filter(|k| k.0 == sw)
-            .map(|k| k.1)
+            .range((sw, 0)..=(sw, u32::MAX))
+            .map(|(k, _)| k.1)
             .collect();
         for ip in gone {
             self.del_neighbor(sw, Ipv4Addr::from(ip));
