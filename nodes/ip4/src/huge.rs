@@ -3,7 +3,8 @@
 //! each of those is also a TLB miss once a frame's lookups span more pages than the TLB holds
 //! (1024 destinations over 1M routes: thousands of pages), with 2 MiB pages the arrays take a
 //! few dozen entries. Transparent hugepages in `madvise` mode (Debian's default) back a range
-//! with them only when asked.
+//! with them only when asked; `state` asks once the FIB is big (`HUGE_FROM` entries), so a
+//! pwire with a few routes keeps 4 KiB pages and a small footprint.
 
 /// 2 MiB.
 const HUGE: usize = 2 << 20;

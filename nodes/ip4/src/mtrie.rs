@@ -20,8 +20,8 @@
 //! - second level, flat (by the top 24 bits: the /16's 256 slots at `(a >> 16) * 256`):
 //!   the longest prefix of length 17..24 containing the slot, [`NONE`] ("use the cover"), or
 //!   a third-level ply ([`PLY3`] bit). Its 64 MiB are reserved as address space at start and
-//!   touched only where a /16 holds longer prefixes (on 2 MiB pages: a lookup over a full
-//!   table needs a few dozen TLB entries, not thousands);
+//!   touched only where a /16 holds longer prefixes (on 2 MiB pages once the table is big: a
+//!   lookup over a full table then needs a few dozen TLB entries, not thousands);
 //! - third level (rare: prefixes longer than /24), plies of 256 slots: the longest prefix of
 //!   length 17..32 containing the slot, or [`NONE`] (pushed down from the second level only).
 //!
@@ -89,7 +89,6 @@ impl Mtrie {
         // (A `u32` vector: `vec!` asks the allocator for zeroed memory only for element types
         // it knows are all-zero, which a 256-slot array is not.)
         let flat = vec![NONE; ROOT_SLOTS * 256];
-        crate::huge::advise(&flat);
         Mtrie {
             root: vec![default; ROOT_SLOTS].into_boxed_slice(),
             flat,
@@ -98,6 +97,11 @@ impl Mtrie {
             free3: Vec::new(),
             touched: 0,
         }
+    }
+
+    /// Asks for 2 MiB pages under the second level (once the table is big: see `state`).
+    pub fn advise_huge(&self) {
+        crate::huge::advise(&self.flat);
     }
 
     /// Longest-prefix match: the entry of the longest prefix containing `a`.

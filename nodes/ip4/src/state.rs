@@ -218,6 +218,11 @@ pub const DEFAULT_ENTRY: u32 = 0;
 /// entry never moves them while the workers are parked.
 pub const MAX_ENTRIES: usize = 1 << 22;
 
+/// Entries from which the rows and the trie's second level ask for 2 MiB pages. A small table
+/// fits the TLB anyway, and stays on 4 KiB pages: a pwire with a few addresses does not hold a
+/// 2 MiB page per array it barely touches.
+pub const HUGE_FROM: usize = 8192;
+
 /// Entries one change makes at most (an address: receive, connected, network, broadcast).
 pub const MAX_NEW_ENTRIES: usize = 8;
 
@@ -227,6 +232,8 @@ pub struct Ip4Dp {
     pub mtrie: Mtrie,
     /// `rows[thread][entry]`, each reserved for [`MAX_ENTRIES`]: never moves.
     pub rows: Vec<Vec<Row>>,
+    /// The big arrays were given 2 MiB pages ([`HUGE_FROM`]).
+    huge: bool,
     pub adjs: ChunkedVec<Adj>,
     /// By sw_if_index (absent: no IPv4).
     pub ifs: ChunkedVec<IfIp4>,
@@ -421,15 +428,12 @@ pub fn new_tables(n_threads: usize) -> (Ip4Cp, Ip4Dp) {
         walked: 0,
     };
     let rows: Vec<Vec<Row>> = (0..n_threads.max(1))
-        .map(|_| {
-            let v = Vec::with_capacity(MAX_ENTRIES);
-            crate::huge::advise(&v);
-            v
-        })
+        .map(|_| Vec::with_capacity(MAX_ENTRIES))
         .collect();
     let mut dp = Ip4Dp {
         mtrie: Mtrie::new(DEFAULT_ENTRY),
         rows,
+        huge: false,
         adjs: ChunkedVec::new(),
         ifs: ChunkedVec::new(),
     };
@@ -493,6 +497,15 @@ impl Fib<'_> {
                 // from a caller that did not, would only cost a reallocation here).
                 for t in self.dp.rows.iter_mut() {
                     t.push(Row::default());
+                }
+                if !self.dp.huge && self.cp.entries.len() >= HUGE_FROM {
+                    // Only advice (no copy, no move): from now on the kernel backs the pages
+                    // these arrays fault in with 2 MiB ones where it can.
+                    self.dp.huge = true;
+                    for t in &self.dp.rows {
+                        crate::huge::advise(t);
+                    }
+                    self.dp.mtrie.advise_huge();
                 }
                 (self.cp.entries.len() - 1) as u32
             }
