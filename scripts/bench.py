@@ -261,6 +261,36 @@ def inner_frame(size=60, src=bytes.fromhex("020000000201"), dst=bytes.fromhex("0
     udp = (1234).to_bytes(2, "big") + (9).to_bytes(2, "big") + (ip_len - 20).to_bytes(2, "big") + b"\0\0"
     return dst + src + b"\x08\x00" + bytes(ip) + udp + bytes(ip_len - 28)
 
+def ip4_pkt(dst):
+    """IPv4 10.0.0.2 -> dst, UDP 1234 -> 9, 20 bytes of data, TTL 64, checksum right."""
+    ip = bytearray(bytes.fromhex("45000030000140004011" "0000" "0a000002") + bytes(dst))
+    c = sum(int.from_bytes(ip[i:i + 2], "big") for i in range(0, 20, 2))
+    while c > 0xffff:
+        c = (c & 0xffff) + (c >> 16)
+    ip[10:12] = (~c & 0xffff).to_bytes(2, "big")
+    return bytes(ip) + (1234).to_bytes(2, "big") + (9).to_bytes(2, "big") + (28).to_bytes(2, "big") + bytes(22)
+
+def full_table(rnd, n):
+    """n distinct prefixes with an Internet table's length mix (about 60% /24, the rest /8../23,
+    a few /25../32), from unicast space outside 0/8, 10/8, 127/8 and multicast."""
+    mix = [(24, 60), (23, 9), (22, 10), (21, 5), (20, 5), (19, 3), (18, 2), (17, 1), (16, 2),
+           (12, 0.5), (8, 0.01), (28, 1), (32, 1.49)]
+    lens = [l for l, _ in mix]
+    weights = [w for _, w in mix]
+    seen, out = set(), []
+    while len(out) < n:
+        l = rnd.choices(lens, weights)[0]
+        a = rnd.randrange(1 << 24, 224 << 24) & ((0xffffffff << (32 - l)) & 0xffffffff)
+        if a >> 24 in (10, 127) or (a, l) in seen:
+            continue
+        seen.add((a, l))
+        out.append((a, l))
+    return out
+
+def addr_in(rnd, a, l):
+    """A random address inside prefix a/l, as 4 bytes."""
+    return (a | rnd.randrange(1 << (32 - l))).to_bytes(4, "big")
+
 def decap_pkt(sid, inner=None):
     # IPv6 fd00::2 -> fd00::1, next header 115, hop limit 64, session id, cookie ff..ff, inner.
     l2tp = sid.to_bytes(4, "big") + b"\xff" * 8 + (inner or INNER)
@@ -454,6 +484,27 @@ def build_cases(work, n, quick):
     macs = [mac_str(mac(1, i)) for i in range(100_000)]
     l2_one = pcap("l2-one", 1, [bytes.fromhex(macs[0].replace(":", "")) + INNER[6:]])
     l2_many = pcap("l2-many", 1, [bytes.fromhex(macs[rnd.randrange(len(macs))].replace(":", "")) + INNER[6:] for _ in range(1024)])
+    # IPv4 forwarding: one /24 route against a full-table-sized FIB (1M prefixes, lengths as
+    # in the Internet table: mostly /24, the rest /8../23 and a few longer), the destinations
+    # in both spread over 1024 addresses so that ip4-lookup's one-entry cache never helps.
+    ip4_topo = ["create packet-generator interface pg0", "create packet-generator interface pg1",
+                "set interface ip address pg0 10.0.0.1/24", "set interface ip address pg1 10.0.1.1/24",
+                "set interface state pg0 up", "set interface state pg1 up",
+                "set ip neighbor pg1 10.0.1.2 02:00:00:00:00:03 static"]
+    one4 = pcap("ip4-one", 101, [ip4_pkt(bytes([198, 18, 5, rnd.randrange(1, 255)])) for _ in range(1024)])
+    routes4 = full_table(rnd, 1_000_000)
+    many4 = pcap("ip4-many", 101, [ip4_pkt(addr_in(rnd, *routes4[rnd.randrange(len(routes4))]))
+                                   for _ in range(1024)])
+    route4_lines = ["ip route add %d.%d.%d.%d/%d via 10.0.1.2" % (tuple(a.to_bytes(4, "big")) + (l,))
+                    for a, l in routes4]
+    cases += [
+        ("ip4-fwd-1-route", "ip4 forwarding, 1 route (198.18.5.0/24), 1024 destinations in it", CONF,
+         ip4_topo + ["ip route add 198.18.5.0/24 via 10.0.1.2",
+                     "packet-generator new { name s limit %d interface pg0 node ip4-input pcap %s }" % (n, one4)], ["s"]),
+        ("ip4-fwd-1M-routes", "ip4 forwarding, 1M routes (Internet-like lengths), 1024 destinations", CONF,
+         ip4_topo + route4_lines
+         + ["packet-generator new { name s limit %d interface pg0 node ip4-input pcap %s }" % (n, many4)], ["s"]),
+    ]
     cases += [
         ("ip6-fwd-1-route", "ip6 forwarding, 1 route (2001:db8::/32)", CONF,
          fwd_topo + ["ip route add 2001:db8::/32 via fd01::2",
@@ -684,6 +735,8 @@ def bench(work):
     if "decap-local" in by and big:
         most = [k for k in ("decap-1M-sessions", "decap-100k-sessions", "decap-1k-sessions") if k in by]
         pairs.append(("decap-local", most[0] if most else big[-1]))
+    if "ip4-fwd-1-route" in by and "ip4-fwd-1M-routes" in by:
+        pairs.append(("ip4-fwd-1-route", "ip4-fwd-1M-routes"))
     if "workers-1" in by and "workers-2" in by:
         pairs.append(("workers-1", "workers-2"))
     spec = {c[0]: c for c in cases}
@@ -759,6 +812,11 @@ def bench(work):
         for k in big:
             ratio = by[k]["whole_clk"] / by["decap-local"]["whole_clk"]
             print("  %-22s %7.1f  = %.2f x decap-local (separate runs)" % (k, by[k]["whole_clk"], ratio))
+    if "ip4-fwd-1-route" in by and "ip4-fwd-1M-routes" in by:
+        one, many = (by[k]["nodes"].get("ip4-lookup", 0) for k in ("ip4-fwd-1-route", "ip4-fwd-1M-routes"))
+        if one:
+            print("  ip4-lookup, 1M routes / 1 route: %.1f / %.1f clk/pkt = %.2f x (separate runs; bar <= 1.3: %s)"
+                  % (many, one, many / one, "met" if many / one <= 1.3 else "MISSED"))
     for (ka, kb), (ratio, all_r) in paired.items():
         if kb.startswith("metrics-"):
             sep = " (separately: %.1f clk/pkt on, %.1f off)" % (by[kb]["whole_clk"], by[ka]["whole_clk"]) if ka in by else ""
@@ -770,6 +828,8 @@ def bench(work):
                   % (len(all_r), ratio, ", ".join("%.2f" % x for x in all_r), "met" if ratio >= 1.8 else "MISSED"))
         else:
             bar = "; bar <= 1.5: %s" % ("met" if ratio <= 1.5 else "MISSED") if kb == "decap-1M-sessions" else ""
+            if kb == "ip4-fwd-1M-routes":
+                bar = " (whole graph)"
             print("  %s / %s, side by side on the two cores (and swapped): %.2f x (runs: %s%s)"
                   % (kb, ka, ratio, ", ".join("%.2f" % x for x in all_r), bar))
     if not a.case:

@@ -1,7 +1,9 @@
 //! Hostile packets through the whole graph (pg in, the real nodes, pg capture out): truncated
 //! Ethernet / IPv6 / L2TPv3 headers at every length, bad IPv6 version, payload length larger and
 //! smaller than the buffer, extension headers before next header 115, inner frames shorter than
-//! 14 bytes, frames larger than a buffer, and seeded random bytes.
+//! 14 bytes, frames larger than a buffer, and seeded random bytes; for the IPv4 underlay,
+//! IPv4 / ARP / ICMPv4 headers truncated at every length, every version and IHL value, total
+//! lengths around the buffer's, options, and seeded mutations of IPv4, ARP and ICMP frames.
 //!
 //! Every case: each packet is dropped under the named counter the case expects (read by name
 //! from the error counters) and counted as a drop on the receiving interface, or handled as the
@@ -398,5 +400,303 @@ fn seeded_random_bytes_and_mutations() {
     s.delivered("after-random", &[valid(8)], &[inner(8)]);
     eprintln!(
         "malformed: random (seed {seed:#x}): {n} packets, {delivered} delivered, {drops} dropped, {replies} answered"
+    );
+}
+
+// ---- IPv4, ARP and ICMPv4 -------------------------------------------------------------------
+
+/// pg2's MAC, and the host behind it (10.0.2.2).
+const PG2_MAC: [u8; 6] = [0x02, 0xfe, 0, 0, 0, 2];
+const HOST2_MAC: [u8; 6] = [0x02, 0, 0, 0, 2, 2];
+
+/// RFC 1071, the test's own.
+fn csum(d: &[u8]) -> u16 {
+    let mut s: u32 = d
+        .chunks(2)
+        .map(|c| (u32::from(c[0]) << 8) | u32::from(*c.get(1).unwrap_or(&0)))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// Ethernet + IPv4 (DF, ident 1) + `payload`, header checksum right.
+fn ip4_frame(
+    dst_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    ttl: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = dst_mac.to_vec();
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+    f.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, ttl, proto, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    let c = csum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Sets the header checksum right again after a change (when the IHL lets it be computed).
+fn refix(mut f: Vec<u8>) -> Vec<u8> {
+    let hl = usize::from(f[14] & 15) * 4;
+    if hl >= 20 && 14 + hl <= f.len() {
+        f[24..26].fill(0);
+        let c = csum(&f[14..14 + hl]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+    }
+    f
+}
+
+/// A UDP datagram from the uplink peer 10.0.0.2 to the host behind pg2.
+fn ip4_valid(tag: u8) -> Vec<u8> {
+    let mut u = vec![0x04, 0xd2, 0x16, 0x2e, 0, 28, 0, 0];
+    u.extend((0..20).map(|i| tag.wrapping_add(i)));
+    ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 2, 2], 17, 64, &u)
+}
+
+/// What pg2 sends for `f`: new MACs, TTL − 1, checksum redone (by the test's code).
+fn ip4_hop(f: &[u8]) -> Vec<u8> {
+    let total = usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let mut o = HOST2_MAC.to_vec();
+    o.extend_from_slice(&PG2_MAC);
+    o.extend_from_slice(&f[12..14 + total]);
+    o[22] -= 1;
+    refix(o)
+}
+
+/// An ARP request for our 10.0.0.1 from the peer, padded to 60 bytes.
+fn arp_req() -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1]);
+    f.resize(60, 0);
+    f
+}
+
+/// An echo request from the peer to 10.0.0.1 with `n` data bytes.
+fn echo(n: usize) -> Vec<u8> {
+    let mut m = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    m.extend((0..n).map(|i| i as u8));
+    let c = csum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 0, 1], 1, 64, &m)
+}
+
+/// The L2TPv3 suite's pwire with IPv4 on it too: pg0 10.0.0.1/24 (peer 10.0.0.2 static), pg2
+/// 10.0.2.1/24 (host 10.0.2.2 static).
+fn ip4_suite() -> Suite {
+    let mut s = Suite::new();
+    for l in [
+        "set interface ip address pg0 10.0.0.1/24",
+        "set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02 static",
+        "create packet-generator interface pg2",
+        "set interface state pg2 up",
+        "set interface ip address pg2 10.0.2.1/24",
+        "set ip neighbor pg2 10.0.2.2 02:00:00:00:02:02 static",
+    ] {
+        s.h.cli(l);
+    }
+    s
+}
+
+impl Suite {
+    /// Sends `pkts` on pg0; `ifc` must transmit exactly `want`, in order.
+    fn sent_on(&mut self, case: &str, pkts: &[Vec<u8>], ifc: &str, want: &[Vec<u8>]) {
+        let h = &mut self.h;
+        let before = counters(h);
+        let out = h.capture(ifc);
+        h.send(case, "pg0", "ethernet-input", pkts);
+        let got = h.captured(ifc, &out);
+        assert!(
+            got == want,
+            "{case}: {} frames on {ifc}, want {}; counters moved:\n{}",
+            got.len(),
+            want.len(),
+            diff(&before, &counters(h))
+        );
+        h.assert_all_free();
+        self.cases += 1;
+        self.packets += pkts.len();
+    }
+}
+
+#[test]
+fn ipv4_arp_icmp_truncated_at_every_length() {
+    let mut s = ip4_suite();
+    let v = ip4_valid(1);
+    // IPv4: the Ethernet header and 0..19 bytes of the IPv4 header.
+    let hdr: Vec<Vec<u8>> = (0..20).map(|n| v[..14 + n].to_vec()).collect();
+    s.dropped("ip4-hdr", &hdr, "ip4-input", "ip4 length < 20 bytes");
+    // Cut inside the payload, total length unchanged: longer than the buffer.
+    let cut: Vec<Vec<u8>> = (20..v.len() - 14).map(|n| v[..14 + n].to_vec()).collect();
+    s.dropped("ip4-cut", &cut, "ip4-input", "ip4 length > l2 length");
+    // ARP: the Ethernet header and 0..27 bytes of the packet.
+    let a = arp_req();
+    let arp: Vec<Vec<u8>> = (0..28).map(|n| a[..14 + n].to_vec()).collect();
+    s.dropped("arp", &arp, "arp-input", "ARP packet too short");
+    // ICMP to us with 0..7 bytes of message: no whole header, so no checksum to check.
+    let icmp: Vec<Vec<u8>> = (0..8)
+        .map(|n| {
+            let mut f = echo(0);
+            f.truncate(34 + n);
+            f[16..18].copy_from_slice(&((20 + n) as u16).to_be_bytes());
+            refix(f)
+        })
+        .collect();
+    s.dropped("icmp", &icmp, "ip4-input", "bad icmp checksum");
+    // Controls: forwarded byte-exact, answered.
+    s.sent_on("ip4-valid", std::slice::from_ref(&v), "pg2", &[ip4_hop(&v)]);
+    let c0 = s.h.counter("arp-reply", "ARP replies sent");
+    s.sent_on("arp-valid", &[a], "pg1", &[]);
+    assert_eq!(s.h.counter("arp-reply", "ARP replies sent") - c0, 1);
+    eprintln!(
+        "malformed: ipv4 truncation: {} cases, {} packets",
+        s.cases, s.packets
+    );
+}
+
+#[test]
+fn ipv4_version_ihl_lengths_and_options() {
+    let mut s = ip4_suite();
+    let v = ip4_valid(2);
+    // Every version and IHL: what the checks say, in ip4-input's order.
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<Vec<u8>>> = Default::default();
+    let mut fine = Vec::new();
+    for vi in 0..=255u8 {
+        let mut f = v.clone();
+        f[14] = vi;
+        let f = refix(f);
+        let hl = usize::from(vi & 15) * 4;
+        let reason = if vi >> 4 != 4 {
+            "ip4 version != 4"
+        } else if hl < 20 {
+            "ip4 IHL < 5"
+        } else if 14 + hl > f.len() || hl > v.len() - 14 {
+            "ip4 length > l2 length"
+        } else {
+            // Header options made of the payload's bytes: forwarded as they are.
+            fine.push(f);
+            continue;
+        };
+        by_reason.entry(reason).or_default().push(f);
+    }
+    for (k, (reason, pkts)) in by_reason.iter().enumerate() {
+        s.dropped(&format!("vihl{k}"), pkts, "ip4-input", reason);
+    }
+    let want: Vec<Vec<u8>> = fine.iter().map(|f| ip4_hop(f)).collect();
+    assert_eq!(fine.len(), 8, "IHL 5..=12 fit this 48-byte packet");
+    s.sent_on("ihl-options", &fine, "pg2", &want);
+    // Total length below 20, below the header, past the buffer (checksum right each time).
+    let total = |f: &[u8], t: u16| {
+        let mut f = f.to_vec();
+        f[16..18].copy_from_slice(&t.to_be_bytes());
+        refix(f)
+    };
+    let small: Vec<Vec<u8>> = [0u16, 1, 19].iter().map(|&t| total(&v, t)).collect();
+    s.dropped("total-small", &small, "ip4-input", "ip4 length < 20 bytes");
+    let mut opt = v.clone();
+    opt[14] = 0x46;
+    let under_hdr = total(&opt, 22);
+    let long: Vec<Vec<u8>> = [49u16, 1000, u16::MAX]
+        .iter()
+        .map(|&t| total(&v, t))
+        .collect();
+    s.dropped("total-long", &long, "ip4-input", "ip4 length > l2 length");
+    s.dropped(
+        "total-in-hdr",
+        &[under_hdr],
+        "ip4-input",
+        "ip4 length > l2 length",
+    );
+    // Total length shorter than the buffer: the rest is padding, trimmed.
+    let mut padded = v.clone();
+    padded.extend_from_slice(&[0xee; 30]);
+    s.sent_on(
+        "padding",
+        std::slice::from_ref(&padded),
+        "pg2",
+        &[ip4_hop(&v)],
+    );
+    // Every single-bit error of the header is caught by its checksum (or an earlier check).
+    let flips: Vec<Vec<u8>> = (0..160)
+        .filter(|b| !(0..8).contains(b))
+        .map(|b| {
+            let mut f = v.clone();
+            f[14 + b / 8] ^= 0x80 >> (b % 8);
+            f
+        })
+        .filter(|f| f[14] == 0x45 && f[16..18] == v[16..18])
+        .collect();
+    s.dropped("bit-flips", &flips, "ip4-input", "bad ip4 checksum");
+    eprintln!(
+        "malformed: ipv4 headers: {} cases, {} packets",
+        s.cases, s.packets
+    );
+}
+
+#[test]
+fn ipv4_arp_icmp_seeded_mutations() {
+    let mut s = ip4_suite();
+    let h = &mut s.h;
+    let seed = 0x5eed_0004_u64;
+    let mut rng = Rng(seed);
+    let valid = [ip4_valid(7), arp_req(), echo(40)];
+    let mut pkts = Vec::new();
+    // Noise after an Ethernet header carrying IPv4 or ARP.
+    for k in 0..2000 {
+        let mut f = valid[k % 2][..14].to_vec();
+        let n = rng.below(120) as usize;
+        f.extend(rng.bytes(n));
+        pkts.push(f);
+    }
+    // The valid packets with 1..4 random bytes changed (the Ethernet header left alone, so
+    // that they reach the IPv4 and ARP nodes).
+    for k in 0..6000 {
+        let mut f = valid[k % 3].clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = 14 + rng.below((f.len() - 14) as u64) as usize;
+            f[i] = rng.next_u64() as u8;
+        }
+        // Half with the header checksum made right again, to get past ip4-input.
+        if k % 2 == 0 && f[12..14] == [8, 0] {
+            f = refix(f);
+        }
+        pkts.push(f);
+    }
+    let n = pkts.len() as u64;
+    let rx0 = if_counter(h, "pg0", "rx packets");
+    let out = h.capture("pg2");
+    h.send("random4", "pg0", "ethernet-input", &pkts);
+    let forwarded = h.captured("pg2", &out).len() as u64;
+    let rx = if_counter(h, "pg0", "rx packets") - rx0;
+    let drops = if_counter(h, "pg0", "drops");
+    let punts = if_counter(h, "pg0", "punt");
+    let replies = if_counter(h, "pg0", "tx packets");
+    assert_eq!(rx, n, "every packet was received");
+    // Each packet is forwarded, dropped with a reason, punted, or answered (ARP replies,
+    // echo replies, ICMP errors).
+    assert!(
+        forwarded + drops + punts + replies >= n,
+        "unaccounted: {n} sent, {forwarded} forwarded, {drops} dropped, {punts} punted, {replies} answered"
+    );
+    assert!(
+        forwarded > 0 && drops > 0 && replies > 0,
+        "the mix has every outcome"
+    );
+    h.assert_all_free();
+    // Still forwarding and answering afterwards.
+    let v = ip4_valid(8);
+    s.sent_on("after", std::slice::from_ref(&v), "pg2", &[ip4_hop(&v)]);
+    eprintln!(
+        "malformed: ipv4 random (seed {seed:#x}): {n} packets, {forwarded} forwarded, {drops} dropped, {punts} punted, {replies} answered"
     );
 }

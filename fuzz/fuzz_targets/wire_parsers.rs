@@ -1,11 +1,14 @@
-//! Every pwire-wire parser over arbitrary bytes: no panic, no read past the input, and what a
+//! Every pwire-wire parser (Ethernet, ARP, IPv4 and ip4-input's checks, ICMPv4, IPv6, ICMPv6/ND,
+//! L2TPv3, UDP, TCP) over arbitrary bytes: no panic, no read past the input, and what a
 //! parser accepts re-emits to the same bytes where the format has a canonical form.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use pwire_wire::icmpv6::{nd_options, NdRepr};
 use pwire_wire::l2tpv3::{self, L2tpLayout};
-use pwire_wire::{EthHdr, Icmp6Hdr, Ip4Hdr, Ip6Hdr, Ipv6Repr, TcpHdr, UdpHdr};
+use pwire_wire::{
+    ArpRepr, EthHdr, Icmp4Hdr, Icmp6Hdr, Ip4Hdr, Ip6Hdr, Ipv6Repr, TcpHdr, UdpHdr,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, bytes)) = data.split_first() else {
@@ -55,6 +58,32 @@ fuzz_target!(|data: &[u8]| {
     // IPv4, UDP, TCP and the L4 checksum over a whole frame.
     if let Ok((h, _)) = Ip4Hdr::parse(bytes) {
         let _ = (h.header_len(), h.frag_offset(), h.checksum_ok());
+        let mut d = *h;
+        if d.checksum_ok() && d.ttl > 0 {
+            d.decrement_ttl();
+            assert!(d.checksum_ok());
+        }
+    }
+    // ip4-input's checks: what passes lies within the bytes and has a valid checksum.
+    if let Ok(c) = pwire_wire::ipv4::check(bytes) {
+        assert!(20 <= c.header_len && c.header_len <= c.total_len && c.total_len <= bytes.len());
+        assert_eq!(
+            pwire_wire::checksum::internet_checksum(&bytes[..c.header_len]),
+            0
+        );
+    }
+    // ARP: what decodes re-emits to the same 28 bytes.
+    if let Ok(r) = ArpRepr::parse(bytes) {
+        let mut out = [0u8; 28];
+        assert_eq!(r.emit(&mut out), Ok(28));
+        assert_eq!(&out[..], &bytes[..28]);
+        let _ = (r.is_gratuitous(), r.is_probe());
+    }
+    // ICMPv4: a filled checksum verifies.
+    if Icmp4Hdr::parse(bytes).is_ok() {
+        let mut m = bytes.to_vec();
+        assert!(pwire_wire::icmpv4::fill_checksum(&mut m).is_ok());
+        assert!(pwire_wire::icmpv4::checksum_ok(&m));
     }
     let _ = UdpHdr::parse(bytes);
     let _ = TcpHdr::parse(bytes);

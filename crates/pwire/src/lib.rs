@@ -11,6 +11,7 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("af-packet", pwire_af_packet::register),
     ("ethernet", pwire_node_ethernet::register),
     ("ip6", pwire_node_ip6::register),
+    ("ip4", pwire_node_ip4::register),
     ("l2", pwire_node_l2::register),
     ("l2tp", pwire_node_l2tp::register),
     #[cfg(feature = "dpdk")]

@@ -9,9 +9,16 @@
 //!   neighbour advertisements) register a hook that `set interface state` runs.
 //! - APIs: a feature publishes a handle to its control API by type (l2tp's session API, which
 //!   the control plane and tests call); [`Hooks::api`] finds it.
+//! - IPv4: VPP's IP commands are family-neutral (`set interface ip address`, `ip route`,
+//!   `set ip neighbor`, `ping`, `show ip neighbors`, `set ip neighbor-config`). The ip6 crate
+//!   owns those command paths; when an argument is IPv4 it hands the whole command to the ip4
+//!   crate through [`Hooks::ip4_cli`] (and asks it for its rows of `show ip neighbors`), so one
+//!   command keeps VPP's syntax for both families without the crates importing each other. The
+//!   ip4 crate also publishes its egress resolver and the switch of its `ip4-unicast` features
+//!   (l2tp's IPv4 intercept).
 
 use pwire_graph::Ctl;
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, OnceLock};
 
 /// Runs when interface `sw_if_index` is about to be deleted.
@@ -21,6 +28,39 @@ pub type IfDeleteHook = Box<dyn Fn(&mut Ctl, u32) + Send + Sync>;
 pub type AdminHook = Box<dyn Fn(&mut crate::CliCtx, u32, bool) + Send + Sync>;
 /// Returns the egress sw_if_index for a destination in FIB 0, if routed.
 pub type Ip6EgressFn = Box<dyn Fn(&Ctl, Ipv6Addr) -> Option<u32> + Send + Sync>;
+
+/// Which family-neutral IP command an IPv4 argument was given to (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ip4Cmd {
+    /// `set interface ip address [del] <if> <a.b.c.d/n> [del]`, or `... del <if> all`.
+    SetAddress,
+    /// `ip route [add|del] <a.b.c.d/n> [via ...]`.
+    Route,
+    /// `set ip neighbor [del] <if> <a.b.c.d> <mac> [static] [no-fib-entry]`.
+    SetNeighbor,
+    /// `set ip neighbor-config ip4 [limit <n>]`.
+    NeighborConfig,
+    /// `show ip neighbor-config`: the ip4 part, printed first.
+    ShowNeighborConfig,
+    /// `ping {<a.b.c.d> | ipv4 <a.b.c.d>} ...`.
+    Ping,
+}
+
+/// Runs the IPv4 half of a family-neutral command over the command's own arguments (not yet
+/// consumed) and output.
+pub type Ip4CliFn = Box<
+    dyn Fn(Ip4Cmd, &mut pwire_cli::Args<'_>, &mut crate::CliCtx) -> Result<(), pwire_cli::CliError>
+        + Send
+        + Sync,
+>;
+/// The IPv4 rows of `show ip neighbors [<if>]`, formatted as the IPv6 ones (no header).
+pub type Ip4NeighborsFn = Box<dyn Fn(&crate::CliCtx, Option<u32>) -> Vec<String> + Send + Sync>;
+/// Returns the egress sw_if_index for an IPv4 destination in FIB 0, if routed.
+pub type Ip4EgressFn = Box<dyn Fn(&Ctl, Ipv4Addr) -> Option<u32> + Send + Sync>;
+/// The IPv4 addresses of an interface (`show interface address`).
+pub type Ip4AddrsFn = Box<dyn Fn(&Ctl, u32) -> Vec<(Ipv4Addr, u8)> + Send + Sync>;
+/// Turns an `ip4-unicast` feature (by its registered name) on or off on an interface.
+pub type Ip4FeatureFn = Box<dyn Fn(&mut Ctl, u32, &str, bool) -> Result<(), String> + Send + Sync>;
 
 /// Adds a device class's own lines to `show hardware-interfaces` (arguments: the interface and
 /// whether verbose output was asked for).
@@ -37,6 +77,11 @@ pub struct Hooks {
     if_delete: Mutex<Vec<IfDeleteHook>>,
     admin: Mutex<Vec<AdminHook>>,
     ip6_egress: OnceLock<Ip6EgressFn>,
+    ip4_cli: OnceLock<Ip4CliFn>,
+    ip4_neighbors: OnceLock<Ip4NeighborsFn>,
+    ip4_egress: OnceLock<Ip4EgressFn>,
+    ip4_addrs: OnceLock<Ip4AddrsFn>,
+    ip4_feature: OnceLock<Ip4FeatureFn>,
     apis: Mutex<Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
@@ -112,6 +157,58 @@ impl Hooks {
 }
 
 impl Hooks {
+    /// Publishes the IPv4 halves of the family-neutral IP commands (the ip4 crate, once).
+    pub fn set_ip4_cli(&self, run: Ip4CliFn, neighbors: Ip4NeighborsFn) {
+        let _ = self.ip4_cli.set(run);
+        let _ = self.ip4_neighbors.set(neighbors);
+    }
+    /// True when an IPv4 stack registered its commands.
+    pub fn has_ip4(&self) -> bool {
+        self.ip4_cli.get().is_some()
+    }
+    /// Runs the IPv4 half of `cmd`; `None` when no IPv4 stack is registered.
+    pub fn ip4_cli(
+        &self,
+        cmd: Ip4Cmd,
+        args: &mut pwire_cli::Args<'_>,
+        cx: &mut crate::CliCtx,
+    ) -> Option<Result<(), pwire_cli::CliError>> {
+        self.ip4_cli.get().map(|f| f(cmd, args, cx))
+    }
+    /// The IPv4 rows of `show ip neighbors` (none without an IPv4 stack).
+    pub fn ip4_neighbors(&self, cx: &crate::CliCtx, sw: Option<u32>) -> Vec<String> {
+        self.ip4_neighbors
+            .get()
+            .map_or_else(Vec::new, |f| f(cx, sw))
+    }
+    /// Publishes the IPv4 egress resolver (the ip4 crate, once).
+    pub fn set_ip4_egress(&self, f: Ip4EgressFn) {
+        let _ = self.ip4_egress.set(f);
+    }
+    /// The egress interface for `dst`, when an IPv4 FIB is present and routes it.
+    pub fn ip4_egress(&self, ctl: &Ctl, dst: Ipv4Addr) -> Option<u32> {
+        self.ip4_egress.get().and_then(|f| f(ctl, dst))
+    }
+    /// Publishes the interfaces' IPv4 addresses (the ip4 crate, once).
+    pub fn set_ip4_addrs(&self, f: Ip4AddrsFn) {
+        let _ = self.ip4_addrs.set(f);
+    }
+    /// The IPv4 addresses of `sw` (none without an IPv4 stack).
+    pub fn ip4_addrs(&self, ctl: &Ctl, sw: u32) -> Vec<(Ipv4Addr, u8)> {
+        self.ip4_addrs.get().map_or_else(Vec::new, |f| f(ctl, sw))
+    }
+    /// Publishes the `ip4-unicast` feature switch (the ip4 crate, once).
+    pub fn set_ip4_feature(&self, f: Ip4FeatureFn) {
+        let _ = self.ip4_feature.set(f);
+    }
+    /// Turns `ip4-unicast` feature `name` on or off on `sw`.
+    pub fn ip4_feature(&self, ctl: &mut Ctl, sw: u32, name: &str, on: bool) -> Result<(), String> {
+        match self.ip4_feature.get() {
+            Some(f) => f(ctl, sw, name, on),
+            None => Err("IPv4 is not supported by pwire".into()),
+        }
+    }
+
     /// Publishes a feature's API handle (start-up).
     pub fn publish_api<T: std::any::Any + Send + Sync>(&self, api: std::sync::Arc<T>) {
         self.apis

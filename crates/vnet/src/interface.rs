@@ -304,6 +304,8 @@ pub struct VnetState {
     pub counters: Vec<ChunkedVec<IfRow>>,
     /// IPv6 protocols whose registered node is active (l2tp turns 115 on with its first tunnel).
     pub ip6_proto_enabled: [bool; 256],
+    /// The same for IPv4 (`Registry::ip4_protocol`).
+    pub ip4_proto_enabled: [bool; 256],
     /// Deleted slots, reused by the next interface (churn does not grow the table).
     pub free_slots: ChunkedVec<u32>,
 }
@@ -315,6 +317,7 @@ impl VnetState {
             by_name: BTreeMap::new(),
             counters: (0..n_threads).map(|_| ChunkedVec::new()).collect(),
             ip6_proto_enabled: [false; 256],
+            ip4_proto_enabled: [false; 256],
             free_slots: ChunkedVec::new(),
         }
     }

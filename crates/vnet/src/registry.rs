@@ -9,7 +9,8 @@ use pwire_config::StartupConfig;
 use pwire_graph::{Barrier, Ctl, Graph, Registry as GraphRegistry};
 use std::sync::Arc;
 
-/// A feature on the `ip6-unicast` arc (runs between ip6-input and ip6-lookup).
+/// A feature on the `ip6-unicast` or `ip4-unicast` arc (runs between ip<n>-input and
+/// ip<n>-lookup).
 #[derive(Debug, Clone)]
 pub struct Feature {
     pub name: &'static str,
@@ -26,6 +27,10 @@ pub struct Statics {
     /// (protocol, node) pairs `ip6-local` dispatches to once enabled.
     pub ip6_protocols: Vec<(u8, &'static str)>,
     pub ip6_unicast_features: Vec<Feature>,
+    /// (protocol, node) pairs `ip4-local` dispatches to once enabled
+    /// (`VnetState::ip4_proto_enabled`).
+    pub ip4_protocols: Vec<(u8, &'static str)>,
+    pub ip4_unicast_features: Vec<Feature>,
 }
 
 impl Statics {
@@ -44,6 +49,13 @@ impl Statics {
             .position(|f| f.name == name)
             .map(|p| 1 << p)
     }
+    /// The bit of `ip4-unicast` feature `name`.
+    pub fn ip4_feature_bit(&self, name: &str) -> Option<u32> {
+        self.ip4_unicast_features
+            .iter()
+            .position(|f| f.name == name)
+            .map(|p| 1 << p)
+    }
 }
 
 /// Registration state passed to every crate's `register()`.
@@ -56,6 +68,8 @@ pub struct Registry {
     ethertypes: Vec<(u16, &'static str)>,
     ip6_protocols: Vec<(u8, &'static str)>,
     features: Vec<Feature>,
+    ip4_protocols: Vec<(u8, &'static str)>,
+    ip4_features: Vec<Feature>,
     main_tasks: Vec<crate::main_task::TaskFn>,
 }
 
@@ -88,6 +102,8 @@ impl Registry {
             ethertypes: Vec::new(),
             ip6_protocols: Vec::new(),
             features: Vec::new(),
+            ip4_protocols: Vec::new(),
+            ip4_features: Vec::new(),
             main_tasks: Vec::new(),
         };
         r.dev_class(DevClass {
@@ -114,6 +130,15 @@ impl Registry {
     }
     pub fn ip6_unicast_feature(&mut self, name: &'static str, node: &'static str) {
         self.features.push(Feature { name, node });
+    }
+    /// `ip4-local` (and `ip4-receive`) hand IPv4 protocol `proto` to `node` once it is enabled
+    /// in `VnetState::ip4_proto_enabled` (l2tp: 115; udp-local: 17).
+    pub fn ip4_protocol(&mut self, proto: u8, node: &'static str) {
+        self.ip4_protocols.push((proto, node));
+    }
+    /// A feature on the `ip4-unicast` arc, switched per interface with `Hooks::ip4_feature`.
+    pub fn ip4_unicast_feature(&mut self, name: &'static str, node: &'static str) {
+        self.ip4_features.push(Feature { name, node });
     }
     pub fn command(&mut self, c: Command<CliCtx>) {
         self.cli.add(c);
@@ -142,7 +167,7 @@ impl Registry {
             if let Some(tx) = c.tx_node {
                 self.graph.add_next("interface-output", tx);
             }
-            for from in ["l2-output", "ip6-rewrite"] {
+            for from in ["l2-output", "ip6-rewrite", "ip4-rewrite"] {
                 if has(&self.graph, from) {
                     self.graph.add_next(from, c.output_node);
                 }
@@ -168,6 +193,18 @@ impl Registry {
         for f in &self.features {
             self.graph.add_next("ip6-input", f.node);
         }
+        for &(_, n) in &self.ip4_protocols {
+            for from in ["ip4-local", "ip4-receive"] {
+                if has(&self.graph, from) {
+                    self.graph.add_next(from, n);
+                }
+            }
+        }
+        for f in &self.ip4_features {
+            if has(&self.graph, "ip4-input") {
+                self.graph.add_next("ip4-input", f.node);
+            }
+        }
         let graph = Arc::new(Graph::build(self.graph)?);
         let statics = Statics {
             graph: graph.clone(),
@@ -175,6 +212,8 @@ impl Registry {
             ethertypes: self.ethertypes,
             ip6_protocols: self.ip6_protocols,
             ip6_unicast_features: self.features,
+            ip4_protocols: self.ip4_protocols,
+            ip4_unicast_features: self.ip4_features,
         };
         let vnet = self.vnet;
         vnet.statics.set(statics).map_err(|_| "graph built twice")?;

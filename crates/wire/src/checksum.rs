@@ -86,6 +86,16 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
     Sum::ZERO.add_bytes(data).checksum()
 }
 
+/// The checksum `hc` after one 16-bit word it covers changed from `old` to `new`, without
+/// summing the data again: RFC 1624 eqn. 3, `HC' = ~(~HC + ~m + m')`, which (unlike RFC 1141's
+/// shortcut) never turns a valid checksum into 0xffff where 0x0000 is meant.
+#[inline(always)]
+pub const fn update_u16(hc: u16, old: u16, new: u16) -> u16 {
+    let s = (!hc) as u32 + (!old) as u32 + new as u32;
+    let s = (s & 0xffff) + (s >> 16);
+    !((s & 0xffff) + (s >> 16)) as u16
+}
+
 /// Sum of the IPv6 pseudo-header (RFC 8200 §8.1): addresses, upper-layer length, next header.
 pub fn ip6_pseudo_sum(src: Ipv6Addr, dst: Ipv6Addr, upper_len: u32, next_header: u8) -> Sum {
     Sum::ZERO
@@ -502,8 +512,38 @@ mod test {
         assert_eq!(verify_l4_checksum(&zero_udp6), Ok(false));
     }
 
+    fn be_bytes(w: &[u16]) -> std::vec::Vec<u8> {
+        w.iter().flat_map(|x| x.to_be_bytes()).collect()
+    }
+
+    #[test]
+    fn incremental_update_folds_twice_when_it_must() {
+        // hc = 0 (the data sum is 0xffff), a 0 word becomes 1: ~hc + ~old + new = 0x1ffff,
+        // whose first fold carries again.
+        let words = [0xffffu16, 0];
+        let hc = internet_checksum(&be_bytes(&words));
+        assert_eq!(hc, 0);
+        assert_eq!(
+            update_u16(hc, 0, 1),
+            internet_checksum(&be_bytes(&[0xffff, 1]))
+        );
+        assert_eq!(update_u16(hc, 0, 1), 0xfffe);
+    }
+
     proptest! {
         #![proptest_config(crate::proptest_config())]
+        #[test]
+        fn incremental_update_equals_recompute(
+            mut words in proptest::collection::vec(any::<u16>(), 1..32),
+            k in any::<usize>(),
+            new in any::<u16>(),
+        ) {
+            let hc = internet_checksum(&be_bytes(&words));
+            let k = k % words.len();
+            let old = core::mem::replace(&mut words[k], new);
+            prop_assert_eq!(update_u16(hc, old, new), internet_checksum(&be_bytes(&words)));
+        }
+
         #[test]
         fn sum_matches_reference(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             prop_assert_eq!(Sum::ZERO.add_bytes(&data).fold(), reference_sum(&data));

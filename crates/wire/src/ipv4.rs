@@ -1,12 +1,25 @@
-//! IPv4 header: just enough to build inner test frames and to fix their checksums.
+//! IPv4 (RFC 791): the header, the checks `ip4-input` makes ([`check`]), the incremental
+//! checksum update `ip4-rewrite` makes when it decrements the TTL (RFC 1624), and the address
+//! classes the forwarding path treats apart.
 
 use core::net::Ipv4Addr;
 
 use zerocopy::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use crate::checksum::ipv4_header_checksum;
+use crate::checksum::{ipv4_header_checksum, update_u16};
 use crate::header;
+
+/// ICMP (RFC 792).
+pub const PROTO_ICMP: u8 = 1;
+/// The Don't Fragment flag in [`Ip4Hdr::flags_frag`].
+pub const FLAG_DF: u16 = 0x4000;
+/// The More Fragments flag in [`Ip4Hdr::flags_frag`].
+pub const FLAG_MF: u16 = 0x2000;
+/// The fragment offset bits of [`Ip4Hdr::flags_frag`] (in 8-byte units).
+pub const FRAG_OFFSET_MASK: u16 = 0x1fff;
+/// Longest header: IHL 15.
+pub const MAX_HEADER_LEN: usize = 60;
 
 /// IPv4 header without options (IHL 5). Options, when IHL > 5, follow it.
 ///
@@ -128,6 +141,102 @@ impl Ip4Hdr {
     pub fn checksum_ok(&self) -> bool {
         ipv4_header_checksum(self.as_bytes()) == 0
     }
+
+    /// Decrements the TTL and updates the checksum incrementally (RFC 1624 eqn. 3, on the
+    /// 16-bit word that holds TTL and protocol), options or not. The caller checks the TTL is
+    /// at least 1 first; 0 wraps to 255, as the arithmetic does.
+    #[inline(always)]
+    pub fn decrement_ttl(&mut self) {
+        let old = u16::from_be_bytes([self.ttl, self.protocol]);
+        self.ttl = self.ttl.wrapping_sub(1);
+        let new = u16::from_be_bytes([self.ttl, self.protocol]);
+        self.checksum.set(update_u16(self.checksum.get(), old, new));
+    }
+}
+
+/// Why [`check`] refused a packet; each maps to one of `ip4-input`'s counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Invalid {
+    /// Fewer than 20 bytes, or a total length below 20 ("ip4 length < 20 bytes").
+    TooShort,
+    /// Version nibble is not 4 ("ip4 version != 4").
+    Version,
+    /// IHL below 5 ("ip4 IHL < 5").
+    IhlTooShort,
+    /// The header (IHL) or the total length reaches past the bytes, or the total length is
+    /// shorter than the header ("ip4 length > l2 length").
+    BadLength,
+    /// The header checksum (options included) is wrong ("bad ip4 checksum").
+    Checksum,
+}
+
+/// A packet [`check`] accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checked {
+    /// Header length in bytes (IHL × 4, at least 20): the payload starts there.
+    pub header_len: usize,
+    /// The total length field: bytes after it are link-layer padding.
+    pub total_len: usize,
+}
+
+/// The checks `ip4-input` makes, in VPP's order: at least 20 bytes, version 4, IHL ≥ 5, the
+/// header within the bytes, the header checksum, total length ≥ the header length and within
+/// the bytes. Options are not interpreted (they are skipped by `header_len`).
+#[inline]
+pub fn check(bytes: &[u8]) -> Result<Checked, Invalid> {
+    let Some(h) = bytes.first_chunk::<20>() else {
+        return Err(Invalid::TooShort);
+    };
+    if h[0] >> 4 != 4 {
+        return Err(Invalid::Version);
+    }
+    let header_len = usize::from(h[0] & 0x0f) * 4;
+    if header_len < 20 {
+        return Err(Invalid::IhlTooShort);
+    }
+    let Some(header) = bytes.get(..header_len) else {
+        return Err(Invalid::BadLength);
+    };
+    if ipv4_header_checksum(header) != 0 {
+        return Err(Invalid::Checksum);
+    }
+    let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    if total_len < 20 {
+        return Err(Invalid::TooShort);
+    }
+    if total_len < header_len || total_len > bytes.len() {
+        return Err(Invalid::BadLength);
+    }
+    Ok(Checked {
+        header_len,
+        total_len,
+    })
+}
+
+/// 224.0.0.0/4.
+#[inline(always)]
+pub const fn is_multicast(a: u32) -> bool {
+    a >> 28 == 0xe
+}
+
+/// Addresses an ICMP error is never sent to, nor an ARP entry made for (RFC 1122 §3.2.2,
+/// RFC 1812 §4.3.2.7): 0.0.0.0/8, 127.0.0.0/8, multicast, 240.0.0.0/4 and broadcast.
+#[inline]
+pub const fn is_special_source(a: u32) -> bool {
+    let first = a >> 24;
+    first == 0 || first == 127 || a >> 28 >= 0xe
+}
+
+/// The netmask of a prefix length (`len` 0..=32).
+#[inline(always)]
+pub const fn mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else if len >= 32 {
+        u32::MAX
+    } else {
+        u32::MAX << (32 - len as u32)
+    }
 }
 
 #[cfg(test)]
@@ -196,8 +305,144 @@ mod test {
         assert!(h.checksum_ok());
     }
 
+    #[test]
+    fn ttl_decrement_updates_the_checksum_incrementally() {
+        for ttl in 1..=255u8 {
+            let mut h = *Ip4Hdr::parse(&HDR).unwrap().0;
+            h.ttl = ttl;
+            h.fill_checksum();
+            h.decrement_ttl();
+            assert_eq!(h.ttl, ttl - 1);
+            assert!(h.checksum_ok(), "ttl {ttl}");
+            let mut full = h;
+            full.fill_checksum();
+            assert_eq!(h.checksum, full.checksum, "ttl {ttl}: same as a recompute");
+        }
+        // Every checksum value the update can meet (the ident word sweeps them): the result
+        // always equals a recompute, 0x0000 and 0xffff included (RFC 1624 §4, where RFC 1141's
+        // shortcut gives 0xffff for 0x0000).
+        let mut h = *Ip4Hdr::parse(&HDR).unwrap().0;
+        let step = if cfg!(miri) { 4099 } else { 1 };
+        for ident in (0..=u16::MAX).step_by(step) {
+            h.ident.set(ident);
+            h.ttl = 64;
+            h.fill_checksum();
+            let mut d = h;
+            d.decrement_ttl();
+            let mut full = d;
+            full.fill_checksum();
+            assert_eq!(d.checksum, full.checksum, "ident {ident:#x}");
+        }
+    }
+
+    #[test]
+    fn check_names_each_fault() {
+        let mut p = HDR.to_vec();
+        p.resize(128, 0x5a);
+        assert_eq!(
+            check(&p),
+            Ok(Checked {
+                header_len: 20,
+                total_len: 128
+            })
+        );
+        p.push(0);
+        assert_eq!(
+            check(&p).map(|c| c.total_len),
+            Ok(128),
+            "padding is allowed"
+        );
+        assert_eq!(check(&p[..19]), Err(Invalid::TooShort));
+        assert_eq!(check(&p[..127]), Err(Invalid::BadLength));
+        // `p` changed by `f`, its header checksum made right again where it can be.
+        let with = |f: &dyn Fn(&mut [u8])| {
+            let mut q = p.clone();
+            f(&mut q);
+            let n = usize::from(q[0] & 15) * 4;
+            if n >= 20 {
+                q[10..12].fill(0);
+                let c = ipv4_header_checksum(&q[..n]);
+                q[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            check(&q)
+        };
+        assert_eq!(with(&|q| q[0] = 0x65), Err(Invalid::Version));
+        assert_eq!(with(&|q| q[0] = 0x44), Err(Invalid::IhlTooShort));
+        assert_eq!(
+            with(&|q| q[2..4].copy_from_slice(&19u16.to_be_bytes())),
+            Err(Invalid::TooShort)
+        );
+        assert_eq!(
+            with(&|q| {
+                q[0] = 0x46;
+                q[2..4].copy_from_slice(&22u16.to_be_bytes());
+            }),
+            Err(Invalid::BadLength),
+            "total length shorter than the header with options"
+        );
+        assert_eq!(
+            with(&|q| q[0] = 0x4f),
+            Ok(Checked {
+                header_len: 60,
+                total_len: 128
+            }),
+            "options are skipped"
+        );
+        let mut bad = p.clone();
+        bad[8] ^= 1;
+        assert_eq!(check(&bad), Err(Invalid::Checksum));
+        assert_eq!(
+            check(&[0x4f; 21]),
+            Err(Invalid::BadLength),
+            "IHL past the bytes"
+        );
+    }
+
+    #[test]
+    fn address_classes() {
+        let a = |s: &str| u32::from(s.parse::<Ipv4Addr>().unwrap());
+        assert!(is_multicast(a("224.0.0.1")) && is_multicast(a("239.255.255.255")));
+        assert!(!is_multicast(a("240.0.0.1")) && !is_multicast(a("223.255.255.255")));
+        for x in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "224.0.0.5",
+            "255.255.255.255",
+        ] {
+            assert!(is_special_source(a(x)), "{x}");
+        }
+        for x in ["10.0.0.1", "192.0.2.1", "223.1.1.1", "1.1.1.1"] {
+            assert!(!is_special_source(a(x)), "{x}");
+        }
+        assert_eq!(
+            (mask(0), mask(8), mask(24), mask(32)),
+            (0, 0xff00_0000, 0xffff_ff00, !0)
+        );
+    }
+
     proptest! {
         #![proptest_config(crate::proptest_config())]
+        #[test]
+        fn check_never_reads_past_and_agrees_with_the_header(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            if let Ok(c) = check(&bytes) {
+                prop_assert!(c.header_len >= 20 && c.header_len <= c.total_len && c.total_len <= bytes.len());
+                let (h, _) = Ip4Hdr::parse(&bytes).unwrap();
+                prop_assert_eq!(h.header_len(), c.header_len);
+                prop_assert_eq!(ipv4_header_checksum(&bytes[..c.header_len]), 0);
+            }
+        }
+
+        #[test]
+        fn decrement_matches_recompute(src: [u8; 4], dst: [u8; 4], proto: u8, len in 0u16..65000, ttl in 1u8.., ident: u16, tos: u8) {
+            let mut h = Ip4Hdr::new(src.into(), dst.into(), proto, len, ttl);
+            h.ident.set(ident);
+            h.tos = tos;
+            h.fill_checksum();
+            h.decrement_ttl();
+            prop_assert!(h.checksum_ok());
+        }
+
         #[test]
         fn round_trip(src: [u8; 4], dst: [u8; 4], proto: u8, len in 0u16..65000, ttl: u8) {
             let h = Ip4Hdr::new(src.into(), dst.into(), proto, len, ttl);

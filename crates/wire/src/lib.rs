@@ -1,5 +1,7 @@
 //! pwire-wire: packet headers as zero-copy views over packet bytes.
 //!
+//! Headers: Ethernet (+802.1Q), ARP, IPv4, ICMPv4, IPv6, ICMPv6/ND, UDP, TCP, L2TPv3.
+//!
 //! Every fixed header is a `#[repr(C)]` struct of zerocopy network-endian fields (alignment 1, so
 //! it overlays the bytes at any offset). `Hdr::parse(bytes)` is the one length check and returns
 //! the header together with the bytes after it; from then on every field read and write is
@@ -19,8 +21,10 @@ extern crate std;
 
 use core::fmt;
 
+pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmpv4;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
@@ -31,7 +35,9 @@ pub mod udp;
 #[cfg(test)]
 mod testdata;
 
+pub use arp::{ArpHdr, ArpRepr};
 pub use ethernet::{Dot1qTag, EthHdr, Mac};
+pub use icmpv4::Icmp4Hdr;
 pub use icmpv6::Icmp6Hdr;
 pub use ipv4::Ip4Hdr;
 pub use ipv6::{Ip6Hdr, Ipv6Repr};

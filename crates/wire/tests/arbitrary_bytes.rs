@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use pwire_wire::icmpv6::{nd_options, NdRepr};
 use pwire_wire::l2tpv3::{self, L2tpLayout};
-use pwire_wire::{EthHdr, Icmp6Hdr, Ip4Hdr, Ip6Hdr, Ipv6Repr, TcpHdr, UdpHdr};
+use pwire_wire::{ArpRepr, EthHdr, Icmp4Hdr, Icmp6Hdr, Ip4Hdr, Ip6Hdr, Ipv6Repr, TcpHdr, UdpHdr};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
@@ -49,6 +49,23 @@ proptest! {
         prop_assert!(nd_options(bytes).count() <= bytes.len() / 8 + 1);
         if let Ok((h, _)) = Ip4Hdr::parse(bytes) {
             let _ = (h.header_len(), h.frag_offset(), h.checksum_ok());
+        }
+        // ip4-input's checks: what passes lies within the bytes and has a valid checksum.
+        if let Ok(c) = pwire_wire::ipv4::check(bytes) {
+            prop_assert!(20 <= c.header_len && c.header_len <= c.total_len && c.total_len <= bytes.len());
+            prop_assert_eq!(pwire_wire::checksum::internet_checksum(&bytes[..c.header_len]), 0);
+        }
+        // ARP: what decodes re-emits to the same 28 bytes.
+        if let Ok(r) = ArpRepr::parse(bytes) {
+            let mut out = [0u8; 28];
+            prop_assert_eq!(r.emit(&mut out), Ok(28));
+            prop_assert_eq!(&out[..], &bytes[..28]);
+        }
+        // ICMPv4: a filled checksum verifies.
+        if Icmp4Hdr::parse(bytes).is_ok() {
+            let mut m = bytes.to_vec();
+            prop_assert!(pwire_wire::icmpv4::fill_checksum(&mut m).is_ok());
+            prop_assert!(pwire_wire::icmpv4::checksum_ok(&m));
         }
         let _ = UdpHdr::parse(bytes);
         let _ = TcpHdr::parse(bytes);

@@ -126,6 +126,9 @@ fn show_interface(a: &mut Args<'_>, cx: &mut CliCtx) -> Result<(), CliError> {
                 }
                 L2Mode::L3 => {}
             }
+            for (addr, len) in cx.vnet.hooks.ip4_addrs(&cx.ctl, i.sw_if_index) {
+                let _ = writeln!(out, "  L3 {addr}/{len}");
+            }
             for (addr, len) in &i.ip6_addrs {
                 let _ = writeln!(out, "  L3 {addr}/{len}");
             }

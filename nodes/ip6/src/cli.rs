@@ -14,12 +14,18 @@
 //! - `set ip neighbor-config ip6 limit <n>` and `show ip neighbor-config`: the neighbour cap
 //!   (VPP's default 50000); CLI adds over it fail, learned ones are counted on `ip6-icmp-input`.
 //! - `show ip6 interface [<if>]`.
+//!
+//! The commands VPP shares between the families keep their paths here; an IPv4 argument hands
+//! the whole command to the ip4 crate through `pwire_vnet::hooks::Hooks::ip4_cli` (and `show ip
+//! neighbors` lists its rows first, under one header; `show ip neighbor-config` its block).
+//! Without an IPv4 stack registered, IPv4 arguments get "IPv4 is not supported by pwire".
 
 use crate::fib::mask;
 use crate::state::{link_local_from_mac, Fwd, Ip6State, Path};
 use crate::Ip6Main;
 use pwire_cli::{Args, CliError};
 use pwire_vnet::builtin_cli::center;
+use pwire_vnet::hooks::Ip4Cmd;
 use pwire_vnet::registry::cmd;
 use pwire_vnet::{CliCtx, Interface, Registry, VnetState};
 use std::fmt::Write as _;
@@ -59,7 +65,9 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
     r.command(cmd(
         "ip route",
         "ip route [add|del] <prefix> via <next-hop-addr> [<interface>] | via <interface>",
-        false,
+        // mp-safe as in VPP: the handlers park the workers at their first write, after what
+        // need not (parsing; the IPv4 tables grow beside the live ones).
+        true,
         move |a, cx| route(a, cx, &c),
     ));
     let c = m.clone();
@@ -99,11 +107,13 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
         "show ip6 neighbor",
     ] {
         let c = m.clone();
+        // `show ip` lists both families (IPv4 first, as VPP's pool order usually has them).
+        let both = !path.starts_with("show ip6");
         r.command(cmd(
             path,
             "show ip neighbors [interface]",
             true,
-            move |a, cx| show_neighbors(a, cx, &c),
+            move |a, cx| show_neighbors(a, cx, &c, both),
         ));
     }
     let c = m.clone();
@@ -127,6 +137,25 @@ pub(crate) fn if_addrs(cx: &CliCtx, sw: u32) -> Vec<(Ipv6Addr, u8)> {
 
 fn err(s: impl Into<String>) -> CliError {
     CliError::msg(s)
+}
+
+/// True if a word left in `a` is an IPv4 address or prefix (the cursor does not move).
+fn has_ip4_word(a: &Args<'_>) -> bool {
+    let mut c = a.clone();
+    std::iter::from_fn(|| c.next_word()).any(|w| {
+        w.split('/')
+            .next()
+            .is_some_and(|x| x.parse::<Ipv4Addr>().is_ok())
+    })
+}
+
+/// Hands the command to the IPv4 stack when an argument is IPv4 and one is registered.
+fn ip4(what: Ip4Cmd, a: &mut Args<'_>, cx: &mut CliCtx) -> Option<Result<(), CliError>> {
+    if !has_ip4_word(a) {
+        return None;
+    }
+    let vnet = cx.vnet.clone();
+    vnet.hooks.ip4_cli(what, a, cx)
 }
 
 /// The link-local address IPv6 gets on `i`: EUI-64 from its MAC, or (no MAC) from its index.
@@ -159,12 +188,22 @@ fn parse_prefix(a: &mut Args<'_>) -> Result<(Ipv6Addr, u8), CliError> {
 }
 
 fn set_address(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+    if let Some(r) = ip4(Ip4Cmd::SetAddress, a, cx) {
+        return r;
+    }
+    let whole = a.clone();
     let mut del = a.keyword("del");
     let sw = cx.vnet.parse_if(&cx.ctl, a)?;
     if del && a.keyword("all") {
         a.expect_end()?;
         for (x, l) in if_addrs(cx, sw) {
             del_address(cx, m, sw, x, l)?;
+        }
+        // Both families' addresses go.
+        let vnet = cx.vnet.clone();
+        let mut v4 = whole;
+        if let Some(r) = vnet.hooks.ip4_cli(Ip4Cmd::SetAddress, &mut v4, cx) {
+            r?;
         }
         return Ok(());
     }
@@ -304,6 +343,9 @@ fn enable(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main, on: bool) -> Result<()
 }
 
 fn route(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+    if let Some(r) = ip4(Ip4Cmd::Route, a, cx) {
+        return r;
+    }
     let del = if a.keyword("del") {
         true
     } else {
@@ -508,6 +550,9 @@ fn show_fib(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliErr
 }
 
 fn set_neighbor(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+    if let Some(r) = ip4(Ip4Cmd::SetNeighbor, a, cx) {
+        return r;
+    }
     let del = a.keyword("del");
     let sw = cx.vnet.parse_if(&cx.ctl, a)?;
     let ip = match a.peek() {
@@ -567,6 +612,12 @@ fn set_neighbor(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), Cl
 /// `set ip neighbor-config ip6 limit <n>` (VPP's ip_neighbor.c; pwire has `limit` only: no
 /// aging, no recycling, as VPP's defaults).
 fn set_neighbor_config(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+    if a.peek() == Some("ip4") {
+        let vnet = cx.vnet.clone();
+        if let Some(r) = vnet.hooks.ip4_cli(Ip4Cmd::NeighborConfig, a, cx) {
+            return r;
+        }
+    }
     match a.next_word() {
         Some("ip6") => {}
         Some(w @ "ip4") => return Err(err(format!("IPv4 is not supported by pwire `{w}'"))),
@@ -589,6 +640,10 @@ fn set_neighbor_config(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result
 
 fn show_neighbor_config(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
     a.expect_end()?;
+    let vnet = cx.vnet.clone();
+    if let Some(r) = vnet.hooks.ip4_cli(Ip4Cmd::ShowNeighborConfig, a, cx) {
+        r?;
+    }
     let st = m.state.get(&cx.ctl);
     a.output(&format!(
         "ip6:\n  limit:{}, age:0, recycle:0\n",
@@ -604,13 +659,23 @@ fn fmt_mac(m: &[u8; 6]) -> String {
     )
 }
 
-fn show_neighbors(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), CliError> {
+fn show_neighbors(
+    a: &mut Args<'_>,
+    cx: &mut CliCtx,
+    m: &Ip6Main,
+    both: bool,
+) -> Result<(), CliError> {
     let only = if a.is_empty() {
         None
     } else {
         Some(cx.vnet.parse_if(&cx.ctl, a)?)
     };
     a.expect_end()?;
+    let v4 = if both {
+        cx.vnet.hooks.ip4_neighbors(cx, only)
+    } else {
+        Vec::new()
+    };
     let st = m.state.get(&cx.ctl);
     let vs = cx.vnet.state.get(&cx.ctl);
     let rows: Vec<_> = st
@@ -618,7 +683,7 @@ fn show_neighbors(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), 
         .iter()
         .filter(|(k, _)| only.is_none_or(|s| s == k.0))
         .collect();
-    if rows.is_empty() {
+    if rows.is_empty() && v4.is_empty() {
         return Ok(());
     }
     let mut out = format!(
@@ -629,6 +694,10 @@ fn show_neighbors(a: &mut Args<'_>, cx: &mut CliCtx, m: &Ip6Main) -> Result<(), 
         center("Ethernet", 20),
         center("Interface", 24)
     );
+    for r in v4 {
+        out.push_str(&r);
+        out.push('\n');
+    }
     for ((sw, ip), n) in rows {
         let mut fl = String::from(if n.is_static { "S" } else { "D" });
         if n.no_fib {

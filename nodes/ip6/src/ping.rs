@@ -1,4 +1,5 @@
-//! `ping` (VPP's ping plugin, IPv6 only).
+//! `ping` (VPP's ping plugin). IPv6 here; an IPv4 destination (or `ipv4`) is handed to the
+//! ip4 crate through `pwire_vnet::hooks`.
 //!
 //! `ping [ipv6] <addr> [source <if>] [size <n>] [interval <s>] [repeat <n>] [table-id 0] [verbose]`
 //!
@@ -124,7 +125,7 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
     let m = m.clone();
     r.command(cmd(
         "ping",
-        "ping {<ip6-addr> | ipv6 <ip6-addr>} [source <interface>] [size <pktsize:60>] [interval <sec:1>] [repeat <cnt:5>] [table-id <id:0>] [verbose]",
+        "ping {<ip-addr> | ipv4 <ip4-addr> | ipv6 <ip6-addr>} [source <interface>] [size <pktsize:60>] [interval <sec:1>] [repeat <cnt:5>] [table-id <id:0>] [verbose]",
         true,
         move |a, cx| ping(a, cx, &m),
     ));
@@ -133,6 +134,13 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
 const USAGE: &str = "Usage: ping <addr> [source <intf>] [size <datasz>] [repeat <count>] [verbose]";
 
 fn ping(a: &mut Args<'_>, cx: &mut CliCtx, m: &Arc<Ip6Main>) -> Result<(), CliError> {
+    // `ping <a.b.c.d>` and `ping ipv4 ...` belong to the IPv4 stack, when there is one.
+    if a.peek() == Some("ipv4") || a.peek().is_some_and(|w| w.parse::<Ipv4Addr>().is_ok()) {
+        let vnet = cx.vnet.clone();
+        if let Some(r) = vnet.hooks.ip4_cli(pwire_vnet::hooks::Ip4Cmd::Ping, a, cx) {
+            return r;
+        }
+    }
     let explicit_v6 = a.keyword("ipv6");
     let dst = match a.peek() {
         Some(w) if w.parse::<Ipv6Addr>().is_ok() => a.ipv6("address")?,

@@ -1,0 +1,26 @@
+//! 2 MiB pages under the big dataplane arrays (second-level plies, per-entry forwarding and
+//! counters). A lookup over a full table touches a few random lines in each; with 4 KiB pages
+//! each of those is also a TLB miss once a frame's lookups span more pages than the TLB holds
+//! (1024 destinations over 1M routes: thousands of pages), with 2 MiB pages the arrays take a
+//! few dozen entries. Transparent hugepages in `madvise` mode (Debian's default) back a range
+//! with them only when asked; `state` asks once the FIB is big (`HUGE_FROM` entries), so a
+//! pwire with a few routes keeps 4 KiB pages and a small footprint.
+
+/// 2 MiB.
+const HUGE: usize = 2 << 20;
+
+/// Asks the kernel for transparent huge pages under the 2 MiB-aligned part of `v`'s reserved
+/// capacity (a no-op below 2 MiB, or where THP is off: only a hint).
+pub(crate) fn advise<T>(v: &Vec<T>) {
+    let start = v.as_ptr() as usize;
+    let end = start + v.capacity() * std::mem::size_of::<T>();
+    let (a, b) = (start.next_multiple_of(HUGE), end & !(HUGE - 1));
+    if b > a {
+        // SAFETY: [a, b) is page aligned and lies inside `v`'s allocation (its reserved
+        // capacity), which is mapped. MADV_HUGEPAGE changes only how the range is backed, never
+        // its contents, and a failure (THP unavailable) leaves it on 4 KiB pages.
+        unsafe {
+            libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_HUGEPAGE);
+        }
+    }
+}
