@@ -261,6 +261,13 @@ pub struct IfL2 {
     pub life: u8,
     /// ISN bumps since the last sweep (see the module doc).
     bumps: u8,
+    /// An entry (learned or provisioned) may carry this ISN: the port is or was a BD member, or
+    /// got a provisioned entry, since the last bump. Without, a bump would invalidate nothing
+    /// and is skipped, so an index reused by tunnel after tunnel (never bridged) never nears
+    /// the 8-bit wrap that forces a whole-table sweep under the barrier.
+    used: bool,
+    /// A provisioned (static/BVI) entry may carry this life number.
+    provisioned: bool,
     /// The BD the port is a member of (0: none) and its place in the BD's member list.
     bd: u16,
     pos: u32,
@@ -542,6 +549,13 @@ impl L2State {
     /// Bumps `sw`'s ISN, and its life number with `dies`: the entries learned on it (and with
     /// `dies` those provisioned for it) become stale. The caller sets `stale` if it matters.
     fn bump_if(&mut self, sw: u32, dies: bool) {
+        let (used, provisioned) = self
+            .ifs
+            .get(sw as usize)
+            .map_or((false, false), |r| (r.used, r.provisioned));
+        if !(used || dies && provisioned) {
+            return;
+        }
         if self
             .ifs
             .get(sw as usize)
@@ -555,6 +569,11 @@ impl L2State {
             r.life = r.life.wrapping_add(1);
         }
         r.bumps += 1;
+        if dies {
+            r.provisioned = false;
+        }
+        // A member may learn again at once; provisioned entries outlive an ISN bump.
+        r.used = r.bd != 0 || r.provisioned;
         if r.bumps == 1 {
             self.dirty_ifs.push(sw);
         }
@@ -590,6 +609,7 @@ impl L2State {
             bvi,
         };
         self.bump_if(sw, false);
+        self.if_mut(sw).used = true;
         let b = &mut self.bds[idx as usize];
         let mut pos = b.members.len();
         b.members.push(m);
@@ -762,6 +782,9 @@ impl L2State {
 
     /// Adds or overwrites a provisioned entry (never aged; moved by learning unless static).
     pub fn add_entry(&mut self, k: u64, sw: u32, fl: u8) {
+        let r = self.if_mut(sw);
+        r.used = true;
+        r.provisioned = true;
         let sn = self.sn(key_bd(k), sw);
         let life = self.life(sw);
         self.touched += 1;
@@ -1158,6 +1181,35 @@ mod tests {
         let big = change_costs(100_000);
         assert_eq!(small, big, "slots visited per change, 1k vs 100k MACs");
         assert!(big.iter().all(|&c| c <= 4), "{big:?}");
+    }
+
+    #[test]
+    fn reusing_an_unbridged_index_never_forces_a_whole_table_sweep() {
+        // Tunnel after tunnel created and deleted on one reused index, never bridged, with a
+        // big FIB elsewhere: no bump is needed (no entry can carry the index's numbers), so the
+        // 8-bit wrap guard's whole-table sweep never runs under the barrier.
+        let mut st = L2State::new(1, 1024);
+        let bd = st.bd_add(1).unwrap();
+        st.join(bd, 1, 0, false, [0; 6]);
+        learn_many(&mut st, bd, 1, 0, 5000);
+        let before = st.touched;
+        for _ in 0..600 {
+            st.forget_interface(7);
+        }
+        assert!(
+            st.touched - before < 100,
+            "{} slots visited",
+            st.touched - before
+        );
+        // A provisioned entry on it must still die with the interface.
+        st.add_entry(key(&[2, 0, 0, 0, 0, 0xee], bd), 7, 0);
+        assert_eq!(shown(&st).len(), 5001);
+        st.forget_interface(7);
+        assert_eq!(
+            shown(&st).len(),
+            5000,
+            "the static entry died with its interface"
+        );
     }
 
     #[test]
