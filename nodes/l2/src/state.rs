@@ -262,9 +262,9 @@ pub struct IfL2 {
     /// ISN bumps since the last sweep (see the module doc).
     bumps: u8,
     /// An entry (learned or provisioned) may carry this ISN: the port is or was a BD member, or
-    /// got a provisioned entry, since the last bump. Without, a bump would invalidate nothing
-    /// and is skipped, so an index reused by tunnel after tunnel (never bridged) never nears
-    /// the 8-bit wrap that forces a whole-table sweep under the barrier.
+    /// got a provisioned entry, since the last bump. Without, deleting the interface would
+    /// invalidate nothing and bumps nothing, so an index reused by tunnel after tunnel (never
+    /// bridged) never nears the 8-bit wrap that forces a whole-table sweep under the barrier.
     used: bool,
     /// A provisioned (static/BVI) entry may carry this life number.
     provisioned: bool,
@@ -553,7 +553,9 @@ impl L2State {
             .ifs
             .get(sw as usize)
             .map_or((false, false), |r| (r.used, r.provisioned));
-        if !(used || dies && provisioned) {
+        // Only a deletion is skipped: joins and flushes bump as VPP's do (the numbers show in
+        // `show bridge-domain` and `show l2fib`).
+        if dies && !used && !provisioned {
             return;
         }
         if self
@@ -782,9 +784,12 @@ impl L2State {
 
     /// Adds or overwrites a provisioned entry (never aged; moved by learning unless static).
     pub fn add_entry(&mut self, k: u64, sw: u32, fl: u8) {
-        let r = self.if_mut(sw);
-        r.used = true;
-        r.provisioned = true;
+        // A filter entry's `sw` names no interface (`!0`): nothing to delete, nothing to mark.
+        if sw != u32::MAX {
+            let r = self.if_mut(sw);
+            r.used = true;
+            r.provisioned = true;
+        }
         let sn = self.sn(key_bd(k), sw);
         let life = self.life(sw);
         self.touched += 1;
