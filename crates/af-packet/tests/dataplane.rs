@@ -962,30 +962,36 @@ fn kernel_traffic(real_l2: bool) {
         std::thread::scope(|s| {
             let server = s.spawn(|| {
                 hb.run(|| {
-                    let u = UdpSocket::bind("198.18.0.2:9999").unwrap();
-                    u.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let l = TcpListener::bind("198.18.0.2:7777").unwrap();
+                    // Generous timeouts: on a loaded 2-core CI machine 16 of these tests share
+                    // the cores, and a TCP retransmission backoff can pause the stream for seconds.
+                    let u = UdpSocket::bind("198.18.0.2:9999").expect("server: udp bind");
+                    u.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+                    let l = TcpListener::bind("198.18.0.2:7777").expect("server: tcp bind");
                     let mut b = [0u8; 2048];
-                    let (n, from) = u.recv_from(&mut b).unwrap();
+                    let (n, from) = u.recv_from(&mut b).expect("server: no UDP datagram");
                     let udp_ok =
                         n == 333 && b[..n].iter().enumerate().all(|(i, &x)| x == (i * 7) as u8);
                     eprintln!("udp: {n} bytes from {from}");
-                    let (mut c, _) = l.accept().unwrap();
-                    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    let (mut c, _) = l.accept().expect("server: accept");
+                    c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
                     let mut got = Vec::with_capacity(LEN);
-                    c.read_to_end(&mut got).unwrap();
+                    c.read_to_end(&mut got)
+                        .unwrap_or_else(|e| panic!("server: read after {} bytes: {e}", got.len()));
                     (udp_ok, got)
                 })
             });
             let client = s.spawn(|| {
                 ha.run(|| {
-                    let u = UdpSocket::bind("198.18.0.1:0").unwrap();
+                    let u = UdpSocket::bind("198.18.0.1:0").expect("client: udp bind");
                     let payload: Vec<u8> = (0..333usize).map(|i| (i * 7) as u8).collect();
                     // ARP for B crosses pwire first; resend until the server has it (UDP).
                     let addr = "198.18.0.2:7777".parse().unwrap();
-                    let deadline = Instant::now() + Duration::from_secs(10);
+                    let deadline = Instant::now() + Duration::from_secs(30);
                     let mut c = loop {
-                        u.send_to(&payload, "198.18.0.2:9999").unwrap();
+                        // A failed ARP makes the next send report EHOSTUNREACH: keep trying.
+                        if let Err(e) = u.send_to(&payload, "198.18.0.2:9999") {
+                            eprintln!("client: udp send: {e}");
+                        }
                         match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
                             Ok(c) => break c,
                             Err(e) => {
@@ -996,14 +1002,15 @@ fn kernel_traffic(real_l2: bool) {
                     };
                     let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
                     let t0 = Instant::now();
-                    c.write_all(&data).unwrap();
-                    c.shutdown(std::net::Shutdown::Write).unwrap();
+                    c.write_all(&data).expect("client: write");
+                    c.shutdown(std::net::Shutdown::Write)
+                        .expect("client: shutdown");
                     let mut rest = Vec::new();
                     let _ = c.read_to_end(&mut rest);
                     t0.elapsed()
                 })
             });
-            let ok = h.dp.run_until(Duration::from_secs(60), |_| {
+            let ok = h.dp.run_until(Duration::from_secs(90), |_| {
                 server.is_finished() && client.is_finished() || done.load(Ordering::Relaxed)
             });
             assert!(ok, "transfer did not finish");
