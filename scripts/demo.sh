@@ -12,13 +12,19 @@
 # `demo.sh --dpdk`: the same demo with pwire built with `--features dpdk` and its ports DPDK
 # net_af_packet vdevs on the same veths (net_af_packet0 host side, net_af_packet1 uplink;
 # EAL with --no-huge). Installs Debian's DPDK if missing.
+# `demo.sh --ipv4`: the tunnel over an IPv4 underlay (192.0.2.1 ==L2TPv3/IPv4== 192.0.2.2).
+# `demo.sh --udp`: the tunnel over UDP port 1701 (with --ipv4: over UDP/IPv4).
 set -euo pipefail
 DPDK=0
-case "${1:-}" in
-  --dpdk) DPDK=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--dpdk]"; exit 2 ;;
-esac
+export PW_UNDERLAY=ipv6 PW_ENCAP=ip
+for a in "$@"; do
+  case "$a" in
+    --dpdk) DPDK=1 ;;
+    --ipv4) PW_UNDERLAY=ipv4 ;;
+    --udp) PW_ENCAP=udp ;;
+    *) echo "usage: $0 [--dpdk] [--ipv4] [--udp]"; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 . scripts/netns.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -62,7 +68,9 @@ trap 'exit 130' INT TERM
 
 say "topology: 4 network namespaces, 3 veth pairs"
 netns_up
-echo "    $H1 (host1 10.1.1.1) -- $NA (pwire A, fd00::1) -- $NB (pwire B, fd00::2) -- $H2 (host2 10.1.1.2)"
+if [ "$PW_UNDERLAY" = ipv4 ]; then OUR_A=192.0.2.1 OUR_B=192.0.2.2 RESOLVE="ARP"; else OUR_A=fd00::1 OUR_B=fd00::2 RESOLVE="neighbour discovery"; fi
+echo "    $H1 (host1 10.1.1.1) -- $NA (pwire A, $OUR_A) -- $NB (pwire B, $OUR_B) -- $H2 (host2 10.1.1.2)"
+echo "    L2TPv3 over $PW_UNDERLAY$([ "$PW_ENCAP" = udp ] && echo ", UDP port 1701"), hosts' MTU $(pw_inner_mtu)"
 for side in a b; do
   pwire_conf "$dir" "$side"
   say "pwire ${side^^}: startup.conf and its exec script"
@@ -81,8 +89,8 @@ cb() { echo "pwire-B# $*"; "$CTL" -s "$dir/cli-b.sock" "$@"; }
 say "tracing on pwire A, capturing its uplink"
 ca trace add $INPUT 10
 ca pcap trace rx tx intfc $UPIF max 20 file demo-uplink.pcap
-say "first packets: pwire resolves fd00::2 by neighbour discovery, host1 resolves 10.1.1.2 by ARP"
-echo "    (as in VPP, the packet that triggers neighbour discovery is dropped; ARP retries after 1 s)"
+say "first packets: pwire resolves $OUR_B by $RESOLVE, host1 resolves 10.1.1.2 by ARP"
+echo "    (as in VPP, the packet that triggers resolution is dropped; host1's ARP retries after 1 s)"
 for _ in $(seq 10); do ip netns exec "$H1" ping -c 1 -W 1 10.1.1.2 >/dev/null && break; done
 say "host1 pings host2 across the tunnel"
 ip netns exec "$H1" ping -c 5 -i 0.2 -W 2 10.1.1.2

@@ -5,15 +5,28 @@
 #
 # The pwire ends have the kernel's IPv6 disabled so only pwire answers on them. Hosts get an MTU
 # that fits inside the tunnel (uplink 1500 - IPv6 40 - L2TPv3 12 - inner Ethernet 14 = 1434).
+#
+# PW_UNDERLAY=ipv4 runs the tunnel over IPv4 (192.0.2.1 ====== 192.0.2.2, 1500 - 20 - 12 - 14 =
+# 1454); PW_ENCAP=udp over UDP port 1701 (8 + 4 bytes more: 1422 over IPv6, 1442 over IPv4).
+# PW_HOST_OFFLOAD=1 leaves the hosts' checksum and segmentation offloads on (pwire then
+# receives partial checksums and super-frames, and finishes them after encapsulating).
 
 # PW_PREFIX names the namespace set (tests use their own so they never meet the demo's).
 PW_PREFIX=${PW_PREFIX:-pw-}
 H1=${PW_PREFIX}h1 NA=${PW_PREFIX}a NB=${PW_PREFIX}b H2=${PW_PREFIX}h2
 PW_NS="$H1 $NA $NB $H2"
-INNER_MTU=1434
+
+# The hosts' MTU for the configured underlay and encapsulation.
+pw_inner_mtu() {
+  local m=1434
+  [ "${PW_UNDERLAY:-ipv6}" = ipv4 ] && m=$((m + 20))
+  [ "${PW_ENCAP:-ip}" = udp ] && m=$((m - 12))
+  echo $m
+}
 
 netns_up() {
   netns_down
+  INNER_MTU=$(pw_inner_mtu)
   for n in $PW_NS; do ip netns add "$n"; ip -n "$n" link set lo up; done
   # Each veth is made inside its namespace so parallel topologies never share a name.
   ip -n "$H1" link add h1 type veth peer name a-host netns "$NA"
@@ -31,7 +44,8 @@ netns_up() {
     ip -n "$1" link set "$2" mtu "$INNER_MTU" up
     # Hosts compute their own checksums and send MTU-sized frames (no TSO/GSO super-frames):
     # pwire handles both, but the e2e figures should measure the tunnel, not segmentation.
-    ip netns exec "$1" ethtool -K "$2" tx off tso off gso off >/dev/null 2>&1 || true
+    [ "${PW_HOST_OFFLOAD:-0}" = 1 ] ||
+      ip netns exec "$1" ethtool -K "$2" tx off tso off gso off >/dev/null 2>&1 || true
   done
 }
 
@@ -43,9 +57,14 @@ netns_down() {
 # With PW_DPDK=1 the ports are DPDK net_af_packet vdevs on the same veths (pwire built with
 # `--features dpdk`): net_af_packet0 on the host side, net_af_packet1 on the uplink.
 pwire_conf() {
-  local dir=$1 side=$2 our peer lsid rsid host up hif uif create dpdk=""
+  local dir=$1 side=$2 our peer lsid rsid host up hif uif create dpdk="" plen=64 encap=""
   if [ "$side" = a ]; then our=fd00::1 peer=fd00::2 lsid=10 rsid=20 host=a-host up=a-up
   else our=fd00::2 peer=fd00::1 lsid=20 rsid=10 host=b-host up=b-up; fi
+  if [ "${PW_UNDERLAY:-ipv6}" = ipv4 ]; then
+    plen=24
+    if [ "$side" = a ]; then our=192.0.2.1 peer=192.0.2.2; else our=192.0.2.2 peer=192.0.2.1; fi
+  fi
+  [ "${PW_ENCAP:-ip}" = udp ] && encap=" encap udp"
   if [ "${PW_DPDK:-0}" = 1 ]; then
     hif=net_af_packet0 uif=net_af_packet1 create=""
     dpdk="dpdk { no-huge no-pci log-level error vdev net_af_packet0,iface=$host vdev net_af_packet1,iface=$up }"
@@ -58,8 +77,8 @@ create host-interface name $up"
 $create
 set interface state $hif up
 set interface state $uif up
-set interface ip address $uif $our/64
-create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid
+set interface ip address $uif $our/$plen
+create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid$encap
 set interface state l2tpv3_tunnel0 up
 set interface l2 bridge $hif 1
 set interface l2 bridge l2tpv3_tunnel0 1

@@ -42,8 +42,9 @@ pub struct Opaque {
     pub fib_index: u32,
     /// L2TP: session index found by decap.
     pub session_index: u32,
-    /// L4 checksum start/offset for `L4_CSUM_PARTIAL` (from the driver), relative to current_data
-    /// at rx.
+    /// L4 checksum start/offset for `L4_CSUM_PARTIAL` (from the driver); the start is relative
+    /// to data offset 0 (where `current_data` is 0 and a received frame starts), so headers
+    /// pushed in front later do not move it.
     pub csum_start: u16,
     pub csum_offset: u16,
     pub user: [u32; 2],

@@ -12,6 +12,7 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("ethernet", pwire_node_ethernet::register),
     ("ip6", pwire_node_ip6::register),
     ("ip4", pwire_node_ip4::register),
+    ("udp", pwire_node_udp::register),
     ("l2", pwire_node_l2::register),
     ("l2tp", pwire_node_l2tp::register),
     #[cfg(feature = "dpdk")]

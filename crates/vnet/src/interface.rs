@@ -236,6 +236,14 @@ impl Interface {
         }
     }
 
+    /// The IPv4 MTU in force (IP4 value, else L3, else the hardware MTU).
+    pub fn ip4_mtu(&self) -> u32 {
+        [self.mtu[1], self.mtu[0], self.hw_mtu]
+            .into_iter()
+            .find(|&m| m != 0)
+            .unwrap_or(9000)
+    }
+
     /// The IPv6 MTU in force (IP6 value, else L3, else the hardware MTU).
     pub fn ip6_mtu(&self) -> u32 {
         [self.mtu[2], self.mtu[0], self.hw_mtu]
@@ -294,6 +302,9 @@ impl IfRow {
     }
 }
 
+/// In a `VnetState::udp_ports` entry: a zero UDP checksum over IPv6 is accepted on the port.
+pub const UDP_ZERO_CSUM_OK: u8 = 0x80;
+
 /// Everything about interfaces that workers read. Lives in a `Shared`.
 #[derive(Debug)]
 pub struct VnetState {
@@ -306,6 +317,10 @@ pub struct VnetState {
     pub ip6_proto_enabled: [bool; 256],
     /// The same for IPv4 (`Registry::ip4_protocol`).
     pub ip4_proto_enabled: [bool; 256],
+    /// UDP destination ports we listen on, `[IPv4, IPv6]`: per port 0 (none, ICMP port
+    /// unreachable) or a `Registry::udp_handler` id, with [`UDP_ZERO_CSUM_OK`] when a zero
+    /// checksum is accepted on it (IPv6, RFC 6935: only where configured).
+    pub udp_ports: [Box<[u8; 65536]>; 2],
     /// Deleted slots, reused by the next interface (churn does not grow the table).
     pub free_slots: ChunkedVec<u32>,
 }
@@ -318,6 +333,7 @@ impl VnetState {
             counters: (0..n_threads).map(|_| ChunkedVec::new()).collect(),
             ip6_proto_enabled: [false; 256],
             ip4_proto_enabled: [false; 256],
+            udp_ports: [Box::new([0; 65536]), Box::new([0; 65536])],
             free_slots: ChunkedVec::new(),
         }
     }

@@ -28,6 +28,7 @@ pub use dataplane::Dataplane;
 pub use engine::{Engine, ThreadInfo};
 pub use interface::{
     ifc, ClassId, DevClass, Interface, L2Mode, RxMode, VnetState, IF_COUNTER_NAMES, N_IF_COUNTERS,
+    UDP_ZERO_CSUM_OK,
 };
 pub use main_task::MainTasks;
 pub use pcap_capture::{CaptureKind, PcapCapture};
@@ -137,5 +138,20 @@ impl Vnet {
         self.engine
             .get()
             .expect("engine used before the graph was built")
+    }
+}
+
+/// Completes a `L4_CSUM_PARTIAL` buffer's TCP/UDP checksum in place and clears the flag.
+///
+/// `opaque.csum_start` is relative to the buffer's data offset 0, where a driver writes a
+/// received frame, not to `current_data`: headers pushed or pulled in front of the frame since
+/// (a tunnel's outer headers, a VLAN tag) do not move the L4 header it points at.
+pub fn finish_l4_csum(b: &mut pwire_buffer::Buffer) {
+    let start = i32::from(b.opaque.csum_start) - i32::from(b.current_data());
+    let off = usize::from(b.opaque.csum_offset);
+    b.flags &= !pwire_buffer::flags::L4_CSUM_PARTIAL;
+    // An offset outside the frame means the driver's metadata was bad: leave it as it is.
+    if let Ok(start) = usize::try_from(start) {
+        let _ = pwire_wire::checksum::finish_l4_checksum(b.current_mut(), start, off);
     }
 }

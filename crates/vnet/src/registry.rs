@@ -31,6 +31,17 @@ pub struct Statics {
     /// (`VnetState::ip4_proto_enabled`).
     pub ip4_protocols: Vec<(u8, &'static str)>,
     pub ip4_unicast_features: Vec<Feature>,
+    /// UDP destination handlers (`Registry::udp_handler`): entry `id - 1` is handler `id`'s
+    /// node for IPv4 and for IPv6. `ip4-udp-lookup` / `ip6-udp-lookup` dispatch to them by
+    /// the ports in `VnetState::udp_ports`.
+    pub udp_handlers: Vec<UdpHandler>,
+}
+
+/// A UDP destination: the node each family's UDP lookup hands a packet for one of its ports to.
+#[derive(Debug, Clone, Copy)]
+pub struct UdpHandler {
+    pub ip4: &'static str,
+    pub ip6: &'static str,
 }
 
 impl Statics {
@@ -70,6 +81,7 @@ pub struct Registry {
     features: Vec<Feature>,
     ip4_protocols: Vec<(u8, &'static str)>,
     ip4_features: Vec<Feature>,
+    udp_handlers: Vec<UdpHandler>,
     main_tasks: Vec<crate::main_task::TaskFn>,
 }
 
@@ -104,6 +116,7 @@ impl Registry {
             features: Vec::new(),
             ip4_protocols: Vec::new(),
             ip4_features: Vec::new(),
+            udp_handlers: Vec::new(),
             main_tasks: Vec::new(),
         };
         r.dev_class(DevClass {
@@ -139,6 +152,14 @@ impl Registry {
     /// A feature on the `ip4-unicast` arc, switched per interface with `Hooks::ip4_feature`.
     pub fn ip4_unicast_feature(&mut self, name: &'static str, node: &'static str) {
         self.ip4_features.push(Feature { name, node });
+    }
+    /// A UDP destination handled by `ip4` for IPv4 and `ip6` for IPv6 (l2tp: its UDP decap
+    /// nodes). Returns the handler's id, which the control plane writes into
+    /// `VnetState::udp_ports` for each port it listens on (at most 127 handlers).
+    pub fn udp_handler(&mut self, ip4: &'static str, ip6: &'static str) -> u8 {
+        self.udp_handlers.push(UdpHandler { ip4, ip6 });
+        assert!(self.udp_handlers.len() <= 127, "too many UDP handlers");
+        self.udp_handlers.len() as u8
     }
     pub fn command(&mut self, c: Command<CliCtx>) {
         self.cli.add(c);
@@ -205,6 +226,14 @@ impl Registry {
                 self.graph.add_next("ip4-input", f.node);
             }
         }
+        for h in &self.udp_handlers {
+            if has(&self.graph, "ip4-udp-lookup") {
+                self.graph.add_next("ip4-udp-lookup", h.ip4);
+            }
+            if has(&self.graph, "ip6-udp-lookup") {
+                self.graph.add_next("ip6-udp-lookup", h.ip6);
+            }
+        }
         let graph = Arc::new(Graph::build(self.graph)?);
         let statics = Statics {
             graph: graph.clone(),
@@ -214,6 +243,7 @@ impl Registry {
             ip6_unicast_features: self.features,
             ip4_protocols: self.ip4_protocols,
             ip4_unicast_features: self.ip4_features,
+            udp_handlers: self.udp_handlers,
         };
         let vnet = self.vnet;
         vnet.statics.set(statics).map_err(|_| "graph built twice")?;

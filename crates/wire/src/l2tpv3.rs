@@ -8,7 +8,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use zerocopy::network_endian::{U32, U64};
+use zerocopy::network_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::{Error, Truncated};
@@ -442,6 +442,65 @@ pub struct Ip6L2tpHead {
     pub l2tp: L2tpHead,
 }
 crate::header!(Ip6L2tpHead, 52);
+
+/// An option-less IPv4 header directly followed by an L2TPv3 data header (protocol 115).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct Ip4L2tpHead {
+    pub ip4: crate::ipv4::Ip4Hdr,
+    pub l2tp: L2tpHead,
+}
+crate::header!(Ip4L2tpHead, 32);
+
+/// The L2TPv3 header over UDP (RFC 3931 §4.1.2.1) before the session id: T bit, L bit,
+/// S bit and version in the first word, then 16 reserved bits. A data message has T = 0 and
+/// version 3 ([`UDP_DATA_FLAGS_VER`]); T = 1 marks a control message, version 2 is L2TPv2.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct UdpL2tpHdr {
+    pub flags_ver: U16,
+    pub reserved: U16,
+}
+crate::header!(UdpL2tpHdr, 4);
+
+/// `UdpL2tpHdr::flags_ver` of a data message: T = 0, version 3.
+pub const UDP_DATA_FLAGS_VER: u16 = 0x0003;
+/// The T bit (control message) of `UdpL2tpHdr::flags_ver`.
+pub const UDP_T_BIT: u16 = 0x8000;
+/// The version field of `UdpL2tpHdr::flags_ver`.
+pub const UDP_VER_MASK: u16 = 0x000f;
+/// L2TP's UDP port (RFC 3931 §4.1.2.1).
+pub const UDP_PORT: u16 = 1701;
+
+/// An IPv6 header, a UDP header and an L2TPv3 data header over UDP, with no extension header.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct Ip6UdpL2tpHead {
+    pub ip6: crate::ipv6::Ip6Hdr,
+    pub udp: crate::udp::UdpHdr,
+    pub hdr: UdpL2tpHdr,
+    pub l2tp: L2tpHead,
+}
+crate::header!(Ip6UdpL2tpHead, 64);
+
+/// An option-less IPv4 header, a UDP header and an L2TPv3 data header over UDP.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct Ip4UdpL2tpHead {
+    pub ip4: crate::ipv4::Ip4Hdr,
+    pub udp: crate::udp::UdpHdr,
+    pub hdr: UdpL2tpHdr,
+    pub l2tp: L2tpHead,
+}
+crate::header!(Ip4UdpL2tpHead, 44);
 
 /// The session id at the start of an L2TPv3 data header over IP: what a session-id lookup reads
 /// before the session, and so the header's layout, is known.

@@ -278,9 +278,5 @@ fn send_run(
 
 /// Completes a CHECKSUM_PARTIAL packet before it leaves on a wire.
 fn finish_csum(b: &mut pwire_buffer::Buffer) {
-    let start = b.opaque.csum_start as usize;
-    let off = b.opaque.csum_offset as usize;
-    // An offset outside the frame means the driver's metadata was bad: send it as it is.
-    let _ = pwire_wire::checksum::finish_l4_checksum(b.current_mut(), start, off);
-    b.flags &= !flags::L4_CSUM_PARTIAL;
+    pwire_vnet::finish_l4_csum(b);
 }

@@ -3,20 +3,29 @@
 //! calls made with one `Ctl` (one command, one control-plane tick) share one barrier, and what
 //! they do under it is O(1) each: table growth is built before the workers are parked.
 
-use crate::session::{default_cookie, key_of, GrownTables, L2tpMain, Session};
+use crate::session::{default_cookie, key_of, GrownTables, L2tpMain, Outer, Session, Transport};
+use hashbrown::HashMap;
 use pwire_config::LookupMode;
 use pwire_graph::{Ctl, Shared};
 use pwire_vnet::Vnet;
 use pwire_wire::l2tpv3::{Cookie, CookieSize, L2tpLayout};
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 /// What a session is made from (the `create l2tpv3 tunnel` arguments).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TunnelConfig {
-    pub our: Ipv6Addr,
-    pub client: Ipv6Addr,
+    /// Both of one family: IPv6 or IPv4.
+    pub our: IpAddr,
+    pub client: IpAddr,
+    /// Over IP (protocol 115) or UDP (`encap udp`, ports 1701/1701 by default).
+    pub transport: Transport,
+    /// Over UDP: compute the UDP checksum (and over IPv6, refuse zero ones). `None`: Linux's
+    /// defaults, off over IPv4 and on over IPv6.
+    pub udp_checksum: Option<bool>,
+    /// IPv4: set DF on encapsulated packets (default).
+    pub df: bool,
     pub local_session_id: u32,
     pub remote_session_id: u32,
     /// `None`: VPP's default, all ones of `cookie_size`.
@@ -30,11 +39,14 @@ pub struct TunnelConfig {
 }
 
 impl TunnelConfig {
-    /// VPP's defaults between two addresses: session ids 1, 8-byte all-ones cookies.
-    pub fn new(our: Ipv6Addr, client: Ipv6Addr) -> Self {
+    /// VPP's defaults between two addresses: session ids 1, 8-byte all-ones cookies, over IP.
+    pub fn new(our: impl Into<IpAddr>, client: impl Into<IpAddr>) -> Self {
         TunnelConfig {
-            our,
-            client,
+            our: our.into(),
+            client: client.into(),
+            transport: Transport::Ip,
+            udp_checksum: None,
+            df: true,
             local_session_id: 1,
             remote_session_id: 1,
             local_cookie: None,
@@ -68,6 +80,10 @@ pub enum L2tpError {
     NotATunnel(u32),
     /// The interface table refused.
     Interface(String),
+    /// `our` and `client` of different families.
+    FamilyMismatch,
+    /// A UDP port of 0.
+    BadPort,
 }
 
 impl fmt::Display for L2tpError {
@@ -87,6 +103,10 @@ impl fmt::Display for L2tpError {
             }
             L2tpError::NotATunnel(sw) => write!(f, "sw_if_index {sw} is not an l2tpv3 tunnel"),
             L2tpError::Interface(e) => f.write_str(e),
+            L2tpError::FamilyMismatch => f.write_str(
+                "client and our addresses must be of one family (both IPv6 or both IPv4)",
+            ),
+            L2tpError::BadPort => f.write_str("UDP ports must be 1..65535"),
         }
     }
 }
@@ -101,6 +121,9 @@ pub struct Created {
     pub name: String,
 }
 
+/// Per (IPv4?, local port): the UDP tunnels on it, and those accepting a zero checksum.
+type PortUse = HashMap<(bool, u16), (usize, usize)>;
+
 /// The API's handle: the session table and the interfaces it makes tunnels in.
 #[derive(Debug, Clone)]
 pub struct L2tp {
@@ -109,14 +132,55 @@ pub struct L2tp {
     /// Tables replaced by grown ones, freed by the next [`L2tp::reserve`] made outside the
     /// barrier (unmapping a big table is not O(1) either).
     retired: Arc<Mutex<Vec<GrownTables>>>,
+    /// The UDP decap nodes' handler id (`Registry::udp_handler`).
+    udp_handler: u8,
+    /// Per (IPv4?, local port): UDP tunnels listening on it, and how many of them accept a
+    /// zero checksum (IPv6 with the checksum off). The port is switched off with the last.
+    ports: Arc<Mutex<PortUse>>,
+    /// The ip4 nodes exist (IPv4 tunnels can be made).
+    ip4: bool,
 }
 
 impl L2tp {
-    pub fn new(main: Arc<Shared<L2tpMain>>, vnet: Arc<Vnet>) -> Self {
+    pub fn new(main: Arc<Shared<L2tpMain>>, vnet: Arc<Vnet>, udp_handler: u8, ip4: bool) -> Self {
         L2tp {
             main,
             vnet,
             retired: Arc::default(),
+            udp_handler,
+            ports: Arc::default(),
+            ip4,
+        }
+    }
+
+    /// Counts a UDP tunnel on (or off, `add` false) its local port, and writes the port's
+    /// entry in the UDP lookups' table: O(1).
+    fn udp_port(&self, ctl: &mut Ctl, v4: bool, port: u16, zero_ok: bool, add: bool) {
+        let mut ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
+        let e = ports.entry((v4, port)).or_insert((0, 0));
+        if add {
+            e.0 += 1;
+            e.1 += usize::from(zero_ok);
+        } else {
+            e.0 = e.0.saturating_sub(1);
+            e.1 = e.1.saturating_sub(usize::from(zero_ok));
+        }
+        let entry = match *e {
+            (0, _) => 0,
+            (_, 0) => self.udp_handler,
+            _ => self.udp_handler | pwire_vnet::UDP_ZERO_CSUM_OK,
+        };
+        if e.0 == 0 {
+            ports.remove(&(v4, port));
+        }
+        let vs = self.vnet.state.write(ctl);
+        vs.udp_ports[usize::from(!v4)][usize::from(port)] = entry;
+        if add {
+            if v4 {
+                vs.ip4_proto_enabled[usize::from(pwire_wire::ipv6::PROTO_UDP)] = true;
+            } else {
+                vs.ip6_proto_enabled[usize::from(pwire_wire::ipv6::PROTO_UDP)] = true;
+            }
         }
     }
 
@@ -151,6 +215,25 @@ impl L2tp {
         if c.local_session_id == 0 || c.remote_session_id == 0 {
             return Err(L2tpError::ReservedSessionId);
         }
+        let v4 = c.our.is_ipv4();
+        if v4 != c.client.is_ipv4() {
+            return Err(L2tpError::FamilyMismatch);
+        }
+        if v4 && !self.ip4 {
+            return Err(L2tpError::Interface(
+                "IPv4 tunnels need the ip4 nodes, not in this graph".into(),
+            ));
+        }
+        if let Transport::Udp {
+            local_port,
+            remote_port,
+        } = c.transport
+        {
+            if local_port == 0 || remote_port == 0 {
+                return Err(L2tpError::BadPort);
+            }
+        }
+        let udp_csum = c.udp_checksum.unwrap_or(!v4);
         let size = c.cookie_size;
         let local = c.local_cookie.unwrap_or_else(|| default_cookie(size));
         let remote = c.remote_cookie.unwrap_or_else(|| default_cookie(size));
@@ -165,15 +248,20 @@ impl L2tp {
         self.main.get(ctl).check_insert(key)?;
         self.reserve(ctl, 1);
         let mut s = Session::new(
-            c.our,
-            c.client,
+            Outer {
+                our: c.our,
+                client: c.client,
+                transport: c.transport,
+                udp_csum,
+                df: c.df,
+                hop_limit: c.hop_limit,
+            },
             c.local_session_id,
             c.remote_session_id,
             local,
             remote,
             L2tpLayout::with_cookie(size, c.l2_sublayer || c.sequencing),
             c.sequencing,
-            c.hop_limit,
         );
         let idx = self.main.get(ctl).next_index();
         let name = format!("l2tpv3_tunnel{idx}");
@@ -205,14 +293,26 @@ impl L2tp {
             i.mtu[0] = inner;
             i.hw_mtu = inner;
         }
-        vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true;
+        match c.transport {
+            Transport::Ip if v4 => vs.ip4_proto_enabled[crate::PROTO_L2TP as usize] = true,
+            Transport::Ip => vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true,
+            Transport::Udp { local_port, .. } => {
+                self.udp_port(ctl, v4, local_port, !v4 && !udp_csum, true)
+            }
+        }
         // Never the cookies: key material stays out of the log.
         self.vnet.log.notice(
             pwire_vnet::log::class::L2TP,
             format_args!(
-                "{name} created: client {} our {} local-session-id {} remote-session-id {} cookie-size {}{}{}",
+                "{name} created: client {} our {}{} local-session-id {} remote-session-id {} cookie-size {}{}{}",
                 c.client,
                 c.our,
+                match c.transport {
+                    Transport::Ip => String::new(),
+                    Transport::Udp { local_port, remote_port } => {
+                        format!(" encap udp local-port {local_port} remote-port {remote_port}")
+                    }
+                },
                 c.local_session_id,
                 c.remote_session_id,
                 size.len(),
@@ -228,7 +328,7 @@ impl L2tp {
     }
 
     /// The session a `create ... del` names: by its lookup key under the global mode.
-    pub fn find(&self, ctl: &Ctl, our: Ipv6Addr, client: Ipv6Addr, lsid: u32) -> Option<u32> {
+    pub fn find(&self, ctl: &Ctl, our: IpAddr, client: IpAddr, lsid: u32) -> Option<u32> {
         let t = self.main.get(ctl);
         t.find(key_of(t.lookup, our, client, lsid))
     }
@@ -253,7 +353,11 @@ impl L2tp {
             .session(idx)
             .ok_or(L2tpError::SessionNotFound)?;
         let (sw, client, our, lsid) = (s.sw_if_index, s.client, s.our, s.local_session_id);
+        let (transport, zero_ok) = (s.transport, !s.kind.v4() && !s.udp_csum);
         self.main.write(ctl).remove(idx);
+        if let Transport::Udp { local_port, .. } = transport {
+            self.udp_port(ctl, our.is_ipv4(), local_port, zero_ok, false);
+        }
         self.vnet.log.notice(
             pwire_vnet::log::class::L2TP,
             format_args!(
@@ -302,12 +406,20 @@ impl L2tp {
         Ok(())
     }
 
-    /// (egress interface name, egress IPv6 MTU, largest inner frame) for a session.
+    /// (egress interface name, egress IP MTU of the session's family, largest inner frame)
+    /// for a session.
     pub fn inner_mtu(&self, ctl: &Ctl, s: &Session) -> Option<(String, u32, u32)> {
-        let sw = self.vnet.hooks.ip6_egress(ctl, s.client)?;
+        let sw = match s.client {
+            IpAddr::V6(a) => self.vnet.hooks.ip6_egress(ctl, a)?,
+            IpAddr::V4(a) => self.vnet.hooks.ip4_egress(ctl, a)?,
+        };
         let st = self.vnet.state.get(ctl);
         let i = st.get(sw)?;
-        let mtu = i.ip6_mtu();
+        let mtu = if s.client.is_ipv4() {
+            i.ip4_mtu()
+        } else {
+            i.ip6_mtu()
+        };
         Some((
             i.name.clone(),
             mtu,

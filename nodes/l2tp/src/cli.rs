@@ -1,14 +1,14 @@
 //! L2TPv3 CLI in VPP's syntax and output (l2tp.c), with pwire's extensions.
 
 use crate::api::{L2tp, TunnelConfig};
-use crate::session::{parse_cookie, sc};
+use crate::session::{parse_cookie, sc, OuterKind, Transport};
 use pwire_cli::{Args, CliError};
 use pwire_config::LookupMode;
 use pwire_vnet::registry::cmd;
 use pwire_vnet::{CliCtx, Registry};
 use pwire_wire::l2tpv3::{Cookie, CookieSize};
 use std::fmt::Write as _;
-use std::net::Ipv6Addr;
+use std::net::IpAddr;
 
 type Main = L2tp;
 
@@ -20,7 +20,7 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
     let m = main.clone();
     r.command(cmd(
         "create l2tpv3 tunnel",
-        "create l2tpv3 tunnel client <ip6> our <ip6> [local-cookie <hex>] [remote-cookie <hex>] [local-session-id <dec>] [remote-session-id <dec>] [l2-sublayer-present] [fib-id <n>] [cookie-size 0|4|8] [hop-limit <n>] [sequencing] [del]",
+        "create l2tpv3 tunnel client <ip6|ip4> our <ip6|ip4> [local-cookie <hex>] [remote-cookie <hex>] [local-session-id <dec>] [remote-session-id <dec>] [l2-sublayer-present] [fib-id <n>] [cookie-size 0|4|8] [hop-limit|ttl <n>] [sequencing] [encap ip|udp] [local-port <n>] [remote-port <n>] [udp-checksum on|off] [df on|off] [del]",
         true,
         move |a, cx| create(a, cx, &m),
     ));
@@ -30,6 +30,26 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
         "set l2tpv3 tunnel cookie <intfc> local <hex> remote <hex>",
         true,
         move |a, cx| set_cookie(a, cx, &m),
+    ));
+    r.command(cmd(
+        "set interface ip4 l2tpv3",
+        "set interface ip4 l2tpv3 <intfc> [del]",
+        true,
+        |a, cx| {
+            let Some(w) = a.next_word() else {
+                return Err(CliError::msg("interface required"));
+            };
+            let sw = cx
+                .vnet
+                .if_by_name(&cx.ctl, w)
+                .ok_or_else(|| CliError::msg(format!("invalid interface `{w}'")))?;
+            let del = a.keyword("del");
+            a.expect_end()?;
+            cx.vnet
+                .hooks
+                .ip4_feature(&mut cx.ctl, sw, "l2tp4-decap", !del)
+                .map_err(CliError::msg)
+        },
     ));
     r.command(cmd(
         "set interface ip6 l2tpv3",
@@ -113,8 +133,13 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
 }
 
 struct CreateArgs {
-    client: Option<Ipv6Addr>,
-    our: Option<Ipv6Addr>,
+    client: Option<IpAddr>,
+    our: Option<IpAddr>,
+    udp: bool,
+    local_port: Option<u16>,
+    remote_port: Option<u16>,
+    udp_checksum: Option<bool>,
+    df: bool,
     local_cookie: Option<String>,
     remote_cookie: Option<String>,
     lsid: u32,
@@ -131,6 +156,11 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
     let mut c = CreateArgs {
         client: None,
         our: None,
+        udp: false,
+        local_port: None,
+        remote_port: None,
+        udp_checksum: None,
+        df: true,
         local_cookie: None,
         remote_cookie: None,
         lsid: 1,
@@ -145,9 +175,23 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
     let parse_err = |a: &Args<'_>| CliError::msg(format!("parse error: '{}'", a.rest()));
     while !a.is_empty() {
         if a.keyword("client") {
-            c.client = Some(a.ipv6("client").map_err(|_| parse_err(a))?);
+            c.client = Some(ip_arg(a, "client")?);
         } else if a.keyword("our") {
-            c.our = Some(a.ipv6("our").map_err(|_| parse_err(a))?);
+            c.our = Some(ip_arg(a, "our")?);
+        } else if a.keyword("encap") {
+            c.udp = match a.word("encap")? {
+                "udp" => true,
+                "ip" => false,
+                w => return Err(CliError::msg(format!("encap must be ip or udp: `{w}'"))),
+            };
+        } else if a.keyword("local-port") {
+            c.local_port = Some(port_arg(a, "local-port")?);
+        } else if a.keyword("remote-port") {
+            c.remote_port = Some(port_arg(a, "remote-port")?);
+        } else if a.keyword("udp-checksum") {
+            c.udp_checksum = Some(on_off(a, "udp-checksum")?);
+        } else if a.keyword("df") {
+            c.df = on_off(a, "df")?;
         } else if a.keyword("local-cookie") {
             c.local_cookie = Some(a.word("local-cookie")?.to_string());
         } else if a.keyword("remote-cookie") {
@@ -171,7 +215,7 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
                     )))
                 }
             };
-        } else if a.keyword("hop-limit") {
+        } else if a.keyword("hop-limit") || a.keyword("ttl") {
             let h = a.u32("hop-limit").map_err(|_| parse_err(a))?;
             c.hop_limit = Some(
                 u8::try_from(h)
@@ -187,7 +231,35 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
             return Err(parse_err(a));
         }
     }
+    let udp_only = c.local_port.is_some() || c.remote_port.is_some() || c.udp_checksum.is_some();
+    if udp_only && !c.udp {
+        return Err(CliError::msg(
+            "local-port, remote-port and udp-checksum need `encap udp'",
+        ));
+    }
     Ok(c)
+}
+
+fn ip_arg(a: &mut Args<'_>, which: &str) -> Result<IpAddr, CliError> {
+    let w = a.word(which)?;
+    w.parse()
+        .map_err(|_| CliError::msg(format!("{which}: `{w}' is not an IPv6 or IPv4 address")))
+}
+
+fn port_arg(a: &mut Args<'_>, which: &str) -> Result<u16, CliError> {
+    let w = a.word(which)?;
+    w.parse::<u16>()
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| CliError::msg(format!("{which} must be 1..65535: `{w}'")))
+}
+
+fn on_off(a: &mut Args<'_>, which: &str) -> Result<bool, CliError> {
+    match a.word(which)? {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        w => Err(CliError::msg(format!("{which} must be on or off: `{w}'"))),
+    }
 }
 
 fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
@@ -198,6 +270,11 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
     let client = c
         .client
         .ok_or_else(|| CliError::msg("client address not specified"))?;
+    if our.is_ipv4() != client.is_ipv4() {
+        return Err(CliError::msg(format!(
+            "client {client} and our {our} must be of one family"
+        )));
+    }
     if c.del {
         let idx = m
             .find(&cx.ctl, our, client, c.lsid)
@@ -224,6 +301,16 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         sequencing: c.sequencing,
         hop_limit: c.hop_limit,
         fib_id: c.fib_id,
+        transport: if c.udp {
+            Transport::Udp {
+                local_port: c.local_port.unwrap_or(pwire_wire::l2tpv3::UDP_PORT),
+                remote_port: c.remote_port.unwrap_or(pwire_wire::l2tpv3::UDP_PORT),
+            }
+        } else {
+            Transport::Ip
+        },
+        udp_checksum: c.udp_checksum,
+        df: c.df,
         ..TunnelConfig::new(our, client)
     };
     let made = m
@@ -367,31 +454,75 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
                 "none"
             }
         );
+        let v4 = s.kind.v4();
         let _ = writeln!(
             out,
-            "   sequencing {}, hop-limit {}",
+            "   sequencing {}, {} {}",
             if s.sequencing { "on" } else { "off" },
+            if v4 { "ttl" } else { "hop-limit" },
             s.hop_limit
                 .map_or("255 (254 on the wire)".to_string(), |h| h.to_string())
         );
+        let fam = if v4 { "ip4" } else { "ip6" };
+        let ip_len = s.kind.ip_len();
+        let udp = match s.transport {
+            Transport::Ip => {
+                let _ = writeln!(
+                    out,
+                    "   family {fam}, encap ip (protocol 115){}",
+                    if v4 {
+                        format!(", df {}", if s.df { "on" } else { "off" })
+                    } else {
+                        String::new()
+                    }
+                );
+                String::new()
+            }
+            Transport::Udp {
+                local_port,
+                remote_port,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "   family {fam}, encap udp local-port {local_port} remote-port {remote_port}, udp checksum {}{}",
+                    match (s.udp_csum, v4) {
+                        (true, _) => "on",
+                        (false, true) => "off (zero)",
+                        (false, false) => "off (zero sent and accepted)",
+                    },
+                    if v4 {
+                        format!(", df {}", if s.df { "on" } else { "off" })
+                    } else {
+                        String::new()
+                    }
+                );
+                ", udp 8 + 4".to_string()
+            }
+        };
         let overhead = 14 + s.rewrite_len as u32;
         match m.inner_mtu(&cx.ctl, s) {
             Some((eg, mtu, inner)) => {
                 let _ = writeln!(
                     out,
-                    "   encap overhead {overhead} bytes (ethernet 14, ip6 40, l2tpv3 {}), egress {eg} ip6 mtu {mtu}, inner mtu {inner}",
+                    "   encap overhead {overhead} bytes (ethernet 14, {fam} {ip_len}{udp}, l2tpv3 {}), egress {eg} {fam} mtu {mtu}, inner mtu {inner}",
                     s.hdr_len()
                 );
             }
             None => {
                 let _ = writeln!(
                     out,
-                    "   encap overhead {overhead} bytes (ethernet 14, ip6 40, l2tpv3 {}), no route to {}",
+                    "   encap overhead {overhead} bytes (ethernet 14, {fam} {ip_len}{udp}, l2tpv3 {}), no route to {}",
                     s.hdr_len(),
                     s.client
                 );
             }
         }
+        debug_assert_eq!(
+            s.rewrite_len as usize,
+            s.kind.l2tp_at() + s.hdr_len(),
+            "{:?}",
+            OuterKind::of(v4, s.transport)
+        );
         let _ = writeln!(
             out,
             "   {}",

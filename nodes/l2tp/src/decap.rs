@@ -1,41 +1,58 @@
-//! `l2tp-decap-local` and `l2tp-decap`: one function, two nodes (VPP's decap.c).
+//! The decap nodes (VPP's decap.c): one function, generic over the outer encapsulation
+//! ([`Outer`], outer.rs), six nodes.
 //!
-//! - `l2tp-decap-local` is reached from ip6-local/ip6-receive for protocol 115 to one of our
-//!   addresses. Arcs: `error-drop`, `l2-input`.
-//! - `l2tp-decap` is the `ip6-unicast` feature (`set interface ip6 l2tpv3 <if>`): it intercepts
-//!   before the FIB lookup; packets that are not ours continue to `ip6-lookup`.
-//!   Arcs: `error-drop`, `l2-input`, `ip6-lookup`.
+//! - `l2tp-decap-local` (IPv6) and `l2tp4-decap-local` (IPv4) are reached from
+//!   ip<n>-local/ip<n>-receive for protocol 115 to one of our addresses; `l2tp6-udp-decap` and
+//!   `l2tp4-udp-decap` from ip<n>-udp-lookup for a UDP tunnel's local port.
+//!   Arcs: `error-drop`, `l2-input`.
+//! - `l2tp-decap` (`set interface ip6 l2tpv3 <if>`) and `l2tp4-decap`
+//!   (`set interface ip4 l2tpv3 <if>`) are the ip<n>-unicast features: they intercept before the
+//!   FIB lookup; packets that are not ours continue to `ip<n>-lookup`.
+//!   Arcs: `error-drop`, `l2-input`, `ip<n>-lookup`.
 //!
-//! The buffer starts at the outer IPv6 header (ip6-input and ip6-local do not advance it). Per
+//! The buffer starts at the outer IP header (ip<n>-input, ip<n>-local and the UDP lookups do
+//! not advance it). Per
 //! packet: key lookup (global mode) → session-id check (address modes) → outer addresses are
 //! the session's (every mode: a session belongs to its client and our address) → cookie
 //! (current or, after a rollover, previous) → RX := tunnel → admin check → sequence check (when
 //! sequencing, against the session's window shared by every thread) → strip IPv6 + L2TPv3,
 //! trim any padding after the IPv6 payload → `l2-input`.
 //!
-//! The checks are written once: [`DecapLine::deliverable`] (session.rs) decides the common
+//! The checks are written once: [`deliverable`] decides the common
 //! packet for the three fast loops (the frame's cached session, a run of it, and sessions
 //! changing packet by packet); [`Decap::classify`] decides and counts everything else, with
 //! the same [`DecapLine`] pieces. Both read headers through `pwire-wire` definitions.
 //!
 //! Counters: see the crate doc, plus "l2tpv3 session address mismatch" (a session's id from
-//! another source or to another destination; on the feature path a packet not addressed to
-//! the session continues to ip6-lookup, counted) and "l2tpv3 sequence number missing" (no S bit
-//! on a sequenced session: dropped, as Linux does). Per-session rx counters count delivered
-//! frames and inner bytes, and drops by reason.
+//! another source or to another destination, or over UDP from or to other ports; on the
+//! feature path a packet not addressed to the session continues to the FIB, counted),
+//! "l2tpv3 sequence number missing" (no S bit on a sequenced session: dropped, as Linux does),
+//! "l2tpv3 control message, no control plane" (session id 0 over IP, T bit over UDP),
+//! "l2tpv2 packet" (version 2 on an L2TP port) and "l2tpv3 bad udp header" (another version,
+//! or reserved bits set). Per-session rx counters count delivered frames and inner bytes, and
+//! drops by reason.
 
-use crate::session::{sc, DecapLine, L2tpMain, SeqState, SessRow};
+use crate::outer::{Ip4, Ip6, Miss, Outer, Udp4, Udp6};
+use crate::session::{addr_key, sc, DecapLine, L2tpMain, SeqState, SessRow};
 use pwire_buffer::Buffer;
 use pwire_config::LookupMode;
-use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
+use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, Shared, FRAME_SIZE};
+use pwire_graph::{CounterDecl, Severity};
 use pwire_vnet::{Registry, Vnet, VnetState};
-use pwire_wire::l2tpv3::{cookie_word, Ip6L2tpHead};
-use pwire_wire::Ip6Hdr;
+use pwire_wire::l2tpv3::{cookie_mask, cookie_word};
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-next_nodes! { pub enum Next { Drop => "error-drop", L2Input => "l2-input", Lookup => "ip6-lookup" } }
+/// Next arcs (the third only on the features: `O::LOOKUP`).
+#[derive(Clone, Copy)]
+#[repr(u16)]
+enum Next {
+    Drop,
+    L2Input,
+    Lookup,
+}
 
 counters! { pub enum C {
     UserToNet: error = "L2TP user (ip6) to L2 network pkts",
@@ -48,13 +65,34 @@ counters! { pub enum C {
     ExtHdr: error = "l2tpv3 unsupported ip6 extension header",
     AddrMismatch: error = "l2tpv3 session address mismatch",
     SeqMissing: error = "l2tpv3 sequence number missing",
+    ControlMsg: error = "l2tpv3 control message, no control plane",
+    V2: error = "l2tpv2 packet",
+    BadUdpHeader: error = "l2tpv3 bad udp header",
 } }
+
+/// `C::DECLS` with the first counter named for the node's encapsulation (VPP's name says ip6).
+const fn decls_named(first: &'static str) -> [CounterDecl; C::DECLS.len()] {
+    let mut a = [CounterDecl {
+        name: "",
+        severity: Severity::Info,
+    }; C::DECLS.len()];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = C::DECLS[i];
+        i += 1;
+    }
+    a[0].name = first;
+    a
+}
+const DECLS_IP4: &[CounterDecl] = &decls_named("L2TP user (ip4) to L2 network pkts");
+const DECLS_UDP6: &[CounterDecl] = &decls_named("L2TP user (udp6) to L2 network pkts");
+const DECLS_UDP4: &[CounterDecl] = &decls_named("L2TP user (udp4) to L2 network pkts");
 
 /// VPP's `format_l2t_trace` for decap.
 #[derive(Clone, Copy)]
 pub struct DecapTrace {
-    src: [u8; 16],
-    dst: [u8; 16],
+    src: IpAddr,
+    dst: IpAddr,
     session: i32,
 }
 
@@ -63,20 +101,19 @@ impl fmt::Display for DecapTrace {
         write!(
             f,
             "L2T: {} (client) -> {} (our) session {}",
-            Ipv6Addr::from(self.src),
-            Ipv6Addr::from(self.dst),
-            self.session
+            self.src, self.dst, self.session
         )
     }
 }
 
-/// The node; `LOCAL` selects `l2tp-decap-local`.
-pub struct Decap<const LOCAL: bool> {
+/// The node for outer encapsulation `O`; `LOCAL` selects the local node (else the feature).
+pub struct Decap<const LOCAL: bool, O> {
     main: Arc<Shared<L2tpMain>>,
     vnet: Arc<Shared<VnetState>>,
     /// Session index per packet, resolved ahead for big session-id tables (`u32::MAX` = none).
     idxs: Box<[u32; FRAME_SIZE]>,
     admin: AdminCache,
+    _o: PhantomData<O>,
 }
 
 /// The tunnel interfaces' admin state as one byte each (0 not looked up yet, 1 down, 2 up),
@@ -114,35 +151,49 @@ impl AdminCache {
     }
 }
 
-impl<const LOCAL: bool> fmt::Debug for Decap<LOCAL> {
+impl<const LOCAL: bool, O: Outer> fmt::Debug for Decap<LOCAL, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(if LOCAL {
-            "l2tp-decap-local"
+            O::LOCAL
         } else {
-            "l2tp-decap"
+            O::FEATURE.unwrap_or(O::LOCAL)
         })
     }
 }
 
-pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>) {
-    reg::<true>(r, main.clone(), &r.vnet.clone());
-    reg::<false>(r, main, &r.vnet.clone());
+/// Registers the decap nodes; the IPv4 ones only when the ip4 nodes exist (`ip4`).
+pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>, ip4: bool) {
+    let vnet = r.vnet.clone();
+    reg::<true, Ip6>(r, &main, &vnet, C::DECLS);
+    reg::<false, Ip6>(r, &main, &vnet, C::DECLS);
+    reg::<true, Udp6>(r, &main, &vnet, DECLS_UDP6);
+    if ip4 {
+        reg::<true, Ip4>(r, &main, &vnet, DECLS_IP4);
+        reg::<false, Ip4>(r, &main, &vnet, DECLS_IP4);
+        reg::<true, Udp4>(r, &main, &vnet, DECLS_UDP4);
+    }
 }
 
-fn reg<const LOCAL: bool>(r: &mut Registry, main: Arc<Shared<L2tpMain>>, vnet: &Arc<Vnet>) {
-    let (name, nexts) = if LOCAL {
-        ("l2tp-decap-local", &Next::NAMES[..2])
+fn reg<const LOCAL: bool, O: Outer>(
+    r: &mut Registry,
+    main: &Arc<Shared<L2tpMain>>,
+    vnet: &Arc<Vnet>,
+    decls: &'static [CounterDecl],
+) {
+    let (name, nexts): (_, &'static [&'static str]) = if LOCAL {
+        (O::LOCAL, &["error-drop", "l2-input"])
     } else {
-        ("l2tp-decap", Next::NAMES)
+        (O::FEATURE.unwrap_or(O::LOCAL), O::FEATURE_NEXTS)
     };
     let st = vnet.state.clone();
+    let main = main.clone();
     r.graph.node(NodeReg::new(
         name,
         NodeKind::Internal,
         nexts,
-        C::DECLS,
+        decls,
         move |_b| {
-            Box::new(Decap::<LOCAL> {
+            Box::new(Decap::<LOCAL, O> {
                 main: main.clone(),
                 vnet: st.clone(),
                 idxs: Box::new([u32::MAX; FRAME_SIZE]),
@@ -150,6 +201,7 @@ fn reg<const LOCAL: bool>(r: &mut Registry, main: Arc<Shared<L2tpMain>>, vnet: &
                     gen: u64::MAX,
                     st: Vec::new(),
                 },
+                _o: PhantomData,
             })
         },
     ));
@@ -167,59 +219,101 @@ enum Verdict {
     },
 }
 
-/// Offset of the L2TPv3 header after the IPv6 header, walking extension headers.
+/// The fast path's whole check of a plain packet of `len` bytes (`h`, read with one length
+/// check): protocol, length, session id, addresses (and ports) and cookie.
+/// `Some((strip, inner))` when it is deliverable without the general path (the session is
+/// also up, and a sequenced packet in the window: the caller's part, see [`seq_in_window`]);
+/// `None` sends the packet to the general path, which decides and counts everything else.
 #[inline(always)]
-fn l2tp_offset(nh: u8, rest: &[u8]) -> Result<usize, C> {
-    if nh == crate::PROTO_L2TP {
-        return Ok(Ip6Hdr::LEN);
+fn deliverable<O: Outer>(dl: &DecapLine, h: &O::Head, len: usize) -> Option<(usize, usize)> {
+    let total = O::total(h);
+    let strip = O::AT + usize::from(dl.hdr);
+    let l = O::l2tp(h);
+    let w = l.cookie_word.get() & cookie_mask(dl.layout.cookie_len());
+    if !O::plain(h)
+        || total > len
+        || total < strip + pwire_wire::EthHdr::LEN
+        || l.session_id.get() != dl.local_sid
+        || !dl.is(O::KIND)
+        || !O::addr_ok(h, dl)
+        || !dl.cookie_ok(w)
+    {
+        return None;
     }
-    match pwire_wire::ipv6::upper_layer(nh, rest) {
-        Ok((crate::PROTO_L2TP, off)) => Ok(Ip6Hdr::LEN + off),
-        Ok(_) => Err(C::NoSession),
-        Err(_) => Err(C::ExtHdr),
+    Some((strip, total - strip))
+}
+
+/// The fast path's part of sequencing, for a packet [`deliverable`] accepted (so its whole
+/// L2TPv3 header is inside `d`): true for an unsequenced session, or when the packet's number
+/// is in the window and was taken. Anything else is left untouched for the general path,
+/// which decides it (so no packet is counted twice in the window).
+#[inline(always)]
+fn seq_in_window<O: Outer>(dl: &DecapLine, seq: &SeqState, d: &[u8]) -> bool {
+    if !dl.sequenced() {
+        return true;
+    }
+    match d
+        .get(O::AT..)
+        .and_then(|l2| pwire_wire::l2tpv3::parse(dl.layout, l2).ok())
+        .and_then(|v| v.sublayer())
+    {
+        Some(sub) if sub.seq_valid() => seq.accept_in_window(sub.seq()),
+        _ => false,
     }
 }
 
-impl<const LOCAL: bool> Decap<LOCAL> {
+impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
     /// The general path: decides every packet, and says why for the ones not delivered.
     #[inline(always)]
     fn classify(m: &L2tpMain, vs: &VnetState, data: &[u8]) -> Verdict {
-        let Ok((ip, rest)) = Ip6Hdr::parse(data) else {
+        let loc = match O::locate(data) {
+            Ok(l) => l,
+            Err(Miss::Short) => return Verdict::Drop(C::Short, None),
+            Err(Miss::ExtHdr) => return Verdict::Drop(C::ExtHdr, None),
+            Err(Miss::NotL2tp) => return Verdict::NotOurs(C::NoSession),
+            Err(Miss::Control) => return Verdict::Drop(C::ControlMsg, None),
+            Err(Miss::V2) => return Verdict::Drop(C::V2, None),
+            Err(Miss::BadUdpHeader) => return Verdict::Drop(C::BadUdpHeader, None),
+        };
+        let Some(l2) = data.get(loc.off..loc.total) else {
             return Verdict::Drop(C::Short, None);
         };
-        let total = Ip6Hdr::LEN + usize::from(ip.payload_len.get());
-        if total > data.len() {
+        let Ok(sid) = pwire_wire::l2tpv3::session_id(l2) else {
             return Verdict::Drop(C::Short, None);
+        };
+        if sid == pwire_wire::l2tpv3::SESSION_ID_CONTROL {
+            // Over IP, session id 0 marks a control message (over UDP, the T bit does and
+            // `locate` caught it). A feature lets it go on to the FIB and ip-local.
+            return if LOCAL {
+                Verdict::Drop(C::ControlMsg, None)
+            } else {
+                Verdict::NotOurs(C::NoSession)
+            };
         }
-        let off = match l2tp_offset(ip.next_header, &rest[..total - Ip6Hdr::LEN]) {
-            Ok(o) => o,
-            Err(C::ExtHdr) => return Verdict::Drop(C::ExtHdr, None),
-            Err(c) => return Verdict::NotOurs(c),
-        };
-        let l2 = &data[off..total];
         let idx = match m.lookup {
-            LookupMode::SrcAddress => m.find_addr(&ip.src),
-            LookupMode::DstAddress => m.find_addr(&ip.dst),
-            LookupMode::SessionId => match pwire_wire::l2tpv3::session_id(l2) {
-                Ok(sid) => m.find_sid(sid),
-                Err(_) => return Verdict::NotOurs(C::NoSession),
-            },
+            LookupMode::SrcAddress => m.find_addr(&addr_key(loc.src)),
+            LookupMode::DstAddress => m.find_addr(&addr_key(loc.dst)),
+            LookupMode::SessionId => m.find_sid(sid),
         };
         let Some(idx) = idx else {
             return Verdict::NotOurs(C::NoSession);
         };
         let s = &m.sessions[idx as usize];
         let dl = &s.dl;
+        if !dl.is(O::KIND) {
+            // Another encapsulation's session (session-id mode: ids are unique across them).
+            return Verdict::NotOurs(C::NoSession);
+        }
         let Ok(v) = pwire_wire::l2tpv3::parse(s.layout, l2) else {
             return Verdict::Drop(C::Short, Some(idx));
         };
         if v.session_id() != dl.local_sid {
             return Verdict::NotOurs(C::SessionIdMismatch);
         }
-        if !dl.addr_ok(ip) {
+        if loc.addrs != dl.addrs || loc.ports != dl.ports {
             // The feature sees transit traffic too: a packet to another destination is not
             // this session's, and goes on to the FIB.
-            return if !LOCAL && ip.dst != dl.our() {
+            return if !LOCAL && loc.dst != dl.our(O::V4) {
                 Verdict::NotOurs(C::AddrMismatch)
             } else {
                 Verdict::Drop(C::AddrMismatch, Some(idx))
@@ -231,11 +325,14 @@ impl<const LOCAL: bool> Decap<LOCAL> {
         if !vs.get(dl.sw_if_index).is_some_and(|i| i.admin_up) {
             return Verdict::Drop(C::AdminDown, Some(idx));
         }
-        let strip = off + usize::from(dl.hdr);
-        let inner = total - strip;
-        if inner < pwire_wire::EthHdr::LEN {
+        let strip = loc.off + usize::from(dl.hdr);
+        let Some(inner) = loc
+            .total
+            .checked_sub(strip)
+            .filter(|&n| n >= pwire_wire::EthHdr::LEN)
+        else {
             return Verdict::Drop(C::Short, Some(idx));
-        }
+        };
         if s.sequencing {
             match v.sublayer().filter(|x| x.seq_valid()) {
                 Some(sub) if s.seq.accept(sub.seq()) => {}
@@ -266,7 +363,7 @@ unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index
     b.opaque.session_index = idx;
 }
 
-impl<const LOCAL: bool> Node for Decap<LOCAL> {
+impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         let dp = cx.dp();
         let m = self.main.dp(&dp);
@@ -277,7 +374,7 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
         let mut addr_mismatch = 0u64;
         let mut c = FrameCache::EMPTY;
         self.admin.sync(&self.vnet, vs);
-        let ahead = resolve_ahead(frame, m, rows, &mut self.idxs);
+        let ahead = resolve_ahead::<O>(frame, m, rows, &mut self.idxs);
         let sid_mode = m.lookup == LookupMode::SessionId;
         let (view, bis, nexts) = frame.parts();
         let n = bis.len();
@@ -286,10 +383,10 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             if sid_mode && c.fast && c.repeat {
                 c.repeat = false;
                 // A run of packets for the cached session, in a loop of its own.
-                let (k, bytes) = if c.dl.sequenced {
-                    c.run::<true>(view, &bis[i..], &mut nexts[i..])
+                let (k, bytes) = if c.dl.sequenced() {
+                    c.run::<true, O>(view, &bis[i..], &mut nexts[i..])
                 } else {
-                    c.run::<false>(view, &bis[i..], &mut nexts[i..])
+                    c.run::<false, O>(view, &bis[i..], &mut nexts[i..])
                 };
                 i += k;
                 matched += k as u64;
@@ -301,7 +398,7 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             } else if sid_mode && !c.repeat {
                 // Packets of changing sessions, in a loop of their own.
                 let pre = ahead.then(|| &self.idxs[i..n]);
-                let k = varied_run(
+                let k = varied_run::<O>(
                     m,
                     vs,
                     &mut self.admin,
@@ -322,10 +419,12 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             let nx = &mut nexts[i];
             let pre = if ahead { self.idxs[i] } else { u32::MAX };
             i += 1;
-            if let Some((strip, inner)) = c.fast(m, vs, &mut self.admin, rows, pre, b.current()) {
+            if let Some((strip, inner)) =
+                c.fast::<O>(m, vs, &mut self.admin, rows, pre, b.current())
+            {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
-                // SAFETY: `fast` checked the IPv6 packet (strip + inner) against the buffer.
+                // SAFETY: `fast` checked the outer packet (strip + inner) against the buffer.
                 unsafe { strip_to_inner(b, strip, inner, c.dl.sw_if_index, c.idx) };
                 c.pkts += 1;
                 c.bytes += inner as u64;
@@ -334,8 +433,8 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                     cx.trace(
                         b,
                         DecapTrace {
-                            src: c.dl.client(),
-                            dst: c.dl.our(),
+                            src: c.dl.client(O::V4),
+                            dst: c.dl.our(O::V4),
                             session: c.idx as i32,
                         },
                     );
@@ -345,13 +444,9 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
             // The outer addresses, for the trace: read before the strip.
             let addrs = b
                 .is_traced()
-                .then(|| {
-                    Ip6Hdr::parse(b.current())
-                        .map(|(ip, _)| (ip.src, ip.dst))
-                        .ok()
-                })
+                .then(|| O::locate(b.current()).map(|l| (l.src, l.dst)).ok())
                 .flatten()
-                .unwrap_or_default();
+                .unwrap_or((IpAddr::from([0u8; 4]), IpAddr::from([0u8; 4])));
             let verdict = Self::classify(m, vs, b.current());
             let (next, session) = match verdict {
                 Verdict::Deliver {
@@ -361,7 +456,7 @@ impl<const LOCAL: bool> Node for Decap<LOCAL> {
                 } => {
                     matched += 1;
                     let sw = m.sessions[session as usize].dl.sw_if_index;
-                    // SAFETY: classify checked the IPv6 packet (strip + inner) against the data.
+                    // SAFETY: classify checked the outer packet (strip + inner) against the data.
                     unsafe { strip_to_inner(b, strip, inner, sw, session) };
                     // The cached session's counters add up over the frame; others' go straight in.
                     if session == c.idx {
@@ -460,7 +555,8 @@ impl<'a> FrameCache<'a> {
             sw_if_index: 0,
             hdr: 0,
             layout: pwire_wire::L2tpLayout::VPP,
-            sequenced: false,
+            ports: 0,
+            class: 0,
         },
         pkts: 0,
         bytes: 0,
@@ -484,7 +580,7 @@ impl<'a> FrameCache<'a> {
     // Not inlined: on its own the loop keeps the session's words in registers.
     #[inline(never)]
     // `SEQ`: the session is sequenced (one loop each, so the unsequenced one has no trace of it).
-    fn run<const SEQ: bool>(
+    fn run<const SEQ: bool, O: Outer>(
         &self,
         view: pwire_buffer::View<'_>,
         bis: &[u32],
@@ -501,16 +597,14 @@ impl<'a> FrameCache<'a> {
                 return (k, bytes);
             }
             let d = b.current();
-            let Some((strip, inner)) = Ip6L2tpHead::parse(d)
-                .ok()
-                .and_then(|(h, _)| dl.deliverable(h, d.len()))
+            let Some((strip, inner)) = O::parse(d).and_then(|h| deliverable::<O>(&dl, h, d.len()))
             else {
                 return (k, bytes);
             };
-            if SEQ && seq.is_some_and(|q| !dl.seq_in_window(q, d)) {
+            if SEQ && seq.is_some_and(|q| !seq_in_window::<O>(&dl, q, d)) {
                 return (k, bytes);
             }
-            // SAFETY: `deliverable` checked the IPv6 packet (strip + inner) against `d`.
+            // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
             unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
             *nx = Next::L2Input as u16;
             bytes += inner as u64;
@@ -538,11 +632,11 @@ impl<'a> FrameCache<'a> {
 
     /// The common case decided with one length check and a cached session: a data packet with
     /// next header 115 directly after the IPv6 header, for an up session, that
-    /// [`DecapLine::deliverable`] accepts (and, sequenced, whose number is in the window).
+    /// [`deliverable`] accepts (and, sequenced, whose number is in the window).
     /// `None` sends the packet to [`Decap::classify`], which decides (and counts) everything
     /// else.
     #[inline(always)]
-    fn fast(
+    fn fast<O: Outer>(
         &mut self,
         m: &'a L2tpMain,
         vs: &VnetState,
@@ -551,23 +645,23 @@ impl<'a> FrameCache<'a> {
         pre: u32,
         d: &[u8],
     ) -> Option<(usize, usize)> {
-        let (h, _) = Ip6L2tpHead::parse(d).ok()?;
-        if h.ip6.next_header != crate::PROTO_L2TP {
+        let h = O::parse(d)?;
+        if !O::plain(h) {
             return None;
         }
-        let sid = h.l2tp.session_id.get();
+        let sid = O::l2tp(h).session_id.get();
         let key = match m.lookup {
             LookupMode::SessionId => u128::from(sid),
-            LookupMode::SrcAddress => u128::from_be_bytes(h.ip6.src),
-            LookupMode::DstAddress => u128::from_be_bytes(h.ip6.dst),
+            LookupMode::SrcAddress => u128::from_be_bytes(O::src_key(h)),
+            LookupMode::DstAddress => u128::from_be_bytes(O::dst_key(h)),
         };
         self.repeat = key == self.key;
         if key != self.key {
             let idx = match m.lookup {
                 LookupMode::SessionId if pre != u32::MAX => Some(pre),
                 LookupMode::SessionId => m.find_sid(sid),
-                LookupMode::SrcAddress => m.find_addr(&h.ip6.src),
-                LookupMode::DstAddress => m.find_addr(&h.ip6.dst),
+                LookupMode::SrcAddress => m.find_addr(&O::src_key(h)),
+                LookupMode::DstAddress => m.find_addr(&O::dst_key(h)),
             }?;
             self.flush(rows);
             self.load(m, vs, admin, key, idx);
@@ -575,9 +669,9 @@ impl<'a> FrameCache<'a> {
         if !self.fast {
             return None;
         }
-        let r = self.dl.deliverable(h, d.len())?;
+        let r = deliverable::<O>(&self.dl, h, d.len())?;
         match self.seq {
-            Some(q) if !self.dl.seq_in_window(q, d) => None,
+            Some(q) if !seq_in_window::<O>(&self.dl, q, d) => None,
             _ => Some(r),
         }
     }
@@ -585,12 +679,12 @@ impl<'a> FrameCache<'a> {
 
 /// Delivers packets from the start of `bis` (session-id mode) while each is an untraced
 /// fast-path packet of a session other than the packet before's: looks the session up, checks
-/// it with [`DecapLine::deliverable`] and counts it on the session's row directly. Stops at the
+/// it with [`deliverable`] and counts it on the session's row directly. Stops at the
 /// first other packet (including a repeat of the previous session, which the run loop takes).
 /// Returns how many it delivered. Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn varied_run(
+fn varied_run<O: Outer>(
     m: &L2tpMain,
     vs: &VnetState,
     admin: &mut AdminCache,
@@ -608,11 +702,11 @@ fn varied_run(
             return k;
         }
         let d = b.current();
-        let Ok((h, _)) = Ip6L2tpHead::parse(d) else {
+        let Some(h) = O::parse(d) else {
             return k;
         };
-        let sid = h.l2tp.session_id.get();
-        if h.ip6.next_header != crate::PROTO_L2TP || prev == Some(sid) {
+        let sid = O::l2tp(h).session_id.get();
+        if !O::plain(h) || prev == Some(sid) {
             return k;
         }
         let found = match pre {
@@ -623,14 +717,14 @@ fn varied_run(
             return k;
         };
         let dl = &s.dl;
-        let Some((strip, inner)) = dl.deliverable(h, d.len()) else {
+        let Some((strip, inner)) = deliverable::<O>(dl, h, d.len()) else {
             return k;
         };
-        if !admin.up(vs, dl.sw_if_index) || !dl.seq_in_window(&s.seq, d) {
+        if !admin.up(vs, dl.sw_if_index) || !seq_in_window::<O>(dl, &s.seq, d) {
             return k;
         }
         let idx = found.unwrap_or(u32::MAX);
-        // SAFETY: `deliverable` checked the IPv6 packet (strip + inner) against `d`.
+        // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
         unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
         *nx = Next::L2Input as u16;
         if let Some(r) = row(rows, idx) {
@@ -665,7 +759,7 @@ const PREFETCH_FROM: usize = 8192;
 /// with 1024 of 100k sessions active.) Returns false, doing nothing, for
 /// small tables or the address lookup modes.
 #[inline(always)]
-fn resolve_ahead(
+fn resolve_ahead<O: Outer>(
     frame: &Frame<'_>,
     m: &L2tpMain,
     rows: Option<&Vec<SessRow>>,
@@ -675,9 +769,8 @@ fn resolve_ahead(
         return false;
     }
     for (i, slot) in idxs.iter_mut().enumerate().take(frame.len()) {
-        *slot = Ip6L2tpHead::parse(frame.buf(i).current())
-            .ok()
-            .and_then(|(h, _)| m.find_sid(h.l2tp.session_id.get()))
+        *slot = O::parse(frame.buf(i).current())
+            .and_then(|h| m.find_sid(O::l2tp(h).session_id.get()))
             .unwrap_or(u32::MAX);
         if *slot != u32::MAX {
             m.prefetch_session(*slot, rows);

@@ -1,25 +1,34 @@
 //! `l2tp-encap`: the tunnel interface's output node (VPP's encap.c).
 //!
 //! Reached from `l2-output` for frames leaving through `l2tpv3_tunnel<N>`. Prepends the
-//! session's precomputed IPv6 + L2TPv3 header in the buffer headroom (no copy of the frame),
-//! patches the payload length (and the sequence number when sequencing: drawn from the
-//! session's counter shared by every thread), then `ip6-lookup`.
+//! session's precomputed outer headers in the buffer headroom (no copy of the frame): IPv6 or
+//! IPv4, then over UDP a UDP header and L2TP's 4-byte UDP header, then the L2TPv3 header.
+//! Per packet it patches the lengths, an IPv4 header's checksum (incrementally, from the
+//! session's precomputed sum), a UDP checksum when the session computes one (the frame's own
+//! L4 checksum is finished first when the sending stack left it to offload: it is inside the
+//! UDP checksum), and the sequence number when sequencing (drawn from the session's counter
+//! shared by every thread); then `ip6-lookup` or `ip4-lookup`.
 //! VPP writes hop limit 255 and lets ip6-rewrite decrement it to 254; a configured `hop-limit`
-//! is the value on the wire (the packet is marked locally originated).
+//! is the value on the wire (the packet is marked locally originated). IPv4 likewise with the
+//! TTL; DF is set unless the tunnel says `no-df`, and then the identification comes from a
+//! per-thread counter (RFC 6864: an atomic datagram's may be 0, a fragmentable one's must
+//! differ between datagrams in flight).
 //!
-//! Arcs: `error-drop`, `ip6-lookup`. Counters: "L2TP L2 network to user (ip6) pkts",
-//! "L2TP L2 session lookup failed pkts", "L2TP tunnel is down", "L2TP no buffer headroom".
+//! Arcs: `error-drop`, `ip6-lookup`, `ip4-lookup`. Counters: "L2TP L2 network to user (ip6)
+//! pkts" (every encapsulated frame, whatever the family: VPP's name), "L2TP L2 session lookup
+//! failed pkts", "L2TP tunnel is down", "L2TP no buffer headroom".
 
-use crate::session::{sc, L2tpMain};
-use pwire_buffer::flags;
+use crate::session::{sc, L2tpMain, OuterKind, Session};
+use pwire_buffer::{flags, Buffer};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::{Registry, VnetState};
+use pwire_wire::checksum::Sum;
 use pwire_wire::l2tpv3::Sublayer;
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
-next_nodes! { pub enum Next { Drop => "error-drop", Lookup => "ip6-lookup" } }
+next_nodes! { pub enum Next { Drop => "error-drop", Lookup => "ip6-lookup", Lookup4 => "ip4-lookup" } }
 
 counters! { pub enum C {
     NetToUser: error = "L2TP L2 network to user (ip6) pkts",
@@ -31,8 +40,8 @@ counters! { pub enum C {
 /// VPP's encap trace, without its stray `)`.
 #[derive(Clone, Copy)]
 pub struct EncapTrace {
-    our: [u8; 16],
-    client: [u8; 16],
+    our: IpAddr,
+    client: IpAddr,
     session: i32,
 }
 
@@ -41,9 +50,7 @@ impl fmt::Display for EncapTrace {
         write!(
             f,
             "L2T: {} (our) -> {} (client) session {}",
-            Ipv6Addr::from(self.our),
-            Ipv6Addr::from(self.client),
-            self.session
+            self.our, self.client, self.session
         )
     }
 }
@@ -53,6 +60,10 @@ pub struct Encap {
     main: Arc<Shared<L2tpMain>>,
     vnet: Arc<Shared<VnetState>>,
     class: u16,
+    /// IPv4 identification for fragmentable (`no-df`) tunnels: this thread's next value,
+    /// stepping by the thread count so that threads never hand out the same one.
+    ident: u16,
+    ident_step: u16,
 }
 
 impl fmt::Debug for Encap {
@@ -61,19 +72,23 @@ impl fmt::Debug for Encap {
     }
 }
 
-pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>) {
+/// Registers the node; its `ip4-lookup` arc only when the ip4 nodes exist (`ip4`: the API
+/// refuses IPv4 tunnels otherwise).
+pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>, ip4: bool) {
     let vnet = r.vnet.clone();
     r.graph.node(NodeReg::new(
         "l2tp-encap",
         NodeKind::Internal,
-        Next::NAMES,
+        if ip4 { Next::NAMES } else { &Next::NAMES[..2] },
         C::DECLS,
-        move |_b| {
+        move |b| {
             let class = vnet.statics().class_id("l2tpv3").unwrap_or(u16::MAX);
             Box::new(Encap {
                 main: main.clone(),
                 vnet: vnet.state.clone(),
                 class,
+                ident: b.thread as u16,
+                ident_step: vnet.n_threads.max(1) as u16,
             })
         },
     ));
@@ -131,6 +146,10 @@ impl Node for Encap {
                 }
                 continue;
             }
+            if s.kind.udp() && s.udp_csum && b.flags & flags::L4_CSUM_PARTIAL != 0 {
+                // The frame's checksum is inside ours: finish it first.
+                pwire_vnet::finish_l4_csum(b);
+            }
             let inner = b.current_length() as usize;
             let rl = s.rewrite_len as usize;
             let Some(h) = b.prepend(rl) else {
@@ -139,14 +158,34 @@ impl Node for Encap {
                 continue;
             };
             copy_rewrite(h, &s.rewrite);
-            let plen = (rl - 40 + inner) as u16;
-            h[4..6].copy_from_slice(&plen.to_be_bytes());
             if s.sequencing {
                 // Per session across threads: one fetch-add, only on sequenced sessions.
                 let seq = s.seq.next_tx();
                 let at = s.sublayer_at();
                 h[at..at + 4].copy_from_slice(&Sublayer::new(true, seq).word().to_be_bytes());
             }
+            *nx = match s.kind {
+                OuterKind::Ip6 => {
+                    let plen = (rl - 40 + inner) as u16;
+                    h[4..6].copy_from_slice(&plen.to_be_bytes());
+                    Next::Lookup as u16
+                }
+                OuterKind::Ip4 => {
+                    ip4(&mut self.ident, self.ident_step, s, h, rl + inner);
+                    Next::Lookup4 as u16
+                }
+                OuterKind::Udp6 => {
+                    let len = (rl - 40 + inner) as u16;
+                    h[4..6].copy_from_slice(&len.to_be_bytes());
+                    udp_finish(s, b, 40, len);
+                    Next::Lookup as u16
+                }
+                OuterKind::Udp4 => {
+                    ip4(&mut self.ident, self.ident_step, s, h, rl + inner);
+                    udp_finish(s, b, 20, (rl - 20 + inner) as u16);
+                    Next::Lookup4 as u16
+                }
+            };
             if s.hop_limit.is_some() {
                 b.flags |= flags::LOCALLY_ORIGINATED;
             }
@@ -155,13 +194,12 @@ impl Node for Encap {
             run_p += 1;
             run_b += inner as u64;
             sent += 1;
-            *nx = Next::Lookup as u16;
             if b.is_traced() {
                 cx.trace(
                     b,
                     EncapTrace {
-                        our: s.our.octets(),
-                        client: s.client.octets(),
+                        our: s.our,
+                        client: s.client,
                         session: idx as i32,
                     },
                 );
@@ -172,8 +210,46 @@ impl Node for Encap {
     }
 }
 
-/// Copies a rewrite of one of the lengths sessions have (40 + 4 + cookie 0/4/8 + sublayer
-/// 0/4) with fixed-size moves the compiler inlines; `h.len()` is the rewrite length.
+/// Patches the outer IPv4 header at the start of `h`: total length, identification (for
+/// a fragmentable tunnel: `ident`, then stepped), and the checksum from the session's
+/// precomputed sum.
+#[inline(always)]
+fn ip4(ident: &mut u16, step: u16, s: &Session, h: &mut [u8], total: usize) {
+    let total = total as u16;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    let mut sum = Sum::ZERO.add_u16(s.ip4_sum).add_u16(total);
+    if !s.df {
+        let id = *ident;
+        *ident = id.wrapping_add(step);
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        sum = sum.add_u16(id);
+    }
+    h[10..12].copy_from_slice(&sum.checksum().to_be_bytes());
+}
+
+/// Writes the UDP length, and the checksum when the session computes one: the session's sum
+/// of the pseudo-header addresses, the ports and the L2TP header, plus the lengths (the
+/// pseudo-header's and the UDP header's) and the bytes from the sublayer on (the sequence
+/// number and the frame). A computed 0 goes out as 0xffff (0 means "none").
+#[inline(always)]
+fn udp_finish(s: &Session, b: &mut Buffer, ip: usize, len: u16) {
+    let d = b.current_mut();
+    d[ip + 4..ip + 6].copy_from_slice(&len.to_be_bytes());
+    if s.udp_csum {
+        let c = Sum::ZERO
+            .add_u16(s.udp_sum)
+            .add_u16(len)
+            .add_u16(len)
+            .add_bytes(&d[s.sublayer_at()..])
+            .checksum();
+        let c = if c == 0 { 0xffff } else { c };
+        d[ip + 6..ip + 8].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// Copies a rewrite of one of the lengths sessions have (IPv6 or IPv4, UDP 8 + 4 or not, 4 +
+/// cookie 0/4/8 + sublayer 0/4) with fixed-size moves the compiler inlines for the IPv6 and
+/// IPv4 lengths over IP; `h.len()` is the rewrite length.
 #[inline(always)]
 fn copy_rewrite(h: &mut [u8], rw: &[u8; crate::session::MAX_REWRITE]) {
     fn fixed<const N: usize>(h: &mut [u8], rw: &[u8; crate::session::MAX_REWRITE]) -> bool {
@@ -190,6 +266,9 @@ fn copy_rewrite(h: &mut [u8], rw: &[u8; crate::session::MAX_REWRITE]) {
         48 => fixed::<48>(h, rw),
         44 => fixed::<44>(h, rw),
         56 => fixed::<56>(h, rw),
+        24 => fixed::<24>(h, rw),
+        32 => fixed::<32>(h, rw),
+        36 => fixed::<36>(h, rw),
         _ => false,
     };
     if !done {

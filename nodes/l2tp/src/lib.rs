@@ -27,10 +27,11 @@ pub mod api;
 mod cli;
 mod decap;
 mod encap;
+mod outer;
 pub mod session;
 
 pub use api::{L2tp, L2tpError, TunnelConfig};
-pub use session::{L2tpMain, Session};
+pub use session::{L2tpMain, Session, Transport};
 
 use pwire_graph::Shared;
 use pwire_vnet::{DevClass, Registry};
@@ -49,6 +50,12 @@ pub fn register(r: &mut Registry) {
     });
     r.ip6_protocol(PROTO_L2TP, "l2tp-decap-local");
     r.ip6_unicast_feature("l2tp-decap", "l2tp-decap");
+    // IPv4 tunnels need the ip4 nodes (registered before l2tp when compiled in).
+    let ip4 = r.graph.has_node("ip4-lookup");
+    if ip4 {
+        r.ip4_protocol(PROTO_L2TP, "l2tp4-decap-local");
+        r.ip4_unicast_feature("l2tp4-decap", "l2tp4-decap");
+    }
     let max = r
         .config
         .l2tp
@@ -56,9 +63,10 @@ pub fn register(r: &mut Registry) {
         .map_or(session::DEFAULT_MAX_SESSIONS, |n| n as usize);
     let m = L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads, max);
     let main: Arc<Shared<L2tpMain>> = Shared::new(m);
-    decap::register(r, main.clone());
-    encap::register(r, main.clone());
-    let api = L2tp::new(main, r.vnet.clone());
+    decap::register(r, main.clone(), ip4);
+    encap::register(r, main.clone(), ip4);
+    let udp = r.udp_handler("l2tp4-udp-decap", "l2tp6-udp-decap");
+    let api = L2tp::new(main, r.vnet.clone(), udp, ip4);
     r.vnet.hooks.publish_api(Arc::new(api.clone()));
     cli::register(r, api);
 }

@@ -19,9 +19,12 @@
 
 use hashbrown::HashMap;
 use pwire_config::LookupMode;
-use pwire_wire::l2tpv3::{cookie_mask, cookie_word, Cookie, CookieSize, L2tpLayout, Sublayer};
-use pwire_wire::{Ip6Hdr, Ip6L2tpHead};
-use std::net::Ipv6Addr;
+use pwire_wire::checksum::Sum;
+use pwire_wire::ipv4::Ip4Hdr;
+use pwire_wire::l2tpv3::{cookie_word, Cookie, CookieSize, L2tpLayout, Sublayer, UdpL2tpHdr};
+use pwire_wire::udp::UdpHdr;
+use pwire_wire::Ip6Hdr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use zerocopy::IntoBytes;
 
@@ -174,8 +177,70 @@ impl SeqState {
     }
 }
 
-/// Bytes of IPv6 + L2TPv3 header a session prepends, at most 40 + 4 + 8 + 4.
-pub const MAX_REWRITE: usize = 56;
+/// Bytes of outer header a session prepends, at most IPv6 40 + UDP 8 + 4 + L2TPv3 4 + 8 + 4.
+pub const MAX_REWRITE: usize = 68;
+
+/// How a session's packets are carried: L2TPv3 over IP (protocol 115) or over UDP
+/// (RFC 3931 §4.1.2.1: a 4-byte header, T = 0 and version 3, before the session id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Ip,
+    Udp { local_port: u16, remote_port: u16 },
+}
+
+/// A session's outer headers: family and transport, fixed at create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum OuterKind {
+    #[default]
+    Ip6,
+    Ip4,
+    Udp6,
+    Udp4,
+}
+
+impl OuterKind {
+    pub fn of(v4: bool, t: Transport) -> Self {
+        match (v4, t) {
+            (false, Transport::Ip) => OuterKind::Ip6,
+            (true, Transport::Ip) => OuterKind::Ip4,
+            (false, Transport::Udp { .. }) => OuterKind::Udp6,
+            (true, Transport::Udp { .. }) => OuterKind::Udp4,
+        }
+    }
+    pub const fn v4(self) -> bool {
+        matches!(self, OuterKind::Ip4 | OuterKind::Udp4)
+    }
+    pub const fn udp(self) -> bool {
+        matches!(self, OuterKind::Udp6 | OuterKind::Udp4)
+    }
+    /// Length of the IP header a session writes.
+    pub const fn ip_len(self) -> usize {
+        if self.v4() {
+            Ip4Hdr::LEN
+        } else {
+            Ip6Hdr::LEN
+        }
+    }
+    /// Offset of the L2TPv3 session id in the outer headers.
+    pub const fn l2tp_at(self) -> usize {
+        self.ip_len()
+            + if self.udp() {
+                UdpHdr::LEN + UdpL2tpHdr::LEN
+            } else {
+                0
+            }
+    }
+}
+
+/// An address as the decap tables key it: IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), so one
+/// table holds both families.
+pub fn addr_key(a: IpAddr) -> [u8; 16] {
+    match a {
+        IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
+        IpAddr::V6(v) => v.octets(),
+    }
+}
 
 /// What decap reads of a session for every packet, in one cache line: the checks as machine
 /// words, so a packet's cookie is one load, one AND and one compare whatever its size, and its
@@ -187,112 +252,111 @@ pub struct DecapLine {
     /// rollover (the current one again before any), so a match is two compares and no flag.
     pub cookie: [u64; 2],
     /// The session's addresses as a packet carries them, client (source) then our address
-    /// (destination): one 32-byte compare with the IPv6 header's two addresses.
+    /// (destination): one 32-byte compare with the IPv6 header's two addresses; an IPv4
+    /// session's 4 + 4 bytes are the first 8 (zeros after).
     pub addrs: [u8; 32],
+    /// Over UDP, the ports a packet carries, source (the remote port) then destination (our
+    /// local port), as the first word of its UDP header; 0 over IP.
+    pub ports: u32,
     pub local_sid: u32,
     pub sw_if_index: u32,
     /// L2TPv3 header length.
     pub hdr: u8,
     pub layout: L2tpLayout,
-    /// Sequencing: a packet also needs its number checked against the session's window.
-    pub sequenced: bool,
+    /// The session's [`OuterKind`] (bits 1-2), so a packet is never taken by a session of
+    /// another encapsulation, and sequencing (bit 0: a packet also needs its number checked
+    /// against the session's window).
+    pub class: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<DecapLine>() == 64);
 
 impl DecapLine {
+    /// `class` of a session of `kind`, sequenced or not.
+    pub const fn class_of(kind: OuterKind, sequenced: bool) -> u8 {
+        ((kind as u8) << 1) | sequenced as u8
+    }
+
+    /// Sequenced: a packet also needs its number checked against the session's window.
+    #[inline(always)]
+    pub fn sequenced(&self) -> bool {
+        self.class & 1 != 0
+    }
+
+    /// The session carries `kind`'s packets.
+    #[inline(always)]
+    pub fn is(&self, kind: OuterKind) -> bool {
+        self.class >> 1 == kind as u8
+    }
+
     /// The cookie word (under the session's mask) is a local cookie.
     #[inline(always)]
     pub fn cookie_ok(&self, w: u64) -> bool {
         w == self.cookie[0] || w == self.cookie[1]
     }
 
-    /// The packet's outer addresses are the session's.
-    #[inline(always)]
-    pub fn addr_ok(&self, ip: &Ip6Hdr) -> bool {
-        // Source and destination are contiguous in the header: one 32-byte compare (two
-        // vector compares) instead of four word compares.
-        ip.as_bytes()[8..40] == self.addrs
-    }
-
     /// The session's client (source) address.
-    pub fn client(&self) -> [u8; 16] {
-        let mut a = [0; 16];
-        a.copy_from_slice(&self.addrs[..16]);
-        a
+    pub fn client(&self, v4: bool) -> IpAddr {
+        let a = &self.addrs;
+        if v4 {
+            IpAddr::from([a[0], a[1], a[2], a[3]])
+        } else {
+            let mut o = [0; 16];
+            o.copy_from_slice(&a[..16]);
+            IpAddr::from(o)
+        }
     }
 
     /// The session's own (destination) address.
-    pub fn our(&self) -> [u8; 16] {
-        let mut a = [0; 16];
-        a.copy_from_slice(&self.addrs[16..]);
-        a
-    }
-
-    /// The fast path's whole check of a packet of `len` bytes with the L2TPv3 header right
-    /// after the IPv6 header (`h`, read with one length check): protocol, length, session id,
-    /// addresses and cookie. `Some((strip, inner))` when it is deliverable without the general
-    /// path (the session is also up, and a sequenced packet in the window: the caller's part,
-    /// see [`DecapLine::seq_in_window`]); `None` sends the packet to the general path, which
-    /// decides and counts everything else.
-    #[inline(always)]
-    pub fn deliverable(&self, h: &Ip6L2tpHead, len: usize) -> Option<(usize, usize)> {
-        let total = Ip6Hdr::LEN + usize::from(h.ip6.payload_len.get());
-        let strip = Ip6Hdr::LEN + usize::from(self.hdr);
-        let w = h.l2tp.cookie_word.get() & cookie_mask(self.layout.cookie_len());
-        if h.ip6.next_header != crate::PROTO_L2TP
-            || total > len
-            || total < strip + pwire_wire::EthHdr::LEN
-            || h.l2tp.session_id.get() != self.local_sid
-            || !self.addr_ok(&h.ip6)
-            || !self.cookie_ok(w)
-        {
-            return None;
-        }
-        Some((strip, total - strip))
-    }
-
-    /// The fast path's part of sequencing, for a packet [`DecapLine::deliverable`] accepted
-    /// (so its whole L2TPv3 header is inside `d`): true for an unsequenced session, or when the
-    /// packet's number is in the window and was taken. Anything else is left untouched for the
-    /// general path, which decides it (so no packet is counted twice in the window).
-    #[inline(always)]
-    pub fn seq_in_window(&self, seq: &SeqState, d: &[u8]) -> bool {
-        if !self.sequenced {
-            return true;
-        }
-        match d
-            .get(Ip6Hdr::LEN..)
-            .and_then(|l2| pwire_wire::l2tpv3::parse(self.layout, l2).ok())
-            .and_then(|v| v.sublayer())
-        {
-            Some(sub) if sub.seq_valid() => seq.accept_in_window(sub.seq()),
-            _ => false,
+    pub fn our(&self, v4: bool) -> IpAddr {
+        let a = &self.addrs;
+        if v4 {
+            IpAddr::from([a[4], a[5], a[6], a[7]])
+        } else {
+            let mut o = [0; 16];
+            o.copy_from_slice(&a[16..]);
+            IpAddr::from(o)
         }
     }
 }
 
 /// One pseudowire. `repr(C)`, line-aligned: decap reads the first line of every packet's
-/// session, encap the second; the configuration follows, and the sequencing state last, on a
-/// line of its own.
+/// session, encap the next ones; the configuration follows, and the sequencing state last, on
+/// a line of its own.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub struct Session {
     /// What decap compares, derived by [`Session::build`].
     pub dl: DecapLine,
-    /// Encapsulation written in front of every frame: IPv6 header (payload length patched per
-    /// packet) then the L2TPv3 header (sequence number patched when sequencing).
+    /// Encapsulation written in front of every frame: IP header (length patched per packet,
+    /// and an IPv4 header's checksum), UDP header (length and checksum patched) and L2TPv3
+    /// header (sequence number patched when sequencing).
     pub rewrite: [u8; MAX_REWRITE],
     pub rewrite_len: u8,
+    pub kind: OuterKind,
+    /// Offset of the sublayer word in `rewrite` (when the layout has one).
+    pub sub_at: u8,
     /// `sequencing`: the sublayer's S bit and 24-bit numbers, sent and checked.
     pub sequencing: bool,
     pub deleted: bool,
-    /// Hop limit written on encap; `None` = VPP's 255, decremented to 254 by ip6-rewrite.
+    /// Over UDP: the checksum is computed on encap (else 0); over IPv6, a zero checksum is
+    /// accepted on decap only when this is off (RFC 6935, Linux's `udp6_csum_tx/rx off`).
+    pub udp_csum: bool,
+    /// IPv4: the DF bit on encap (default set: atomic datagrams, RFC 6864, identification 0).
+    pub df: bool,
+    /// Hop limit / TTL written on encap; `None` = VPP's 255, decremented to 254 by the rewrite.
     pub hop_limit: Option<u8>,
+    /// IPv4: the one's-complement sum of the outer IPv4 header with total length,
+    /// identification and checksum zero; encap adds those and complements.
+    pub ip4_sum: u16,
+    /// UDP: the sum of the pseudo-header's addresses and protocol, and of the UDP header's
+    /// ports and the L2TP header after it (what every packet of the session shares).
+    pub udp_sum: u16,
     pub local_session_id: u32,
     pub sw_if_index: u32,
-    pub our: Ipv6Addr,
-    pub client: Ipv6Addr,
+    pub our: IpAddr,
+    pub client: IpAddr,
+    pub transport: Transport,
     pub remote_session_id: u32,
     /// `[current, previous]`: decap accepts either; the previous one only once a rollover put a
     /// configured cookie there (VPP accepts cookie 0 until then; pwire does not).
@@ -305,32 +369,48 @@ pub struct Session {
     pub seq: SeqState,
 }
 
+/// What a session is made of besides its ids, cookies and layout.
+#[derive(Debug, Clone, Copy)]
+pub struct Outer {
+    pub our: IpAddr,
+    pub client: IpAddr,
+    pub transport: Transport,
+    pub udp_csum: bool,
+    pub df: bool,
+    pub hop_limit: Option<u8>,
+}
+
 impl Session {
     /// A session from its configuration; `sw_if_index` is set once its interface exists.
-    /// Both cookies must have the layout's size (the API checks it).
-    #[allow(clippy::too_many_arguments)]
+    /// Both cookies must have the layout's size, and both addresses one family (the API
+    /// checks it).
     pub fn new(
-        our: Ipv6Addr,
-        client: Ipv6Addr,
+        o: Outer,
         local_session_id: u32,
         remote_session_id: u32,
         local_cookie: Cookie,
         remote_cookie: Cookie,
         layout: L2tpLayout,
         sequencing: bool,
-        hop_limit: Option<u8>,
     ) -> Session {
         let mut s = Session {
             dl: DecapLine::default(),
             rewrite: [0; MAX_REWRITE],
             rewrite_len: 0,
+            kind: OuterKind::of(o.our.is_ipv4(), o.transport),
+            sub_at: 0,
             sequencing,
             deleted: false,
-            hop_limit,
+            udp_csum: o.udp_csum,
+            df: o.df,
+            hop_limit: o.hop_limit,
+            ip4_sum: 0,
+            udp_sum: 0,
             local_session_id,
             sw_if_index: 0,
-            our,
-            client,
+            our: o.our,
+            client: o.client,
+            transport: o.transport,
             remote_session_id,
             local_cookie: [local_cookie, Cookie::NONE],
             prev_cookie_valid: false,
@@ -351,41 +431,95 @@ impl Session {
     /// Offset of the sublayer word in `rewrite` (when the layout has one).
     #[inline(always)]
     pub fn sublayer_at(&self) -> usize {
-        Ip6Hdr::LEN + 4 + self.layout.cookie_len()
+        usize::from(self.sub_at)
     }
 
     /// Fills `rewrite` and `dl` from the session's fields.
     pub fn build(&mut self) {
         let mut rw = [0u8; MAX_REWRITE];
+        let kind = self.kind;
+        let proto = if kind.udp() {
+            pwire_wire::ipv6::PROTO_UDP
+        } else {
+            crate::PROTO_L2TP
+        };
+        let ttl = self.hop_limit.unwrap_or(255);
+        let mut addrs = [0u8; 32];
+        match (self.our, self.client) {
+            (IpAddr::V4(our), IpAddr::V4(client)) => {
+                let mut h = Ip4Hdr::new(our, client, proto, 0, ttl);
+                h.total_len.set(0);
+                h.flags_frag.set(if self.df { 0x4000 } else { 0 });
+                h.checksum.set(0);
+                rw[..Ip4Hdr::LEN].copy_from_slice(h.as_bytes());
+                self.ip4_sum = Sum::ZERO.add_bytes(h.as_bytes()).fold();
+                addrs[..4].copy_from_slice(&client.octets());
+                addrs[4..8].copy_from_slice(&our.octets());
+            }
+            (our, client) => {
+                let (our, client) = (addr_key(our), addr_key(client));
+                if let Ok((ip, _)) = Ip6Hdr::parse_mut(&mut rw) {
+                    // IPv6: version 6, traffic class 0, flow label 0 (VPP).
+                    ip.set_version(6);
+                    ip.next_header = proto;
+                    ip.hop_limit = ttl;
+                    ip.src = our;
+                    ip.dst = client;
+                }
+                addrs[..16].copy_from_slice(&client);
+                addrs[16..].copy_from_slice(&our);
+            }
+        }
+        let mut at = kind.ip_len();
+        let mut ports = 0;
+        if let Transport::Udp {
+            local_port,
+            remote_port,
+        } = self.transport
+        {
+            let u = UdpHdr::new(local_port, remote_port, 0);
+            rw[at..at + UdpHdr::LEN].copy_from_slice(u.as_bytes());
+            at += UdpHdr::LEN;
+            rw[at..at + 2].copy_from_slice(&pwire_wire::l2tpv3::UDP_DATA_FLAGS_VER.to_be_bytes());
+            at += UdpL2tpHdr::LEN;
+            ports = (u32::from(remote_port) << 16) | u32::from(local_port);
+        }
         let l = self.hdr_len();
-        if let Ok((ip, rest)) = Ip6Hdr::parse_mut(&mut rw) {
-            // IPv6: version 6, traffic class 0, flow label 0 (VPP).
-            ip.set_version(6);
-            ip.next_header = crate::PROTO_L2TP;
-            ip.hop_limit = self.hop_limit.unwrap_or(255);
-            ip.src = self.our.octets();
-            ip.dst = self.client.octets();
-            let sub = if self.layout.sublayer() {
-                Sublayer::new(self.sequencing, 0).word()
+        let sub = if self.layout.sublayer() {
+            Sublayer::new(self.sequencing, 0).word()
+        } else {
+            0
+        };
+        // Cannot fail: the layout and the cookie were validated together at create, and the
+        // rewrite holds the longest header after the longest outer headers.
+        let _ = pwire_wire::l2tpv3::emit(
+            self.layout,
+            &mut rw[at..],
+            self.remote_session_id,
+            self.remote_cookie,
+            sub,
+        );
+        self.sub_at = (at + 4 + self.layout.cookie_len()) as u8;
+        self.rewrite_len = (at + l) as u8;
+        if kind.udp() {
+            // Pseudo-header addresses and protocol, then the UDP and L2TP headers after the
+            // IP header, with the lengths and checksum still zero (the sequence number, when
+            // sequencing, is added per packet with the payload).
+            let ip = kind.ip_len();
+            let (src, dst) = if kind.v4() {
+                (&rw[12..16], &rw[16..20])
             } else {
-                0
+                (&rw[8..24], &rw[24..40])
             };
-            // Cannot fail: the layout and the cookie were validated together at create, and
-            // `rest` holds 16 bytes, the longest header.
-            let _ = pwire_wire::l2tpv3::emit(
-                self.layout,
-                rest,
-                self.remote_session_id,
-                self.remote_cookie,
-                sub,
-            );
+            self.udp_sum = Sum::ZERO
+                .add_bytes(src)
+                .add_bytes(dst)
+                .add_u16(u16::from(proto))
+                .add_bytes(&rw[ip..usize::from(self.sub_at)])
+                .fold();
         }
         self.rewrite = rw;
-        self.rewrite_len = (Ip6Hdr::LEN + l) as u8;
         let cur = cookie_word(self.local_cookie[0].as_bytes());
-        let mut addrs = [0u8; 32];
-        addrs[..16].copy_from_slice(&self.client.octets());
-        addrs[16..].copy_from_slice(&self.our.octets());
         self.dl = DecapLine {
             cookie: [
                 cur,
@@ -396,11 +530,12 @@ impl Session {
                 },
             ],
             addrs,
+            ports,
             local_sid: self.local_session_id,
             sw_if_index: self.sw_if_index,
             hdr: l as u8,
             layout: self.layout,
-            sequenced: self.sequencing,
+            class: DecapLine::class_of(kind, self.sequencing),
         };
     }
 
@@ -411,10 +546,10 @@ impl Session {
 }
 
 /// The decap key of a session with these addresses and local id under `mode`.
-pub fn key_of(mode: LookupMode, our: Ipv6Addr, client: Ipv6Addr, lsid: u32) -> Key {
+pub fn key_of(mode: LookupMode, our: IpAddr, client: IpAddr, lsid: u32) -> Key {
     match mode {
-        LookupMode::SrcAddress => Key::Addr(client.octets()),
-        LookupMode::DstAddress => Key::Addr(our.octets()),
+        LookupMode::SrcAddress => Key::Addr(addr_key(client)),
+        LookupMode::DstAddress => Key::Addr(addr_key(our)),
         LookupMode::SessionId => Key::Sid(lsid),
     }
 }

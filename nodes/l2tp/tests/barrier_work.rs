@@ -66,7 +66,7 @@ fn cfg(mode: &str, i: u32) -> TunnelConfig {
     let our: Ipv6Addr = "fd00::1".parse().unwrap();
     let mut client = our.octets();
     client[12..].copy_from_slice(&(0x1000_0000 + i).to_be_bytes());
-    let mut c = TunnelConfig::new(our, client.into());
+    let mut c = TunnelConfig::new(our, Ipv6Addr::from(client));
     if mode.contains("session-id") {
         c.local_session_id = i;
         c.remote_session_id = i;

@@ -1,0 +1,399 @@
+//! The four outer encapsulations decap reads: L2TPv3 over IPv6 or IPv4 (protocol 115), and
+//! over UDP on either (RFC 3931 §4.1.2.1). One trait, [`Outer`], says how each is read; the
+//! decap nodes are generic over it, so each node runs one monomorphic loop for its outer
+//! header (as VPP's vxlan4-input / vxlan6-input) and no packet pays a dispatch on its family.
+//!
+//! A "plain" packet is the common one: no IPv4 options, no IPv6 extension header, not a
+//! fragment, and over UDP a data message of version 3. Its headers are read through one
+//! fixed-size `pwire-wire` view (`O::Head`) after one length check; anything else takes the
+//! general path ([`Outer::locate`]).
+
+use crate::session::{DecapLine, OuterKind};
+use pwire_wire::ipv4::{Ip4Hdr, FLAG_MF, FRAG_OFFSET_MASK};
+use pwire_wire::ipv6::PROTO_UDP;
+use pwire_wire::l2tpv3::{
+    Ip4L2tpHead, Ip4UdpL2tpHead, Ip6L2tpHead, Ip6UdpL2tpHead, L2tpHead, UdpL2tpHdr,
+    UDP_DATA_FLAGS_VER, UDP_T_BIT, UDP_VER_MASK,
+};
+use pwire_wire::udp::UdpHdr;
+use pwire_wire::Ip6Hdr;
+use std::net::IpAddr;
+use zerocopy::IntoBytes;
+
+/// Why the general path did not find an L2TPv3 data header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// Headers cut short.
+    Short,
+    /// An IPv6 extension header that could not be walked.
+    ExtHdr,
+    /// Not L2TPv3 (another protocol after the extension headers, or an IPv4 fragment).
+    NotL2tp,
+    /// Over UDP: a control message (T bit).
+    Control,
+    /// Over UDP: L2TPv2 (shares port 1701).
+    V2,
+    /// Over UDP: another version, or reserved bits set.
+    BadUdpHeader,
+}
+
+/// Where a packet's L2TPv3 header is, found by the general path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Located {
+    /// End of the outer datagram (the IP packet; over UDP, the UDP length).
+    pub total: usize,
+    /// Offset of the session id.
+    pub off: usize,
+    /// Source and destination as [`DecapLine::addrs`] holds them.
+    pub addrs: [u8; 32],
+    /// Over UDP, source and destination port (as [`DecapLine::ports`]).
+    pub ports: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+}
+
+/// One outer encapsulation.
+pub(crate) trait Outer: Send + 'static {
+    /// The plain packet's headers up to and including [`L2tpHead`].
+    type Head: 'static;
+    /// Node names: reached from ip-local (or udp-lookup), and the ip-unicast feature (IP only).
+    const LOCAL: &'static str;
+    const FEATURE: Option<&'static str>;
+    /// The FIB lookup node a feature hands packets that are not ours to.
+    const LOOKUP: &'static str;
+    const V4: bool;
+    const KIND: OuterKind;
+    /// The feature's next arcs.
+    const FEATURE_NEXTS: &'static [&'static str] = &["error-drop", "l2-input", Self::LOOKUP];
+    /// Offset of the session id in a plain packet.
+    const AT: usize;
+    fn parse(d: &[u8]) -> Option<&Self::Head>;
+    fn l2tp(h: &Self::Head) -> &L2tpHead;
+    /// A plain packet (see the module doc).
+    fn plain(h: &Self::Head) -> bool;
+    /// End of the outer datagram.
+    fn total(h: &Self::Head) -> usize;
+    /// Source and destination (and ports) are the session's.
+    fn addr_ok(h: &Self::Head, dl: &DecapLine) -> bool;
+    /// Lookup keys (IPv4 mapped): source, destination.
+    fn src_key(h: &Self::Head) -> [u8; 16];
+    fn dst_key(h: &Self::Head) -> [u8; 16];
+    /// The general path.
+    fn locate(d: &[u8]) -> Result<Located, Miss>;
+}
+
+#[inline(always)]
+fn mapped(a: [u8; 4]) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[10] = 0xff;
+    k[11] = 0xff;
+    k[12..].copy_from_slice(&a);
+    k
+}
+
+#[inline(always)]
+fn v4_pair_ok(ip: &Ip4Hdr, dl: &DecapLine) -> bool {
+    // Source and destination are contiguous in the header: one 8-byte compare.
+    ip.as_bytes()[12..20] == dl.addrs[..8]
+}
+
+#[inline(always)]
+fn v6_pair_ok(ip: &Ip6Hdr, dl: &DecapLine) -> bool {
+    // Source and destination are contiguous in the header: one 32-byte compare (two vector
+    // compares) instead of four word compares.
+    ip.as_bytes()[8..40] == dl.addrs
+}
+
+#[inline(always)]
+fn ports_of(u: &UdpHdr) -> u32 {
+    (u32::from(u.src_port.get()) << 16) | u32::from(u.dst_port.get())
+}
+
+#[inline(always)]
+fn v4_plain(ip: &Ip4Hdr, proto: u8) -> bool {
+    ip.version_ihl == 0x45
+        && ip.protocol == proto
+        && ip.flags_frag.get() & (FLAG_MF | FRAG_OFFSET_MASK) == 0
+}
+
+/// The IPv6 header's addresses and the offset and end of its upper-layer `want` payload.
+fn locate6(d: &[u8], want: u8) -> Result<(usize, usize, [u8; 32], IpAddr, IpAddr), Miss> {
+    let (ip, rest) = Ip6Hdr::parse(d).map_err(|_| Miss::Short)?;
+    let total = Ip6Hdr::LEN + usize::from(ip.payload_len.get());
+    let payload = rest.get(..total - Ip6Hdr::LEN).ok_or(Miss::Short)?;
+    let off = if ip.next_header == want {
+        Ip6Hdr::LEN
+    } else {
+        match pwire_wire::ipv6::upper_layer(ip.next_header, payload) {
+            Ok((p, o)) if p == want => Ip6Hdr::LEN + o,
+            Ok(_) => return Err(Miss::NotL2tp),
+            Err(_) => return Err(Miss::ExtHdr),
+        }
+    };
+    let mut addrs = [0u8; 32];
+    addrs[..16].copy_from_slice(&ip.src);
+    addrs[16..].copy_from_slice(&ip.dst);
+    Ok((
+        off,
+        total,
+        addrs,
+        IpAddr::from(ip.src),
+        IpAddr::from(ip.dst),
+    ))
+}
+
+/// The same for IPv4: options are skipped; a fragment is not ours (ip4-local drops fragments
+/// before decap; on the feature path it goes on to the FIB).
+fn locate4(d: &[u8], want: u8) -> Result<(usize, usize, [u8; 32], IpAddr, IpAddr), Miss> {
+    let (ip, _) = Ip4Hdr::parse(d).map_err(|_| Miss::Short)?;
+    let hl = ip.header_len();
+    let total = usize::from(ip.total_len.get());
+    if hl < Ip4Hdr::LEN || total < hl || total > d.len() {
+        return Err(Miss::Short);
+    }
+    if ip.protocol != want || ip.flags_frag.get() & (FLAG_MF | FRAG_OFFSET_MASK) != 0 {
+        return Err(Miss::NotL2tp);
+    }
+    let mut addrs = [0u8; 32];
+    addrs[..4].copy_from_slice(&ip.src);
+    addrs[4..8].copy_from_slice(&ip.dst);
+    Ok((hl, total, addrs, IpAddr::from(ip.src), IpAddr::from(ip.dst)))
+}
+
+/// After the IP header: the UDP header and L2TP's 4-byte header over UDP.
+fn locate_udp(d: &[u8], off: usize, ip_total: usize) -> Result<(usize, usize, u32), Miss> {
+    let seg = d.get(off..ip_total).ok_or(Miss::Short)?;
+    let (u, rest) = UdpHdr::parse(seg).map_err(|_| Miss::Short)?;
+    let ulen = usize::from(u.len.get());
+    if ulen < UdpHdr::LEN || ulen > seg.len() {
+        return Err(Miss::Short);
+    }
+    let (h, _) = UdpL2tpHdr::parse(rest).map_err(|_| Miss::Short)?;
+    let fv = h.flags_ver.get();
+    if fv & UDP_T_BIT != 0 {
+        return Err(Miss::Control);
+    }
+    match fv & UDP_VER_MASK {
+        2 => return Err(Miss::V2),
+        3 if fv == UDP_DATA_FLAGS_VER && h.reserved.get() == 0 => {}
+        _ => return Err(Miss::BadUdpHeader),
+    }
+    Ok((off + UdpHdr::LEN + UdpL2tpHdr::LEN, off + ulen, ports_of(u)))
+}
+
+/// L2TPv3 over IPv6 (VPP's only one).
+#[derive(Debug)]
+pub(crate) struct Ip6;
+/// L2TPv3 over IPv4.
+#[derive(Debug)]
+pub(crate) struct Ip4;
+/// L2TPv3 over UDP over IPv6.
+#[derive(Debug)]
+pub(crate) struct Udp6;
+/// L2TPv3 over UDP over IPv4.
+#[derive(Debug)]
+pub(crate) struct Udp4;
+
+impl Outer for Ip6 {
+    type Head = Ip6L2tpHead;
+    const LOCAL: &'static str = "l2tp-decap-local";
+    const FEATURE: Option<&'static str> = Some("l2tp-decap");
+    const LOOKUP: &'static str = "ip6-lookup";
+    const V4: bool = false;
+    const KIND: OuterKind = OuterKind::Ip6;
+    const AT: usize = Ip6Hdr::LEN;
+    #[inline(always)]
+    fn parse(d: &[u8]) -> Option<&Self::Head> {
+        Ip6L2tpHead::parse(d).ok().map(|(h, _)| h)
+    }
+    #[inline(always)]
+    fn l2tp(h: &Self::Head) -> &L2tpHead {
+        &h.l2tp
+    }
+    #[inline(always)]
+    fn plain(h: &Self::Head) -> bool {
+        h.ip6.next_header == crate::PROTO_L2TP
+    }
+    #[inline(always)]
+    fn total(h: &Self::Head) -> usize {
+        Ip6Hdr::LEN + usize::from(h.ip6.payload_len.get())
+    }
+    #[inline(always)]
+    fn addr_ok(h: &Self::Head, dl: &DecapLine) -> bool {
+        v6_pair_ok(&h.ip6, dl)
+    }
+    #[inline(always)]
+    fn src_key(h: &Self::Head) -> [u8; 16] {
+        h.ip6.src
+    }
+    #[inline(always)]
+    fn dst_key(h: &Self::Head) -> [u8; 16] {
+        h.ip6.dst
+    }
+    fn locate(d: &[u8]) -> Result<Located, Miss> {
+        let (off, total, addrs, src, dst) = locate6(d, crate::PROTO_L2TP)?;
+        Ok(Located {
+            total,
+            off,
+            addrs,
+            ports: 0,
+            src,
+            dst,
+        })
+    }
+}
+
+impl Outer for Ip4 {
+    type Head = Ip4L2tpHead;
+    const LOCAL: &'static str = "l2tp4-decap-local";
+    const FEATURE: Option<&'static str> = Some("l2tp4-decap");
+    const LOOKUP: &'static str = "ip4-lookup";
+    const V4: bool = true;
+    const KIND: OuterKind = OuterKind::Ip4;
+    const AT: usize = Ip4Hdr::LEN;
+    #[inline(always)]
+    fn parse(d: &[u8]) -> Option<&Self::Head> {
+        Ip4L2tpHead::parse(d).ok().map(|(h, _)| h)
+    }
+    #[inline(always)]
+    fn l2tp(h: &Self::Head) -> &L2tpHead {
+        &h.l2tp
+    }
+    #[inline(always)]
+    fn plain(h: &Self::Head) -> bool {
+        v4_plain(&h.ip4, crate::PROTO_L2TP)
+    }
+    #[inline(always)]
+    fn total(h: &Self::Head) -> usize {
+        usize::from(h.ip4.total_len.get())
+    }
+    #[inline(always)]
+    fn addr_ok(h: &Self::Head, dl: &DecapLine) -> bool {
+        v4_pair_ok(&h.ip4, dl)
+    }
+    #[inline(always)]
+    fn src_key(h: &Self::Head) -> [u8; 16] {
+        mapped(h.ip4.src)
+    }
+    #[inline(always)]
+    fn dst_key(h: &Self::Head) -> [u8; 16] {
+        mapped(h.ip4.dst)
+    }
+    fn locate(d: &[u8]) -> Result<Located, Miss> {
+        let (off, total, addrs, src, dst) = locate4(d, crate::PROTO_L2TP)?;
+        Ok(Located {
+            total,
+            off,
+            addrs,
+            ports: 0,
+            src,
+            dst,
+        })
+    }
+}
+
+impl Outer for Udp6 {
+    type Head = Ip6UdpL2tpHead;
+    const LOCAL: &'static str = "l2tp6-udp-decap";
+    const FEATURE: Option<&'static str> = None;
+    const LOOKUP: &'static str = "ip6-lookup";
+    const V4: bool = false;
+    const KIND: OuterKind = OuterKind::Udp6;
+    const AT: usize = Ip6Hdr::LEN + UdpHdr::LEN + UdpL2tpHdr::LEN;
+    #[inline(always)]
+    fn parse(d: &[u8]) -> Option<&Self::Head> {
+        Ip6UdpL2tpHead::parse(d).ok().map(|(h, _)| h)
+    }
+    #[inline(always)]
+    fn l2tp(h: &Self::Head) -> &L2tpHead {
+        &h.l2tp
+    }
+    #[inline(always)]
+    fn plain(h: &Self::Head) -> bool {
+        h.ip6.next_header == PROTO_UDP
+            && h.hdr.flags_ver.get() == UDP_DATA_FLAGS_VER
+            && h.hdr.reserved.get() == 0
+            && usize::from(h.udp.len.get()) <= usize::from(h.ip6.payload_len.get())
+    }
+    #[inline(always)]
+    fn total(h: &Self::Head) -> usize {
+        Ip6Hdr::LEN + usize::from(h.udp.len.get())
+    }
+    #[inline(always)]
+    fn addr_ok(h: &Self::Head, dl: &DecapLine) -> bool {
+        v6_pair_ok(&h.ip6, dl) && ports_of(&h.udp) == dl.ports
+    }
+    #[inline(always)]
+    fn src_key(h: &Self::Head) -> [u8; 16] {
+        h.ip6.src
+    }
+    #[inline(always)]
+    fn dst_key(h: &Self::Head) -> [u8; 16] {
+        h.ip6.dst
+    }
+    fn locate(d: &[u8]) -> Result<Located, Miss> {
+        let (off, total, addrs, src, dst) = locate6(d, PROTO_UDP)?;
+        let (off, total, ports) = locate_udp(d, off, total)?;
+        Ok(Located {
+            total,
+            off,
+            addrs,
+            ports,
+            src,
+            dst,
+        })
+    }
+}
+
+impl Outer for Udp4 {
+    type Head = Ip4UdpL2tpHead;
+    const LOCAL: &'static str = "l2tp4-udp-decap";
+    const FEATURE: Option<&'static str> = None;
+    const LOOKUP: &'static str = "ip4-lookup";
+    const V4: bool = true;
+    const KIND: OuterKind = OuterKind::Udp4;
+    const AT: usize = Ip4Hdr::LEN + UdpHdr::LEN + UdpL2tpHdr::LEN;
+    #[inline(always)]
+    fn parse(d: &[u8]) -> Option<&Self::Head> {
+        Ip4UdpL2tpHead::parse(d).ok().map(|(h, _)| h)
+    }
+    #[inline(always)]
+    fn l2tp(h: &Self::Head) -> &L2tpHead {
+        &h.l2tp
+    }
+    #[inline(always)]
+    fn plain(h: &Self::Head) -> bool {
+        v4_plain(&h.ip4, PROTO_UDP)
+            && h.hdr.flags_ver.get() == UDP_DATA_FLAGS_VER
+            && h.hdr.reserved.get() == 0
+            && usize::from(h.udp.len.get()) + Ip4Hdr::LEN <= usize::from(h.ip4.total_len.get())
+    }
+    #[inline(always)]
+    fn total(h: &Self::Head) -> usize {
+        Ip4Hdr::LEN + usize::from(h.udp.len.get())
+    }
+    #[inline(always)]
+    fn addr_ok(h: &Self::Head, dl: &DecapLine) -> bool {
+        v4_pair_ok(&h.ip4, dl) && ports_of(&h.udp) == dl.ports
+    }
+    #[inline(always)]
+    fn src_key(h: &Self::Head) -> [u8; 16] {
+        mapped(h.ip4.src)
+    }
+    #[inline(always)]
+    fn dst_key(h: &Self::Head) -> [u8; 16] {
+        mapped(h.ip4.dst)
+    }
+    fn locate(d: &[u8]) -> Result<Located, Miss> {
+        let (off, total, addrs, src, dst) = locate4(d, PROTO_UDP)?;
+        let (off, total, ports) = locate_udp(d, off, total)?;
+        Ok(Located {
+            total,
+            off,
+            addrs,
+            ports,
+            src,
+            dst,
+        })
+    }
+}

@@ -1,0 +1,693 @@
+//! L2TPv3 over IPv4 and over UDP (both families), through the whole graph: every tunnel variant
+//! encapsulates byte-exact against frames built here from the RFCs (not by pwire's encoder:
+//! this file's own header builders and checksum), decapsulates frames built the same way, and
+//! drops what it must under the counters an operator reads. tshark decodes what pwire sends.
+//!
+//! Topology: pg0 is the uplink (192.0.2.1/24 and fd00::1/64, peer 192.0.2.2 / fd00::2 at
+//! PEER_MAC), pg1 the access port, cross-connected with `l2tpv3_tunnel0`.
+
+use pwire_testkit::Harness;
+use pwire_tests::{features, PEER_MAC, PG0_MAC};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+const OUR4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const PEER4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const OUR6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+const PEER6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+/// RFC 1071, written out here rather than taken from pwire-wire.
+fn csum(parts: &[&[u8]]) -> u16 {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend_from_slice(p);
+    }
+    if all.len() % 2 == 1 {
+        all.push(0);
+    }
+    let mut s: u32 = 0;
+    for w in all.chunks(2) {
+        s += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// How a test tunnel is carried.
+#[derive(Debug, Clone, Copy)]
+struct Enc {
+    v4: bool,
+    /// (our/local port, peer/remote port) over UDP.
+    udp: Option<(u16, u16)>,
+    /// UDP checksum computed (else 0).
+    csum: bool,
+    /// IPv4 DF.
+    df: bool,
+    /// TTL / hop limit on the wire.
+    ttl: u8,
+    ident: u16,
+}
+
+impl Enc {
+    fn ip(v4: bool) -> Enc {
+        Enc {
+            v4,
+            udp: None,
+            csum: false,
+            df: true,
+            ttl: 254,
+            ident: 0,
+        }
+    }
+    fn udp(v4: bool, csum: bool) -> Enc {
+        Enc {
+            udp: Some((1701, 1701)),
+            csum,
+            ..Enc::ip(v4)
+        }
+    }
+}
+
+/// The outer frame a peer sends (or pwire must send: `from_us`) around `l2tp` (the L2TPv3 header
+/// from the session id on, and the inner frame).
+fn outer(e: Enc, from_us: bool, l2tp: &[u8]) -> Vec<u8> {
+    let (src, dst): (IpAddr, IpAddr) = match (e.v4, from_us) {
+        (true, true) => (OUR4.into(), PEER4.into()),
+        (true, false) => (PEER4.into(), OUR4.into()),
+        (false, true) => (OUR6.into(), PEER6.into()),
+        (false, false) => (PEER6.into(), OUR6.into()),
+    };
+    let mut payload = Vec::new();
+    let proto = if let Some((ours, theirs)) = e.udp {
+        let (sp, dp) = if from_us {
+            (ours, theirs)
+        } else {
+            (theirs, ours)
+        };
+        let len = (8 + 4 + l2tp.len()) as u16;
+        let mut u = Vec::new();
+        u.extend_from_slice(&sp.to_be_bytes());
+        u.extend_from_slice(&dp.to_be_bytes());
+        u.extend_from_slice(&len.to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(&[0x00, 0x03, 0, 0]);
+        u.extend_from_slice(l2tp);
+        if e.csum {
+            let pseudo: Vec<u8> = match (src, dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => {
+                    [&s.octets()[..], &d.octets(), &[0, 17], &len.to_be_bytes()].concat()
+                }
+                (IpAddr::V6(s), IpAddr::V6(d)) => [
+                    &s.octets()[..],
+                    &d.octets(),
+                    &u32::from(len).to_be_bytes(),
+                    &[0, 0, 0, 17],
+                ]
+                .concat(),
+                _ => unreachable!(),
+            };
+            let mut c = csum(&[&pseudo, &u]);
+            if c == 0 {
+                c = 0xffff;
+            }
+            u[6..8].copy_from_slice(&c.to_be_bytes());
+        }
+        payload = u;
+        17u8
+    } else {
+        payload.extend_from_slice(l2tp);
+        115
+    };
+    let mut f = Vec::new();
+    if from_us {
+        f.extend_from_slice(&PEER_MAC);
+        f.extend_from_slice(&PG0_MAC);
+    } else {
+        f.extend_from_slice(&PG0_MAC);
+        f.extend_from_slice(&PEER_MAC);
+    }
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            f.extend_from_slice(&[0x08, 0x00]);
+            let mut h = vec![0x45, 0];
+            h.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+            h.extend_from_slice(&e.ident.to_be_bytes());
+            h.extend_from_slice(&[if e.df { 0x40 } else { 0 }, 0, e.ttl, proto, 0, 0]);
+            h.extend_from_slice(&s.octets());
+            h.extend_from_slice(&d.octets());
+            let c = csum(&[&h]);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            f.extend_from_slice(&h);
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+            f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            f.extend_from_slice(&[proto, e.ttl]);
+            f.extend_from_slice(&s.octets());
+            f.extend_from_slice(&d.octets());
+        }
+        _ => unreachable!(),
+    }
+    f.extend_from_slice(&payload);
+    f
+}
+
+/// The L2TPv3 header (session id, cookie, optional sublayer word) and the inner frame.
+fn l2tp(sid: u32, cookie: &[u8], sub: Option<u32>, inner: &[u8]) -> Vec<u8> {
+    let mut l = sid.to_be_bytes().to_vec();
+    l.extend_from_slice(cookie);
+    if let Some(w) = sub {
+        l.extend_from_slice(&w.to_be_bytes());
+    }
+    l.extend_from_slice(inner);
+    l
+}
+
+fn inner(tag: u8, len: usize) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 2, 1, 0x02, 0, 0, 0, 1, 1, 0x88, 0xb5];
+    f.extend((0..len - 14).map(|i| (i as u8).wrapping_mul(3).wrapping_add(tag)));
+    f
+}
+
+fn harness(conf: &str) -> Harness {
+    let mut h = Harness::with(conf, &features());
+    for l in [
+        "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
+        "create packet-generator interface pg1",
+        "set interface ip address pg0 192.0.2.1/24",
+        "set interface ip address pg0 fd00::1/64",
+        "set interface state pg0 up",
+        "set interface state pg1 up",
+        "set ip neighbor pg0 192.0.2.2 02:00:00:00:00:02 static",
+        "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
+    ] {
+        h.cli(l);
+    }
+    h
+}
+
+/// Creates the tunnel (`args` after the addresses) and cross-connects it with pg1.
+fn tunnel(h: &mut Harness, v4: bool, args: &str) {
+    let (c, o) = if v4 {
+        ("192.0.2.2", "192.0.2.1")
+    } else {
+        ("fd00::2", "fd00::1")
+    };
+    let out = h.cli(&format!(
+        "create l2tpv3 tunnel client {c} our {o} local-session-id 10 remote-session-id 20 {args}"
+    ));
+    assert_eq!(out, "l2tpv3_tunnel0\n", "{args}");
+    for l in [
+        "set interface state l2tpv3_tunnel0 up",
+        "set interface l2 xconnect pg1 l2tpv3_tunnel0",
+        "set interface l2 xconnect l2tpv3_tunnel0 pg1",
+    ] {
+        h.cli(l);
+    }
+}
+
+/// (name, v4, create arguments, encapsulation, the cookie it sends, sublayer) of a variant.
+type Variant = (&'static str, bool, &'static str, Enc, Vec<u8>, bool);
+
+/// Every variant.
+fn variants() -> Vec<Variant> {
+    let ff = vec![0xff; 8];
+    vec![
+        ("ip4", true, "", Enc::ip(true), ff.clone(), false),
+        (
+            "ip4 4-byte cookie, sublayer",
+            true,
+            "cookie-size 4 local-cookie 11223344 remote-cookie 55667788 l2-sublayer-present",
+            Enc::ip(true),
+            vec![0x55, 0x66, 0x77, 0x88],
+            true,
+        ),
+        (
+            "ip4 no cookie, ttl 64, df off",
+            true,
+            "cookie-size 0 ttl 64 df off",
+            Enc {
+                df: false,
+                ttl: 64,
+                ..Enc::ip(true)
+            },
+            vec![],
+            false,
+        ),
+        (
+            "udp4",
+            true,
+            "encap udp",
+            Enc::udp(true, false),
+            ff.clone(),
+            false,
+        ),
+        (
+            "udp4 checksum, other ports",
+            true,
+            "encap udp local-port 5000 remote-port 6000 udp-checksum on",
+            Enc {
+                udp: Some((5000, 6000)),
+                ..Enc::udp(true, true)
+            },
+            ff.clone(),
+            false,
+        ),
+        (
+            "udp6",
+            false,
+            "encap udp",
+            Enc::udp(false, true),
+            ff.clone(),
+            false,
+        ),
+        (
+            "udp6 zero checksum, sublayer",
+            false,
+            "encap udp udp-checksum off l2-sublayer-present cookie-size 0",
+            Enc::udp(false, false),
+            vec![],
+            true,
+        ),
+        ("ip6", false, "", Enc::ip(false), ff, false),
+    ]
+}
+
+#[test]
+fn every_variant_encapsulates_byte_exact() {
+    for (name, v4, args, enc, cookie, sub) in variants() {
+        let mut h = harness("");
+        tunnel(&mut h, v4, args);
+        let frames: Vec<Vec<u8>> = (0..3).map(|i| inner(i, 60 + 37 * usize::from(i))).collect();
+        let cap = h.capture("pg0");
+        h.send("in", "pg1", "ethernet-input", &frames);
+        let got = h.captured("pg0", &cap);
+        assert_eq!(got.len(), 3, "{name}: {}", h.cli("show errors"));
+        for (i, (g, f)) in got.iter().zip(&frames).enumerate() {
+            let e = Enc {
+                ident: if enc.df { 0 } else { i as u16 },
+                ..enc
+            };
+            let want = outer(e, true, &l2tp(20, &cookie, sub.then_some(0), f));
+            assert_eq!(g, &want, "{name}: frame {i}");
+        }
+        h.assert_all_free();
+    }
+}
+
+#[test]
+fn every_variant_decapsulates_what_a_peer_sends() {
+    for (name, v4, args, enc, _, sub) in variants() {
+        // What the peer sends: its own (remote) cookie is our local one.
+        let local: Vec<u8> = match args {
+            a if a.contains("cookie-size 4") => vec![0x11, 0x22, 0x33, 0x44],
+            a if a.contains("cookie-size 0") => vec![],
+            _ => vec![0xff; 8],
+        };
+        let mut h = harness("");
+        tunnel(&mut h, v4, args);
+        let e = Enc { ttl: 64, ..enc };
+        let frames: Vec<Vec<u8>> = (0..4)
+            .map(|i| inner(i, 64 + 100 * usize::from(i)))
+            .collect();
+        let wire: Vec<Vec<u8>> = frames
+            .iter()
+            .map(|f| outer(e, false, &l2tp(10, &local, sub.then_some(0), f)))
+            .collect();
+        let cap = h.capture("pg1");
+        h.send("wire", "pg0", "ethernet-input", &wire);
+        let got = h.captured("pg1", &cap);
+        assert_eq!(got, frames, "{name}: {}", h.cli("show errors"));
+        let v = h.cli("show l2tpv3 verbose");
+        assert!(v.contains("user-to-net: 4 pkts"), "{name}: {v}");
+        h.assert_all_free();
+    }
+}
+
+fn counter_in(h: &Harness, node: &str, name: &str) -> u64 {
+    h.counter(node, name)
+}
+
+#[test]
+fn udp_decap_drops_what_it_must_by_name() {
+    let mut h = harness("");
+    tunnel(&mut h, true, "encap udp udp-checksum on");
+    let f = inner(1, 80);
+    let good = outer(Enc::udp(true, true), false, &l2tp(10, &[0xff; 8], None, &f));
+    // A corrupted UDP checksum.
+    let mut bad_csum = good.clone();
+    let n = bad_csum.len();
+    bad_csum[n - 1] ^= 0x55;
+    // From another source port: the session's address check includes the ports.
+    let other_port = outer(
+        Enc {
+            udp: Some((1701, 1702)),
+            ..Enc::udp(true, true)
+        },
+        false,
+        &l2tp(10, &[0xff; 8], None, &f),
+    );
+    // T bit (a control message) and version 2 on the port.
+    let mut control = good.clone();
+    control[14 + 20 + 8] = 0xc8;
+    control[14 + 20 + 9] = 0x03;
+    let mut v2 = good.clone();
+    v2[14 + 20 + 9] = 0x02;
+    for p in [&mut control, &mut v2] {
+        // Keep the UDP checksum right so the lookup lets them through.
+        p[14 + 20 + 6] = 0;
+        p[14 + 20 + 7] = 0;
+    }
+    // A port nothing listens on gets an ICMP port unreachable.
+    let no_listener = outer(
+        Enc {
+            udp: Some((4000, 1701)),
+            csum: false,
+            ..Enc::udp(true, false)
+        },
+        false,
+        &l2tp(10, &[0xff; 8], None, &f),
+    );
+    let up = h.capture("pg0");
+    let cap = h.capture("pg1");
+    h.send(
+        "w",
+        "pg0",
+        "ethernet-input",
+        &[good, bad_csum, other_port, control, v2, no_listener],
+    );
+    assert_eq!(h.captured("pg1", &cap), vec![f], "{}", h.cli("show errors"));
+    assert_eq!(counter_in(&h, "ip4-udp-lookup", "bad udp checksum"), 1);
+    assert_eq!(
+        counter_in(&h, "l2tp4-udp-decap", "l2tpv3 session address mismatch"),
+        1
+    );
+    assert_eq!(
+        counter_in(
+            &h,
+            "l2tp4-udp-decap",
+            "l2tpv3 control message, no control plane"
+        ),
+        1
+    );
+    assert_eq!(counter_in(&h, "l2tp4-udp-decap", "l2tpv2 packet"), 1);
+    assert_eq!(
+        counter_in(&h, "ip4-udp-lookup", "no listener for dst port"),
+        1
+    );
+    let icmp: Vec<Vec<u8>> = h
+        .captured("pg0", &up)
+        .into_iter()
+        .filter(|p| p.len() > 36 && p[12..14] == [8, 0] && p[23] == 1)
+        .collect();
+    assert_eq!(icmp.len(), 1, "one ICMP error");
+    assert_eq!((icmp[0][34], icmp[0][35]), (3, 3), "port unreachable");
+    h.assert_all_free();
+}
+
+#[test]
+fn ipv6_zero_udp_checksum_only_where_configured() {
+    let f = inner(2, 90);
+    let zero = outer(
+        Enc::udp(false, false),
+        false,
+        &l2tp(10, &[0xff; 8], None, &f),
+    );
+    // Checksum on (the IPv6 default): a zero checksum is refused.
+    let mut h = harness("");
+    tunnel(&mut h, false, "encap udp");
+    let cap = h.capture("pg1");
+    h.send("w", "pg0", "ethernet-input", std::slice::from_ref(&zero));
+    assert!(h.captured("pg1", &cap).is_empty());
+    assert_eq!(
+        counter_in(&h, "ip6-udp-lookup", "udp zero checksum refused"),
+        1
+    );
+    // Off: accepted.
+    let mut h = harness("");
+    tunnel(&mut h, false, "encap udp udp-checksum off");
+    let cap = h.capture("pg1");
+    h.send("w", "pg0", "ethernet-input", &[zero]);
+    assert_eq!(h.captured("pg1", &cap), vec![f]);
+}
+
+#[test]
+fn ipv4_and_ipv6_tunnels_share_a_bridge_and_session_ids_stay_unique() {
+    let mut h = harness("l2tp { lookup-session-id }");
+    let lines = [
+        "create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 local-session-id 10 remote-session-id 20",
+        "create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 11 remote-session-id 21",
+        "create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 local-session-id 12 remote-session-id 22 encap udp",
+    ];
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(h.cli(l), format!("l2tpv3_tunnel{i}\n"));
+        h.cli(&format!("set interface state l2tpv3_tunnel{i} up"));
+        h.cli(&format!("set interface l2 bridge l2tpv3_tunnel{i} 1"));
+    }
+    h.cli("set interface l2 bridge pg1 1");
+    // Session id 10 is taken by the IPv4 tunnel: not again over IPv6.
+    let e = h.cli_err(
+        "create l2tpv3 tunnel client fd00::3 our fd00::1 local-session-id 10 remote-session-id 30",
+    );
+    assert!(e.contains("session already exists"), "{e}");
+    // A frame from each tunnel reaches pg1; the bridge learns each source behind its tunnel,
+    // then a frame from pg1 to each goes out over the right family and encapsulation.
+    let macs: [[u8; 6]; 3] = [[2, 0, 0, 0, 9, 1], [2, 0, 0, 0, 9, 2], [2, 0, 0, 0, 9, 3]];
+    let host = [2, 0, 0, 0, 7, 7];
+    let eth = |dst: [u8; 6], src: [u8; 6]| {
+        let mut f = dst.to_vec();
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[0x88, 0xb5]);
+        f.extend_from_slice(&[0xab; 50]);
+        f
+    };
+    let from_peer = [
+        outer(
+            Enc {
+                ttl: 64,
+                ..Enc::ip(true)
+            },
+            false,
+            &l2tp(10, &[0xff; 8], None, &eth(host, macs[0])),
+        ),
+        outer(
+            Enc {
+                ttl: 64,
+                ..Enc::ip(false)
+            },
+            false,
+            &l2tp(11, &[0xff; 8], None, &eth(host, macs[1])),
+        ),
+        outer(
+            Enc {
+                ttl: 64,
+                ..Enc::udp(true, false)
+            },
+            false,
+            &l2tp(12, &[0xff; 8], None, &eth(host, macs[2])),
+        ),
+    ];
+    let cap = h.capture("pg1");
+    h.send("w", "pg0", "ethernet-input", &from_peer);
+    assert_eq!(h.captured("pg1", &cap).len(), 3, "{}", h.cli("show errors"));
+    let up = h.capture("pg0");
+    let back: Vec<Vec<u8>> = macs.iter().map(|m| eth(*m, host)).collect();
+    h.send("b", "pg1", "ethernet-input", &back);
+    // The families leave through different nodes: their order on the wire is the graph's.
+    let mut got = h.captured("pg0", &up);
+    got.sort();
+    let mut want: Vec<Vec<u8>> = vec![
+        outer(Enc::ip(true), true, &l2tp(20, &[0xff; 8], None, &back[0])),
+        outer(Enc::ip(false), true, &l2tp(21, &[0xff; 8], None, &back[1])),
+        outer(
+            Enc::udp(true, false),
+            true,
+            &l2tp(22, &[0xff; 8], None, &back[2]),
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    h.assert_all_free();
+}
+
+#[test]
+fn cli_refuses_what_makes_no_tunnel_naming_the_token() {
+    let mut h = harness("");
+    for (line, want) in [
+        (
+            "create l2tpv3 tunnel client 192.0.2.2 our fd00::1",
+            "must be of one family",
+        ),
+        (
+            "create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 local-port 5000",
+            "need `encap udp'",
+        ),
+        (
+            "create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 encap udp local-port 0",
+            "local-port must be 1..65535: `0'",
+        ),
+        (
+            "create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 encap tcp",
+            "encap must be ip or udp: `tcp'",
+        ),
+        (
+            "create l2tpv3 tunnel client 192.0.2.x our 192.0.2.1",
+            "`192.0.2.x' is not an IPv6 or IPv4 address",
+        ),
+        (
+            "create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 df maybe",
+            "df must be on or off: `maybe'",
+        ),
+    ] {
+        let e = h.cli_err(line);
+        assert!(e.contains(want), "{line}: {e}");
+    }
+    assert!(h.cli("show l2tpv3").contains("No l2tp sessions"));
+}
+
+#[test]
+fn show_l2tpv3_verbose_says_family_encapsulation_and_the_mtu_arithmetic() {
+    let mut h = harness("");
+    tunnel(&mut h, true, "encap udp local-port 5000");
+    let v = h.cli("show l2tpv3 verbose");
+    assert!(
+        v.contains("[0] 192.0.2.1 (our) 192.0.2.2 (client) l2tpv3_tunnel0"),
+        "{v}"
+    );
+    assert!(
+        v.contains("family ip4, encap udp local-port 5000 remote-port 1701, udp checksum off (zero), df on"),
+        "{v}"
+    );
+    // 14 + 20 + 8 + 4 + 12 = 58; 9000 - 44 = 8956 (pg's default MTU).
+    assert!(
+        v.contains("encap overhead 58 bytes (ethernet 14, ip4 20, udp 8 + 4, l2tpv3 12), egress pg0 ip4 mtu"),
+        "{v}"
+    );
+    // Deleting it switches the port off: a packet to 5000 gets a port unreachable again.
+    h.cli("create l2tpv3 tunnel client 192.0.2.2 our 192.0.2.1 local-session-id 10 del");
+    let f = outer(
+        Enc {
+            udp: Some((5000, 1701)),
+            ..Enc::udp(true, false)
+        },
+        false,
+        &l2tp(10, &[0xff; 8], None, &inner(0, 60)),
+    );
+    h.send("w", "pg0", "ethernet-input", &[f]);
+    assert_eq!(
+        counter_in(&h, "ip4-udp-lookup", "no listener for dst port"),
+        1
+    );
+}
+
+#[test]
+fn ipv4_feature_intercepts_before_the_fib_and_lets_transit_through() {
+    let mut h = harness("");
+    h.cli("create packet-generator interface pg2");
+    h.cli("set interface ip address pg2 198.51.100.1/24");
+    h.cli("set interface state pg2 up");
+    h.cli("set ip neighbor pg2 198.51.100.9 02:00:00:00:00:09 static");
+    tunnel(&mut h, true, "");
+    h.cli("set interface ip4 l2tpv3 pg0");
+    let f = inner(3, 70);
+    let ours = outer(
+        Enc {
+            ttl: 64,
+            ..Enc::ip(true)
+        },
+        false,
+        &l2tp(10, &[0xff; 8], None, &f),
+    );
+    // Protocol 115 to another host: not ours, forwarded.
+    let mut transit = ours.clone();
+    transit[30..34].copy_from_slice(&[198, 51, 100, 9]);
+    let c = csum(&[&{
+        let mut hd = transit[14..34].to_vec();
+        hd[10] = 0;
+        hd[11] = 0;
+        hd
+    }]);
+    transit[24..26].copy_from_slice(&c.to_be_bytes());
+    let cap = h.capture("pg1");
+    let out = h.capture("pg2");
+    h.send("w", "pg0", "ethernet-input", &[ours, transit]);
+    assert_eq!(h.captured("pg1", &cap), vec![f]);
+    assert_eq!(h.captured("pg2", &out).len(), 1, "{}", h.cli("show errors"));
+    assert!(h.cli("show runtime").contains("l2tp4-decap"));
+}
+
+#[test]
+fn tshark_decodes_what_pwire_sends_over_ipv4_and_udp() {
+    if pwire_testkit::prereq::require(pwire_testkit::prereq::tshark()).is_none() {
+        return;
+    }
+    for (name, v4, args, _, _, sub) in variants() {
+        let mut h = harness("");
+        tunnel(&mut h, v4, args);
+        let cap = h.capture("pg0");
+        h.send("in", "pg1", "ethernet-input", &[inner(7, 120)]);
+        let cookie = if args.contains("cookie-size 4") {
+            "l2tp.cookie_size:4 Byte Cookie"
+        } else if args.contains("cookie-size 0") {
+            "l2tp.cookie_size:None"
+        } else {
+            "l2tp.cookie_size:8 Byte Cookie"
+        };
+        let subl = if sub {
+            "l2tp.l2_specific:Default L2-Specific"
+        } else {
+            "l2tp.l2_specific:None"
+        };
+        let out = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&cap)
+            .args(["-o", cookie, "-o", subl, "-d", "l2tp.pw_type==0,eth"])
+            // Ports other than 1701 are L2TP only by configuration.
+            .args(["-d", "udp.port==6000,l2tp"])
+            .args([
+                "-o",
+                "ip.check_checksum:TRUE",
+                "-o",
+                "udp.check_checksum:TRUE",
+            ])
+            .args(["-T", "fields", "-e", "frame.protocols", "-e", "l2tp.sid"])
+            .args([
+                "-e",
+                "eth.type",
+                "-e",
+                "_ws.malformed",
+                "-e",
+                "_ws.expert.message",
+            ])
+            .output()
+            .expect("tshark runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().next().unwrap_or_default();
+        let fam = if v4 { "ip" } else { "ipv6" };
+        let want = if args.contains("udp") {
+            format!("eth:ethertype:{fam}:udp:l2tp:")
+        } else {
+            format!("eth:ethertype:{fam}:l2tp:")
+        };
+        assert!(line.starts_with(&want), "{name}: {line}");
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(fields.get(1).copied(), Some("0x00000014"), "{name}: {line}");
+        assert!(line.contains("0x88b5"), "{name}: inner ethertype: {line}");
+        assert_eq!(
+            fields.get(3).copied().unwrap_or(""),
+            "",
+            "{name}: malformed: {line}"
+        );
+        let expert = fields.get(4).copied().unwrap_or("");
+        if name.contains("udp6 zero checksum") {
+            // RFC 6935 allows it by configuration only; tshark says so, and says nothing else.
+            assert!(
+                expert.contains("checksum") && !expert.contains(','),
+                "{name}: expert: {line}"
+            );
+        } else {
+            assert_eq!(expert, "", "{name}: expert: {line}");
+        }
+    }
+}
