@@ -305,6 +305,38 @@ def decap_seq_pkt(sid, seq, inner=None):
         bytes.fromhex("fd000000000000000000000000000002") + bytes.fromhex("fd000000000000000000000000000001")
     return ip6 + l2tp
 
+def ones_sum(b):
+    if len(b) % 2:
+        b = b + b"\0"
+    c = sum(int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2))
+    while c > 0xffff:
+        c = (c & 0xffff) + (c >> 16)
+    return c
+
+def ip4_hdr(proto, payload_len, src=bytes([192, 0, 2, 2]), dst=bytes([192, 0, 2, 1])):
+    h = bytearray(bytes([0x45, 0]) + (20 + payload_len).to_bytes(2, "big") + bytes([0, 0, 0x40, 0, 64, proto, 0, 0]) + src + dst)
+    h[10:12] = (~ones_sum(bytes(h)) & 0xffff).to_bytes(2, "big")
+    return bytes(h)
+
+def decap4_pkt(sid, inner=None):
+    """L2TPv3 over IPv4: 192.0.2.2 -> 192.0.2.1, protocol 115, session id, cookie ff..ff, inner."""
+    l2tp = sid.to_bytes(4, "big") + b"\xff" * 8 + (inner or INNER)
+    return ip4_hdr(115, len(l2tp)) + l2tp
+
+def decap_udp_pkt(sid, v4, inner=None):
+    """L2TPv3 over UDP 1701 -> 1701: over IPv4 with a zero checksum (the IPv4 default), over
+    IPv6 with the checksum computed (mandatory there)."""
+    l2tp = b"\x00\x03\x00\x00" + sid.to_bytes(4, "big") + b"\xff" * 8 + (inner or INNER)
+    ulen = 8 + len(l2tp)
+    udp = bytearray((1701).to_bytes(2, "big") * 2 + ulen.to_bytes(2, "big") + b"\0\0" + l2tp)
+    if v4:
+        return ip4_hdr(17, ulen) + bytes(udp)
+    src = bytes.fromhex("fd000000000000000000000000000002")
+    dst = bytes.fromhex("fd000000000000000000000000000001")
+    c = ~ones_sum(src + dst + ulen.to_bytes(4, "big") + bytes([0, 0, 0, 17]) + bytes(udp)) & 0xffff
+    udp[6:8] = (c or 0xffff).to_bytes(2, "big")
+    return bytes([0x60, 0, 0, 0]) + ulen.to_bytes(2, "big") + bytes([17, 64]) + src + dst + bytes(udp)
+
 def encap_frame(size=60):
     # To the MAC behind the tunnel, from the one behind pg1.
     return inner_frame(size, src=bytes.fromhex("020000000101"), dst=bytes.fromhex("020000000201"))
@@ -324,6 +356,13 @@ TOPO = [
     "l2fib add 02:00:00:00:02:01 1 l2tpv3_tunnel0 static",
 ]
 CONF = "l2tp { lookup-session-id }\ncpu { main-core 1 }\nbuffers { buffers-per-numa 32768 }"
+
+# The same tunnel over IPv4, and over UDP on either family.
+TOPO4 = [l.replace("set interface ip address pg0 fd00::1/64", "set interface ip address pg0 192.0.2.1/24")
+         .replace("set ip neighbor pg0 fd00::2", "set ip neighbor pg0 192.0.2.2")
+         .replace("client fd00::2 our fd00::1", "client 192.0.2.2 our 192.0.2.1") for l in TOPO]
+TOPO_UDP6 = [l.replace("remote-session-id 20", "remote-session-id 20 encap udp") for l in TOPO]
+TOPO_UDP4 = [l.replace("remote-session-id 20", "remote-session-id 20 encap udp") for l in TOPO4]
 
 # The pseudowire cross-connected to its attachment circuit: pg1 itself (untagged), or
 # pg1.100 with `pop 1` (VLAN 100 into its own pseudowire, RFC 4448 raw mode).
@@ -381,6 +420,9 @@ def build_cases(work, n, quick):
         write_pcap(path, linktype, pkts)
         return path
     decap64 = pcap("decap64", 101, [decap_pkt(10)])
+    decap4 = pcap("decap4", 101, [decap4_pkt(10)])
+    decapu6 = pcap("decapu6", 101, [decap_udp_pkt(10, False)])
+    decapu4 = pcap("decapu4", 101, [decap_udp_pkt(10, True)])
     decap1500 = pcap("decap1500", 101, [decap_pkt(10, inner_frame(1500))])
     encap64 = pcap("encap64", 1, [encap_frame()])
     # The same frame tagged VLAN 100 (802.1Q after the MAC addresses).
@@ -421,6 +463,20 @@ def build_cases(work, n, quick):
          VLAN_TOPO + [stream("s", n, 64, "pg1", "ethernet-input", encap64_vlan)], ["s"]),
         ("eth-untagged", "ethernet-input on a port without sub-interfaces (L2 cross-connect pg1 -> pg2), 64 B", CONF,
          ETH_TOPO + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+        ("decap-local-ip4", "decap over IPv4, local path (ip4-lookup -> ip4-receive -> l2tp4-decap-local -> bridge), 64 B inner", CONF,
+         TOPO4 + [stream("s", n, 92, "pg0", "ip4-input", decap4)], ["s"]),
+        ("decap-feature-ip4", "decap over IPv4, intercept feature (set interface ip4 l2tpv3 pg0), 64 B inner", CONF,
+         TOPO4 + ["set interface ip4 l2tpv3 pg0"] + [stream("s", n, 92, "pg0", "ip4-input", decap4)], ["s"]),
+        ("encap-ip4", "encap over IPv4 (bridge -> l2tp-encap -> ip4-lookup -> ip4-rewrite), 64 B inner", CONF,
+         TOPO4 + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+        ("decap-udp6", "decap over UDP/IPv6 (ip6-receive -> ip6-udp-lookup, checksum verified -> l2tp6-udp-decap), 64 B inner", CONF,
+         TOPO_UDP6 + [stream("s", n, 124, "pg0", "ip6-input", decapu6)], ["s"]),
+        ("encap-udp6", "encap over UDP/IPv6 (checksum computed), 64 B inner", CONF,
+         TOPO_UDP6 + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
+        ("decap-udp4", "decap over UDP/IPv4 (ip4-receive -> ip4-udp-lookup -> l2tp4-udp-decap, zero checksum), 64 B inner", CONF,
+         TOPO_UDP4 + [stream("s", n, 104, "pg0", "ip4-input", decapu4)], ["s"]),
+        ("encap-udp4", "encap over UDP/IPv4 (zero checksum), 64 B inner", CONF,
+         TOPO_UDP4 + [stream("s", n, 60, "pg1", "ethernet-input", encap64)], ["s"]),
         ("mixed", "mixed: decap (local path) and encap streams interleaved on one thread, 64 B", CONF,
          TOPO + [stream("d", n // 2, 112, "pg0", "ip6-input", decap64),
                  stream("e", n // 2, 60, "pg1", "ethernet-input", encap64)], ["d", "e"]),
@@ -739,6 +795,12 @@ def bench(work):
         pairs.append(("ip4-fwd-1-route", "ip4-fwd-1M-routes"))
     if "workers-1" in by and "workers-2" in by:
         pairs.append(("workers-1", "workers-2"))
+    # The IPv4 paths against the IPv6 path of the same encapsulation (bar: no more than it
+    # costs); and what UDP adds over IP on IPv6 (its checksum over the whole frame: a figure).
+    UNDERLAY_PAIRS = [("decap-local", "decap-local-ip4"), ("decap-feature", "decap-feature-ip4"),
+                      ("encap", "encap-ip4"), ("decap-udp6", "decap-udp4"), ("encap-udp6", "encap-udp4")]
+    UDP_COST = [("decap-local", "decap-udp6"), ("encap", "encap-udp6")]
+    pairs += [p for p in UNDERLAY_PAIRS + UDP_COST if p[0] in by and p[1] in by]
     spec = {c[0]: c for c in cases}
     paired = {}
     for ka, kb in pairs:
@@ -830,6 +892,10 @@ def bench(work):
             bar = "; bar <= 1.5: %s" % ("met" if ratio <= 1.5 else "MISSED") if kb == "decap-1M-sessions" else ""
             if kb == "ip4-fwd-1M-routes":
                 bar = " (whole graph)"
+            if (ka, kb) in UNDERLAY_PAIRS:
+                bar = "; IPv4 over IPv6, bar <= 1.0: %s" % ("met" if ratio <= 1.0 else "MISSED")
+            if (ka, kb) in UDP_COST:
+                bar = "; UDP over IP, checksum included"
             print("  %s / %s, side by side on the two cores (and swapped): %.2f x (runs: %s%s)"
                   % (kb, ka, ratio, ", ".join("%.2f" % x for x in all_r), bar))
     if not a.case:

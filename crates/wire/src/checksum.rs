@@ -35,14 +35,25 @@ impl Sum {
     /// Adds `data` as big-endian 16-bit words.
     #[inline]
     pub fn add_bytes(self, data: &[u8]) -> Sum {
-        // 32-bit words sum to the same 16-bit fold as 16-bit words (2^16 ≡ 1 mod 0xffff), and
-        // halve the additions. A u64 cannot overflow for any slice that fits in memory.
+        // 64-bit words sum to the same 16-bit fold as 16-bit words (2^16 ≡ 1 mod 0xffff), a
+        // carry out of bit 63 counting as 1 (2^64 ≡ 1): one add with carry per 8 bytes (a
+        // UDP checksum over a whole frame is on the tunnel's per-packet path).
         let mut acc = self.0;
-        let mut words = data.chunks_exact(4);
+        let mut carries = 0u64;
+        let mut words = data.chunks_exact(8);
         for w in &mut words {
+            let v = u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            let (s, o) = acc.overflowing_add(v);
+            acc = s;
+            carries += u64::from(o);
+        }
+        // Back to a value far from overflow: the halves' sum plus the carries.
+        let mut acc = (acc >> 32) + (acc & 0xffff_ffff) + carries;
+        let mut rest = words.remainder().chunks_exact(4);
+        for w in &mut rest {
             acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
         }
-        acc += match *words.remainder() {
+        acc += match *rest.remainder() {
             [] => 0,
             [a] => u64::from(a) << 8,
             [a, b] => u64::from(u16::from_be_bytes([a, b])),
