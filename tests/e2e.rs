@@ -221,7 +221,11 @@ fn ipv4_and_udp_underlays_end_to_end() {
         ("ip4", &[("PW_UNDERLAY", "ipv4")]),
         (
             "u4",
-            &[("PW_UNDERLAY", "ipv4"), ("PW_ENCAP", "udp"), ("PW_HOST_OFFLOAD", "1")],
+            &[
+                ("PW_UNDERLAY", "ipv4"),
+                ("PW_ENCAP", "udp"),
+                ("PW_HOST_OFFLOAD", "1"),
+            ],
         ),
         ("u6", &[("PW_ENCAP", "udp"), ("PW_HOST_OFFLOAD", "1")]),
     ];
@@ -245,7 +249,11 @@ fn ipv4_and_udp_underlays_end_to_end() {
         if tag != "ip4" {
             assert!(v.contains("encap udp local-port 1701"), "{tag}: {v}");
             let rt = t.cli("b", "show runtime");
-            let node = if tag == "u6" { "l2tp6-udp-decap" } else { "l2tp4-udp-decap" };
+            let node = if tag == "u6" {
+                "l2tp6-udp-decap"
+            } else {
+                "l2tp4-udp-decap"
+            };
             assert!(rt.contains(node), "{tag}: {rt}");
         }
         for side in ["a", "b"] {

@@ -700,3 +700,209 @@ fn ipv4_arp_icmp_seeded_mutations() {
         "malformed: ipv4 random (seed {seed:#x}): {n} packets, {forwarded} forwarded, {drops} dropped, {punts} punted, {replies} answered"
     );
 }
+
+// ---- L2TPv3 over IPv4 and over UDP ------------------------------------------------------------
+
+/// A suite whose tunnel runs over IPv4 (10.0.0.2 -> 10.0.0.1, session 10, `args`), cross-
+/// connected with pg1.
+fn ip4_tunnel_suite(args: &str) -> Suite {
+    let mut h = Harness::with("", &features());
+    for l in [
+        "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
+        "create packet-generator interface pg1",
+        "set interface state pg0 up",
+        "set interface state pg1 up",
+        "set interface ip address pg0 10.0.0.1/24",
+        "set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02 static",
+        &format!(
+            "create l2tpv3 tunnel client 10.0.0.2 our 10.0.0.1 local-session-id 10 remote-session-id 20 {args}"
+        ),
+        "set interface state l2tpv3_tunnel0 up",
+        "set interface l2 xconnect pg1 l2tpv3_tunnel0",
+        "set interface l2 xconnect l2tpv3_tunnel0 pg1",
+    ] {
+        h.cli(l);
+    }
+    Suite {
+        h,
+        cases: 0,
+        packets: 0,
+    }
+}
+
+/// L2TPv3 data over UDP 1701 -> 1701 from the peer: the 4-byte header, session 10, the
+/// all-ones cookie, then `inner`; UDP checksum computed when `csum`.
+fn udp4_l2tp(first: [u8; 4], inner: &[u8], csum_on: bool) -> Vec<u8> {
+    let mut u = vec![0x06, 0xa5, 0x06, 0xa5, 0, 0, 0, 0];
+    u.extend_from_slice(&first);
+    u.extend_from_slice(&10u32.to_be_bytes());
+    u.extend_from_slice(&FF8);
+    u.extend_from_slice(inner);
+    let len = u.len() as u16;
+    u[4..6].copy_from_slice(&len.to_be_bytes());
+    if csum_on {
+        let mut p = vec![10, 0, 0, 2, 10, 0, 0, 1, 0, 17];
+        p.extend_from_slice(&len.to_be_bytes());
+        p.extend_from_slice(&u);
+        let c = csum(&p);
+        u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    }
+    ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 0, 1], 17, 64, &u)
+}
+
+/// `f` (an IPv4 frame) cut to `ip_len` bytes of IP packet, its total length and checksum
+/// following.
+fn cut4(f: &[u8], ip_len: usize) -> Vec<u8> {
+    let mut f = f[..14 + ip_len].to_vec();
+    f[16..18].copy_from_slice(&(ip_len as u16).to_be_bytes());
+    refix(f)
+}
+
+#[test]
+fn l2tp_over_ipv4_truncated_at_every_length_and_mutated() {
+    let mut s = ip4_tunnel_suite("");
+    let mut l = 10u32.to_be_bytes().to_vec();
+    l.extend_from_slice(&FF8);
+    l.extend_from_slice(&inner(1));
+    let v = ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 0, 1], 115, 64, &l);
+    s.delivered("valid", std::slice::from_ref(&v), &[inner(1)]);
+    // The L2TPv3 header cut at every length, and the inner frame shorter than 14 bytes.
+    let short: Vec<Vec<u8>> = (20..20 + 12 + 14).map(|n| cut4(&v, n)).collect();
+    s.dropped(
+        "l2tp-cut",
+        &short,
+        "l2tp4-decap-local",
+        "l2tpv3 packet too short",
+    );
+    // Session id 0 marks a control message.
+    let mut ctl = v.clone();
+    ctl[34..38].fill(0);
+    s.dropped(
+        "control",
+        &[ctl],
+        "l2tp4-decap-local",
+        "l2tpv3 control message, no control plane",
+    );
+    // Options before the L2TPv3 header: walked (general path), delivered.
+    let mut opt = ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 0, 1], 115, 64, &{
+        let mut o = vec![1, 1, 1, 0];
+        o.extend_from_slice(&l);
+        o
+    });
+    opt[14] = 0x46;
+    let opt = refix(opt);
+    s.delivered("options", &[opt], &[inner(1)]);
+    // Fragments are not reassembled yet: ip4-local drops them by name.
+    let mut frag = v.clone();
+    frag[20] = 0x20;
+    let frag = refix(frag);
+    s.dropped(
+        "fragment",
+        &[frag],
+        "ip4-input",
+        "ip4 fragment for us, reassembly not supported",
+    );
+    // Seeded mutations after the Ethernet header, checksum made right for half of them.
+    let mut rng = Rng(0x5eed_0115);
+    let mut pkts = Vec::new();
+    for k in 0..4000 {
+        let mut f = v.clone();
+        for _ in 0..1 + rng.below(4) {
+            let i = 14 + rng.below((f.len() - 14) as u64) as usize;
+            f[i] = rng.next_u64() as u8;
+        }
+        if k % 2 == 0 {
+            f = refix(f);
+        }
+        pkts.push(f);
+    }
+    let h = &mut s.h;
+    let out = h.capture("pg1");
+    h.send("mut", "pg0", "ethernet-input", &pkts);
+    let delivered = h.captured("pg1", &out).len() as u64;
+    let drops = if_counter(h, "pg0", "drops");
+    let punts = if_counter(h, "pg0", "punt");
+    let replies = if_counter(h, "pg0", "tx packets");
+    let n = pkts.len() as u64;
+    assert!(
+        delivered + drops + punts + replies >= n,
+        "unaccounted: {n} sent, {delivered} delivered, {drops} dropped, {punts} punted, {replies} answered"
+    );
+    assert!(delivered > 0 && drops > 0, "the mix has both outcomes");
+    h.assert_all_free();
+    s.delivered("after", std::slice::from_ref(&v), &[inner(1)]);
+}
+
+#[test]
+fn l2tp_over_udp_truncated_lengths_versions_and_checksums() {
+    let mut s = ip4_tunnel_suite("encap udp udp-checksum on");
+    let v = udp4_l2tp([0, 3, 0, 0], &inner(2), true);
+    s.delivered("valid", std::slice::from_ref(&v), &[inner(2)]);
+    // UDP header cut at every length (IP total length following).
+    let cut: Vec<Vec<u8>> = (20..28).map(|n| cut4(&v, n)).collect();
+    s.dropped("udp-cut", &cut, "ip4-udp-lookup", "udp length error");
+    // UDP length below 8 or past the IP payload.
+    let ulen = |f: &[u8], l: u16| {
+        let mut f = f.to_vec();
+        f[38..40].copy_from_slice(&l.to_be_bytes());
+        f
+    };
+    let lens: Vec<Vec<u8>> = [0u16, 7, 200, u16::MAX]
+        .iter()
+        .map(|&l| ulen(&v, l))
+        .collect();
+    s.dropped("udp-len", &lens, "ip4-udp-lookup", "udp length error");
+    // Every single-bit error of the UDP header and L2TP headers is caught by the checksum.
+    let flips: Vec<Vec<u8>> = (0..(8 + 16) * 8)
+        .filter(|b| !(32..48).contains(b)) // the length field: counted above
+        .map(|b| {
+            let mut f = v.clone();
+            f[34 + b / 8] ^= 0x80 >> (b % 8);
+            f
+        })
+        .filter(|f| f[36..38] == v[36..38])
+        .collect();
+    s.dropped("bit-flips", &flips, "ip4-udp-lookup", "bad udp checksum");
+    // With a right checksum: the L2TP header over UDP cut short, the T bit, version 2, and
+    // reserved bits set.
+    let short: Vec<Vec<u8>> = (0..12 + 14)
+        .map(|n| {
+            let f = udp4_l2tp([0, 3, 0, 0], &inner(2), true);
+            let u = &f[34..34 + 8 + 4 + n.min(12 + 60)];
+            let mut u = u.to_vec();
+            let len = u.len() as u16;
+            u[4..6].copy_from_slice(&len.to_be_bytes());
+            u[6..8].fill(0);
+            let mut p = vec![10, 0, 0, 2, 10, 0, 0, 1, 0, 17];
+            p.extend_from_slice(&len.to_be_bytes());
+            p.extend_from_slice(&u);
+            let c = csum(&p);
+            u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+            ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 0, 1], 17, 64, &u)
+        })
+        .collect();
+    s.dropped(
+        "l2tp-cut",
+        &short,
+        "l2tp4-udp-decap",
+        "l2tpv3 packet too short",
+    );
+    for (case, first, reason) in [
+        (
+            "t-bit",
+            [0xc8, 3, 0, 0],
+            "l2tpv3 control message, no control plane",
+        ),
+        ("v2", [0x00, 2, 0, 0], "l2tpv2 packet"),
+        ("v4", [0x00, 4, 0, 0], "l2tpv3 bad udp header"),
+        ("reserved", [0x00, 3, 0, 1], "l2tpv3 bad udp header"),
+    ] {
+        s.dropped(
+            case,
+            &[udp4_l2tp(first, &inner(2), true)],
+            "l2tp4-udp-decap",
+            reason,
+        );
+    }
+    s.delivered("after", &[v], &[inner(2)]);
+}

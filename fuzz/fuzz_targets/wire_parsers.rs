@@ -86,6 +86,22 @@ fuzz_target!(|data: &[u8]| {
         assert!(pwire_wire::icmpv4::checksum_ok(&m));
     }
     let _ = UdpHdr::parse(bytes);
+    // The fixed heads decap reads L2TPv3 over IPv4 and over UDP through: one length check each.
+    for (n, ok) in [
+        (l2tpv3::Ip4L2tpHead::LEN, l2tpv3::Ip4L2tpHead::parse(bytes).is_ok()),
+        (l2tpv3::Ip6UdpL2tpHead::LEN, l2tpv3::Ip6UdpL2tpHead::parse(bytes).is_ok()),
+        (l2tpv3::Ip4UdpL2tpHead::LEN, l2tpv3::Ip4UdpL2tpHead::parse(bytes).is_ok()),
+        (l2tpv3::UdpL2tpHdr::LEN, l2tpv3::UdpL2tpHdr::parse(bytes).is_ok()),
+    ] {
+        assert_eq!(ok, bytes.len() >= n);
+    }
+    // The Internet checksum in two pieces (an even first one) equals it in one.
+    let cut = (usize::from(sel) * 2).min(bytes.len() & !1);
+    let (a, b) = bytes.split_at(cut);
+    assert_eq!(
+        pwire_wire::checksum::Sum::ZERO.add_bytes(a).add_bytes(b).checksum(),
+        pwire_wire::checksum::internet_checksum(bytes)
+    );
     let _ = TcpHdr::parse(bytes);
     let _ = pwire_wire::checksum::verify_l4_checksum(bytes);
     let mut copy = bytes.to_vec();
