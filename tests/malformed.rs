@@ -894,6 +894,7 @@ fn l2tp_over_udp_truncated_lengths_versions_and_checksums() {
             "l2tpv3 control message, no control plane",
         ),
         ("v2", [0x00, 2, 0, 0], "l2tpv2 packet"),
+        ("v2-control", [0xc8, 2, 0, 0], "l2tpv2 packet"),
         ("v4", [0x00, 4, 0, 0], "l2tpv3 bad udp header"),
         ("reserved", [0x00, 3, 0, 1], "l2tpv3 bad udp header"),
     ] {

@@ -170,11 +170,10 @@ fn locate_udp(d: &[u8], off: usize, ip_total: usize) -> Result<(usize, usize, u3
     }
     let (h, _) = UdpL2tpHdr::parse(rest).map_err(|_| Miss::Short)?;
     let fv = h.flags_ver.get();
-    if fv & UDP_T_BIT != 0 {
-        return Err(Miss::Control);
-    }
+    // The version first: L2TPv2 shares port 1701, its control messages (T set) included.
     match fv & UDP_VER_MASK {
         2 => return Err(Miss::V2),
+        3 if fv & UDP_T_BIT != 0 => return Err(Miss::Control),
         3 if fv == UDP_DATA_FLAGS_VER && h.reserved.get() == 0 => {}
         _ => return Err(Miss::BadUdpHeader),
     }
