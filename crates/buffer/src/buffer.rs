@@ -17,6 +17,9 @@ pub mod flags {
     pub const L4_CSUM_PARTIAL: u32 = 1 << 2;
     /// Already captured by pcap rx (do not capture a second time).
     pub const PCAP_SEEN: u32 = 1 << 3;
+    /// Locally originated and may be fragmented by this node (ip6-frag / ip4-frag) when it
+    /// does not fit the egress MTU: an L2TPv3 tunnel with fragmentation on marks its packets.
+    pub const FRAGMENT_OK: u32 = 1 << 4;
 }
 
 /// Per-buffer L2 state (VPP's `vnet_buffer(b)->l2`).

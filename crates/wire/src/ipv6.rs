@@ -242,6 +242,48 @@ pub const fn multicast_mac(a: Ipv6Addr) -> Mac {
 
 /// Skips the extension headers that chain with a (next header, length) pair: Hop-by-Hop,
 /// Routing and Destination Options. Returns the first other protocol number and its offset in
+/// The IPv6 Fragment extension header (RFC 8200 §4.5).
+///
+/// ```text
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// |                         Identification                        |
+/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct FragHdr {
+    pub next_header: u8,
+    pub reserved: u8,
+    /// Offset in 8-byte units (high 13 bits) and the M flag (bit 0).
+    pub offset_flags: U16,
+    pub ident: U32,
+}
+header!(FragHdr, 8);
+
+impl FragHdr {
+    /// A fragment header: `offset` in bytes (a multiple of 8), `more` fragments follow.
+    pub fn new(next_header: u8, offset: usize, more: bool, ident: u32) -> Self {
+        FragHdr {
+            next_header,
+            reserved: 0,
+            offset_flags: U16::new(((offset as u16) & !7) | u16::from(more)),
+            ident: U32::new(ident),
+        }
+    }
+    /// Offset of this fragment's data in the original payload, in bytes.
+    pub fn offset(&self) -> usize {
+        usize::from(self.offset_flags.get() & !7)
+    }
+    /// More fragments follow.
+    pub fn more(&self) -> bool {
+        self.offset_flags.get() & 1 != 0
+    }
+}
+
 /// `payload` (the bytes after the fixed header). A fragment header stops the walk and is
 /// returned as [`PROTO_FRAGMENT`], since what follows it may not be the start of a header.
 pub fn upper_layer(mut next_header: u8, payload: &[u8]) -> Result<(u8, usize), Truncated> {

@@ -32,6 +32,7 @@ pub mod state;
 mod arp;
 mod cli;
 mod drop;
+mod frag;
 mod huge;
 mod icmp;
 mod input;
@@ -241,6 +242,7 @@ pub fn register(r: &mut Registry) {
     lookup::register(r, &m);
     local::register(r, &m);
     rewrite::register(r, &m);
+    frag::register(r, &m);
     drop::register(r, &m);
     icmp::register(r, &m);
     arp::register(r, &m);

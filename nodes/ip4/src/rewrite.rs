@@ -6,13 +6,14 @@
 //!    and quotes TTL 0; RFC 1812 §4.3.2.3 asks for the header as received);
 //! 2. MTU: a total length above the egress interface's IPv4 MTU with DF set gives "ip4 MTU
 //!    exceeded and DF set" and, for a forwarded packet, ICMP fragmentation needed (type 3
-//!    code 4) carrying the MTU (RFC 1191); without DF VPP fragments (ip4-frag), which pwire
-//!    does not yet: "ip4 MTU exceeded, fragmentation not supported";
+//!    code 4) carrying the MTU (RFC 1191); without DF, or locally originated and marked
+//!    `FRAGMENT_OK` (a tunnel with fragmentation on), it goes to `ip4-frag`, whose fragments
+//!    come back here;
 //! 3. unless LOCALLY_ORIGINATED, TTL − 1 with the checksum updated incrementally (RFC 1624);
 //! 4. prepend the 14-byte Ethernet rewrite, set TX to the adjacency's interface and leave
 //!    through that interface's output node (by device class, resolved at graph build).
 //!
-//! Arcs: `error-drop`, `ip4-icmp-error`, `ip4-arp`, then every device class's output node
+//! Arcs: `error-drop`, `ip4-icmp-error`, `ip4-arp`, `ip4-frag`, then every device class's output node
 //! (added by vnet). Counters: [`Ip4Err`] (its own copy, as VPP's ip4-rewrite).
 
 use crate::errors::Ip4Err;
@@ -37,6 +38,7 @@ next_nodes! { pub enum Next {
     Drop => "error-drop",
     IcmpError => "ip4-icmp-error",
     Arp => "ip4-arp",
+    Frag => "ip4-frag",
 } }
 
 #[derive(Clone, Copy)]
@@ -118,7 +120,6 @@ impl Node for Ip4Rewrite {
         let vs = self.vnet.state.dp(&dp);
         let e_ttl = cx.error(Ip4Err::TimeExpired);
         let e_mtu = cx.error(Ip4Err::MtuExceeded);
-        let e_nofrag = cx.error(Ip4Err::MtuNoFragmentation);
         let e_short = cx.error(Ip4Err::TooShort);
         let e_drop = cx.error(Ip4Err::Drop);
         let drop = Next::Drop as u16;
@@ -165,9 +166,9 @@ impl Node for Ip4Rewrite {
                 continue;
             }
             if u32::from(h.total_len.get()) > mtu {
-                if h.flags_frag.get() & FLAG_DF == 0 {
-                    b.error = e_nofrag;
-                    *nx = drop;
+                if h.flags_frag.get() & FLAG_DF == 0 || b.flags & flags::FRAGMENT_OK != 0 {
+                    b.opaque.user = [0, mtu];
+                    *nx = Next::Frag as u16;
                 } else if local {
                     b.error = e_mtu;
                     *nx = drop;

@@ -656,17 +656,18 @@ fn icmp_errors_ttl_mtu_and_the_rate_limit() {
         std::slice::from_ref(&last_hop),
     );
     h.run_for(std::time::Duration::from_millis(3));
-    h.send("mtu", "pg0", "ethernet-input", &[big_df.clone(), big, fits]);
+    h.send(
+        "mtu",
+        "pg0",
+        "ethernet-input",
+        &[big_df.clone(), big.clone(), fits],
+    );
     assert_eq!(h.counter("ip4-input", "ip4 ttl <= 1"), 1);
     assert_eq!(h.counter("ip4-rewrite", "ip4 ttl <= 1"), 1);
     assert_eq!(h.counter("ip4-rewrite", "ip4 MTU exceeded and DF set"), 1);
-    assert_eq!(
-        h.counter(
-            "ip4-rewrite",
-            "ip4 MTU exceeded, fragmentation not supported"
-        ),
-        1
-    );
+    // Without DF it is fragmented (as VPP's ip4-frag).
+    assert_eq!(h.counter("ip4-frag", "packets fragmented"), 1);
+    assert_eq!(h.counter("ip4-frag", "fragments sent"), 2);
     assert_eq!(
         h.counter("ip4-icmp-error", "hop limit exceeded response sent"),
         2
@@ -675,11 +676,34 @@ fn icmp_errors_ttl_mtu_and_the_rate_limit() {
         h.counter("ip4-icmp-error", "destination unreachable response sent"),
         1
     );
+    let sent = h.captured("pg1", &fwd);
     assert_eq!(
-        h.captured("pg1", &fwd).len(),
-        1,
-        "1280 bytes exactly still goes"
+        sent.len(),
+        3,
+        "1280 bytes exactly still goes; the big one in 2 fragments"
     );
+    // The fragments: TTL decremented once, offsets and MF right, the payload whole, each
+    // header's checksum right, none over the MTU.
+    let orig = &big[14..];
+    let mut frags: Vec<&Vec<u8>> = sent
+        .iter()
+        .filter(|f| f[20] & 0x20 != 0 || f[21] != 0)
+        .collect();
+    frags.sort_by_key(|f| u16::from_be_bytes([f[20], f[21]]) & 0x1fff);
+    assert_eq!(frags.len(), 2);
+    let mut data = Vec::new();
+    for (k, f) in frags.iter().enumerate() {
+        let ip = &f[14..];
+        assert!(ip.len() <= 1280);
+        assert_eq!(ip[8], orig[8] - 1, "ttl");
+        assert_eq!(csum(&ip[..20]), 0, "header checksum");
+        assert_eq!(ip[4..6], orig[4..6], "identification kept");
+        let ff = u16::from_be_bytes([ip[6], ip[7]]);
+        assert_eq!(ff & 0x2000 != 0, k == 0, "MF");
+        assert_eq!(usize::from(ff & 0x1fff) * 8, data.len(), "offset");
+        data.extend_from_slice(&ip[20..usize::from(u16::from_be_bytes([ip[2], ip[3]]))]);
+    }
+    assert_eq!(&data[..], &orig[20..], "payload");
     let out = h.captured("pg0", &back);
     assert_eq!(out.len(), 3, "two time exceeded, one fragmentation needed");
     for (f, orig, ty, code, rest) in [

@@ -27,6 +27,7 @@ pub mod state;
 
 mod cli;
 mod drop;
+mod frag;
 mod icmp;
 mod input;
 mod local;
@@ -162,6 +163,7 @@ pub fn register(r: &mut Registry) {
     lookup::register(r, &m);
     local::register(r, &m);
     rewrite::register(r, &m);
+    frag::register(r, &m);
     drop::register(r, &m);
     icmp::register(r, &m);
     nd::register(r, &m);

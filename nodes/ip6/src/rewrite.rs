@@ -5,11 +5,13 @@
 //!    ICMPv6 Time Exceeded through `ip6-icmp-error` (which drops the original);
 //! 2. MTU: IPv6 length above the egress interface's IPv6 MTU (`Interface::ip6_mtu`) gives
 //!    "ip6 MTU exceeded" and, for a forwarded packet, an ICMPv6 Packet Too Big carrying the MTU;
-//!    a locally originated one is dropped (VPP fragments it; pwire has no ip6-frag);
+//!    a locally originated one marked `FRAGMENT_OK` goes to `ip6-frag` (its fragments come
+//!    back here), any other is dropped;
 //! 3. prepend the 14-byte Ethernet rewrite, set TX to the adjacency's interface and leave through
 //!    that interface's output node (`Interface::ip6_output_next`).
 //!
-//! Arcs: `error-drop`, `ip6-icmp-error`, then every device class's output node (added by vnet).
+//! Arcs: `error-drop`, `ip6-icmp-error`, `ip6-frag`, then every device class's output node
+//! (added by vnet).
 //! Counters: [`Ip6Err`] (its own copy, as VPP's ip6-rewrite).
 
 use crate::errors::Ip6Err;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 next_nodes! { pub enum Next {
     Drop => "error-drop",
     IcmpError => "ip6-icmp-error",
+    Frag => "ip6-frag",
 } }
 
 #[derive(Clone, Copy)]
@@ -139,6 +142,11 @@ impl Node for Ip6Rewrite {
                 continue;
             }
             if ip_len > mtu {
+                if b.flags & flags::FRAGMENT_OK != 0 {
+                    b.opaque.user = [0, mtu];
+                    *nx = Next::Frag as u16;
+                    continue;
+                }
                 b.error = e_mtu;
                 *nx = if local {
                     drop

@@ -26,6 +26,8 @@ pub struct TunnelConfig {
     pub udp_checksum: Option<bool>,
     /// IPv4: set DF on encapsulated packets (default).
     pub df: bool,
+    /// Fragment encapsulated packets over the egress MTU (default) rather than drop them.
+    pub fragment: bool,
     pub local_session_id: u32,
     pub remote_session_id: u32,
     /// `None`: VPP's default, all ones of `cookie_size`.
@@ -47,6 +49,7 @@ impl TunnelConfig {
             transport: Transport::Ip,
             udp_checksum: None,
             df: true,
+            fragment: true,
             local_session_id: 1,
             remote_session_id: 1,
             local_cookie: None,
@@ -254,6 +257,7 @@ impl L2tp {
                 transport: c.transport,
                 udp_csum,
                 df: c.df,
+                fragment: c.fragment,
                 hop_limit: c.hop_limit,
             },
             c.local_session_id,
@@ -403,6 +407,17 @@ impl L2tp {
                 self.vnet.if_name(ctl, sw)
             ),
         );
+        Ok(())
+    }
+
+    /// Outer fragmentation on tunnel `sw` on or off.
+    pub fn set_fragment(&self, ctl: &mut Ctl, sw: u32, on: bool) -> Result<(), L2tpError> {
+        let idx = self.by_sw(ctl, sw).ok_or(L2tpError::NotATunnel(sw))?;
+        let t = self.main.write(ctl);
+        let s = &mut t.sessions[idx as usize];
+        s.fragment = on;
+        s.build();
+        t.last_change_work = 1;
         Ok(())
     }
 

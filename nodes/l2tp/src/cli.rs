@@ -20,7 +20,7 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
     let m = main.clone();
     r.command(cmd(
         "create l2tpv3 tunnel",
-        "create l2tpv3 tunnel client <ip6|ip4> our <ip6|ip4> [local-cookie <hex>] [remote-cookie <hex>] [local-session-id <dec>] [remote-session-id <dec>] [l2-sublayer-present] [fib-id <n>] [cookie-size 0|4|8] [hop-limit|ttl <n>] [sequencing] [encap ip|udp] [local-port <n>] [remote-port <n>] [udp-checksum on|off] [df on|off] [del]",
+        "create l2tpv3 tunnel client <ip6|ip4> our <ip6|ip4> [local-cookie <hex>] [remote-cookie <hex>] [local-session-id <dec>] [remote-session-id <dec>] [l2-sublayer-present] [fib-id <n>] [cookie-size 0|4|8] [hop-limit|ttl <n>] [sequencing] [encap ip|udp] [local-port <n>] [remote-port <n>] [udp-checksum on|off] [df on|off] [fragment on|off] [del]",
         true,
         move |a, cx| create(a, cx, &m),
     ));
@@ -30,6 +30,23 @@ pub(crate) fn register(r: &mut Registry, main: Main) {
         "set l2tpv3 tunnel cookie <intfc> local <hex> remote <hex>",
         true,
         move |a, cx| set_cookie(a, cx, &m),
+    ));
+    let m = main.clone();
+    r.command(cmd(
+        "set l2tpv3 tunnel fragment",
+        "set l2tpv3 tunnel fragment <intfc> on|off",
+        true,
+        move |a, cx| {
+            let w = a.word("interface")?;
+            let sw = cx
+                .vnet
+                .if_by_name(&cx.ctl, w)
+                .ok_or_else(|| CliError::msg(format!("unknown interface `{w}'")))?;
+            let on = on_off(a, "fragment")?;
+            a.expect_end()?;
+            m.set_fragment(&mut cx.ctl, sw, on)
+                .map_err(|e| CliError::msg(e.to_string()))
+        },
     ));
     r.command(cmd(
         "set interface ip4 l2tpv3",
@@ -140,6 +157,7 @@ struct CreateArgs {
     remote_port: Option<u16>,
     udp_checksum: Option<bool>,
     df: bool,
+    fragment: bool,
     local_cookie: Option<String>,
     remote_cookie: Option<String>,
     lsid: u32,
@@ -161,6 +179,7 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
         remote_port: None,
         udp_checksum: None,
         df: true,
+        fragment: true,
         local_cookie: None,
         remote_cookie: None,
         lsid: 1,
@@ -192,6 +211,8 @@ fn parse_create(a: &mut Args<'_>) -> Result<CreateArgs, CliError> {
             c.udp_checksum = Some(on_off(a, "udp-checksum")?);
         } else if a.keyword("df") {
             c.df = on_off(a, "df")?;
+        } else if a.keyword("fragment") {
+            c.fragment = on_off(a, "fragment")?;
         } else if a.keyword("local-cookie") {
             c.local_cookie = Some(a.word("local-cookie")?.to_string());
         } else if a.keyword("remote-cookie") {
@@ -311,6 +332,7 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         },
         udp_checksum: c.udp_checksum,
         df: c.df,
+        fragment: c.fragment,
         ..TunnelConfig::new(our, client)
     };
     let made = m
@@ -464,6 +486,15 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
                 .map_or("255 (254 on the wire)".to_string(), |h| h.to_string())
         );
         let fam = if v4 { "ip4" } else { "ip6" };
+        let _ = writeln!(
+            out,
+            "   outer fragmentation {}",
+            if s.fragment {
+                "on (packets over the egress mtu are fragmented after encapsulation)"
+            } else {
+                "off (packets over the egress mtu are dropped)"
+            }
+        );
         let ip_len = s.kind.ip_len();
         let udp = match s.transport {
             Transport::Ip => {

@@ -12,7 +12,9 @@
 //! is the value on the wire (the packet is marked locally originated). IPv4 likewise with the
 //! TTL; DF is set unless the tunnel says `no-df`, and then the identification comes from a
 //! per-thread counter (RFC 6864: an atomic datagram's may be 0, a fragmentable one's must
-//! differ between datagrams in flight).
+//! differ between datagrams in flight). A tunnel with fragmentation on (the default) marks its
+//! packets `FRAGMENT_OK`: one over the egress MTU is fragmented by ip6-frag / ip4-frag after
+//! encapsulation, so the inner frame is never cut and nothing is lost.
 //!
 //! Arcs: `error-drop`, `ip6-lookup`, `ip4-lookup`. Counters: "L2TP L2 network to user (ip6)
 //! pkts" (every encapsulated frame, whatever the family: VPP's name), "L2TP L2 session lookup
@@ -186,9 +188,7 @@ impl Node for Encap {
                     Next::Lookup4 as u16
                 }
             };
-            if s.hop_limit.is_some() {
-                b.flags |= flags::LOCALLY_ORIGINATED;
-            }
+            b.flags |= s.tx_flags;
             // ip6-lookup uses the RX interface's FIB when TX is unset (VPP: encap_fib_index ~0).
             b.sw_if_index[1] = !0;
             run_p += 1;

@@ -344,6 +344,12 @@ pub struct Session {
     pub udp_csum: bool,
     /// IPv4: the DF bit on encap (default set: atomic datagrams, RFC 6864, identification 0).
     pub df: bool,
+    /// An encapsulated packet over the egress MTU is fragmented (outer fragmentation: the
+    /// inner frame is never cut), else dropped and counted.
+    pub fragment: bool,
+    /// Buffer flags encap sets on every packet: LOCALLY_ORIGINATED with a configured hop
+    /// limit, FRAGMENT_OK with `fragment` (one OR per packet).
+    pub tx_flags: u32,
     /// Hop limit / TTL written on encap; `None` = VPP's 255, decremented to 254 by the rewrite.
     pub hop_limit: Option<u8>,
     /// IPv4: the one's-complement sum of the outer IPv4 header with total length,
@@ -377,6 +383,7 @@ pub struct Outer {
     pub transport: Transport,
     pub udp_csum: bool,
     pub df: bool,
+    pub fragment: bool,
     pub hop_limit: Option<u8>,
 }
 
@@ -403,6 +410,8 @@ impl Session {
             deleted: false,
             udp_csum: o.udp_csum,
             df: o.df,
+            fragment: o.fragment,
+            tx_flags: 0,
             hop_limit: o.hop_limit,
             ip4_sum: 0,
             udp_sum: 0,
@@ -434,8 +443,17 @@ impl Session {
         usize::from(self.sub_at)
     }
 
-    /// Fills `rewrite` and `dl` from the session's fields.
+    /// Fills `rewrite`, `dl` and `tx_flags` from the session's fields.
     pub fn build(&mut self) {
+        self.tx_flags = if self.hop_limit.is_some() {
+            pwire_buffer::flags::LOCALLY_ORIGINATED
+        } else {
+            0
+        } | if self.fragment {
+            pwire_buffer::flags::FRAGMENT_OK
+        } else {
+            0
+        };
         let mut rw = [0u8; MAX_REWRITE];
         let kind = self.kind;
         let proto = if kind.udp() {

@@ -760,7 +760,12 @@ fn tunnel_reports_inner_mtu_and_oversize_encap_is_dropped_by_name() {
     fit.resize(1448, 1);
     let mut big = inner(HOST_B, HOST_A, 2);
     big.resize(1449, 2);
-    send(&mut h, "s", "pg1", &[fit, big]);
+    // With outer fragmentation off, the oversize one is dropped by name.
+    h.cli("set l2tpv3 tunnel fragment l2tpv3_tunnel0 off");
+    assert!(h
+        .cli("show l2tpv3 verbose")
+        .contains("outer fragmentation off"));
+    send(&mut h, "s", "pg1", &[fit, big.clone()]);
     let got = read_pcap(&up);
     assert_eq!(got.len(), 1, "only the frame that fits leaves");
     assert_eq!(got[0].len(), 14 + 1500);
@@ -770,5 +775,33 @@ fn tunnel_reports_inner_mtu_and_oversize_encap_is_dropped_by_name() {
         "{}",
         h.cli("show errors")
     );
+    // On (the default): two fragments, each within the MTU, carrying the whole packet.
+    h.cli("set l2tpv3 tunnel fragment l2tpv3_tunnel0 on");
+    let up = capture(&mut h, "pg0");
+    send(&mut h, "f", "pg1", std::slice::from_ref(&big));
+    let got = read_pcap(&up);
+    assert_eq!(got.len(), 2, "{}", h.cli("show errors"));
+    assert_eq!(h.counter("ip6-frag", "packets fragmented"), 1);
+    let mut frags: Vec<&[u8]> = got.iter().map(|f| &f[14..]).collect();
+    frags.sort_by_key(|ip| u16::from_be_bytes([ip[42], ip[43]]) & !7);
+    let mut payload = Vec::new();
+    let mut ids = Vec::new();
+    for (k, ip) in frags.iter().enumerate() {
+        assert!(ip.len() <= 1500);
+        assert_eq!(ip[6], 44, "fragment header follows");
+        assert_eq!(ip[7], 254, "hop limit decremented once");
+        assert_eq!(ip[40], 115, "then L2TPv3");
+        let of = u16::from_be_bytes([ip[42], ip[43]]);
+        assert_eq!(usize::from(of & !7), payload.len(), "offset");
+        assert_eq!(of & 1 == 1, k == 0, "M flag");
+        ids.push(ip[44..48].to_vec());
+        let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        assert_eq!(ip.len(), 40 + plen);
+        payload.extend_from_slice(&ip[48..]);
+    }
+    assert_eq!(ids[0], ids[1], "one identification");
+    // The reassembled payload is the L2TPv3 header (session 1 here, the all-ones cookie) and
+    // the frame.
+    assert_eq!(&payload[12..], &big[..]);
     h.assert_all_free();
 }
