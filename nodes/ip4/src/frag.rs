@@ -100,7 +100,7 @@ impl Node for Ip4Frag {
             let payload = total.saturating_sub(Ip4Hdr::LEN);
             let per = (mtu.saturating_sub(Ip4Hdr::LEN as u32) as usize) & !7;
             let n = payload.div_ceil(per.max(1));
-            if ip.header_len() != Ip4Hdr::LEN || per == 0 || n > MAX_FRAGS || n < 2 {
+            if ip.header_len() != Ip4Hdr::LEN || per == 0 || !(2..=MAX_FRAGS).contains(&n) {
                 b.error = cx.error(C::Unfit);
                 *nx = Next::Drop as u16;
                 continue;
