@@ -218,6 +218,8 @@ pub struct ConnConfig {
     /// Overrides of the core's Router ID and Host Name for this connection.
     pub router_id: Option<u32>,
     pub host_name: Option<String>,
+    /// Only answer the peer's SCCRQ, never send one.
+    pub passive: bool,
 }
 
 impl ConnConfig {
@@ -240,6 +242,7 @@ impl ConnConfig {
             receive_window: 16,
             router_id: None,
             host_name: None,
+            passive: false,
         }
     }
 

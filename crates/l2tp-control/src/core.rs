@@ -923,7 +923,7 @@ impl<R: Random> Core<R> {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        if c.active.is_some() {
+        if c.active.is_some() || c.cfg.passive {
             return;
         }
         let cfg = c.cfg.clone();
@@ -1016,7 +1016,7 @@ impl<R: Random> Core<R> {
                 conn,
                 path,
                 &m,
-                stop::NOT_AUTHORIZED,
+                (stop::NOT_AUTHORIZED, err::NONE),
                 "message digest required",
                 false,
             );
@@ -1038,7 +1038,7 @@ impl<R: Random> Core<R> {
                 conn,
                 path,
                 &m,
-                stop::NOT_AUTHORIZED,
+                (stop::NOT_AUTHORIZED, err::NONE),
                 "authentication not configured",
                 signed,
             );
@@ -1049,7 +1049,7 @@ impl<R: Random> Core<R> {
                 conn,
                 path,
                 &m,
-                stop::NOT_AUTHORIZED,
+                (stop::NOT_AUTHORIZED, err::NONE),
                 "nonce required",
                 signed,
             );
@@ -1060,7 +1060,7 @@ impl<R: Random> Core<R> {
                 conn,
                 path,
                 &m,
-                stop::NOT_AUTHORIZED,
+                (stop::NOT_AUTHORIZED, err::NONE),
                 "challenge without a secret",
                 signed,
             );
@@ -1071,7 +1071,7 @@ impl<R: Random> Core<R> {
                 conn,
                 path,
                 &m,
-                stop::ERROR,
+                (stop::ERROR, p.error),
                 &format!("unusable AVP {}:{}", p.vendor, p.attr),
                 signed,
             );
@@ -1082,7 +1082,7 @@ impl<R: Random> Core<R> {
                 conn,
                 path,
                 &m,
-                stop::ERROR,
+                (stop::ERROR, err::NONE),
                 &format!("missing {miss}"),
                 signed,
             );
@@ -1106,7 +1106,7 @@ impl<R: Random> Core<R> {
                                 conn,
                                 path,
                                 &m,
-                                stop::ALREADY_EXISTS,
+                                (stop::ALREADY_EXISTS, err::NONE),
                                 "lost the tie",
                                 signed,
                             );
@@ -1158,7 +1158,7 @@ impl<R: Random> Core<R> {
                         conn,
                         path,
                         &m,
-                        stop::ALREADY_EXISTS,
+                        (stop::ALREADY_EXISTS, err::NONE),
                         "control connection exists",
                         signed,
                     );
@@ -1190,7 +1190,7 @@ impl<R: Random> Core<R> {
         conn: ConnId,
         path: Path,
         m: &Message,
-        result: u16,
+        (result, error): (u16, u16),
         text: &str,
         signed: bool,
     ) {
@@ -1211,7 +1211,7 @@ impl<R: Random> Core<R> {
         t.rel.nr = m.ns.wrapping_add(1);
         t.counters.rx_type(mt::SCCRQ);
         let mut b = t.auth.builder(mt::STOPCCN);
-        b.result_code(result, 0, text)
+        b.result_code(result, error, text)
             .avp_u32(at::ASSIGNED_CCID, ccid);
         t.push(mt::STOPCCN, b);
         if t.peer_ccid != 0 {
@@ -1536,6 +1536,10 @@ impl<R: Random> Core<R> {
         let from = t.state;
         t.state = TState::Held;
         t.rel.abandon();
+        // A StopCCN answering our SCCRQ tells us where to send its acknowledgement.
+        if t.peer_ccid == 0 {
+            t.peer_ccid = m.assigned_ccid.unwrap_or(0);
+        }
         t.hold_until = Some(now + hold);
         let conn = t.conn;
         self.log(format!(
