@@ -185,6 +185,8 @@ struct Session {
     peer_active: bool,
     tie: [u8; 8],
     installed: bool,
+    /// The A bit we last sent (an SLI follows at establishment if the circuit changed since).
+    advertised: bool,
 }
 
 /// One control connection instance (there can be a few per configured connection while a tie
@@ -658,9 +660,10 @@ impl<R: Random> Core<R> {
                     if let Some(t) = self.tunnels.get_mut(&ccid) {
                         if let Some(s) = t
                             .sessions
-                            .get(&sid)
+                            .get_mut(&sid)
                             .filter(|s| s.state == SState::Established)
                         {
+                            s.advertised = up;
                             let mut b = t.auth.builder(mt::SLI);
                             b.avp_u32(at::LOCAL_SESSION_ID, s.local_sid)
                                 .avp_u32(at::REMOTE_SESSION_ID, s.remote_sid)
@@ -1716,6 +1719,7 @@ impl<R: Random> Core<R> {
                 peer_active: false,
                 tie,
                 installed: false,
+                advertised: ac_up,
             },
         );
         if let Some(p) = self.pws.get_mut(&pw) {
@@ -1812,6 +1816,20 @@ impl<R: Random> Core<R> {
         s.state = SState::Established;
         s.installed = true;
         let (pw, active) = (s.pw, s.peer_active);
+        // The attachment circuit changed while the session was being set up: tell the peer.
+        if let Some(up) = self
+            .pws
+            .get(&pw)
+            .map(|p| p.ac_up)
+            .filter(|&up| up != s.advertised)
+        {
+            s.advertised = up;
+            let mut b = t.auth.builder(mt::SLI);
+            b.avp_u32(at::LOCAL_SESSION_ID, s.local_sid)
+                .avp_u32(at::REMOTE_SESSION_ID, s.remote_sid)
+                .avp_u16(at::CIRCUIT_STATUS, if up { CS_ACTIVE } else { 0 });
+            t.push(mt::SLI, b);
+        }
         let t = &self.tunnels[&ccid];
         let p = self.params(t, &t.sessions[&sid]);
         self.log(format!(
@@ -2087,6 +2105,7 @@ impl<R: Random> Core<R> {
                 peer_active: m.circuit_status.is_some_and(|c| c & CS_ACTIVE != 0),
                 tie: [0; 8],
                 installed: false,
+                advertised: ac_up,
             },
         );
         if let Some(p) = self.pws.get_mut(&pw) {
@@ -2142,6 +2161,7 @@ impl<R: Random> Core<R> {
         s.peer_active = m.circuit_status.is_some_and(|c| c & CS_ACTIVE != 0);
         let (local, remote, pw) = (s.local_sid, s.remote_sid, s.pw);
         let ac_up = self.pws.get(&pw).is_none_or(|p| p.ac_up);
+        s.advertised = ac_up;
         let mut b = t.auth.builder(mt::ICCN);
         b.avp_u32(at::LOCAL_SESSION_ID, local)
             .avp_u32(at::REMOTE_SESSION_ID, remote)

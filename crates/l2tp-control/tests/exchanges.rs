@@ -483,3 +483,39 @@ fn peer_restart_recovers() {
         s.nodes[B].logs()
     );
 }
+
+/// The attachment circuit comes up while the session is still being set up (after the ICRP
+/// said A=0): the peer learns it by an SLI once the session is established.
+#[test]
+fn circuit_change_during_setup_is_sent_after_establishment() {
+    let b = CoreConfig {
+        responder_pw_delay: 600 * SEC,
+        ..core_config(B)
+    };
+    let mut s = Sim::with_configs(17, core_config(A), b);
+    let cb = s.conn(
+        B,
+        ConnConfig {
+            passive: true,
+            ..conn_config(B)
+        },
+    );
+    let ca = s.conn(A, conn_config(A));
+    let pb = s.pw(B, cb, 100);
+    s.cmd(B, Command::SetCircuit { pw: pb, up: false });
+    s.run_for(2 * SEC);
+    let mut dropped = false;
+    s.drop = Some(Box::new(move |m| {
+        let d = !dropped && m.mtype == mt::ICCN;
+        dropped |= d;
+        d
+    }));
+    let pa = s.pw(A, ca, 100);
+    s.run_for(100 * MS);
+    assert_eq!(s.sent(B, mt::ICRP).len(), 1);
+    s.cmd(B, Command::SetCircuit { pw: pb, up: true });
+    assert!(s.run_until(30 * SEC, |s| pws_consistent(s, &[(pa, pb)])));
+    s.run_for(SEC);
+    assert_eq!(s.sent(B, mt::SLI).len(), 1, "{:?}", s.flow());
+    assert_eq!(s.nodes[A].peer_active.get(&pa), Some(&true));
+}
