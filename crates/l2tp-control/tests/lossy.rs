@@ -22,7 +22,7 @@ fn one(seed: u64, auth: bool) -> Result<(), String> {
             ..conn_config(i)
         };
         if auth {
-            c.digest = Some(if seed % 2 == 0 {
+            c.digest = Some(if seed & 1 == 0 {
                 DigestAlg::Md5
             } else {
                 DigestAlg::Sha1
