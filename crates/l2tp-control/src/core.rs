@@ -10,7 +10,7 @@ use crate::reliable::{Expiry, NrCheck, Reliable, RxClass};
 use crate::rng::{OsRandom, Random};
 use crate::timer::{TimerKey, Timers};
 use crate::wire::{at, mt, set_nr, zlb, Header, MsgBuilder};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -299,7 +299,8 @@ impl Tunnel {
 struct ConnState {
     cfg: ConnConfig,
     active: Option<u32>,
-    pws: Vec<PwId>,
+    /// Configured pseudowires by VC ID (ordered, so bring-up order is deterministic).
+    pws: BTreeMap<u32, PwId>,
     reconnect_at: Option<Nanos>,
     queued: Option<Nanos>,
     past: Counters,
@@ -531,7 +532,7 @@ impl<R: Random> Core<R> {
                     ConnState {
                         cfg,
                         active: None,
-                        pws: vec![],
+                        pws: BTreeMap::new(),
                         reconnect_at: None,
                         queued: None,
                         past: Counters::default(),
@@ -556,7 +557,7 @@ impl<R: Random> Core<R> {
                         "administratively deleted",
                     );
                 }
-                for pw in c.pws {
+                for pw in c.pws.into_values() {
                     self.pws.remove(&pw);
                 }
                 self.log(format!("l2tp conn {}: deleted", id.0));
@@ -589,15 +590,13 @@ impl<R: Random> Core<R> {
                         "sequencing needs the l2-specific sublayer",
                     ));
                 }
-                if c.pws
-                    .iter()
-                    .any(|p| self.pws.get(p).is_some_and(|p| p.cfg.vc_id == cfg.vc_id))
-                {
+                if c.pws.contains_key(&cfg.vc_id) {
                     return Err(CommandError::DuplicateVcId);
                 }
                 let id = PwId(self.next_pw);
                 self.next_pw += 1;
                 let conn = cfg.conn;
+                let vc = cfg.vc_id;
                 self.log(format!(
                     "l2tp pw {}: created on conn {} vc-id {}",
                     id.0, conn.0, cfg.vc_id
@@ -613,14 +612,14 @@ impl<R: Random> Core<R> {
                     },
                 );
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    c.pws.push(id);
+                    c.pws.insert(vc, id);
                 }
                 self.start_pw(now, id);
                 Ok(Created::Pw(id))
             }
             Command::DeletePseudowire(id) => {
                 let p = self.pws.get(&id).ok_or(CommandError::NoSuchPseudowire)?;
-                let conn = p.cfg.conn;
+                let (conn, vc) = (p.cfg.conn, p.cfg.vc_id);
                 if let Some(sid) = p.session {
                     if let Some(ccid) = self.conns.get(&conn).and_then(|c| c.active) {
                         self.remove_session(
@@ -635,7 +634,7 @@ impl<R: Random> Core<R> {
                 }
                 self.pws.remove(&id);
                 if let Some(c) = self.conns.get_mut(&conn) {
-                    c.pws.retain(|p| *p != id);
+                    c.pws.remove(&vc);
                 }
                 self.log(format!("l2tp pw {}: deleted", id.0));
                 Ok(Created::Done)
@@ -1511,7 +1510,7 @@ impl<R: Random> Core<R> {
         let pws = self
             .conns
             .get(&conn)
-            .map(|c| c.pws.clone())
+            .map(|c| c.pws.values().copied().collect::<Vec<_>>())
             .unwrap_or_default();
         for pw in pws {
             match role {
@@ -1980,15 +1979,8 @@ impl<R: Random> Core<R> {
         }
         let conn = t.conn;
         let vc = m.remote_end_id.as_deref().and_then(vc_of);
-        let pws = self
-            .conns
-            .get(&conn)
-            .map(|c| c.pws.clone())
-            .unwrap_or_default();
-        let Some(pw) = vc.and_then(|vc| {
-            pws.into_iter()
-                .find(|p| self.pws.get(p).is_some_and(|p| p.cfg.vc_id == vc))
-        }) else {
+        let pw = vc.and_then(|vc| self.conns.get(&conn)?.pws.get(&vc).copied());
+        let Some(pw) = pw else {
             return self.cdn_to(
                 ccid,
                 their,

@@ -519,3 +519,47 @@ fn circuit_change_during_setup_is_sent_after_establishment() {
     assert_eq!(s.sent(B, mt::SLI).len(), 1, "{:?}", s.flow());
     assert_eq!(s.nodes[A].peer_active.get(&pa), Some(&true));
 }
+
+/// Many pseudowires over one connection come up (and the work per message stays O(1): this
+/// runs in well under a second in a debug build).
+#[test]
+fn two_thousand_pseudowires_over_one_connection() {
+    let b = CoreConfig {
+        responder_pw_delay: 600 * SEC,
+        ..core_config(B)
+    };
+    let mut s = Sim::with_configs(18, core_config(A), b);
+    let cb = s.conn(
+        B,
+        ConnConfig {
+            passive: true,
+            receive_window: 64,
+            ..conn_config(B)
+        },
+    );
+    let ca = s.conn(
+        A,
+        ConnConfig {
+            receive_window: 64,
+            ..conn_config(A)
+        },
+    );
+    let n = 2000;
+    let pairs: Vec<_> = (0..n)
+        .map(|vc| (s.pw(A, ca, vc), s.pw(B, cb, vc)))
+        .collect();
+    let t0 = std::time::Instant::now();
+    assert!(
+        s.run_until(120 * SEC, |s| s.nodes[A].installed.len() == n as usize
+            && s.nodes[B].installed.len() == n as usize)
+    );
+    assert!(pws_consistent(&s, &pairs));
+    let sim = s.now;
+    assert!(sim < 10 * SEC, "took {} ms of simulated time", sim / MS);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(s.info(A, ca).peer_window, 64);
+}
