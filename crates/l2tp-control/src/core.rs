@@ -268,7 +268,10 @@ impl Tunnel {
         match self.state {
             TState::Held | TState::LostTie => self.hold_until,
             TState::Idle => None,
-            _ => match (self.rel.retransmit_at, self.hello_at()) {
+            _ => match (
+                self.rel.retransmit_at.filter(|_| self.rel.in_flight() > 0),
+                self.hello_at(),
+            ) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
@@ -808,15 +811,17 @@ impl<R: Random> Core<R> {
     }
 
     fn schedule_reconnect(&mut self, now: Nanos, conn: ConnId) {
-        let d = self.cfg.reconnect_delay;
-        let at = now + d + self.rng.below(d / 4 + 1);
+        let at = now + self.jitter(self.cfg.reconnect_delay);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.reconnect_at = Some(at);
             self.timers.arm(&mut c.queued, at, TimerKey::Conn(conn.0));
         }
     }
 
+    /// A delay plus up to a quarter more, never zero (a zero delay would make the timer
+    /// that scheduled it fire again at once).
     fn jitter(&mut self, d: Nanos) -> Nanos {
+        let d = d.max(MS);
         d + self.rng.below(d / 4 + 1)
     }
 
@@ -1973,10 +1978,6 @@ impl<R: Random> Core<R> {
             }
             return;
         };
-        // The same ICRQ seen again under a new Ns (a peer bug): nothing new to do.
-        if t.sessions.values().any(|s| s.remote_sid == their) {
-            return;
-        }
         let conn = t.conn;
         let vc = m.remote_end_id.as_deref().and_then(vc_of);
         let pw = vc.and_then(|vc| self.conns.get(&conn)?.pws.get(&vc).copied());

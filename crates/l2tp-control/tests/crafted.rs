@@ -453,3 +453,59 @@ fn one_timer_structure_for_many_connections() {
     assert!(wakeups <= 5, "{wakeups} wake-ups");
     assert!(format!("{core:?}").contains("timers: 1000"));
 }
+
+/// A zero retry delay must not make a timer fire again at the same instant forever (the
+/// pseudowire cannot start: the peer does not offer its type).
+#[test]
+fn zero_delays_do_not_spin() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut p = Peer::plain();
+        p.core = Core::new(
+            CoreConfig {
+                pw_retry_delay: 0,
+                responder_pw_delay: 0,
+                reconnect_delay: 0,
+                ..core_config(1)
+            },
+            SeededRandom::new(3),
+        );
+        let conn = ConnConfig {
+            passive: true,
+            ..ConnConfig::new(addr(1), addr(0))
+        };
+        let Ok(Created::Conn(c)) = p.core.handle_command(0, Command::CreateConnection(conn)) else {
+            panic!()
+        };
+        p.conn = c;
+        let pw = PwConfig {
+            conn: c,
+            vc_id: 1,
+            pw_type: PwType::Ethernet,
+            cookie_size: 0,
+            l2_sublayer: false,
+            sequencing: false,
+        };
+        p.core
+            .handle_command(0, Command::CreatePseudowire(pw))
+            .unwrap();
+        let mut b = MsgBuilder::new(mt::SCCRQ);
+        b.avp(at::HOST_NAME, b"vlan-only")
+            .avp(at::ROUTER_ID, &[10, 0, 0, 1])
+            .avp_u32(at::ASSIGNED_CCID, PEER_CCID)
+            .avp(at::PW_CAPABILITIES, &[0, 4]);
+        let rp = p.send(mt::SCCRQ, b).remove(0);
+        p.ccid = rp.assigned_ccid.unwrap();
+        p.send(mt::SCCCN, MsgBuilder::new(mt::SCCCN));
+        let mut wakeups = 0;
+        while let Some(t) = p.core.poll_timeout().filter(|&t| t < 10 * SEC) {
+            p.core.handle_timeout(t);
+            wakeups += 1;
+        }
+        tx.send(wakeups).unwrap();
+    });
+    let wakeups = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("handle_timeout returns");
+    assert!(wakeups > 100, "retries every millisecond or so: {wakeups}");
+}
