@@ -509,3 +509,66 @@ fn zero_delays_do_not_spin() {
         .expect("handle_timeout returns");
     assert!(wakeups > 100, "retries every millisecond or so: {wakeups}");
 }
+
+#[test]
+fn out_of_order_messages_are_queued_and_window_defaults_to_4() {
+    let mut p = Peer::plain();
+    p.establish();
+    assert_eq!(
+        p.core.connection(p.conn).unwrap().peer_window,
+        4,
+        "no Receive Window AVP sent"
+    );
+    let first = MsgBuilder::new(mt::HELLO).finish(p.ccid, p.ns, p.nr);
+    let second = MsgBuilder::new(mt::HELLO).finish(p.ccid, p.ns + 1, p.nr);
+    // The later one first: held, not acknowledged beyond what is in order.
+    let out = p.raw(&second);
+    assert!(out.iter().all(|m| m.nr == p.ns), "{out:?}");
+    let out = p.raw(&first);
+    assert_eq!(
+        out.last().map(|m| m.nr),
+        Some(p.ns + 2),
+        "both delivered in order"
+    );
+    let c = p.core.connection(p.conn).unwrap().counters;
+    assert_eq!((c.out_of_order, c.rx[mt::HELLO as usize]), (1, 2));
+}
+
+#[test]
+fn sccrq_retry_limit_is_its_own() {
+    let mut core = Core::new(core_config(0), SeededRandom::new(5));
+    let cfg = ConnConfig {
+        sccrq_retries: Some(2),
+        retries: 15,
+        ..ConnConfig::new(addr(0), addr(1))
+    };
+    let Ok(Created::Conn(c)) = core.handle_command(0, Command::CreateConnection(cfg)) else {
+        panic!()
+    };
+    let mut sends = vec![];
+    let mut now = 0;
+    loop {
+        while core.poll_transmit().is_some() {
+            sends.push(now);
+        }
+        if core.connection(c).unwrap().state == "idle" {
+            break;
+        }
+        now = core.poll_timeout().unwrap();
+        core.handle_timeout(now);
+    }
+    // Sent at 0, 1 s and 3 s; given up at 7 s.
+    assert_eq!(sends, [0, SEC, 3 * SEC]);
+    assert_eq!(now, 7 * SEC);
+    let logs: Vec<String> = std::iter::from_fn(|| core.poll_event())
+        .filter_map(|e| match e {
+            Event::Log(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("not answering after 2 retransmissions")),
+        "{logs:?}"
+    );
+}
