@@ -1039,6 +1039,13 @@ impl<R: Random> Core<R> {
             return;
         }
         let signed = probe.digest.is_some();
+        // The first message of a connection acknowledges nothing.
+        if m.nr != 0 {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.past.bad_nr += 1;
+            }
+            return;
+        }
         if m.nonce.is_some() && !probe.full() {
             return self.refuse(
                 now,
@@ -1186,6 +1193,14 @@ impl<R: Random> Core<R> {
             c.reconnect_at = None;
         }
         self.tunnel_rx(now, ccid, path, bytes);
+        // Not taken in (it could not be sequenced): no instance is left behind for it.
+        if self
+            .tunnels
+            .get(&ccid)
+            .is_some_and(|t| t.state == TState::Idle)
+        {
+            self.remove_tunnel(ccid);
+        }
     }
 
     /// Refuses an SCCRQ with a StopCCN from a short-lived instance that acknowledges the

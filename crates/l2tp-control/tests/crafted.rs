@@ -572,3 +572,16 @@ fn sccrq_retry_limit_is_its_own() {
         "{logs:?}"
     );
 }
+
+/// An SCCRQ acknowledging something (Nr ≠ 0) is invalid: no instance is created for it and
+/// the next proper SCCRQ is answered normally.
+#[test]
+fn sccrq_with_nonzero_nr_leaves_nothing_behind() {
+    let mut p = Peer::plain();
+    let bytes = p.sccrq().finish(0, 0, 3);
+    assert!(p.raw(&bytes).is_empty());
+    let info = p.core.connection(p.conn).unwrap();
+    assert_eq!((info.state, info.counters.bad_nr), ("idle", 1));
+    assert!(!format!("{:?}", p.core).contains("instances: 1"));
+    p.establish();
+}
