@@ -76,7 +76,7 @@ fn dst_of(d: &[u8]) -> Option<u32> {
 }
 
 /// Entry of a packet too short for a destination, in the look-ahead array.
-const NO_DST: u32 = u32::MAX;
+const NO_DST: u32 = crate::mtrie::NO_ADDR;
 
 impl Node for Ip4Lookup {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
@@ -91,9 +91,9 @@ impl Node for Ip4Lookup {
         let e_short = self.ip4_input_errors + Ip4Err::TooShort as u16;
         let ahead = rows.len() >= AHEAD_FROM;
         if ahead {
-            for (i, slot) in self.ahead.iter_mut().enumerate().take(frame.len()) {
-                *slot = dst_of(frame.buf(i).current()).map_or(NO_DST, |d| st.mtrie.lookup(d));
-            }
+            let n = frame.len().min(FRAME_SIZE);
+            st.mtrie
+                .lookup_bulk(&mut self.ahead[..n], |i| dst_of(frame.buf(i).current()));
         }
         // Runs of packets hitting one entry share one counter update.
         let mut run_e = u32::MAX;

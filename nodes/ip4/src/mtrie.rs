@@ -54,6 +54,20 @@ pub const PLY3: u32 = 0x8000_0000;
 /// One ply: 256 slots.
 pub type Ply = [u32; 256];
 
+/// In [`Mtrie::lookup_bulk`]'s output: no address was given (never an entry: entries are
+/// below [`PLY3`]).
+pub const NO_ADDR: u32 = u32::MAX;
+
+/// Addresses [`Mtrie::lookup_bulk`] takes through its stages at a time (a frame).
+const BULK: usize = 256;
+
+/// True if second-level slot `s` is not an entry ([`NONE`] or a [`PLY3`] ply): one compare,
+/// so that a bulk lookup can count such slots without a branch.
+#[inline(always)]
+const fn unresolved(s: u32) -> bool {
+    s.wrapping_sub(1) >= PLY3 - 1
+}
+
 /// The trie.
 pub struct Mtrie {
     /// By the top 16 bits: the cover entry.
@@ -107,20 +121,66 @@ impl Mtrie {
     /// Longest-prefix match: the entry of the longest prefix containing `a`.
     #[inline(always)]
     pub fn lookup(&self, a: u32) -> u32 {
-        let hi = (a >> 16) as usize;
-        // Two independent reads: their misses overlap.
-        let cover = self.root[hi];
-        let mut s = self.flat[(a >> 8) as usize];
+        let s = self.slot2(a);
+        if unresolved(s) {
+            self.resolve(a, s)
+        } else {
+            s
+        }
+    }
+
+    /// Longest-prefix match for many addresses at once: `out[i]` becomes the entry matching
+    /// `addr(i)`, or [`NO_ADDR`] where that is `None` (`ip4-lookup`: a packet too short for a
+    /// destination). `addr` may be called twice for one `i` and must return the same value.
+    ///
+    /// In stages, so that no read waits on another and no branch depends on the data: first
+    /// the second-level slot of every address (one read each, independent, which the core
+    /// overlaps however many miss), noting without a branch the few that slot does not answer;
+    /// then the third-level or root read of those few.
+    #[inline(always)]
+    pub fn lookup_bulk(&self, out: &mut [u32], addr: impl Fn(usize) -> Option<u32>) {
+        for (c, out) in out.chunks_mut(BULK).enumerate() {
+            let base = c * BULK;
+            let mut pending = [0u16; BULK];
+            let mut n = 0;
+            for (i, o) in out.iter_mut().enumerate() {
+                let a = addr(base + i);
+                let s = self.slot2(a.unwrap_or(0));
+                *o = if a.is_some() { s } else { NO_ADDR };
+                // Always written, kept only when counted: `n` <= `i` < BULK.
+                pending[n] = i as u16;
+                n += usize::from(a.is_some() & unresolved(s));
+            }
+            for &i in &pending[..n] {
+                let i = usize::from(i);
+                if let Some(a) = addr(base + i) {
+                    out[i] = self.resolve(a, out[i]);
+                }
+            }
+        }
+    }
+
+    /// The second-level slot of `a`: its entry unless [`unresolved`].
+    #[inline(always)]
+    fn slot2(&self, a: u32) -> u32 {
+        self.flat[(a >> 8) as usize]
+    }
+
+    /// The rest of the lookup of `a`, whose second-level slot `s` is [`unresolved`]: the
+    /// third-level slot, and the cover where no prefix longer than /16 contains `a`.
+    #[inline(always)]
+    fn resolve(&self, a: u32, s: u32) -> u32 {
+        let mut v = s;
         if s & PLY3 != 0 {
-            s = match self.ply3.get((s & !PLY3) as usize) {
+            v = match self.ply3.get((s & !PLY3) as usize) {
                 Some(p3) => p3[(a & 0xff) as usize],
                 None => NONE,
             };
         }
-        if s == NONE {
-            cover
+        if v == NONE {
+            self.root[(a >> 16) as usize]
         } else {
-            s
+            v
         }
     }
 
@@ -422,6 +482,113 @@ mod tests {
             assert_eq!(t.m.plies(), (0, 0));
         }
         assert_eq!(t.m.ply3.len(), 100, "no growth after the first round");
+    }
+
+    /// splitmix64: a seeded stream for the tests below.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// The reference: every live prefix scanned, the longest containing `a` wins.
+    fn linear_lpm(pfx: &[(u32, u8, u32)], a: u32) -> u32 {
+        pfx.iter()
+            .filter(|&&(p, l, _)| a & mask(l) == p)
+            .max_by_key(|&&(_, l, _)| l)
+            .map(|&(_, _, e)| e)
+            .unwrap()
+    }
+
+    #[test]
+    fn bulk_lookup_matches_a_linear_scan_through_adds_and_deletes() {
+        let mut r = Rng(0x5eed);
+        let mut t = T::new();
+        // Prefixes clustered in a few /8s and /16s so that every level holds overlapping ones,
+        // with lengths around the level boundaries (16/17, 24/25) and everything else.
+        let bases = [
+            ip("10.0.0.0"),
+            ip("10.1.0.0"),
+            ip("172.16.0.0"),
+            ip("192.0.2.0"),
+        ];
+        let lens = [
+            0u8, 1, 8, 12, 15, 16, 17, 18, 20, 23, 24, 25, 26, 28, 30, 31, 32,
+        ];
+        let mut routes: Vec<(u32, u8)> = Vec::new();
+        for _ in 0..2000 {
+            let base = bases[r.below(bases.len() as u64) as usize];
+            let a = base ^ (r.next() as u32 & (0x0003_ffff | (r.next() as u32 & 0x00ff_0000)));
+            let l = lens[r.below(lens.len() as u64) as usize];
+            routes.push((a & mask(l), l));
+        }
+        let probes = |r: &mut Rng, routes: &[(u32, u8)]| -> Vec<Option<u32>> {
+            (0..3001)
+                .map(|i| match i % 7 {
+                    // A packet without an address.
+                    0 => None,
+                    // Anywhere.
+                    1 => Some(r.next() as u32),
+                    // Inside a route, at its edges or anywhere in it.
+                    k => {
+                        let (a, l) = routes[r.below(routes.len() as u64) as usize];
+                        let span = !mask(l);
+                        Some(match k {
+                            2 => a,
+                            3 => a | span,
+                            _ => a | (r.next() as u32 & span),
+                        })
+                    }
+                })
+                .collect()
+        };
+        let check = |t: &T, r: &mut Rng, routes: &[(u32, u8)], what: &str| {
+            let live: Vec<(u32, u8, u32)> =
+                t.model.pfx.iter().map(|(&(a, l), &e)| (a, l, e)).collect();
+            let addrs = probes(r, routes);
+            let mut out = vec![0u32; addrs.len()];
+            t.m.lookup_bulk(&mut out, |i| addrs[i]);
+            for (a, &e) in addrs.iter().zip(&out) {
+                match a {
+                    None => assert_eq!(e, NO_ADDR, "{what}: no address"),
+                    Some(a) => {
+                        let want = linear_lpm(&live, *a);
+                        assert_eq!(e, want, "{what}: bulk lookup of {a:#010x}");
+                        assert_eq!(t.m.lookup(*a), want, "{what}: lookup of {a:#010x}");
+                    }
+                }
+            }
+        };
+        for &(a, l) in &routes {
+            t.add(a, l);
+        }
+        check(&t, &mut r, &routes, "all added");
+        for round in 0..3 {
+            // Delete a random half, check, add back a random half of those, check.
+            let mut gone = Vec::new();
+            for &(a, l) in &routes {
+                if r.below(2) == 0 {
+                    t.del(a, l);
+                    gone.push((a, l));
+                }
+            }
+            check(&t, &mut r, &routes, &format!("round {round}: deleted"));
+            for &(a, l) in &gone {
+                if r.below(2) == 0 {
+                    t.add(a, l);
+                }
+            }
+            check(&t, &mut r, &routes, &format!("round {round}: re-added"));
+        }
+        assert!(t.m.plies().1 > 0, "the third level was exercised");
     }
 
     proptest! {
