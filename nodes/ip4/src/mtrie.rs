@@ -1,6 +1,6 @@
 //! Longest-prefix match for IPv4: a 16-8-8 multibit trie (VPP's `ip4_mtrie_16` shape), with
 //! covers kept per level instead of pushed down to the leaves, and its second level laid out
-//! flat so that a lookup's first two reads do not depend on each other.
+//! flat, so that a lookup is one read for all but a few addresses.
 //!
 //! # Why not DIR-24-8, and why not VPP's mtrie as it is
 //!
@@ -11,8 +11,8 @@
 //!
 //! VPP's 16-8-8 mtrie writes a /8 into 256 root slots only, but pushes every prefix down into
 //! the plies below it, so adding or removing a short prefix also rewrites every ply under it
-//! (O(table) for a /1 over a full table), and a lookup reads root, then ply, then ply:
-//! dependent loads, each a cache miss once the table outgrows the caches.
+//! (up to 256 × 256 slots for a /8 over a full table, 8M for a /1), and a lookup reads root,
+//! then ply, then ply: dependent loads, each a miss once the table outgrows the caches.
 //!
 //! Here:
 //! - root (by the top 16 bits, 4-byte slots, 256 KiB): the *cover*, the longest prefix of
@@ -20,15 +20,14 @@
 //! - second level, flat (by the top 24 bits: the /16's 256 slots at `(a >> 16) * 256`):
 //!   the longest prefix of length 17..24 containing the slot, [`NONE`] ("use the cover"), or
 //!   a third-level ply ([`PLY3`] bit). Its 64 MiB are reserved as address space at start and
-//!   touched only where a /16 holds longer prefixes (on 2 MiB pages once the table is big: a
-//!   lookup over a full table then needs a few dozen TLB entries, not thousands);
+//!   touched only where a /16 holds longer prefixes (1 KiB each);
 //! - third level (rare: prefixes longer than /24), plies of 256 slots: the longest prefix of
 //!   length 17..32 containing the slot, or [`NONE`] (pushed down from the second level only).
 //!
-//! A lookup reads the root slot and the second-level slot at once (both addresses come from
-//! the destination alone, so their misses overlap), and a third read only for a /24 holding
-//! longer prefixes. With one route or a million, that is the same two reads; only whether they
-//! hit the cache differs, which is the table's size, not the structure's.
+//! A lookup reads the second-level slot, which answers it unless it is [`NONE`] or a ply
+//! (see `unresolved`); then the third-level slot, and the cover only where no prefix longer
+//! than /16 contains the address. [`Mtrie::lookup_bulk`] does this for a frame in stages:
+//! every second-level read first (independent of each other), then the few second reads.
 //!
 //! A change of a prefix of length `l` writes:
 //! - `l` ≤ 16: 2^(16-l) root slots (a /8: 256; at most 32 768, a /1);
@@ -43,6 +42,38 @@
 //! 0, so untouched memory reads as "no prefix here"); what an entry means (its forwarding) is
 //! one indirection away, so a route whose next hop changes, or whose neighbour resolves, is a
 //! write to one word and never a walk of the trie.
+//!
+//! # Memory
+//!
+//! For a full table (1M prefixes of Internet-like lengths, as `scripts/bench.py` makes): about
+//! 57k /16s hold longer prefixes (second level: nearly all of its 64 MiB), 26k /24s hold
+//! prefixes longer than /24 (third level: 25 MiB), root 256 KiB: about 90 bytes a prefix, plus the
+//! entry's row (32 bytes per thread, `state`). DIR-24-8 holds the same (its 64 MiB table and a 1
+//! KiB group per /24 with longer prefixes), VPP's mtrie a 1 KiB ply per /16 and per /24 with longer
+//! prefixes: the three differ in update cost and in reads per lookup, not in size. A small table
+//! touches only its own plies (1 KiB per /16 with longer prefixes).
+//!
+//! # What a lookup over a big table costs, and why staging does not remove it
+//!
+//! Measured on the VMs this project runs on (Firecracker, 4 KiB host pages), with 1024 destinations
+//! over a full table: the lines a lookup reads stay in L2 (a few thousand lines), but
+//! each destination's second-level slot is on a page of its own (1024 random /24s among 16 384
+//! pages), and so is its row. The second-level TLB holds 2048 translations (8 MiB); random reads
+//! over 1024 pages cost about 1.3 clocks each, over 2048 about 3, over 3072 about 15 (page walks,
+//! which the core runs a few at a time). 2 MiB pages in the guest do not help (the host maps it
+//! with 4 KiB pages: 14 clocks at 3072 pages). The second level and the rows, with the rest of the
+//! graph's pages, are past that knee; with one route, a frame touches a handful of pages.
+//!
+//! So the cost is the number of pages a packet touches, not the latency of its reads: reading the
+//! whole frame's slots first, or prefetching them (and the rows) a pass ahead, moved the clocks
+//! from one pass to the other without lowering their sum (a row prefetch pass made it slower), and
+//! compact or line-aligned plies do not change how many pages 1024 random destinations hit. What
+//! did help is a page fewer per packet: the cover is read only where the second level has no answer
+//! (1.5% of the benchmark's destinations; 2.5% more read a third-level ply), where it used to be
+//! read for every packet. What would remove the rest is a table small enough for the TLB (not
+//! possible with a slot per /24 or per prefix: ~1000 pages for 1024 random destinations whatever
+//! the layout) or caching by destination, which the benchmark's 1024 destinations are there to
+//! defeat and which random destinations defeat too.
 
 use pwire_vnet::interface::ChunkedVec;
 
