@@ -165,9 +165,10 @@ impl Mtrie {
     /// destination). `addr` may be called twice for one `i` and must return the same value.
     ///
     /// In stages, so that no read waits on another and no branch depends on the data: first
-    /// the second-level slot of every address (one read each, independent, which the core
-    /// overlaps however many miss), noting without a branch the few that slot does not answer;
-    /// then the third-level or root read of those few.
+    /// the second-level slot of every address (one read each, independent of each other),
+    /// noting without a branch the few that slot does not answer; then the third-level or root
+    /// read of those few. (What this saves over a big table is bounded by the page walks its
+    /// reads need: see the module's doc.)
     #[inline(always)]
     pub fn lookup_bulk(&self, out: &mut [u32], addr: impl Fn(usize) -> Option<u32>) {
         for (c, out) in out.chunks_mut(BULK).enumerate() {
