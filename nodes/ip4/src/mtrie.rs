@@ -1,6 +1,6 @@
 //! Longest-prefix match for IPv4: a 16-8-8 multibit trie (VPP's `ip4_mtrie_16` shape), with
 //! covers kept per level instead of pushed down to the leaves, and its second level laid out
-//! flat so that a lookup's first two reads do not depend on each other.
+//! flat, so that a lookup is one read for all but a few addresses.
 //!
 //! # Why not DIR-24-8, and why not VPP's mtrie as it is
 //!
@@ -11,8 +11,8 @@
 //!
 //! VPP's 16-8-8 mtrie writes a /8 into 256 root slots only, but pushes every prefix down into
 //! the plies below it, so adding or removing a short prefix also rewrites every ply under it
-//! (O(table) for a /1 over a full table), and a lookup reads root, then ply, then ply:
-//! dependent loads, each a cache miss once the table outgrows the caches.
+//! (up to 256 × 256 slots for a /8 over a full table, 8M for a /1), and a lookup reads root,
+//! then ply, then ply: dependent loads, each a miss once the table outgrows the caches.
 //!
 //! Here:
 //! - root (by the top 16 bits, 4-byte slots, 256 KiB): the *cover*, the longest prefix of
@@ -20,15 +20,14 @@
 //! - second level, flat (by the top 24 bits: the /16's 256 slots at `(a >> 16) * 256`):
 //!   the longest prefix of length 17..24 containing the slot, [`NONE`] ("use the cover"), or
 //!   a third-level ply ([`PLY3`] bit). Its 64 MiB are reserved as address space at start and
-//!   touched only where a /16 holds longer prefixes (on 2 MiB pages once the table is big: a
-//!   lookup over a full table then needs a few dozen TLB entries, not thousands);
+//!   touched only where a /16 holds longer prefixes (1 KiB each);
 //! - third level (rare: prefixes longer than /24), plies of 256 slots: the longest prefix of
 //!   length 17..32 containing the slot, or [`NONE`] (pushed down from the second level only).
 //!
-//! A lookup reads the root slot and the second-level slot at once (both addresses come from
-//! the destination alone, so their misses overlap), and a third read only for a /24 holding
-//! longer prefixes. With one route or a million, that is the same two reads; only whether they
-//! hit the cache differs, which is the table's size, not the structure's.
+//! A lookup reads the second-level slot, which answers it unless it is [`NONE`] or a ply
+//! (see `unresolved`); then the third-level slot, and the cover only where no prefix longer
+//! than /16 contains the address. [`Mtrie::lookup_bulk`] does this for a frame in stages:
+//! every second-level read first (independent of each other), then the few second reads.
 //!
 //! A change of a prefix of length `l` writes:
 //! - `l` ≤ 16: 2^(16-l) root slots (a /8: 256; at most 32 768, a /1);
@@ -43,6 +42,38 @@
 //! 0, so untouched memory reads as "no prefix here"); what an entry means (its forwarding) is
 //! one indirection away, so a route whose next hop changes, or whose neighbour resolves, is a
 //! write to one word and never a walk of the trie.
+//!
+//! # Memory
+//!
+//! For a full table (1M prefixes of Internet-like lengths, as `scripts/bench.py` makes): about
+//! 57k /16s hold longer prefixes (second level: nearly all of its 64 MiB), 26k /24s hold
+//! prefixes longer than /24 (third level: 25 MiB), root 256 KiB: about 90 bytes a prefix, plus the
+//! entry's row (32 bytes per thread, `state`). DIR-24-8 holds the same (its 64 MiB table and a 1
+//! KiB group per /24 with longer prefixes), VPP's mtrie a 1 KiB ply per /16 and per /24 with longer
+//! prefixes: the three differ in update cost and in reads per lookup, not in size. A small table
+//! touches only its own plies (1 KiB per /16 with longer prefixes).
+//!
+//! # What a lookup over a big table costs, and why staging does not remove it
+//!
+//! Measured on the VMs this project runs on (Firecracker, 4 KiB host pages), with 1024 destinations
+//! over a full table: the lines a lookup reads stay in L2 (a few thousand lines), but
+//! each destination's second-level slot is on a page of its own (1024 random /24s among 16 384
+//! pages), and so is its row. The second-level TLB holds 2048 translations (8 MiB); random reads
+//! over 1024 pages cost about 1.3 clocks each, over 2048 about 3, over 3072 about 15 (page walks,
+//! which the core runs a few at a time). 2 MiB pages in the guest do not help (the host maps it
+//! with 4 KiB pages: 14 clocks at 3072 pages). The second level and the rows, with the rest of the
+//! graph's pages, are past that knee; with one route, a frame touches a handful of pages.
+//!
+//! So the cost is the number of pages a packet touches, not the latency of its reads: reading the
+//! whole frame's slots first, or prefetching them (and the rows) a pass ahead, moved the clocks
+//! from one pass to the other without lowering their sum (a row prefetch pass made it slower), and
+//! compact or line-aligned plies do not change how many pages 1024 random destinations hit. What
+//! did help is a page fewer per packet: the cover is read only where the second level has no answer
+//! (1.5% of the benchmark's destinations; 2.5% more read a third-level ply), where it used to be
+//! read for every packet. What would remove the rest is a table small enough for the TLB (not
+//! possible with a slot per /24 or per prefix: ~1000 pages for 1024 random destinations whatever
+//! the layout) or caching by destination, which the benchmark's 1024 destinations are there to
+//! defeat and which random destinations defeat too.
 
 use pwire_vnet::interface::ChunkedVec;
 
@@ -53,6 +84,20 @@ pub const PLY3: u32 = 0x8000_0000;
 
 /// One ply: 256 slots.
 pub type Ply = [u32; 256];
+
+/// In [`Mtrie::lookup_bulk`]'s output: no address was given (never an entry: entries are
+/// below [`PLY3`]).
+pub const NO_ADDR: u32 = u32::MAX;
+
+/// Addresses [`Mtrie::lookup_bulk`] takes through its stages at a time (a frame).
+const BULK: usize = 256;
+
+/// True if second-level slot `s` is not an entry ([`NONE`] or a [`PLY3`] ply): one compare,
+/// so that a bulk lookup can count such slots without a branch.
+#[inline(always)]
+const fn unresolved(s: u32) -> bool {
+    s.wrapping_sub(1) >= PLY3 - 1
+}
 
 /// The trie.
 pub struct Mtrie {
@@ -107,20 +152,67 @@ impl Mtrie {
     /// Longest-prefix match: the entry of the longest prefix containing `a`.
     #[inline(always)]
     pub fn lookup(&self, a: u32) -> u32 {
-        let hi = (a >> 16) as usize;
-        // Two independent reads: their misses overlap.
-        let cover = self.root[hi];
-        let mut s = self.flat[(a >> 8) as usize];
+        let s = self.slot2(a);
+        if unresolved(s) {
+            self.resolve(a, s)
+        } else {
+            s
+        }
+    }
+
+    /// Longest-prefix match for many addresses at once: `out[i]` becomes the entry matching
+    /// `addr(i)`, or [`NO_ADDR`] where that is `None` (`ip4-lookup`: a packet too short for a
+    /// destination). `addr` may be called twice for one `i` and must return the same value.
+    ///
+    /// In stages, so that no read waits on another and no branch depends on the data: first
+    /// the second-level slot of every address (one read each, independent of each other),
+    /// noting without a branch the few that slot does not answer; then the third-level or root
+    /// read of those few. (What this saves over a big table is bounded by the page walks its
+    /// reads need: see the module's doc.)
+    #[inline(always)]
+    pub fn lookup_bulk(&self, out: &mut [u32], addr: impl Fn(usize) -> Option<u32>) {
+        for (c, out) in out.chunks_mut(BULK).enumerate() {
+            let base = c * BULK;
+            let mut pending = [0u16; BULK];
+            let mut n = 0;
+            for (i, o) in out.iter_mut().enumerate() {
+                let a = addr(base + i);
+                let s = self.slot2(a.unwrap_or(0));
+                *o = if a.is_some() { s } else { NO_ADDR };
+                // Always written, kept only when counted: `n` <= `i` < BULK.
+                pending[n] = i as u16;
+                n += usize::from(a.is_some() & unresolved(s));
+            }
+            for &i in &pending[..n] {
+                let i = usize::from(i);
+                if let Some(a) = addr(base + i) {
+                    out[i] = self.resolve(a, out[i]);
+                }
+            }
+        }
+    }
+
+    /// The second-level slot of `a`: its entry unless [`unresolved`].
+    #[inline(always)]
+    fn slot2(&self, a: u32) -> u32 {
+        self.flat[(a >> 8) as usize]
+    }
+
+    /// The rest of the lookup of `a`, whose second-level slot `s` is [`unresolved`]: the
+    /// third-level slot, and the cover where no prefix longer than /16 contains `a`.
+    #[inline(always)]
+    fn resolve(&self, a: u32, s: u32) -> u32 {
+        let mut v = s;
         if s & PLY3 != 0 {
-            s = match self.ply3.get((s & !PLY3) as usize) {
+            v = match self.ply3.get((s & !PLY3) as usize) {
                 Some(p3) => p3[(a & 0xff) as usize],
                 None => NONE,
             };
         }
-        if s == NONE {
-            cover
+        if v == NONE {
+            self.root[(a >> 16) as usize]
         } else {
-            s
+            v
         }
     }
 
@@ -422,6 +514,113 @@ mod tests {
             assert_eq!(t.m.plies(), (0, 0));
         }
         assert_eq!(t.m.ply3.len(), 100, "no growth after the first round");
+    }
+
+    /// splitmix64: a seeded stream for the tests below.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// The reference: every live prefix scanned, the longest containing `a` wins.
+    fn linear_lpm(pfx: &[(u32, u8, u32)], a: u32) -> u32 {
+        pfx.iter()
+            .filter(|&&(p, l, _)| a & mask(l) == p)
+            .max_by_key(|&&(_, l, _)| l)
+            .map(|&(_, _, e)| e)
+            .unwrap()
+    }
+
+    #[test]
+    fn bulk_lookup_matches_a_linear_scan_through_adds_and_deletes() {
+        let mut r = Rng(0x5eed);
+        let mut t = T::new();
+        // Prefixes clustered in a few /8s and /16s so that every level holds overlapping ones,
+        // with lengths around the level boundaries (16/17, 24/25) and everything else.
+        let bases = [
+            ip("10.0.0.0"),
+            ip("10.1.0.0"),
+            ip("172.16.0.0"),
+            ip("192.0.2.0"),
+        ];
+        let lens = [
+            0u8, 1, 8, 12, 15, 16, 17, 18, 20, 23, 24, 25, 26, 28, 30, 31, 32,
+        ];
+        let mut routes: Vec<(u32, u8)> = Vec::new();
+        for _ in 0..2000 {
+            let base = bases[r.below(bases.len() as u64) as usize];
+            let a = base ^ (r.next() as u32 & (0x0003_ffff | (r.next() as u32 & 0x00ff_0000)));
+            let l = lens[r.below(lens.len() as u64) as usize];
+            routes.push((a & mask(l), l));
+        }
+        let probes = |r: &mut Rng, routes: &[(u32, u8)]| -> Vec<Option<u32>> {
+            (0..3001)
+                .map(|i| match i % 7 {
+                    // A packet without an address.
+                    0 => None,
+                    // Anywhere.
+                    1 => Some(r.next() as u32),
+                    // Inside a route, at its edges or anywhere in it.
+                    k => {
+                        let (a, l) = routes[r.below(routes.len() as u64) as usize];
+                        let span = !mask(l);
+                        Some(match k {
+                            2 => a,
+                            3 => a | span,
+                            _ => a | (r.next() as u32 & span),
+                        })
+                    }
+                })
+                .collect()
+        };
+        let check = |t: &T, r: &mut Rng, routes: &[(u32, u8)], what: &str| {
+            let live: Vec<(u32, u8, u32)> =
+                t.model.pfx.iter().map(|(&(a, l), &e)| (a, l, e)).collect();
+            let addrs = probes(r, routes);
+            let mut out = vec![0u32; addrs.len()];
+            t.m.lookup_bulk(&mut out, |i| addrs[i]);
+            for (a, &e) in addrs.iter().zip(&out) {
+                match a {
+                    None => assert_eq!(e, NO_ADDR, "{what}: no address"),
+                    Some(a) => {
+                        let want = linear_lpm(&live, *a);
+                        assert_eq!(e, want, "{what}: bulk lookup of {a:#010x}");
+                        assert_eq!(t.m.lookup(*a), want, "{what}: lookup of {a:#010x}");
+                    }
+                }
+            }
+        };
+        for &(a, l) in &routes {
+            t.add(a, l);
+        }
+        check(&t, &mut r, &routes, "all added");
+        for round in 0..3 {
+            // Delete a random half, check, add back a random half of those, check.
+            let mut gone = Vec::new();
+            for &(a, l) in &routes {
+                if r.below(2) == 0 {
+                    t.del(a, l);
+                    gone.push((a, l));
+                }
+            }
+            check(&t, &mut r, &routes, &format!("round {round}: deleted"));
+            for &(a, l) in &gone {
+                if r.below(2) == 0 {
+                    t.add(a, l);
+                }
+            }
+            check(&t, &mut r, &routes, &format!("round {round}: re-added"));
+        }
+        assert!(t.m.plies().1 > 0, "the third level was exercised");
     }
 
     proptest! {
