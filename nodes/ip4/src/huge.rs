@@ -2,7 +2,9 @@
 //! counters). A lookup over a full table touches a few random lines in each; with 4 KiB pages
 //! each of those is also a TLB miss once a frame's lookups span more pages than the TLB holds
 //! (1024 destinations over 1M routes: thousands of pages), with 2 MiB pages the arrays take a
-//! few dozen entries. Transparent hugepages in `madvise` mode (Debian's default) back a range
+//! few dozen entries — on a host that backs the guest with 2 MiB pages too. Under a hypervisor
+//! that maps guest memory with 4 KiB pages (the Firecracker VMs pwire is benchmarked on) the
+//! host's page walk remains and this buys about 4% (measured; see `mtrie`). Transparent hugepages in `madvise` mode (Debian's default) back a range
 //! with them only when asked; `state` asks once the FIB is big (`HUGE_FROM` entries), so a
 //! pwire with a few routes keeps 4 KiB pages and a small footprint.
 
