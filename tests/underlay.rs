@@ -691,3 +691,169 @@ fn tshark_decodes_what_pwire_sends_over_ipv4_and_udp() {
         }
     }
 }
+
+/// ICMPv6 Packet Too Big from a router on the path (fd00::99) to us, quoting `quoted` (an IP
+/// packet as we sent it), with `mtu`.
+fn ptb6(mtu: u32, quoted: &[u8]) -> Vec<u8> {
+    let router = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x99);
+    let mut m = vec![2, 0, 0, 0];
+    m.extend_from_slice(&mtu.to_be_bytes());
+    m.extend_from_slice(&quoted[..quoted.len().min(1232)]);
+    let len = m.len() as u32;
+    let pseudo = [
+        &router.octets()[..],
+        &OUR6.octets(),
+        &len.to_be_bytes(),
+        &[0, 0, 0, 58],
+    ]
+    .concat();
+    let c = csum(&[&pseudo, &m]);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = PG0_MAC.to_vec();
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(m.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[58, 64]);
+    f.extend_from_slice(&router.octets());
+    f.extend_from_slice(&OUR6.octets());
+    f.extend_from_slice(&m);
+    f
+}
+
+/// ICMPv4 fragmentation needed from a router (192.0.2.99) quoting `quoted`.
+fn frag_needed4(mtu: u16, quoted: &[u8]) -> Vec<u8> {
+    let mut m = vec![3, 4, 0, 0, 0, 0];
+    m.extend_from_slice(&mtu.to_be_bytes());
+    m.extend_from_slice(&quoted[..quoted.len().min(28)]);
+    let c = csum(&[&m]);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&((20 + m.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 99, 192, 0, 2, 1]);
+    let c = csum(&[&h]);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut f = PG0_MAC.to_vec();
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&[0x08, 0x00]);
+    f.extend_from_slice(&h);
+    f.extend_from_slice(&m);
+    f
+}
+
+/// The IP packets of frames captured on pg0, as the peer would reassemble their payloads:
+/// (largest IP packet, payload after the outer IP header (and fragment header) concatenated).
+fn outer_payload(frames: &[Vec<u8>], v4: bool) -> (usize, Vec<u8>) {
+    let mut parts: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut biggest = 0;
+    for f in frames {
+        let ip = &f[14..];
+        biggest = biggest.max(ip.len());
+        if v4 {
+            let off = usize::from(u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff) * 8;
+            parts.push((off, ip[20..].to_vec()));
+        } else if ip[6] == 44 {
+            let off = usize::from(u16::from_be_bytes([ip[42], ip[43]]) & !7);
+            parts.push((off, ip[48..].to_vec()));
+        } else {
+            parts.push((0, ip[40..].to_vec()));
+        }
+    }
+    parts.sort();
+    let mut all = Vec::new();
+    for (off, p) in parts {
+        assert_eq!(off, all.len(), "fragments contiguous");
+        all.extend_from_slice(&p);
+    }
+    (biggest, all)
+}
+
+#[test]
+fn path_mtu_discovery_lowers_a_tunnels_mtu_only_for_its_own_packets() {
+    for v4 in [false, true] {
+        let mut h = harness("");
+        tunnel(&mut h, v4, "");
+        let big = inner(9, 1400);
+        // Before: 1400 + 12 + IP fits the 9000-byte pg0 in one packet.
+        let cap = h.capture("pg0");
+        h.send("a", "pg1", "ethernet-input", std::slice::from_ref(&big));
+        let sent = h.captured("pg0", &cap);
+        assert_eq!(sent.len(), 1);
+        let ours = sent[0][14..].to_vec();
+        // A forged message: it quotes session 99, not ours. Nothing changes.
+        let mut forged = ours.clone();
+        let sid_at = if v4 { 20 } else { 40 };
+        forged[sid_at..sid_at + 4].copy_from_slice(&99u32.to_be_bytes());
+        let (msg, forged_msg) = if v4 {
+            (frag_needed4(1300, &ours), frag_needed4(1300, &forged))
+        } else {
+            (ptb6(1300, &ours), ptb6(1300, &forged))
+        };
+        h.send("forged", "pg0", "ethernet-input", &[forged_msg]);
+        h.run_for(std::time::Duration::from_millis(20));
+        let v = h.cli("show l2tpv3 verbose");
+        assert!(v.contains("1 not for a tunnel"), "v4 {v4}: {v}");
+        assert!(!v.contains("path mtu 1300"), "v4 {v4}: {v}");
+        // Ours: the tunnel's path MTU is 1300 (IPv6's 1280 floor is below it).
+        h.send("ptb", "pg0", "ethernet-input", &[msg]);
+        h.run_for(std::time::Duration::from_millis(20));
+        let v = h.cli("show l2tpv3 verbose");
+        assert!(
+            v.contains("path mtu 1300 (ICMP from the path, held"),
+            "v4 {v4}: {v}"
+        );
+        // The same frame now leaves in fragments of at most 1300 bytes, whole.
+        let cap = h.capture("pg0");
+        h.send("b", "pg1", "ethernet-input", std::slice::from_ref(&big));
+        let sent = h.captured("pg0", &cap);
+        assert_eq!(sent.len(), 2, "v4 {v4}: {}", h.cli("show errors"));
+        let (biggest, payload) = outer_payload(&sent, v4);
+        assert!(biggest <= 1300, "v4 {v4}: {biggest}");
+        let want = l2tp(20, &[0xff; 8], None, &big);
+        assert_eq!(payload, want, "v4 {v4}");
+        // With fragmentation off the frame is dropped by name, not sent whole.
+        h.cli("set l2tpv3 tunnel fragment l2tpv3_tunnel0 off");
+        let cap = h.capture("pg0");
+        h.send("c", "pg1", "ethernet-input", std::slice::from_ref(&big));
+        assert!(h.captured("pg0", &cap).is_empty());
+        let node = if v4 { "ip4-rewrite" } else { "ip6-rewrite" };
+        let name = if v4 {
+            "ip4 MTU exceeded and DF set"
+        } else {
+            "ip6 MTU exceeded"
+        };
+        assert_eq!(
+            h.counter(node, name),
+            1,
+            "v4 {v4}: {}",
+            h.cli("show errors")
+        );
+        // Aged out: back to the interface's MTU.
+        let api =
+            h.dp.vnet
+                .hooks
+                .api::<pwire_node_l2tp::L2tp>()
+                .expect("l2tp api");
+        api.pmtu.expire_all();
+        h.run_for(std::time::Duration::from_millis(1200));
+        let v = h.cli("show l2tpv3 verbose");
+        assert!(!v.contains("path mtu 1300"), "v4 {v4}: {v}");
+        assert!(v.contains("1 aged out"), "v4 {v4}: {v}");
+        let cap = h.capture("pg0");
+        h.send("d", "pg1", "ethernet-input", std::slice::from_ref(&big));
+        assert_eq!(h.captured("pg0", &cap), sent_whole(&ours), "v4 {v4}");
+        h.assert_all_free();
+    }
+}
+
+/// The frame a packet `ip` left in, on pg0.
+fn sent_whole(ip: &[u8]) -> Vec<Vec<u8>> {
+    let mut f = PEER_MAC.to_vec();
+    f.extend_from_slice(&PG0_MAC);
+    f.extend_from_slice(if ip[0] >> 4 == 4 {
+        &[8, 0]
+    } else {
+        &[0x86, 0xdd]
+    });
+    f.extend_from_slice(ip);
+    vec![f]
+}

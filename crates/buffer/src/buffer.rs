@@ -20,6 +20,9 @@ pub mod flags {
     /// Locally originated and may be fragmented by this node (ip6-frag / ip4-frag) when it
     /// does not fit the egress MTU: an L2TPv3 tunnel with fragmentation on marks its packets.
     pub const FRAGMENT_OK: u32 = 1 << 4;
+    /// `opaque.user[1]` holds a path MTU smaller than the egress interface's (a tunnel's, from
+    /// path MTU discovery): the rewrite takes the smaller of the two.
+    pub const PATH_MTU: u32 = 1 << 5;
 }
 
 /// Per-buffer L2 state (VPP's `vnet_buffer(b)->l2`).

@@ -35,6 +35,10 @@ pub struct Statics {
     /// node for IPv4 and for IPv6. `ip4-udp-lookup` / `ip6-udp-lookup` dispatch to them by
     /// the ports in `VnetState::udp_ports`.
     pub udp_handlers: Vec<UdpHandler>,
+    /// The node each family's ICMP input hands "packet too big" (ICMPv6 type 2) and
+    /// "fragmentation needed" (ICMPv4 type 3 code 4) to (`Registry::icmp_too_big`: l2tp's
+    /// path MTU discovery); `None` punts them.
+    pub icmp_too_big: Option<UdpHandler>,
 }
 
 /// A UDP destination: the node each family's UDP lookup hands a packet for one of its ports to.
@@ -82,6 +86,7 @@ pub struct Registry {
     ip4_protocols: Vec<(u8, &'static str)>,
     ip4_features: Vec<Feature>,
     udp_handlers: Vec<UdpHandler>,
+    icmp_too_big: Option<UdpHandler>,
     main_tasks: Vec<crate::main_task::TaskFn>,
 }
 
@@ -117,6 +122,7 @@ impl Registry {
             ip4_protocols: Vec::new(),
             ip4_features: Vec::new(),
             udp_handlers: Vec::new(),
+            icmp_too_big: None,
             main_tasks: Vec::new(),
         };
         r.dev_class(DevClass {
@@ -160,6 +166,11 @@ impl Registry {
         self.udp_handlers.push(UdpHandler { ip4, ip6 });
         assert!(self.udp_handlers.len() <= 127, "too many UDP handlers");
         self.udp_handlers.len() as u8
+    }
+    /// ICMP "packet too big" / "fragmentation needed" messages to us go to `ip4` / `ip6`
+    /// (one consumer: l2tp's path MTU discovery) instead of being punted.
+    pub fn icmp_too_big(&mut self, ip4: &'static str, ip6: &'static str) {
+        self.icmp_too_big = Some(UdpHandler { ip4, ip6 });
     }
     pub fn command(&mut self, c: Command<CliCtx>) {
         self.cli.add(c);
@@ -234,6 +245,14 @@ impl Registry {
                 self.graph.add_next("ip6-udp-lookup", h.ip6);
             }
         }
+        if let Some(h) = self.icmp_too_big {
+            if has(&self.graph, "ip4-icmp-input") && has(&self.graph, h.ip4) {
+                self.graph.add_next("ip4-icmp-input", h.ip4);
+            }
+            if has(&self.graph, "ip6-icmp-input") && has(&self.graph, h.ip6) {
+                self.graph.add_next("ip6-icmp-input", h.ip6);
+            }
+        }
         let graph = Arc::new(Graph::build(self.graph)?);
         let statics = Statics {
             graph: graph.clone(),
@@ -244,6 +263,7 @@ impl Registry {
             ip4_protocols: self.ip4_protocols,
             ip4_unicast_features: self.ip4_features,
             udp_handlers: self.udp_handlers,
+            icmp_too_big: self.icmp_too_big,
         };
         let vnet = self.vnet;
         vnet.statics.set(statics).map_err(|_| "graph built twice")?;

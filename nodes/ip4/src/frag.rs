@@ -156,7 +156,7 @@ impl Node for Ip4Frag {
             if let Ok((h, _)) = Ip4Hdr::parse_mut(b.current_mut()) {
                 *h = hdr;
             }
-            b.flags &= !flags::FRAGMENT_OK;
+            b.flags &= !(flags::FRAGMENT_OK | flags::PATH_MTU);
             *nx = Next::Rewrite as u16;
             if b.is_traced() {
                 cx.trace(

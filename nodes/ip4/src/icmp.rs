@@ -34,8 +34,8 @@ use pwire_graph::{
 };
 use pwire_vnet::Registry;
 use pwire_wire::icmpv4::{
-    fill_checksum, is_error, Icmp4Hdr, ERROR_MAX_LEN, TYPE_DEST_UNREACHABLE, TYPE_ECHO_REPLY,
-    TYPE_ECHO_REQUEST, TYPE_PARAM_PROBLEM, TYPE_TIME_EXCEEDED,
+    fill_checksum, is_error, Icmp4Hdr, CODE_FRAG_NEEDED, ERROR_MAX_LEN, TYPE_DEST_UNREACHABLE,
+    TYPE_ECHO_REPLY, TYPE_ECHO_REQUEST, TYPE_PARAM_PROBLEM, TYPE_TIME_EXCEEDED,
 };
 use pwire_wire::ipv4::{is_multicast, is_special_source, FRAG_OFFSET_MASK, PROTO_ICMP};
 use pwire_wire::Ip4Hdr;
@@ -56,7 +56,11 @@ use input_next::Next;
 
 /// `ip4-icmp-input`.
 #[derive(Debug)]
-pub struct IcmpInput;
+pub struct IcmpInput {
+    /// The next index of the registered "too big" consumer (`Registry::icmp_too_big`), or
+    /// `u16::MAX` (punted).
+    too_big: u16,
+}
 
 /// `ip4-icmp-echo-request`.
 #[derive(Debug)]
@@ -92,7 +96,17 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
         NodeKind::Internal,
         Next::NAMES,
         IcmpErr::DECLS,
-        |_b| Box::new(IcmpInput),
+        {
+            let vnet = m.vnet.clone();
+            move |b| {
+                let too_big = vnet
+                    .statics()
+                    .icmp_too_big
+                    .and_then(|h| b.next_index(h.ip4))
+                    .unwrap_or(u16::MAX);
+                Box::new(IcmpInput { too_big })
+            }
+        },
     ));
     r.graph.node(NodeReg::new(
         "ip4-icmp-echo-request",
@@ -165,6 +179,14 @@ impl Node for IcmpInput {
             let next = match ty {
                 TYPE_ECHO_REQUEST => Next::EchoRequest,
                 TYPE_ECHO_REPLY => Next::EchoReply,
+                TYPE_DEST_UNREACHABLE
+                    if code == CODE_FRAG_NEEDED
+                        && self.too_big != u16::MAX
+                        && msg.len() >= 8 + 20 =>
+                {
+                    *nx = self.too_big;
+                    continue;
+                }
                 _ => {
                     b.error = cx.error(IcmpErr::UnknownType);
                     *nx = Next::Punt as u16;

@@ -153,6 +153,11 @@ impl Node for Ip4Rewrite {
                 continue;
             }
             let local = b.flags & flags::LOCALLY_ORIGINATED != 0;
+            let path_mtu = if b.flags & flags::PATH_MTU != 0 {
+                b.opaque.user[1]
+            } else {
+                0
+            };
             let traced = b.is_traced();
             let Ok((h, _)) = Ip4Hdr::parse_mut(b.current_mut()) else {
                 b.error = e_short;
@@ -165,6 +170,12 @@ impl Node for Ip4Rewrite {
                 *nx = Next::IcmpError as u16;
                 continue;
             }
+            // A tunnel's path MTU, when below the interface's (set by l2tp-encap).
+            let mtu = if path_mtu != 0 {
+                mtu.min(path_mtu)
+            } else {
+                mtu
+            };
             if u32::from(h.total_len.get()) > mtu {
                 if h.flags_frag.get() & FLAG_DF == 0 || b.flags & flags::FRAGMENT_OK != 0 {
                     b.opaque.user = [0, mtu];

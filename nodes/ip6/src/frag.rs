@@ -161,7 +161,8 @@ impl Node for Ip6Frag {
                 h.next_header = PROTO_FRAGMENT;
                 h.payload_len.set((FragHdr::LEN + per) as u16);
             }
-            b.flags = (b.flags & !flags::FRAGMENT_OK) | flags::LOCALLY_ORIGINATED;
+            b.flags =
+                (b.flags & !(flags::FRAGMENT_OK | flags::PATH_MTU)) | flags::LOCALLY_ORIGINATED;
             *nx = Next::Rewrite as u16;
             if b.is_traced() {
                 cx.trace(

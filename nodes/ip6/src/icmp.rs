@@ -53,7 +53,11 @@ use input_next::Next;
 
 /// `ip6-icmp-input`.
 #[derive(Debug)]
-pub struct IcmpInput;
+pub struct IcmpInput {
+    /// The next index of the registered "too big" consumer (`Registry::icmp_too_big`), or
+    /// `u16::MAX` (punted).
+    too_big: u16,
+}
 
 /// `ip6-icmp-echo-request`.
 #[derive(Debug)]
@@ -86,7 +90,17 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
         NodeKind::Internal,
         Next::NAMES,
         IcmpErr::DECLS,
-        |_b| Box::new(IcmpInput),
+        {
+            let vnet = m.vnet.clone();
+            move |b| {
+                let too_big = vnet
+                    .statics()
+                    .icmp_too_big
+                    .and_then(|h| b.next_index(h.ip6))
+                    .unwrap_or(u16::MAX);
+                Box::new(IcmpInput { too_big })
+            }
+        },
     ));
     let vnet = m.vnet.clone();
     r.graph.node(NodeReg::new(
@@ -153,6 +167,10 @@ impl Node for IcmpInput {
                 TYPE_ECHO_REPLY => (Next::EchoReply, 0, 8),
                 TYPE_NEIGHBOR_SOLICIT => (Next::Ns, 255, 24),
                 TYPE_NEIGHBOR_ADVERT => (Next::Na, 255, 24),
+                TYPE_PACKET_TOO_BIG if self.too_big != u16::MAX && msg.len() >= 8 + 40 => {
+                    *nx = self.too_big;
+                    continue;
+                }
                 _ => {
                     b.error = cx.error(IcmpErr::UnknownType);
                     *nx = Next::Punt as u16;

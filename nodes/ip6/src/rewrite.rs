@@ -122,6 +122,11 @@ impl Node for Ip6Rewrite {
                 continue;
             };
             let local = b.flags & flags::LOCALLY_ORIGINATED != 0;
+            let path_mtu = if b.flags & flags::PATH_MTU != 0 {
+                b.opaque.user[1]
+            } else {
+                0
+            };
             let Ok((h, _)) = Ip6Hdr::parse_mut(b.current_mut()) else {
                 b.error = e_short;
                 *nx = drop;
@@ -135,6 +140,12 @@ impl Node for Ip6Rewrite {
                 expired = h.hop_limit == 0;
             }
             let ip_len = u32::from(h.payload_len.get()) + Ip6Hdr::LEN as u32;
+            // A tunnel's path MTU, when below the interface's (set by l2tp-encap).
+            let mtu = if path_mtu != 0 {
+                mtu.min(path_mtu)
+            } else {
+                mtu
+            };
             if expired {
                 b.error = e_ttl;
                 set_icmp_error(b, TYPE_TIME_EXCEEDED, CODE_HOP_LIMIT_EXCEEDED, 0);

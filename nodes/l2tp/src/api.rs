@@ -142,10 +142,18 @@ pub struct L2tp {
     ports: Arc<Mutex<PortUse>>,
     /// The ip4 nodes exist (IPv4 tunnels can be made).
     ip4: bool,
+    /// Path MTU discovery's tables (pmtu.rs).
+    pub pmtu: Arc<crate::pmtu::Pmtu>,
 }
 
 impl L2tp {
-    pub fn new(main: Arc<Shared<L2tpMain>>, vnet: Arc<Vnet>, udp_handler: u8, ip4: bool) -> Self {
+    pub fn new(
+        main: Arc<Shared<L2tpMain>>,
+        vnet: Arc<Vnet>,
+        udp_handler: u8,
+        ip4: bool,
+        pmtu: Arc<crate::pmtu::Pmtu>,
+    ) -> Self {
         L2tp {
             main,
             vnet,
@@ -153,6 +161,7 @@ impl L2tp {
             udp_handler,
             ports: Arc::default(),
             ip4,
+            pmtu,
         }
     }
 
@@ -290,6 +299,14 @@ impl L2tp {
             }
         };
         debug_assert_eq!(index, idx);
+        self.pmtu
+            .add(index, c.our, c.client, c.transport, c.remote_session_id);
+        if let Some((m, _)) = self.pmtu.lowered(c.our, c.client) {
+            // A path whose MTU is already known lower: this session too.
+            if let Some(s) = self.main.get(ctl).session(index) {
+                s.pmtu.store(m, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let vs = self.vnet.state.write(ctl);
         if let Some(i) = vs.get_mut(sw) {
             // The tunnel carries frames as long as the session exists (VPP leaves link down).
@@ -358,7 +375,9 @@ impl L2tp {
             .ok_or(L2tpError::SessionNotFound)?;
         let (sw, client, our, lsid) = (s.sw_if_index, s.client, s.our, s.local_session_id);
         let (transport, zero_ok) = (s.transport, !s.kind.v4() && !s.udp_csum);
+        let rsid = s.remote_session_id;
         self.main.write(ctl).remove(idx);
+        self.pmtu.remove(idx, our, client, transport, rsid);
         if let Transport::Udp { local_port, .. } = transport {
             self.udp_port(ctl, our.is_ipv4(), local_port, zero_ok, false);
         }

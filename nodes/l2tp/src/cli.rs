@@ -425,6 +425,18 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         LookupMode::SessionId => "session id",
     };
     let _ = writeln!(out, "L2tp session lookup on {mode}");
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = &m.pmtu.stats;
+        let _ = writeln!(
+            out,
+            "Path mtu messages: {} applied, {} not for a tunnel, {} not lowering, {} aged out",
+            st.applied.load(Relaxed),
+            st.not_ours.load(Relaxed),
+            st.ignored.load(Relaxed),
+            st.aged.load(Relaxed)
+        );
+    }
     for (i, s) in t.live() {
         let name = cx.vnet.if_name(&cx.ctl, s.sw_if_index);
         let _ = writeln!(
@@ -547,6 +559,18 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
                     s.client
                 );
             }
+        }
+        let pm = s.pmtu.load(std::sync::atomic::Ordering::Relaxed);
+        if pm != 0 {
+            let left = m
+                .pmtu
+                .lowered(s.our, s.client)
+                .map_or(0, |(_, d)| d.as_secs());
+            let _ = writeln!(
+                out,
+                "   path mtu {pm} (ICMP from the path, held {left} s more), inner mtu {}",
+                pm.saturating_sub(s.rewrite_len as u32)
+            );
         }
         debug_assert_eq!(
             s.rewrite_len as usize,

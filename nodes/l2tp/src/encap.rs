@@ -189,6 +189,12 @@ impl Node for Encap {
                 }
             };
             b.flags |= s.tx_flags;
+            // A path MTU below the interface's (pmtu.rs): one relaxed load, rarely set.
+            let pm = s.pmtu.load(std::sync::atomic::Ordering::Relaxed);
+            if pm != 0 && (rl + inner) as u32 > pm {
+                b.flags |= flags::PATH_MTU;
+                b.opaque.user[1] = pm;
+            }
             // ip6-lookup uses the RX interface's FIB when TX is unset (VPP: encap_fib_index ~0).
             b.sw_if_index[1] = !0;
             run_p += 1;

@@ -28,6 +28,7 @@ mod cli;
 mod decap;
 mod encap;
 mod outer;
+pub mod pmtu;
 pub mod session;
 
 pub use api::{L2tp, L2tpError, TunnelConfig};
@@ -65,8 +66,10 @@ pub fn register(r: &mut Registry) {
     let main: Arc<Shared<L2tpMain>> = Shared::new(m);
     decap::register(r, main.clone(), ip4);
     encap::register(r, main.clone(), ip4);
+    let pmtu = Arc::new(pmtu::Pmtu::new());
+    pmtu::register(r, main.clone(), pmtu.clone(), ip4);
     let udp = r.udp_handler("l2tp4-udp-decap", "l2tp6-udp-decap");
-    let api = L2tp::new(main, r.vnet.clone(), udp, ip4);
+    let api = L2tp::new(main, r.vnet.clone(), udp, ip4, pmtu);
     r.vnet.hooks.publish_api(Arc::new(api.clone()));
     cli::register(r, api);
 }

@@ -25,6 +25,7 @@ use pwire_wire::l2tpv3::{cookie_word, Cookie, CookieSize, L2tpLayout, Sublayer, 
 use pwire_wire::udp::UdpHdr;
 use pwire_wire::Ip6Hdr;
 use std::net::IpAddr;
+pub use std::sync::atomic::AtomicU32 as PmtuCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use zerocopy::IntoBytes;
 
@@ -371,6 +372,9 @@ pub struct Session {
     pub remote_cookie: Cookie,
     pub layout: L2tpLayout,
     pub fib_id: u32,
+    /// The outer path's MTU from path MTU discovery (0: the egress interface's), written by
+    /// the main thread, read by encap (pmtu.rs).
+    pub pmtu: AtomicU32,
     /// Per-session sequencing state, shared by the threads.
     pub seq: SeqState,
 }
@@ -426,6 +430,7 @@ impl Session {
             remote_cookie,
             layout,
             fib_id: 0,
+            pmtu: AtomicU32::new(0),
             seq: SeqState::default(),
         };
         s.build();
