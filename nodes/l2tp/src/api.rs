@@ -214,6 +214,9 @@ impl L2tp {
         if !ctl.holds_barrier() {
             retired.clear();
         }
+        if !ctl.holds_barrier() {
+            self.pmtu.reserve(more);
+        }
         if let Some(g) = self.main.get(ctl).grown_tables(more) {
             retired.push(self.main.write(ctl).install_tables(g));
         }

@@ -120,6 +120,14 @@ impl Pmtu {
         self.paths.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Room for `more` sessions in the tables, made before the workers are parked (see
+    /// `L2tp::reserve`): nothing here grows under the barrier.
+    pub(crate) fn reserve(&self, more: usize) {
+        let mut p = self.paths();
+        p.by_ip.reserve(more);
+        p.by_path.reserve(more);
+    }
+
     /// A session was made (main thread).
     pub(crate) fn add(&self, idx: u32, our: IpAddr, client: IpAddr, t: Transport, rsid: u32) {
         let mut p = self.paths();
