@@ -31,10 +31,7 @@ pub(crate) fn check(key: &Key, h: &[u8]) -> Option<u16> {
             ok.then_some(0)
         }
         Family::Ip6 => {
-            if h.len() < IP6_HEADER
-                || h[0] >> 4 != 6
-                || h[8..24] != key.src
-                || h[24..40] != key.dst
+            if h.len() < IP6_HEADER || h[0] >> 4 != 6 || h[8..24] != key.src || h[24..40] != key.dst
             {
                 return None;
             }
@@ -47,7 +44,7 @@ pub(crate) fn check(key: &Key, h: &[u8]) -> Option<u16> {
                 nh = h[pos];
                 pos += (usize::from(h[pos + 1]) + 1) * 8;
             }
-            (pos == h.len() && nh == FRAGMENT).then(|| nh_at as u16)
+            (pos == h.len() && nh == FRAGMENT).then_some(nh_at as u16)
         }
     }
 }

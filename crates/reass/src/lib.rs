@@ -835,7 +835,7 @@ impl Reassembler {
             return Err(Reason::Malformed);
         }
         let len = frag.payload.len();
-        if len == 0 || (frag.more && len % 8 != 0) {
+        if len == 0 || (frag.more && !len.is_multiple_of(8)) {
             return Err(Reason::BadLength);
         }
         let start = usize::from(frag.offset) * 8;
@@ -1161,7 +1161,10 @@ impl Reassembler {
             let n = bytes.len().min(CHUNK - within);
             let e = &mut self.table[t + off / CHUNK];
             if *e == NONE {
-                *e = self.free_chunks.pop().expect("chunks reserved before writing");
+                *e = self
+                    .free_chunks
+                    .pop()
+                    .expect("chunks reserved before writing");
                 self.slots[s as usize].n_chunks += 1;
             }
             let at = *e as usize * CHUNK + within;
