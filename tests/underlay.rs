@@ -857,3 +857,105 @@ fn sent_whole(ip: &[u8]) -> Vec<Vec<u8>> {
     f.extend_from_slice(ip);
     vec![f]
 }
+
+/// A harness as `harness()` but for the far end: our addresses are .2/::2, the peer .1/::1.
+fn far_harness(conf: &str) -> Harness {
+    let mut h = Harness::with(conf, &features());
+    for l in [
+        "create packet-generator interface pg0 hw-addr 02:00:00:00:00:02",
+        "create packet-generator interface pg1",
+        "set interface ip address pg0 192.0.2.2/24",
+        "set interface ip address pg0 fd00::2/64",
+        "set interface state pg0 up",
+        "set interface state pg1 up",
+        "set ip neighbor pg0 192.0.2.1 02:fe:00:00:00:00 static",
+        "set ip neighbor pg0 fd00::1 02:fe:00:00:00:00 static",
+    ] {
+        h.cli(l);
+    }
+    h
+}
+
+#[test]
+fn full_size_frames_cross_a_1500_byte_underlay_in_fragments_and_are_reassembled() {
+    for (v4, udp) in [(false, false), (true, false), (false, true), (true, true)] {
+        let enc = if udp { "encap udp" } else { "" };
+        let mut a = harness("");
+        a.cli("set interface mtu packet 1500 pg0");
+        tunnel(&mut a, v4, enc);
+        let mut b = far_harness("");
+        let (c, o) = if v4 {
+            ("192.0.2.1", "192.0.2.2")
+        } else {
+            ("fd00::1", "fd00::2")
+        };
+        assert_eq!(
+            b.cli(&format!(
+                "create l2tpv3 tunnel client {c} our {o} local-session-id 20 remote-session-id 10 {enc}"
+            )),
+            "l2tpv3_tunnel0\n"
+        );
+        for l in [
+            "set interface state l2tpv3_tunnel0 up",
+            "set interface l2 xconnect pg1 l2tpv3_tunnel0",
+            "set interface l2 xconnect l2tpv3_tunnel0 pg1",
+        ] {
+            b.cli(l);
+        }
+        // Full-size frames (1514 bytes: a host's 1500-byte MTU) and small ones, mixed.
+        let frames: Vec<Vec<u8>> = (0..6)
+            .map(|i| inner(i, if i % 2 == 0 { 1514 } else { 100 }))
+            .collect();
+        let cap = a.capture("pg0");
+        a.send("in", "pg1", "ethernet-input", &frames);
+        let wire = a.captured("pg0", &cap);
+        assert_eq!(
+            wire.len(),
+            3 * 2 + 3,
+            "v4 {v4} udp {udp}: {}",
+            a.cli("show errors")
+        );
+        assert!(wire.iter().all(|f| f.len() <= 14 + 1500));
+        // Out of order and with a duplicate, to the far end: reassembled, decapsulated.
+        let is_frag = |f: &Vec<u8>| {
+            if v4 {
+                f[20] & 0x20 != 0 || f[21] != 0
+            } else {
+                f[20] == 44
+            }
+        };
+        let mut shuffled = wire.clone();
+        shuffled.reverse();
+        shuffled.push(
+            wire.iter()
+                .find(|f| is_frag(f))
+                .expect("a fragment")
+                .clone(),
+        );
+        let out = b.capture("pg1");
+        b.send("wire", "pg0", "ethernet-input", &shuffled);
+        let mut got = b.captured("pg1", &out);
+        let mut want = frames.clone();
+        got.sort();
+        want.sort();
+        assert!(
+            got == want,
+            "v4 {v4} udp {udp}: {} frames, want {}: {}",
+            got.len(),
+            want.len(),
+            b.cli("show errors")
+        );
+        let node = if v4 {
+            "ip4-full-reassembly"
+        } else {
+            "ip6-full-reassembly"
+        };
+        assert_eq!(b.counter(node, "datagrams reassembled"), 3);
+        assert_eq!(
+            b.counter(node, "duplicate fragment") + b.counter(node, "fragment after completion"),
+            1
+        );
+        a.assert_all_free();
+        b.assert_all_free();
+    }
+}

@@ -13,6 +13,7 @@ pub const ALL: &[(&str, RegisterFn)] = &[
     ("ip6", pwire_node_ip6::register),
     ("ip4", pwire_node_ip4::register),
     ("udp", pwire_node_udp::register),
+    ("reass", pwire_node_reass::register),
     ("l2", pwire_node_l2::register),
     ("l2tp", pwire_node_l2tp::register),
     #[cfg(feature = "dpdk")]

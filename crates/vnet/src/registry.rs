@@ -39,6 +39,9 @@ pub struct Statics {
     /// "fragmentation needed" (ICMPv4 type 3 code 4) to (`Registry::icmp_too_big`: l2tp's
     /// path MTU discovery); `None` punts them.
     pub icmp_too_big: Option<UdpHandler>,
+    /// The node `ip4-local` hands IPv4 fragments to (`Registry::ip4_reassembly`); `None` drops
+    /// them ("ip4 fragment for us, reassembly not supported").
+    pub ip4_reassembly: Option<&'static str>,
 }
 
 /// A UDP destination: the node each family's UDP lookup hands a packet for one of its ports to.
@@ -87,6 +90,7 @@ pub struct Registry {
     ip4_features: Vec<Feature>,
     udp_handlers: Vec<UdpHandler>,
     icmp_too_big: Option<UdpHandler>,
+    ip4_reassembly: Option<&'static str>,
     main_tasks: Vec<crate::main_task::TaskFn>,
 }
 
@@ -123,6 +127,7 @@ impl Registry {
             ip4_features: Vec::new(),
             udp_handlers: Vec::new(),
             icmp_too_big: None,
+            ip4_reassembly: None,
             main_tasks: Vec::new(),
         };
         r.dev_class(DevClass {
@@ -171,6 +176,10 @@ impl Registry {
     /// (one consumer: l2tp's path MTU discovery) instead of being punted.
     pub fn icmp_too_big(&mut self, ip4: &'static str, ip6: &'static str) {
         self.icmp_too_big = Some(UdpHandler { ip4, ip6 });
+    }
+    /// IPv4 fragments to us go to `node` (the reassembly) instead of being dropped.
+    pub fn ip4_reassembly(&mut self, node: &'static str) {
+        self.ip4_reassembly = Some(node);
     }
     pub fn command(&mut self, c: Command<CliCtx>) {
         self.cli.add(c);
@@ -245,6 +254,13 @@ impl Registry {
                 self.graph.add_next("ip6-udp-lookup", h.ip6);
             }
         }
+        if let Some(n) = self.ip4_reassembly {
+            for from in ["ip4-local", "ip4-receive"] {
+                if has(&self.graph, from) {
+                    self.graph.add_next(from, n);
+                }
+            }
+        }
         if let Some(h) = self.icmp_too_big {
             if has(&self.graph, "ip4-icmp-input") && has(&self.graph, h.ip4) {
                 self.graph.add_next("ip4-icmp-input", h.ip4);
@@ -264,6 +280,7 @@ impl Registry {
             ip4_unicast_features: self.ip4_features,
             udp_handlers: self.udp_handlers,
             icmp_too_big: self.icmp_too_big,
+            ip4_reassembly: self.ip4_reassembly,
         };
         let vnet = self.vnet;
         vnet.statics.set(statics).map_err(|_| "graph built twice")?;

@@ -115,7 +115,8 @@ impl Node for Ip4Frag {
                 *nx = Next::Drop as u16;
                 continue;
             }
-            let local = b.flags & flags::LOCALLY_ORIGINATED != 0;
+            // Ours: a tunnel's packet (FRAGMENT_OK), whatever its hop-limit setting.
+            let local = b.flags & (flags::LOCALLY_ORIGINATED | flags::FRAGMENT_OK) != 0;
             let ff = ip.flags_frag.get();
             // Already a fragment: the pieces' offsets start at its own; the last keeps its MF.
             let base = usize::from(ff & FRAG_OFFSET_MASK) * 8;

@@ -4,7 +4,9 @@
 //! Per packet: a loose uRPF check on the source (0.0.0.0 exempt): it must match a FIB entry
 //! that is not a drop ("ip4 source lookup miss"), and not one of our own addresses unless we
 //! sent it ("ip4 spoofed local-address packet drops", VPP's ip4-local check). Fragments are
-//! dropped: pwire has no reassembly yet ("ip4 fragment for us, reassembly not supported").
+//! handed to the reassembly (`ip4-full-reassembly`, `Registry::ip4_reassembly`), whose whole
+//! datagrams come back here; without one they are dropped ("ip4 fragment for us, reassembly
+//! not supported").
 //! ICMP has its checksum verified ("bad icmp checksum") and goes to `ip4-icmp-input`; a
 //! protocol another crate registered (`Registry::ip4_protocol`: 17 for udp-local, 115 for
 //! l2tp) goes to its node once enabled (`VnetState::ip4_proto_enabled`); everything else is
@@ -42,6 +44,8 @@ pub struct Ip4Local<const RECEIVE: bool> {
     vnet: Arc<Vnet>,
     dp: Arc<Shared<Ip4Dp>>,
     proto_next: Box<[u16; 256]>,
+    /// The reassembly node's next index (`Registry::ip4_reassembly`), or NO_NEXT.
+    reass_next: u16,
     errors: u16,
 }
 
@@ -60,10 +64,16 @@ fn reg<const RECEIVE: bool>(r: &mut Registry, m: &Arc<Ip4Main>) {
                     proto_next[p as usize] = n;
                 }
             }
+            let reass_next = vnet
+                .statics()
+                .ip4_reassembly
+                .and_then(|n| b.next_index(n))
+                .unwrap_or(NO_NEXT);
             Box::new(Ip4Local::<RECEIVE> {
                 vnet: vnet.clone(),
                 dp: dp.clone(),
                 proto_next,
+                reass_next,
                 errors: base_of(b, "ip4-input"),
             })
         },
@@ -128,8 +138,12 @@ impl<const RECEIVE: bool> Node for Ip4Local<RECEIVE> {
             }
             let ff = u16::from_be_bytes([h[6], h[7]]);
             if ff & (FLAG_MF | FRAG_OFFSET_MASK) != 0 {
-                b.error = err(Ip4Err::NoReassembly);
-                *nx = Next::Drop as u16;
+                if self.reass_next != NO_NEXT {
+                    *nx = self.reass_next;
+                } else {
+                    b.error = err(Ip4Err::NoReassembly);
+                    *nx = Next::Drop as u16;
+                }
                 continue;
             }
             let proto = h[9];
