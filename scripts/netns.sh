@@ -16,8 +16,10 @@ PW_PREFIX=${PW_PREFIX:-pw-}
 H1=${PW_PREFIX}h1 NA=${PW_PREFIX}a NB=${PW_PREFIX}b H2=${PW_PREFIX}h2
 PW_NS="$H1 $NA $NB $H2"
 
-# The hosts' MTU for the configured underlay and encapsulation.
+# The hosts' MTU for the configured underlay and encapsulation (PW_HOST_MTU sets it: 1500
+# makes full-size frames that pwire must fragment after encapsulation and reassemble).
 pw_inner_mtu() {
+  [ -n "${PW_HOST_MTU:-}" ] && { echo "$PW_HOST_MTU"; return; }
   local m=1434
   [ "${PW_UNDERLAY:-ipv6}" = ipv4 ] && m=$((m + 20))
   [ "${PW_ENCAP:-ip}" = udp ] && m=$((m - 12))

@@ -264,3 +264,54 @@ fn ipv4_and_udp_underlays_end_to_end() {
         }
     }
 }
+
+/// Hosts with a 1500-byte MTU over a 1500-byte underlay: full-size frames do not fit one
+/// outer packet, so pwire fragments after encapsulating and the far pwire reassembles. A ping
+/// of 1472 bytes with DF (1500-byte IP packets) and a TCP transfer cross both ways, over IPv6
+/// and over IPv4, and nothing is counted as over the MTU.
+#[test]
+fn full_size_frames_cross_a_standard_underlay() {
+    if require(prerequisites(&["python3"])).is_none() {
+        return;
+    }
+    ensure_built();
+    let cases: [(&str, &[(&str, &str)]); 2] = [
+        ("f6", &[("PW_HOST_MTU", "1500")]),
+        ("f4", &[("PW_HOST_MTU", "1500"), ("PW_UNDERLAY", "ipv4")]),
+    ];
+    for (tag, env) in cases {
+        let mut t = Topo::with(env, tag);
+        t.start("a");
+        t.start("b");
+        assert!(
+            t.until_ping(Duration::from_secs(10)),
+            "{tag}: first ping\n{}",
+            t.cli("a", "show errors")
+        );
+        let o = Command::new("ip")
+            .args(["netns", "exec", &t.ns("h1"), "ping", "-c", "3", "-i", "0.2"])
+            .args(["-W", "2", "-s", "1472", "-M", "do", "10.1.1.2"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && text.contains("3 received"),
+            "{tag}: full-size ping: {text}\nA:\n{}\nB:\n{}",
+            t.cli("a", "show errors"),
+            t.cli("b", "show errors")
+        );
+        let mbps = tcp_transfer(&t.ns("h1"), &t.ns("h2"), 4 << 20);
+        eprintln!("{tag}: full-size frames: TCP {mbps:.1} Mbit/s across the tunnel");
+        let (frag, reass) = if tag == "f6" {
+            ("ip6-frag", "ip6-full-reassembly")
+        } else {
+            ("ip4-frag", "ip4-full-reassembly")
+        };
+        let ea = t.cli("a", "show errors");
+        let eb = t.cli("b", "show errors");
+        assert!(ea.contains(frag) && eb.contains(reass), "{tag}:\n{ea}\n{eb}");
+        for e in [&ea, &eb] {
+            assert!(!e.contains("MTU exceeded"), "{tag}: {e}");
+        }
+    }
+}
