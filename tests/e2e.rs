@@ -309,7 +309,10 @@ fn full_size_frames_cross_a_standard_underlay() {
         };
         let ea = t.cli("a", "show errors");
         let eb = t.cli("b", "show errors");
-        assert!(ea.contains(frag) && eb.contains(reass), "{tag}:\n{ea}\n{eb}");
+        assert!(
+            ea.contains(frag) && eb.contains(reass),
+            "{tag}:\n{ea}\n{eb}"
+        );
         for e in [&ea, &eb] {
             assert!(!e.contains("MTU exceeded"), "{tag}: {e}");
         }

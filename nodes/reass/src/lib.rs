@@ -9,7 +9,8 @@
 //! ```
 //!
 //! One `Reassembler` per thread (its caps and timeouts: the core's defaults, see
-//! `pwire-reass`), for both families. With worker threads, every fragment of a datagram is
+//! `pwire-reass`, except that nothing is remembered after completion: see `register`), for
+//! both families. With worker threads, every fragment of a datagram is
 //! reassembled on one worker, chosen by a hash of the datagram's key (family, addresses,
 //! identification, protocol) keyed once per process: a fragment that arrives on another
 //! thread is handed over through that worker's bounded queue (a buffer index, no copy) and
@@ -123,7 +124,18 @@ pub fn register(r: &mut Registry) {
     let tables = Arc::new(Tables {
         tables: (0..threads)
             .map(|_| {
-                Mutex::new(Reassembler::new(Config::default()).expect("default config is valid"))
+                Mutex::new(
+                    Reassembler::new(Config {
+                        // Nothing remembered after completion: a tunnel's packets of one size
+                        // fragment identically, and at a few hundred thousand fragmented
+                        // datagrams a second IPv4's 16-bit identification wraps in well under
+                        // the core's default 100 ms, so a "late duplicate" would be the next
+                        // datagram. A real late duplicate starts a datagram that times out.
+                        linger: std::time::Duration::ZERO,
+                        ..Config::default()
+                    })
+                    .expect("the config is valid"),
+                )
             })
             .collect(),
         queues: [
