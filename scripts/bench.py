@@ -337,6 +337,18 @@ def decap_udp_pkt(sid, v4, inner=None):
     udp[6:8] = (c or 0xffff).to_bytes(2, "big")
     return bytes([0x60, 0, 0, 0]) + ulen.to_bytes(2, "big") + bytes([17, 64]) + src + dst + bytes(udp)
 
+def frag6_pkts(ident, payload, per):
+    """The IPv6 fragments (fd00::2 -> fd00::1, next header 115) of `payload`, `per` bytes each."""
+    out = []
+    for k in range(0, len(payload), per):
+        chunk = payload[k:k + per]
+        more = 1 if k + per < len(payload) else 0
+        fh = bytes([115, 0]) + (k | more).to_bytes(2, "big") + ident.to_bytes(4, "big")
+        out.append(bytes([0x60, 0, 0, 0]) + (8 + len(chunk)).to_bytes(2, "big") + bytes([44, 64]) +
+                   bytes.fromhex("fd000000000000000000000000000002") + bytes.fromhex("fd000000000000000000000000000001") +
+                   fh + chunk)
+    return out
+
 def encap_frame(size=60):
     # To the MAC behind the tunnel, from the one behind pg1.
     return inner_frame(size, src=bytes.fromhex("020000000101"), dst=bytes.fromhex("020000000201"))
@@ -423,6 +435,11 @@ def build_cases(work, n, quick):
     decap4 = pcap("decap4", 101, [decap4_pkt(10)])
     decapu6 = pcap("decapu6", 101, [decap_udp_pkt(10, False)])
     decapu4 = pcap("decapu4", 101, [decap_udp_pkt(10, True)])
+    # A 1500-byte inner frame's L2TPv3 packet in the two fragments pwire sends over a 1500-byte
+    # underlay (1448 + 64 bytes), 512 identifications so that each datagram completes before
+    # its identification comes round again.
+    l2 = (10).to_bytes(4, "big") + b"\xff" * 8 + inner_frame(1500)
+    reass = pcap("reass1500", 101, [f for i in range(512) for f in frag6_pkts(1000 + i, l2, 1448)])
     decap1500 = pcap("decap1500", 101, [decap_pkt(10, inner_frame(1500))])
     encap64 = pcap("encap64", 1, [encap_frame()])
     # The same frame tagged VLAN 100 (802.1Q after the MAC addresses).
@@ -453,6 +470,10 @@ def build_cases(work, n, quick):
          TOPO + feature + [stream("s", n, 1552, "pg0", "ip6-input", decap1500)], ["s"]),
         ("encap-1500", "encap, 1500 B inner", CONF,
          TOPO + [stream("s", n, 1500, "pg1", "ethernet-input", encap1500)], ["s"]),
+        ("encap-1500-frag", "encap, 1500 B inner over a 1500-byte underlay: every packet fragmented in two (ip6-frag)", CONF,
+         TOPO + ["set interface mtu packet 1500 pg0"] + [stream("s", n, 1500, "pg1", "ethernet-input", encap1500)], ["s"]),
+        ("decap-1500-reass", "decap, 1500 B inner arriving in two fragments (ip6-full-reassembly), per fragment", CONF,
+         TOPO + [stream("s", n, 1500, "pg0", "ip6-input", reass)], ["s"]),
         ("decap-local-xc", "decap, local path, tunnel cross-connected to an untagged port, 64 B inner", CONF,
          XC_TOPO + [stream("s", n, 112, "pg0", "ip6-input", decap64)], ["s"]),
         ("decap-local-vlan", "decap, local path, per-VLAN pseudowire (pg1.100, pop 1: tag pushed on egress), 64 B inner", CONF,
@@ -851,6 +872,13 @@ def bench(work):
             r2 = side_by_side(all_cases[ka], all_cases[kb], t, (1, 0))
             ratios.append((r1 * r2) ** 0.5)
         paired[(ka, kb)] = (statistics.median(ratios), ratios)
+    # Outer fragmentation and reassembly next to the unfragmented 1500-byte paths (same run):
+    # per inner frame, so the reassembly case's per-fragment figure counts twice.
+    for frag, plain, per in (("encap-1500-frag", "encap-1500", 1), ("decap-1500-reass", "decap-local-1500", 2)):
+        if frag in by and plain in by:
+            f = by[frag]["whole_clk"] * per
+            print("  %-16s %7.1f  = %s %+.1f clk per 1500-byte frame (fragmentation / reassembly, same run)"
+                  % (frag, f, plain, f - by[plain]["whole_clk"]))
     for seq, plain in (("decap-local-seq", "decap-local"), ("encap-seq", "encap")):
         if seq in by and plain in by:
             print("  %-16s %7.1f  = %s %+.1f clk/pkt (sequencing's cost, same run)"
