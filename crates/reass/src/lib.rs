@@ -51,9 +51,11 @@
 //!   is an overlap.
 //! - Offset 0 with M = 0 is an atomic fragment (RFC 6946): [`Outcome::Atomic`], processed in
 //!   isolation, never matched against a datagram in progress with the same key.
-//! - A non-last fragment must carry a non-zero multiple of 8 bytes (RFC 8200 §4.5, RFC 791); a
-//!   fragment whose end would make the datagram exceed 65535 bytes (IPv4 total length, IPv6
-//!   payload length) is refused, and if its datagram is known, the datagram is discarded.
+//! - A non-last fragment must carry a non-zero multiple of 8 bytes (RFC 8200 §4.5, RFC 791).
+//! - Nothing over 65535 bytes (IPv4 total length, IPv6 payload length): a fragment ending past
+//!   what any datagram of its family can hold (65535 for IPv6, 65515 for IPv4, whose header
+//!   takes at least 20) is refused; a datagram whose header and payload, once the first
+//!   fragment shows the header, exceed it is discarded.
 //! - The last fragment fixes the length: a second "last" fragment with another end, a non-last
 //!   fragment reaching that end, or data already past it discards the datagram (inconsistent).
 //! - Tiny first fragments: the first fragment must carry at least
@@ -102,8 +104,9 @@
 //!   sending 100k fragmented packets per second reuses an ID every 0.65 s, and a stale fragment
 //!   outliving that can be glued into a new datagram (RFC 4963), silently, since the inner frame
 //!   has no checksum of its own. 100 ms (VPP) drops more on a jittery path for little gain.
-//! - 1024 datagrams in flight (VPP's default), 4 MiB of payload and header (four 512-byte chunks
-//!   each for 1024 full-size 1500-byte-MTU tunnel datagrams, with room to spare), 16 fragments
+//! - 1024 datagrams in flight (VPP's default), 4 MiB of payload and header (a full-size tunnel
+//!   datagram over a 1500-byte underlay takes four 512-byte chunks, header included: 2 MiB for
+//!   1024 of them, and as much again for larger ones), 16 fragments
 //!   per datagram (a 9 KB jumbo inner frame at the IPv6 minimum MTU of 1280 is 8; VPP allows 3),
 //!   512 bytes of header, 100 ms of linger after completion (late duplicates come within the
 //!   path's delay variation; shorter than the IPv4 ID reuse time above).
@@ -114,12 +117,27 @@
 //! any, else the oldest completed remnant, else the oldest discarded (poisoned) one, else the
 //! oldest datagram in progress. When a fragment needs chunks and none are free, the oldest
 //! datagrams in progress other than its own are evicted until it fits; if it cannot fit even
-//! alone, its datagram is discarded. Refusing new datagrams instead (Linux since 4.17, VPP's
-//! "maximum reassemblies exceeded") lets anyone who can send one fragment per slot per timeout
+//! alone, its datagram is discarded. Refusing new datagrams instead (Linux above
+//! `ipfrag_high_thresh`, VPP's "maximum reassemblies exceeded") lets anyone who can send one fragment per slot per timeout
 //! period lock every legitimate datagram out for the whole timeout; with eviction the attacker
 //! must cycle the whole table faster than a legitimate datagram completes (microseconds to
 //! milliseconds from first to last fragment), which takes orders of magnitude more traffic, and
 //! memory stays bounded either way. Every eviction is counted ("table full", "memory full").
+//!
+//! # For the integrator
+//!
+//! - One `Reassembler` per worker, created at start-up (the allocation is there and only
+//!   there); fragments steered to the worker that owns their key (a keyed hash of the `Key`,
+//!   the same on every worker), or handed off to it.
+//! - Per fragment: [`split_ip4`] / [`split_ip6`], then `fragment`, then free the buffer unless it
+//!   is reused for the output. `Complete`: copy into a buffer ([`Datagram::copy_to`], e.g. the
+//!   last fragment's own) and send it on as an unfragmented packet (to `ip6-local` /
+//!   `ip4-local`, so the next header is dispatched as usual). `Atomic`: send the packet on as
+//!   it is; for IPv6 the Fragment header must be skipped (RFC 6946). `Dropped(reason)`: count
+//!   it against the node's error with that reason ([`Reason::name`]); for IPv6 `BadLength` and
+//!   `TooLong` RFC 8200 asks for an ICMPv6 Parameter Problem, which the node may send.
+//! - A timer (or each loop, cheaply: [`Reassembler::next_expiry`]) calls `expire`.
+//! - `show`: `format!("{r}")` per worker, `{r:#}` for details; [`Counters`] add up with `+=`.
 //!
 //! # Time
 //!
@@ -453,9 +471,10 @@ pub enum Outcome<'a> {
     Atomic,
     /// The fragment completed its datagram.
     Complete(Datagram<'a>),
-    /// The fragment was dropped; for the datagram-level reasons ([`Reason::Overlap`],
-    /// [`Reason::Inconsistent`], [`Reason::TooLong`], [`Reason::TooManyFragments`],
-    /// [`Reason::MemoryFull`]) its datagram was discarded too.
+    /// The fragment was dropped. With [`Reason::Overlap`], [`Reason::Inconsistent`],
+    /// [`Reason::TooManyFragments`], and [`Reason::TooLong`] or [`Reason::MemoryFull`] found
+    /// against the datagram (rather than the fragment alone), its datagram is discarded too and
+    /// counted in [`Counters::datagram_drops`].
     Dropped(Reason),
 }
 
