@@ -150,7 +150,8 @@ mod show;
 
 pub use header::{split_ip4, split_ip6};
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
+use std::hash::RandomState;
 use std::time::Duration;
 
 /// Bytes per storage chunk.
@@ -674,7 +675,8 @@ pub struct Reassembler {
     linger: u64,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    map: HashMap<Key, u32>,
+    /// Keyed SipHash (std's `RandomState`): keys are chosen by senders.
+    map: HashMap<Key, u32, RandomState>,
     /// `max_fragments` `[start, end)` payload ranges per slot, sorted by start.
     ranges: Vec<[u32; 2]>,
     /// `per_slot` chunk indices per slot: `hdr_chunks` for the header, then `PAYLOAD_CHUNKS`.
@@ -731,8 +733,7 @@ impl Reassembler {
         let per_slot = hdr_chunks + PAYLOAD_CHUNKS;
         // Twice the keys it will hold: removals leave tombstones, and the map cleans them up in
         // place (no allocation) only while it is at most half full.
-        let mut map = HashMap::new();
-        map.reserve(2 * n);
+        let map = HashMap::with_capacity_and_hasher(2 * n, RandomState::new());
         let r = Reassembler {
             timeout: [nanos(cfg.timeout_ip4), nanos(cfg.timeout_ip6)],
             linger: nanos(cfg.linger),
@@ -793,7 +794,7 @@ impl Reassembler {
             + self.ranges.capacity() * 8
             + self.table.capacity() * 4
             + self.free_chunks.capacity() * 4
-            + self.map.capacity() * (size_of::<Key>() + 4)
+            + self.map.allocation_size()
     }
 
     /// The earliest time at which [`Reassembler::expire`] has something to do.

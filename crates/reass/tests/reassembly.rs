@@ -764,3 +764,31 @@ fn config_errors() {
         assert!(Reassembler::new(c).is_err());
     }
 }
+
+/// The key map is reserved once: churning through many more keys than it holds, at every
+/// table size, never makes it grow (a map full of removal tombstones rehashes in place only
+/// while at most half full, hence the reservation of twice the keys).
+#[test]
+fn the_key_map_never_grows() {
+    for n in 1..=40u32 {
+        let cfg = Config {
+            max_datagrams: n,
+            ..Config::default()
+        };
+        let mut r = new(cfg);
+        let footprint = r.footprint();
+        let h = hdr4(0);
+        let p = payload_at(8, 8, 0);
+        for i in 0..5000u32 {
+            let f = Frag {
+                offset: 1,
+                more: true,
+                header: &h,
+                payload: &p,
+            };
+            let k = pwire_reass::Key::v4(SRC4, DST4, i as u16, (i >> 16) as u8);
+            assert_eq!(feed(&mut r, u64::from(i), k, f), Got::Held);
+        }
+        assert_eq!(r.footprint(), footprint, "max_datagrams {n}");
+    }
+}
