@@ -24,6 +24,40 @@
 //!   the table state and counters in the style of VPP's `show ip6-full-reassembly [details]`
 //!   (`{:#}` adds one block per datagram).
 //!
+//! ```
+//! use pwire_reass::{split_ip6, Config, Outcome, Reassembler};
+//!
+//! let src = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+//! let dst = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+//! let frag = |offset: u16, more: bool, data: &[u8]| {
+//!     let mut p = vec![0x60, 0, 0, 0, 0, 8 + data.len() as u8, 44, 64];
+//!     p.extend_from_slice(&src);
+//!     p.extend_from_slice(&dst);
+//!     // Fragment header: next header 115 (L2TPv3), offset and M, identification 7.
+//!     p.extend_from_slice(&[115, 0]);
+//!     p.extend_from_slice(&(offset << 3 | u16::from(more)).to_be_bytes());
+//!     p.extend_from_slice(&7u32.to_be_bytes());
+//!     p.extend_from_slice(data);
+//!     p
+//! };
+//! let (first, last) = (frag(0, true, &[1; 16]), frag(2, false, &[2; 4]));
+//!
+//! let mut r = Reassembler::new(Config::default()).unwrap();
+//! let mut buf = [0u8; 2048];
+//! let mut len = 0;
+//! for (now, pkt) in [(0, &last), (1_000, &first)] {
+//!     let (key, f) = split_ip6(pkt).expect("a fragment");
+//!     match r.fragment(now, key, f) {
+//!         Outcome::Complete(d) => len = d.copy_to(&mut buf).expect("fits"),
+//!         Outcome::Held => {}
+//!         other => panic!("{other:?}"),
+//!     }
+//! }
+//! assert_eq!(len, 40 + 20);
+//! assert_eq!(&buf[4..7], &[0, 20, 115]); // payload length; the Fragment header is gone
+//! assert_eq!(&buf[40..len], &[[1; 16].as_slice(), &[2; 4]].concat()[..]);
+//! ```
+//!
 //! All fragments of one datagram carry the same `Key`, so a dispatcher that steers fragments
 //! to workers by a hash of the `Key` (keyed per process, shared by all workers: `Key` is
 //! `Hash`) sends them all to one worker's `Reassembler`; fragments of one datagram never need
