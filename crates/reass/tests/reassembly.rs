@@ -792,3 +792,30 @@ fn the_key_map_never_grows() {
         assert_eq!(r.footprint(), footprint, "max_datagrams {n}");
     }
 }
+
+/// An unfragmentable part longer than a chunk (a 600-byte hop-by-hop header, then destination
+/// options whose Next Header names the Fragment header in the second chunk) is kept, fixed up
+/// and given back whole.
+#[test]
+fn a_header_longer_than_a_chunk() {
+    let cfg = Config {
+        max_header: 1024,
+        ..Config::default()
+    };
+    let mut ext = vec![60, 74];
+    ext.resize(600, 0); // Pad1 options
+    ext.extend_from_slice(&[PROTO, 0, 0, 0, 0, 0, 0, 0]);
+    let mut rng = Rng(14);
+    let payload = rng.bytes(3000);
+    let pkt = ip6_packet(0, &ext, &payload);
+    let frags = frag6(&pkt, 648, 640, 5, &[1232, 2464]);
+    const { assert!(640 > CHUNK) };
+    let mut r = new(cfg);
+    expect_complete(&mut r, 0, &frags, &[2, 0, 1], &pkt);
+    // The default refuses it.
+    let mut r = default();
+    assert_eq!(
+        feed_pkt(&mut r, 0, &frags[0]),
+        Got::Dropped(Reason::HeaderTooLong)
+    );
+}
