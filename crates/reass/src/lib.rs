@@ -24,6 +24,40 @@
 //!   the table state and counters in the style of VPP's `show ip6-full-reassembly [details]`
 //!   (`{:#}` adds one block per datagram).
 //!
+//! ```
+//! use pwire_reass::{split_ip6, Config, Outcome, Reassembler};
+//!
+//! let src = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+//! let dst = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+//! let frag = |offset: u16, more: bool, data: &[u8]| {
+//!     let mut p = vec![0x60, 0, 0, 0, 0, 8 + data.len() as u8, 44, 64];
+//!     p.extend_from_slice(&src);
+//!     p.extend_from_slice(&dst);
+//!     // Fragment header: next header 115 (L2TPv3), offset and M, identification 7.
+//!     p.extend_from_slice(&[115, 0]);
+//!     p.extend_from_slice(&(offset << 3 | u16::from(more)).to_be_bytes());
+//!     p.extend_from_slice(&7u32.to_be_bytes());
+//!     p.extend_from_slice(data);
+//!     p
+//! };
+//! let (first, last) = (frag(0, true, &[1; 16]), frag(2, false, &[2; 4]));
+//!
+//! let mut r = Reassembler::new(Config::default()).unwrap();
+//! let mut buf = [0u8; 2048];
+//! let mut len = 0;
+//! for (now, pkt) in [(0, &last), (1_000, &first)] {
+//!     let (key, f) = split_ip6(pkt).expect("a fragment");
+//!     match r.fragment(now, key, f) {
+//!         Outcome::Complete(d) => len = d.copy_to(&mut buf).expect("fits"),
+//!         Outcome::Held => {}
+//!         other => panic!("{other:?}"),
+//!     }
+//! }
+//! assert_eq!(len, 40 + 20);
+//! assert_eq!(&buf[4..7], &[0, 20, 115]); // payload length; the Fragment header is gone
+//! assert_eq!(&buf[40..len], &[[1; 16].as_slice(), &[2; 4]].concat()[..]);
+//! ```
+//!
 //! All fragments of one datagram carry the same `Key`, so a dispatcher that steers fragments
 //! to workers by a hash of the `Key` (keyed per process, shared by all workers: `Key` is
 //! `Hash`) sends them all to one worker's `Reassembler`; fragments of one datagram never need
@@ -51,9 +85,11 @@
 //!   is an overlap.
 //! - Offset 0 with M = 0 is an atomic fragment (RFC 6946): [`Outcome::Atomic`], processed in
 //!   isolation, never matched against a datagram in progress with the same key.
-//! - A non-last fragment must carry a non-zero multiple of 8 bytes (RFC 8200 §4.5, RFC 791); a
-//!   fragment whose end would make the datagram exceed 65535 bytes (IPv4 total length, IPv6
-//!   payload length) is refused, and if its datagram is known, the datagram is discarded.
+//! - A non-last fragment must carry a non-zero multiple of 8 bytes (RFC 8200 §4.5, RFC 791).
+//! - Nothing over 65535 bytes (IPv4 total length, IPv6 payload length): a fragment ending past
+//!   what any datagram of its family can hold (65535 for IPv6, 65515 for IPv4, whose header
+//!   takes at least 20) is refused; a datagram whose header and payload, once the first
+//!   fragment shows the header, exceed it is discarded.
 //! - The last fragment fixes the length: a second "last" fragment with another end, a non-last
 //!   fragment reaching that end, or data already past it discards the datagram (inconsistent).
 //! - Tiny first fragments: the first fragment must carry at least
@@ -102,8 +138,9 @@
 //!   sending 100k fragmented packets per second reuses an ID every 0.65 s, and a stale fragment
 //!   outliving that can be glued into a new datagram (RFC 4963), silently, since the inner frame
 //!   has no checksum of its own. 100 ms (VPP) drops more on a jittery path for little gain.
-//! - 1024 datagrams in flight (VPP's default), 4 MiB of payload and header (four 512-byte chunks
-//!   each for 1024 full-size 1500-byte-MTU tunnel datagrams, with room to spare), 16 fragments
+//! - 1024 datagrams in flight (VPP's default), 4 MiB of payload and header (a full-size tunnel
+//!   datagram over a 1500-byte underlay takes four 512-byte chunks, header included: 2 MiB for
+//!   1024 of them, and as much again for larger ones), 16 fragments
 //!   per datagram (a 9 KB jumbo inner frame at the IPv6 minimum MTU of 1280 is 8; VPP allows 3),
 //!   512 bytes of header, 100 ms of linger after completion (late duplicates come within the
 //!   path's delay variation; shorter than the IPv4 ID reuse time above).
@@ -114,12 +151,27 @@
 //! any, else the oldest completed remnant, else the oldest discarded (poisoned) one, else the
 //! oldest datagram in progress. When a fragment needs chunks and none are free, the oldest
 //! datagrams in progress other than its own are evicted until it fits; if it cannot fit even
-//! alone, its datagram is discarded. Refusing new datagrams instead (Linux since 4.17, VPP's
-//! "maximum reassemblies exceeded") lets anyone who can send one fragment per slot per timeout
+//! alone, its datagram is discarded. Refusing new datagrams instead (Linux above
+//! `ipfrag_high_thresh`, VPP's "maximum reassemblies exceeded") lets anyone who can send one fragment per slot per timeout
 //! period lock every legitimate datagram out for the whole timeout; with eviction the attacker
 //! must cycle the whole table faster than a legitimate datagram completes (microseconds to
 //! milliseconds from first to last fragment), which takes orders of magnitude more traffic, and
 //! memory stays bounded either way. Every eviction is counted ("table full", "memory full").
+//!
+//! # For the integrator
+//!
+//! - One `Reassembler` per worker, created at start-up (the allocation is there and only
+//!   there); fragments steered to the worker that owns their key (a keyed hash of the `Key`,
+//!   the same on every worker), or handed off to it.
+//! - Per fragment: [`split_ip4`] / [`split_ip6`], then `fragment`, then free the buffer unless it
+//!   is reused for the output. `Complete`: copy into a buffer ([`Datagram::copy_to`], e.g. the
+//!   last fragment's own) and send it on as an unfragmented packet (to `ip6-local` /
+//!   `ip4-local`, so the next header is dispatched as usual). `Atomic`: send the packet on as
+//!   it is; for IPv6 the Fragment header must be skipped (RFC 6946). `Dropped(reason)`: count
+//!   it against the node's error with that reason ([`Reason::name`]); for IPv6 `BadLength` and
+//!   `TooLong` RFC 8200 asks for an ICMPv6 Parameter Problem, which the node may send.
+//! - A timer (or each loop, cheaply: [`Reassembler::next_expiry`]) calls `expire`.
+//! - `show`: `format!("{r}")` per worker, `{r:#}` for details; [`Counters`] add up with `+=`.
 //!
 //! # Time
 //!
@@ -132,7 +184,8 @@ mod show;
 
 pub use header::{split_ip4, split_ip6};
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
+use std::hash::RandomState;
 use std::time::Duration;
 
 /// Bytes per storage chunk.
@@ -453,9 +506,10 @@ pub enum Outcome<'a> {
     Atomic,
     /// The fragment completed its datagram.
     Complete(Datagram<'a>),
-    /// The fragment was dropped; for the datagram-level reasons ([`Reason::Overlap`],
-    /// [`Reason::Inconsistent`], [`Reason::TooLong`], [`Reason::TooManyFragments`],
-    /// [`Reason::MemoryFull`]) its datagram was discarded too.
+    /// The fragment was dropped. With [`Reason::Overlap`], [`Reason::Inconsistent`],
+    /// [`Reason::TooManyFragments`], and [`Reason::TooLong`] or [`Reason::MemoryFull`] found
+    /// against the datagram (rather than the fragment alone), its datagram is discarded too and
+    /// counted in [`Counters::datagram_drops`].
     Dropped(Reason),
 }
 
@@ -655,7 +709,8 @@ pub struct Reassembler {
     linger: u64,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    map: HashMap<Key, u32>,
+    /// Keyed SipHash (std's `RandomState`): keys are chosen by senders.
+    map: HashMap<Key, u32, RandomState>,
     /// `max_fragments` `[start, end)` payload ranges per slot, sorted by start.
     ranges: Vec<[u32; 2]>,
     /// `per_slot` chunk indices per slot: `hdr_chunks` for the header, then `PAYLOAD_CHUNKS`.
@@ -712,8 +767,7 @@ impl Reassembler {
         let per_slot = hdr_chunks + PAYLOAD_CHUNKS;
         // Twice the keys it will hold: removals leave tombstones, and the map cleans them up in
         // place (no allocation) only while it is at most half full.
-        let mut map = HashMap::new();
-        map.reserve(2 * n);
+        let map = HashMap::with_capacity_and_hasher(2 * n, RandomState::new());
         let r = Reassembler {
             timeout: [nanos(cfg.timeout_ip4), nanos(cfg.timeout_ip6)],
             linger: nanos(cfg.linger),
@@ -774,7 +828,7 @@ impl Reassembler {
             + self.ranges.capacity() * 8
             + self.table.capacity() * 4
             + self.free_chunks.capacity() * 4
-            + self.map.capacity() * (size_of::<Key>() + 4)
+            + self.map.allocation_size()
     }
 
     /// The earliest time at which [`Reassembler::expire`] has something to do.

@@ -764,3 +764,58 @@ fn config_errors() {
         assert!(Reassembler::new(c).is_err());
     }
 }
+
+/// The key map is reserved once: churning through many more keys than it holds, at every
+/// table size, never makes it grow (a map full of removal tombstones rehashes in place only
+/// while at most half full, hence the reservation of twice the keys).
+#[test]
+fn the_key_map_never_grows() {
+    for n in 1..=40u32 {
+        let cfg = Config {
+            max_datagrams: n,
+            ..Config::default()
+        };
+        let mut r = new(cfg);
+        let footprint = r.footprint();
+        let h = hdr4(0);
+        let p = payload_at(8, 8, 0);
+        for i in 0..5000u32 {
+            let f = Frag {
+                offset: 1,
+                more: true,
+                header: &h,
+                payload: &p,
+            };
+            let k = pwire_reass::Key::v4(SRC4, DST4, i as u16, (i >> 16) as u8);
+            assert_eq!(feed(&mut r, u64::from(i), k, f), Got::Held);
+        }
+        assert_eq!(r.footprint(), footprint, "max_datagrams {n}");
+    }
+}
+
+/// An unfragmentable part longer than a chunk (a 600-byte hop-by-hop header, then destination
+/// options whose Next Header names the Fragment header in the second chunk) is kept, fixed up
+/// and given back whole.
+#[test]
+fn a_header_longer_than_a_chunk() {
+    let cfg = Config {
+        max_header: 1024,
+        ..Config::default()
+    };
+    let mut ext = vec![60, 74];
+    ext.resize(600, 0); // Pad1 options
+    ext.extend_from_slice(&[PROTO, 0, 0, 0, 0, 0, 0, 0]);
+    let mut rng = Rng(14);
+    let payload = rng.bytes(3000);
+    let pkt = ip6_packet(0, &ext, &payload);
+    let frags = frag6(&pkt, 648, 640, 5, &[1232, 2464]);
+    const { assert!(640 > CHUNK) };
+    let mut r = new(cfg);
+    expect_complete(&mut r, 0, &frags, &[2, 0, 1], &pkt);
+    // The default refuses it.
+    let mut r = default();
+    assert_eq!(
+        feed_pkt(&mut r, 0, &frags[0]),
+        Got::Dropped(Reason::HeaderTooLong)
+    );
+}
