@@ -117,16 +117,23 @@ fn hostile_fragments_stay_under_the_caps_and_are_counted() {
         h.counter("ip6-full-reassembly", "fragment of a discarded datagram"),
         1
     );
-    // A tiny first fragment (no room for the upper-layer header).
+    // A tiny first fragment (8 bytes: the session id and half the cookie, the rest of the
+    // header in the next fragment), and an empty one.
     h.send(
         "tiny",
         "pg0",
         "ethernet-input",
-        &[frag6(3, 0, true, &p[..0])],
+        &[frag6(3, 0, true, &p[..8])],
+    );
+    assert_eq!(h.counter("ip6-full-reassembly", "tiny first fragment"), 1);
+    h.send(
+        "empty",
+        "pg0",
+        "ethernet-input",
+        &[frag6(4, 0, true, &p[..0])],
     );
     assert_eq!(
-        h.counter("ip6-full-reassembly", "tiny first fragment")
-            + h.counter("ip6-full-reassembly", "fragment length not a multiple of 8"),
+        h.counter("ip6-full-reassembly", "fragment length not a multiple of 8"),
         1
     );
     // A flood of distinct identifications, first fragments only: never completed. The table

@@ -132,6 +132,10 @@ pub fn register(r: &mut Registry) {
                         // the core's default 100 ms, so a "late duplicate" would be the next
                         // datagram. A real late duplicate starts a datagram that times out.
                         linger: std::time::Duration::ZERO,
+                        // A first fragment must carry the upper-layer header a tunnel reads
+                        // (UDP 8 + L2TP 4 + session id 4): anything shorter is the
+                        // header-splitting trick of RFC 1858 / RFC 7112.
+                        min_first_payload: 16,
                         ..Config::default()
                     })
                     .expect("the config is valid"),
