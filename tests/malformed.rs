@@ -781,7 +781,7 @@ fn l2tp_over_ipv4_truncated_at_every_length_and_mutated() {
         "control",
         &[ctl],
         "l2tp4-decap-local",
-        "l2tpv3 control message, no control plane",
+        "l2tpv3 control messages to the control plane",
     );
     // Options before the L2TPv3 header: walked (general path), delivered.
     let mut opt = ip4_frame(PG0_MAC, [10, 0, 0, 2], [10, 0, 0, 1], 115, 64, &{
@@ -891,7 +891,7 @@ fn l2tp_over_udp_truncated_lengths_versions_and_checksums() {
         (
             "t-bit",
             [0xc8, 3, 0, 0],
-            "l2tpv3 control message, no control plane",
+            "l2tpv3 control messages to the control plane",
         ),
         ("v2", [0x00, 2, 0, 0], "l2tpv2 packet"),
         ("v2-control", [0xc8, 2, 0, 0], "l2tpv2 packet"),

@@ -387,7 +387,7 @@ fn udp_decap_drops_what_it_must_by_name() {
         counter_in(
             &h,
             "l2tp4-udp-decap",
-            "l2tpv3 control message, no control plane"
+            "l2tpv3 control messages to the control plane"
         ),
         1
     );

@@ -3,6 +3,7 @@
 //! calls made with one `Ctl` (one command, one control-plane tick) share one barrier, and what
 //! they do under it is O(1) each: table growth is built before the workers are parked.
 
+pub use crate::session::Transport as TunnelTransport;
 use crate::session::{default_cookie, key_of, GrownTables, L2tpMain, Outer, Session, Transport};
 use hashbrown::HashMap;
 use pwire_config::LookupMode;
@@ -378,9 +379,11 @@ impl L2tp {
             .ok_or(L2tpError::SessionNotFound)?;
         let (sw, client, our, lsid) = (s.sw_if_index, s.client, s.our, s.local_session_id);
         let (transport, zero_ok) = (s.transport, !s.kind.v4() && !s.udp_csum);
-        let rsid = s.remote_session_id;
+        let (rsid, active) = (s.remote_session_id, s.active);
         self.main.write(ctl).remove(idx);
-        self.pmtu.remove(idx, our, client, transport, rsid);
+        if active {
+            self.pmtu.remove(idx, our, client, transport, rsid);
+        }
         if let Transport::Udp { local_port, .. } = transport {
             self.udp_port(ctl, our.is_ipv4(), local_port, zero_ok, false);
         }
@@ -430,6 +433,189 @@ impl L2tp {
             ),
         );
         Ok(())
+    }
+
+    /// A signalled pseudowire's interface, `l2tpv3_tunnel<N>`, before its session is known:
+    /// an inactive slot (in no decap table) between `our` and `client`, admin down, link
+    /// down. [`L2tp::activate`] gives it a session.
+    pub fn create_inactive(
+        &self,
+        ctl: &mut Ctl,
+        our: IpAddr,
+        client: IpAddr,
+        transport: Transport,
+    ) -> Result<Created, L2tpError> {
+        if our.is_ipv4() != client.is_ipv4() {
+            return Err(L2tpError::FamilyMismatch);
+        }
+        if our.is_ipv4() && !self.ip4 {
+            return Err(L2tpError::Interface(
+                "IPv4 tunnels need the ip4 nodes, not in this graph".into(),
+            ));
+        }
+        self.reserve(ctl, 1);
+        let s = Session::new(
+            Outer {
+                our,
+                client,
+                transport,
+                udp_csum: !our.is_ipv4(),
+                df: true,
+                fragment: true,
+                hop_limit: None,
+            },
+            0,
+            0,
+            pwire_wire::l2tpv3::Cookie::NONE,
+            pwire_wire::l2tpv3::Cookie::NONE,
+            L2tpLayout::with_cookie(CookieSize::Zero, false),
+            false,
+        );
+        let idx = self.main.get(ctl).next_index();
+        let name = format!("l2tpv3_tunnel{idx}");
+        let class = self
+            .vnet
+            .statics()
+            .class_id("l2tpv3")
+            .expect("class registered");
+        let sw = self
+            .vnet
+            .create_interface(ctl, name.clone(), class, idx, [0; 6])
+            .map_err(L2tpError::Interface)?;
+        let mut s = s;
+        s.sw_if_index = sw;
+        s.build();
+        let index = match self.main.write(ctl).insert_inactive(s) {
+            Ok(i) => i,
+            Err(e) => {
+                let _ = self.vnet.delete_interface(ctl, sw);
+                return Err(e);
+            }
+        };
+        if let Some(i) = self.vnet.state.write(ctl).get_mut(sw) {
+            i.link_up = false;
+        }
+        Ok(Created {
+            index,
+            sw_if_index: sw,
+            name,
+        })
+    }
+
+    /// Gives inactive session `idx` its negotiated parameters and puts it in the decap table;
+    /// its interface's link comes up when `peer_active`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn activate(
+        &self,
+        ctl: &mut Ctl,
+        idx: u32,
+        local_session_id: u32,
+        remote_session_id: u32,
+        local_cookie: Cookie,
+        remote_cookie: Cookie,
+        sublayer: bool,
+        sequencing: bool,
+        peer_active: bool,
+    ) -> Result<(), L2tpError> {
+        if local_session_id == 0 || remote_session_id == 0 {
+            return Err(L2tpError::ReservedSessionId);
+        }
+        if local_cookie.size() != remote_cookie.size() {
+            return Err(L2tpError::CookieSize {
+                which: "remote",
+                want: local_cookie.size(),
+            });
+        }
+        self.reserve(ctl, 1);
+        let (sw, our, client, transport) = {
+            let t = self.main.write(ctl);
+            let s = t
+                .sessions
+                .get_mut(idx as usize)
+                .filter(|s| !s.deleted && !s.active)
+                .ok_or(L2tpError::SessionNotFound)?;
+            s.local_session_id = local_session_id;
+            s.remote_session_id = remote_session_id;
+            s.local_cookie = [local_cookie, Cookie::NONE];
+            s.prev_cookie_valid = false;
+            s.remote_cookie = remote_cookie;
+            s.layout = L2tpLayout::with_cookie(local_cookie.size(), sublayer || sequencing);
+            s.sequencing = sequencing;
+            s.build();
+            let r = (s.sw_if_index, s.our, s.client, s.transport);
+            t.activate(idx)?;
+            r
+        };
+        self.pmtu
+            .add(idx, our, client, transport, remote_session_id);
+        let inner = self
+            .main
+            .get(ctl)
+            .session(idx)
+            .and_then(|s| self.inner_mtu(ctl, s))
+            .map(|(_, _, m)| m)
+            .unwrap_or(0);
+        if let Some(i) = self.vnet.state.write(ctl).get_mut(sw) {
+            i.link_up = peer_active;
+            i.mtu[0] = inner;
+            i.hw_mtu = inner;
+        }
+        Ok(())
+    }
+
+    /// Takes session `idx` out of the decap table (its interface stays, link down).
+    pub fn deactivate(&self, ctl: &mut Ctl, idx: u32) {
+        let Some((sw, our, client, transport, rsid)) = self
+            .main
+            .get(ctl)
+            .session(idx)
+            .filter(|s| s.active)
+            .map(|s| {
+                (
+                    s.sw_if_index,
+                    s.our,
+                    s.client,
+                    s.transport,
+                    s.remote_session_id,
+                )
+            })
+        else {
+            return;
+        };
+        self.main.write(ctl).deactivate(idx);
+        self.pmtu.remove(idx, our, client, transport, rsid);
+        self.set_link(ctl, sw, false);
+    }
+
+    /// A tunnel interface's link state (a signalled pseudowire's: up when negotiated and the
+    /// peer's circuit is active).
+    pub fn set_link(&self, ctl: &mut Ctl, sw: u32, up: bool) {
+        if let Some(i) = self.vnet.state.write(ctl).get_mut(sw) {
+            i.link_up = up;
+        }
+    }
+
+    /// Lets the decap nodes see a control connection's messages: protocol 115 on, or its UDP
+    /// port registered (counted as a tunnel on it; `release_transport` undoes it).
+    pub fn claim_transport(&self, ctl: &mut Ctl, v4: bool, t: Transport) {
+        match t {
+            Transport::Ip => {
+                let vs = self.vnet.state.write(ctl);
+                if v4 {
+                    vs.ip4_proto_enabled[crate::PROTO_L2TP as usize] = true;
+                } else {
+                    vs.ip6_proto_enabled[crate::PROTO_L2TP as usize] = true;
+                }
+            }
+            Transport::Udp { local_port, .. } => self.udp_port(ctl, v4, local_port, false, true),
+        }
+    }
+
+    /// Undoes one [`L2tp::claim_transport`] of a UDP port.
+    pub fn release_transport(&self, ctl: &mut Ctl, v4: bool, t: Transport) {
+        if let Transport::Udp { local_port, .. } = t {
+            self.udp_port(ctl, v4, local_port, false, false);
+        }
     }
 
     /// Outer fragmentation on tunnel `sw` on or off.

@@ -409,7 +409,8 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         return Ok(());
     }
     let mut out = String::new();
-    let n = t.live().count();
+    // A signalled pseudowire's slot before its session is negotiated is not a session.
+    let n = t.live().filter(|(_, s)| s.active).count();
     if n == 0 {
         out.push_str("No l2tp sessions...\n");
     } else {
@@ -437,7 +438,17 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
             st.aged.load(Relaxed)
         );
     }
-    for (i, s) in t.live() {
+    for (i, s) in t.live().filter(|(_, s)| !s.active) {
+        let _ = writeln!(
+            out,
+            "[{i}] {} (our) {} (client) {} (sw_if_index {}): signalled, no session yet",
+            s.our,
+            s.client,
+            cx.vnet.if_name(&cx.ctl, s.sw_if_index),
+            s.sw_if_index
+        );
+    }
+    for (i, s) in t.live().filter(|(_, s)| s.active) {
         let name = cx.vnet.if_name(&cx.ctl, s.sw_if_index);
         let _ = writeln!(
             out,

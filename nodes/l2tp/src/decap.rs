@@ -27,12 +27,14 @@
 //! another source or to another destination, or over UDP from or to other ports; on the
 //! feature path a packet not addressed to the session continues to the FIB, counted),
 //! "l2tpv3 sequence number missing" (no S bit on a sequenced session: dropped, as Linux does),
-//! "l2tpv3 control message, no control plane" (session id 0 over IP, T bit over UDP),
+//! "l2tpv3 control messages to the control plane" (session id 0 over IP, T bit over UDP:
+//! copied into the control plane's bounded queue, "l2tpv3 control plane queue full" past it),
 //! "l2tpv2 packet" (version 2 on an L2TP port) and "l2tpv3 bad udp header" (another version,
 //! or reserved bits set). Per-session rx counters count delivered frames and inner bytes, and
 //! drops by reason.
 
-use crate::outer::{Ip4, Ip6, Miss, Outer, Udp4, Udp6};
+use crate::control::Control;
+use crate::outer::{CtlAt, Ip4, Ip6, Miss, Outer, Udp4, Udp6};
 use crate::session::{addr_key, sc, DecapLine, L2tpMain, SeqState, SessRow};
 use pwire_buffer::Buffer;
 use pwire_config::LookupMode;
@@ -65,9 +67,10 @@ counters! { pub enum C {
     ExtHdr: error = "l2tpv3 unsupported ip6 extension header",
     AddrMismatch: error = "l2tpv3 session address mismatch",
     SeqMissing: error = "l2tpv3 sequence number missing",
-    ControlMsg: error = "l2tpv3 control message, no control plane",
+    ControlMsg: info = "l2tpv3 control messages to the control plane",
     V2: error = "l2tpv2 packet",
     BadUdpHeader: error = "l2tpv3 bad udp header",
+    ControlFull: error = "l2tpv3 control plane queue full",
 } }
 
 /// `C::DECLS` with the first counter named for the node's encapsulation (VPP's name says ip6).
@@ -109,6 +112,7 @@ impl fmt::Display for DecapTrace {
 /// The node for outer encapsulation `O`; `LOCAL` selects the local node (else the feature).
 pub struct Decap<const LOCAL: bool, O> {
     main: Arc<Shared<L2tpMain>>,
+    ctl: Arc<Control>,
     vnet: Arc<Shared<VnetState>>,
     /// Session index per packet, resolved ahead for big session-id tables (`u32::MAX` = none).
     idxs: Box<[u32; FRAME_SIZE]>,
@@ -162,21 +166,27 @@ impl<const LOCAL: bool, O: Outer> fmt::Debug for Decap<LOCAL, O> {
 }
 
 /// Registers the decap nodes; the IPv4 ones only when the ip4 nodes exist (`ip4`).
-pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>, ip4: bool) {
+pub(crate) fn register(
+    r: &mut Registry,
+    main: Arc<Shared<L2tpMain>>,
+    ctl: &Arc<Control>,
+    ip4: bool,
+) {
     let vnet = r.vnet.clone();
-    reg::<true, Ip6>(r, &main, &vnet, C::DECLS);
-    reg::<false, Ip6>(r, &main, &vnet, C::DECLS);
-    reg::<true, Udp6>(r, &main, &vnet, DECLS_UDP6);
+    reg::<true, Ip6>(r, &main, ctl, &vnet, C::DECLS);
+    reg::<false, Ip6>(r, &main, ctl, &vnet, C::DECLS);
+    reg::<true, Udp6>(r, &main, ctl, &vnet, DECLS_UDP6);
     if ip4 {
-        reg::<true, Ip4>(r, &main, &vnet, DECLS_IP4);
-        reg::<false, Ip4>(r, &main, &vnet, DECLS_IP4);
-        reg::<true, Udp4>(r, &main, &vnet, DECLS_UDP4);
+        reg::<true, Ip4>(r, &main, ctl, &vnet, DECLS_IP4);
+        reg::<false, Ip4>(r, &main, ctl, &vnet, DECLS_IP4);
+        reg::<true, Udp4>(r, &main, ctl, &vnet, DECLS_UDP4);
     }
 }
 
 fn reg<const LOCAL: bool, O: Outer>(
     r: &mut Registry,
     main: &Arc<Shared<L2tpMain>>,
+    ctl: &Arc<Control>,
     vnet: &Arc<Vnet>,
     decls: &'static [CounterDecl],
 ) {
@@ -187,6 +197,7 @@ fn reg<const LOCAL: bool, O: Outer>(
     };
     let st = vnet.state.clone();
     let main = main.clone();
+    let ctl = ctl.clone();
     r.graph.node(NodeReg::new(
         name,
         NodeKind::Internal,
@@ -195,6 +206,7 @@ fn reg<const LOCAL: bool, O: Outer>(
         move |_b| {
             Box::new(Decap::<LOCAL, O> {
                 main: main.clone(),
+                ctl: ctl.clone(),
                 vnet: st.clone(),
                 idxs: Box::new([u32::MAX; FRAME_SIZE]),
                 admin: AdminCache {
@@ -212,6 +224,8 @@ enum Verdict {
     /// Not an L2TP packet for any session: continue (feature) or drop as "session not found".
     NotOurs(C),
     Drop(C, Option<u32>),
+    /// A control message, for the control plane.
+    Control(CtlAt),
     Deliver {
         session: u32,
         strip: usize,
@@ -271,7 +285,7 @@ impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
             Err(Miss::Short) => return Verdict::Drop(C::Short, None),
             Err(Miss::ExtHdr) => return Verdict::Drop(C::ExtHdr, None),
             Err(Miss::NotL2tp) => return Verdict::NotOurs(C::NoSession),
-            Err(Miss::Control) => return Verdict::Drop(C::ControlMsg, None),
+            Err(Miss::Control(at)) => return Verdict::Control(at),
             Err(Miss::V2) => return Verdict::Drop(C::V2, None),
             Err(Miss::BadUdpHeader) => return Verdict::Drop(C::BadUdpHeader, None),
         };
@@ -285,7 +299,13 @@ impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
             // Over IP, session id 0 marks a control message (over UDP, the T bit does and
             // `locate` caught it). A feature lets it go on to the FIB and ip-local.
             return if LOCAL {
-                Verdict::Drop(C::ControlMsg, None)
+                Verdict::Control(CtlAt {
+                    off: loc.off + 4,
+                    end: loc.total,
+                    src: loc.src,
+                    dst: loc.dst,
+                    ports: None,
+                })
             } else {
                 Verdict::NotOurs(C::NoSession)
             };
@@ -480,6 +500,15 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
                     } else {
                         (Next::Lookup, -1)
                     }
+                }
+                Verdict::Control(at) => {
+                    // Copied out for the control plane (main thread); the buffer is freed.
+                    let c = match b.current().get(at.off..at.end) {
+                        Some(msg) if self.ctl.punt(at, msg) => C::ControlMsg,
+                        _ => C::ControlFull,
+                    };
+                    b.error = cx.error(c);
+                    (Next::Drop, -1)
                 }
                 Verdict::Drop(c, session) => {
                     if let Some(sidx) = session {

@@ -131,7 +131,9 @@ impl Node for Encap {
                     m.sessions
                         .get(idx as usize)
                         .filter(|s| !s.deleted && s.sw_if_index == sw)
-                        .map(|_| (idx, i.admin_up))
+                        // Up: admin up, and for a signalled pseudowire negotiated with the
+                        // peer's circuit active (its link state).
+                        .map(|s| (idx, i.admin_up && i.link_up && s.active))
                 });
             }
             let Some((idx, up)) = last else {

@@ -25,6 +25,7 @@
 
 pub mod api;
 mod cli;
+pub mod control;
 mod decap;
 mod encap;
 mod outer;
@@ -64,12 +65,16 @@ pub fn register(r: &mut Registry) {
         .map_or(session::DEFAULT_MAX_SESSIONS, |n| n as usize);
     let m = L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads, max);
     let main: Arc<Shared<L2tpMain>> = Shared::new(m);
-    decap::register(r, main.clone(), ip4);
+    let ctl = Arc::new(control::Control::new(r.vnet.clone()));
+    control::register(r, &ctl);
+    decap::register(r, main.clone(), &ctl, ip4);
     encap::register(r, main.clone(), ip4);
     let pmtu = Arc::new(pmtu::Pmtu::new());
     pmtu::register(r, main.clone(), pmtu.clone(), ip4);
     let udp = r.udp_handler("l2tp4-udp-decap", "l2tp6-udp-decap");
     let api = L2tp::new(main, r.vnet.clone(), udp, ip4, pmtu);
+    control::set_api(&ctl, api.clone());
+    control::register_cli(r, &ctl);
     r.vnet.hooks.publish_api(Arc::new(api.clone()));
     cli::register(r, api);
 }

@@ -29,12 +29,24 @@ pub(crate) enum Miss {
     ExtHdr,
     /// Not L2TPv3 (another protocol after the extension headers, or an IPv4 fragment).
     NotL2tp,
-    /// Over UDP: a control message (T bit).
-    Control,
+    /// A control message: session id 0 over IP, the T bit over UDP; where it is.
+    Control(CtlAt),
     /// Over UDP: L2TPv2 (shares port 1701).
     V2,
     /// Over UDP: another version, or reserved bits set.
     BadUdpHeader,
+}
+
+/// Where a control message is in a packet, and who sent it to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CtlAt {
+    /// The message: from its first byte (the T bit) to the end of the datagram.
+    pub off: usize,
+    pub end: usize,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Over UDP: (source, destination) port.
+    pub ports: Option<(u16, u16)>,
 }
 
 /// Where a packet's L2TPv3 header is, found by the general path.
@@ -161,7 +173,13 @@ fn locate4(d: &[u8], want: u8) -> Result<(usize, usize, [u8; 32], IpAddr, IpAddr
 }
 
 /// After the IP header: the UDP header and L2TP's 4-byte header over UDP.
-fn locate_udp(d: &[u8], off: usize, ip_total: usize) -> Result<(usize, usize, u32), Miss> {
+fn locate_udp(
+    d: &[u8],
+    off: usize,
+    ip_total: usize,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<(usize, usize, u32), Miss> {
     let seg = d.get(off..ip_total).ok_or(Miss::Short)?;
     let (u, rest) = UdpHdr::parse(seg).map_err(|_| Miss::Short)?;
     let ulen = usize::from(u.len.get());
@@ -173,7 +191,15 @@ fn locate_udp(d: &[u8], off: usize, ip_total: usize) -> Result<(usize, usize, u3
     // The version first: L2TPv2 shares port 1701, its control messages (T set) included.
     match fv & UDP_VER_MASK {
         2 => return Err(Miss::V2),
-        3 if fv & UDP_T_BIT != 0 => return Err(Miss::Control),
+        3 if fv & UDP_T_BIT != 0 => {
+            return Err(Miss::Control(CtlAt {
+                off: off + UdpHdr::LEN,
+                end: off + ulen,
+                src,
+                dst,
+                ports: Some((u.src_port.get(), u.dst_port.get())),
+            }))
+        }
         3 if fv == UDP_DATA_FLAGS_VER && h.reserved.get() == 0 => {}
         _ => return Err(Miss::BadUdpHeader),
     }
@@ -332,7 +358,7 @@ impl Outer for Udp6 {
     }
     fn locate(d: &[u8]) -> Result<Located, Miss> {
         let (off, total, addrs, src, dst) = locate6(d, PROTO_UDP)?;
-        let (off, total, ports) = locate_udp(d, off, total)?;
+        let (off, total, ports) = locate_udp(d, off, total, src, dst)?;
         Ok(Located {
             total,
             off,
@@ -385,7 +411,7 @@ impl Outer for Udp4 {
     }
     fn locate(d: &[u8]) -> Result<Located, Miss> {
         let (off, total, addrs, src, dst) = locate4(d, PROTO_UDP)?;
-        let (off, total, ports) = locate_udp(d, off, total)?;
+        let (off, total, ports) = locate_udp(d, off, total, src, dst)?;
         Ok(Located {
             total,
             off,

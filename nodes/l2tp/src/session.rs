@@ -340,6 +340,9 @@ pub struct Session {
     /// `sequencing`: the sublayer's S bit and 24-bit numbers, sent and checked.
     pub sequencing: bool,
     pub deleted: bool,
+    /// In the decap tables and carrying traffic; a signalled pseudowire's slot is inactive
+    /// (its interface exists, encap drops into it) until its session is negotiated.
+    pub active: bool,
     /// Over UDP: the checksum is computed on encap (else 0); over IPv6, a zero checksum is
     /// accepted on decap only when this is off (RFC 6935, Linux's `udp6_csum_tx/rx off`).
     pub udp_csum: bool,
@@ -412,6 +415,7 @@ impl Session {
             sub_at: 0,
             sequencing,
             deleted: false,
+            active: true,
             udp_csum: o.udp_csum,
             df: o.df,
             fragment: o.fragment,
@@ -782,6 +786,74 @@ impl L2tpMain {
         Ok(idx)
     }
 
+    /// Takes a slot for an inactive session (a signalled pseudowire's, before its session
+    /// exists): in no decap table. O(threads).
+    pub fn insert_inactive(&mut self, mut s: Session) -> Result<u32, crate::api::L2tpError> {
+        if self.n_live >= self.max_sessions {
+            return Err(crate::api::L2tpError::Limit(self.max_sessions));
+        }
+        s.active = false;
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.sessions[i as usize] = s;
+                i
+            }
+            None => {
+                self.sessions.push(s);
+                (self.sessions.len() - 1) as u32
+            }
+        };
+        for t in self.counters.iter_mut() {
+            match t.get(idx as usize) {
+                Some(r) => r.zero(),
+                None => t.push(SessRow::default()),
+            }
+        }
+        self.sessions[idx as usize].seq.reset();
+        self.n_live += 1;
+        self.last_change_work = 1 + self.counters.len();
+        Ok(idx)
+    }
+
+    /// Puts inactive session `idx` (its fields already set) into the decap table. O(1).
+    pub fn activate(&mut self, idx: u32) -> Result<(), crate::api::L2tpError> {
+        let lookup = self.lookup;
+        let key = match self.sessions.get(idx as usize) {
+            Some(s) if !s.deleted && !s.active => s.key(lookup),
+            _ => return Err(crate::api::L2tpError::SessionNotFound),
+        };
+        if self.find(key).is_some() {
+            return Err(crate::api::L2tpError::SessionExists);
+        }
+        match key {
+            Key::Addr(a) => self.by_addr.insert(a, idx),
+            Key::Sid(k) => self.by_sid.insert(u64::from(k), idx),
+        };
+        let s = &mut self.sessions[idx as usize];
+        s.active = true;
+        s.seq.reset();
+        self.last_change_work = 1;
+        Ok(())
+    }
+
+    /// Takes active session `idx` out of the decap table, keeping its slot. O(1).
+    pub fn deactivate(&mut self, idx: u32) {
+        let lookup = self.lookup;
+        let Some(s) = self
+            .sessions
+            .get_mut(idx as usize)
+            .filter(|s| !s.deleted && s.active)
+        else {
+            return;
+        };
+        s.active = false;
+        match s.key(lookup) {
+            Key::Addr(a) => self.by_addr.remove(&a),
+            Key::Sid(k) => self.by_sid.remove(&u64::from(k)),
+        };
+        self.last_change_work = 1;
+    }
+
     /// The slot a new session would take (for naming its interface before insertion).
     pub fn next_index(&self) -> u32 {
         self.free
@@ -799,10 +871,12 @@ impl L2tpMain {
         s.deleted = true;
         // Within the reservation: there are never more free slots than sessions.
         self.free.push(idx);
-        match s.key(lookup) {
-            Key::Addr(a) => self.by_addr.remove(&a),
-            Key::Sid(k) => self.by_sid.remove(&u64::from(k)),
-        };
+        if s.active {
+            match s.key(lookup) {
+                Key::Addr(a) => self.by_addr.remove(&a),
+                Key::Sid(k) => self.by_sid.remove(&u64::from(k)),
+            };
+        }
         self.n_live -= 1;
         self.last_change_work = 1;
     }

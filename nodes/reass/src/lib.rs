@@ -202,6 +202,11 @@ pub fn register(r: &mut Registry) {
     }
 }
 
+/// The graph's clock (seconds) in the core's nanoseconds.
+fn nanos(secs: f64) -> u64 {
+    u64::try_from(std::time::Duration::from_secs_f64(secs.max(0.0)).as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Protocol numbers this crate needs.
 mod pwire_reass_proto {
     /// IPv6 Fragment header.
@@ -313,7 +318,7 @@ fn strip_atomic(b: &mut pwire_buffer::Buffer) -> bool {
 impl<const V6: bool> Node for Reass<V6> {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         let me = cx.thread();
-        let now = (cx.now() * 1e9) as u64;
+        let now = nanos(cx.now());
         let fam = usize::from(V6);
         let mut n_free = 0;
         let (mut received, mut done, mut atomic, mut handed) = (0u64, 0u64, 0u64, 0u64);
@@ -447,7 +452,7 @@ impl<const V6: bool> Node for Handoff<V6> {
         let now = cx.now();
         if V6 && now >= self.next_expire {
             self.next_expire = now + EXPIRE_EVERY;
-            let ns = (now * 1e9) as u64;
+            let ns = nanos(now);
             let mut table = self.t.lock(self.thread);
             if table.next_expiry().is_some_and(|t| t <= ns) {
                 table.expire(ns);

@@ -1,0 +1,879 @@
+//! The L2TP control plane in the dataplane: the I/O around the sans-IO core
+//! (`pwire-l2tp-control`), its CLI, and the signalled pseudowires' interfaces.
+//!
+//! - **In:** the decap nodes copy each control message (session id 0 over IP, the T bit over
+//!   UDP) with its addresses and ports into [`Control`]'s bounded queue (any thread; "l2tpv3
+//!   control plane queue full" past it) and signal the control task.
+//! - **The control task** (a main task, main thread): hands the queued messages and due timers
+//!   to the core, then applies what it asks for: messages to send are built (IPv6/IPv4, UDP
+//!   when the connection runs over UDP, the 4 zero bytes of a control message over IP) and
+//!   injected into ip6-lookup / ip4-lookup; `InstallSession` gives the pseudowire's inactive
+//!   tunnel slot its negotiated ids and cookies and puts it in the decap table (one barrier for
+//!   all the changes of one run, each O(1)); `RemoveSession` takes it out; the link state of
+//!   the tunnel interface follows the session and the peer's circuit (A bit): while it is
+//!   down, encap drops into it ("L2TP tunnel is down").
+//! - `l2tp-control-process` (process node): wakes the task at the core's one deadline (all
+//!   connections' timers live in one heap in the core: one wake-up, whatever their number).
+//! - **Attachment circuits:** the admin state of the interface cross-connected with a
+//!   signalled pseudowire is its circuit: set down, the peer is told by SLI (A = 0).
+//!
+//! A pseudowire is an `l2tpv3_tunnel<N>` made by `create l2tpv3 pseudowire`, bridged or
+//! cross-connected like a static one, admin state the operator's, link down until its
+//! session is established. The negotiated session must be symmetric (one cookie size, the
+//! sublayer and sequencing both ways or neither): the dataplane's session has one layout; an
+//! asymmetric one is refused (logged) and the pseudowire stays down.
+
+use crate::api::L2tp;
+use crate::outer::CtlAt;
+use crossbeam_queue::ArrayQueue;
+use hashbrown::HashMap;
+use pwire_cli::{Args, CliError};
+use pwire_graph::{Cx, Frame, Node, NodeKind, NodeReg};
+use pwire_l2tp_control::{
+    Command, ConnConfig, ConnId, Core, CoreConfig, Created, DigestAlg, Event, Nanos, OsRandom,
+    Path, PwConfig, PwId, PwType, Secret, Transmit, Transport, SEC,
+};
+use pwire_vnet::registry::cmd;
+use pwire_vnet::{CliCtx, L2Mode, Registry, Vnet};
+use pwire_wire::checksum::Sum;
+use pwire_wire::{Ip4Hdr, Ip6Hdr};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+/// Largest control message taken from the dataplane (bigger ones are dropped as queue full).
+pub const MAX_CTL: usize = 1500;
+/// Control messages queued for the main thread at most.
+const QUEUE: usize = 256;
+
+/// A control message copied out of a packet.
+pub(crate) struct CtlPkt {
+    path: Path,
+    len: u16,
+    data: [u8; MAX_CTL],
+}
+
+/// A signalled pseudowire's tunnel slot.
+#[derive(Debug, Clone, Copy)]
+struct PwSlot {
+    idx: u32,
+    sw: u32,
+    /// Negotiated (installed), and the peer's circuit active.
+    up: bool,
+    peer_active: bool,
+    circuit_up: bool,
+}
+
+/// What the main thread keeps: the core and the pseudowires' slots.
+struct State {
+    core: Option<Core<OsRandom>>,
+    cfg: CoreConfig,
+    pws: HashMap<u32, PwSlot>,
+}
+
+/// The control plane's shared part.
+pub struct Control {
+    inbox: ArrayQueue<Box<CtlPkt>>,
+    /// Spare message slots, so that the dataplane never allocates to punt.
+    spare: ArrayQueue<Box<CtlPkt>>,
+    state: Mutex<State>,
+    task: OnceLock<usize>,
+    epoch: Instant,
+    /// The core's next deadline (ns since `epoch`; `u64::MAX`: none).
+    deadline: AtomicU64,
+    api: OnceLock<L2tp>,
+    vnet: Arc<Vnet>,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Control")
+    }
+}
+
+impl Control {
+    pub(crate) fn new(vnet: Arc<Vnet>) -> Self {
+        let spare = ArrayQueue::new(QUEUE);
+        for _ in 0..QUEUE {
+            let _ = spare.push(Box::new(CtlPkt {
+                path: Path {
+                    local: IpAddr::from([0u8; 4]),
+                    peer: IpAddr::from([0u8; 4]),
+                    transport: Transport::Ip,
+                },
+                len: 0,
+                data: [0; MAX_CTL],
+            }));
+        }
+        Control {
+            inbox: ArrayQueue::new(QUEUE),
+            spare,
+            state: Mutex::new(State {
+                core: None,
+                cfg: CoreConfig::default(),
+                pws: HashMap::new(),
+            }),
+            task: OnceLock::new(),
+            epoch: Instant::now(),
+            deadline: AtomicU64::new(u64::MAX),
+            api: OnceLock::new(),
+            vnet,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now(&self) -> Nanos {
+        self.epoch.elapsed().as_nanos() as Nanos
+    }
+
+    /// A control message from the dataplane (any thread): false when it cannot be queued.
+    pub(crate) fn punt(&self, at: CtlAt, msg: &[u8]) -> bool {
+        if msg.len() > MAX_CTL {
+            return false;
+        }
+        let Some(mut p) = self.spare.pop() else {
+            return false;
+        };
+        // Received: the packet's destination is our address, its source the peer's.
+        p.path = Path {
+            local: at.dst,
+            peer: at.src,
+            transport: match at.ports {
+                None => Transport::Ip,
+                Some((sport, dport)) => Transport::Udp {
+                    local_port: dport,
+                    peer_port: sport,
+                },
+            },
+        };
+        p.len = msg.len() as u16;
+        p.data[..msg.len()].copy_from_slice(msg);
+        if let Err(p) = self.inbox.push(p) {
+            let _ = self.spare.push(p);
+            return false;
+        }
+        if let Some(&t) = self.task.get() {
+            self.vnet.signal_main_task(t);
+        }
+        true
+    }
+
+    /// The control task: messages in, timers, then events and messages out.
+    fn run(&self, cx: &mut CliCtx) {
+        let now = self.now();
+        let mut st = self.state();
+        let mut pkts = Vec::new();
+        while let Some(p) = self.inbox.pop() {
+            pkts.push(p);
+        }
+        let Some(core) = st.core.as_mut() else {
+            for p in pkts {
+                let _ = self.spare.push(p);
+            }
+            return;
+        };
+        for p in pkts {
+            core.handle_message(now, p.path, &p.data[..usize::from(p.len)]);
+            let _ = self.spare.push(p);
+        }
+        if self.deadline.load(Relaxed) <= now {
+            core.handle_timeout(now);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = core.poll_event() {
+            events.push(e);
+        }
+        let mut out = Vec::new();
+        while let Some(t) = core.poll_transmit() {
+            out.push(t);
+        }
+        self.deadline
+            .store(core.poll_timeout().unwrap_or(u64::MAX), Relaxed);
+        for e in events {
+            self.apply(cx, &mut st, e);
+        }
+        drop(st);
+        for t in out {
+            send(cx, &t);
+        }
+    }
+
+    fn apply(&self, cx: &mut CliCtx, st: &mut State, e: Event) {
+        let log = |cx: &CliCtx, s: std::fmt::Arguments<'_>| {
+            cx.vnet.log.notice(pwire_vnet::log::class::L2TP, s);
+        };
+        let Some(api) = self.api.get() else { return };
+        match e {
+            Event::ConnectionUp { conn } => {
+                log(cx, format_args!("control connection {} up", conn.0))
+            }
+            Event::ConnectionDown { conn, reason } => log(
+                cx,
+                format_args!("control connection {} down: {reason}", conn.0),
+            ),
+            Event::Log(s) => log(cx, format_args!("{s}")),
+            Event::InstallSession(p) => {
+                let Some(slot) = st.pws.get_mut(&p.pw.0) else {
+                    return;
+                };
+                if p.rx_sublayer != p.tx_sublayer
+                    || p.rx_sequencing != p.tx_sequencing
+                    || p.local_cookie.len() != p.remote_cookie.len()
+                {
+                    log(
+                        cx,
+                        format_args!(
+                            "pseudowire {}: the peer negotiated an asymmetric session (cookies {}/{} bytes, sublayer {}/{}, sequencing {}/{}): not installed",
+                            p.pw.0,
+                            p.local_cookie.len(),
+                            p.remote_cookie.len(),
+                            p.rx_sublayer,
+                            p.tx_sublayer,
+                            p.rx_sequencing,
+                            p.tx_sequencing
+                        ),
+                    );
+                    return;
+                }
+                let cookie = |c: &pwire_l2tp_control::Cookie| {
+                    pwire_wire::l2tpv3::Cookie::from_slice(c.as_bytes())
+                        .unwrap_or(pwire_wire::l2tpv3::Cookie::NONE)
+                };
+                // A re-negotiated session replaces the old one.
+                api.deactivate(&mut cx.ctl, slot.idx);
+                match api.activate(
+                    &mut cx.ctl,
+                    slot.idx,
+                    p.local_session_id,
+                    p.remote_session_id,
+                    cookie(&p.local_cookie),
+                    cookie(&p.remote_cookie),
+                    p.rx_sublayer,
+                    p.rx_sequencing,
+                    p.peer_active,
+                ) {
+                    Ok(()) => {
+                        slot.up = true;
+                        slot.peer_active = p.peer_active;
+                        log(
+                            cx,
+                            format_args!(
+                                "pseudowire {} ({}) installed: local-session-id {} remote-session-id {} cookie-size {}",
+                                p.pw.0,
+                                cx.vnet.if_name(&cx.ctl, slot.sw),
+                                p.local_session_id,
+                                p.remote_session_id,
+                                p.local_cookie.len()
+                            ),
+                        );
+                    }
+                    Err(e) => log(
+                        cx,
+                        format_args!("pseudowire {}: not installed: {e}", p.pw.0),
+                    ),
+                }
+            }
+            Event::RemoveSession { pw, .. } => {
+                if let Some(slot) = st.pws.get_mut(&pw.0) {
+                    api.deactivate(&mut cx.ctl, slot.idx);
+                    slot.up = false;
+                    log(cx, format_args!("pseudowire {} removed", pw.0));
+                }
+            }
+            Event::PwLink { pw, up } => {
+                if let Some(slot) = st.pws.get_mut(&pw.0) {
+                    slot.up = up && slot.up;
+                    api.set_link(&mut cx.ctl, slot.sw, slot.up && slot.peer_active);
+                }
+            }
+            Event::PeerCircuit { pw, active } => {
+                if let Some(slot) = st.pws.get_mut(&pw.0) {
+                    slot.peer_active = active;
+                    api.set_link(&mut cx.ctl, slot.sw, slot.up && active);
+                    log(
+                        cx,
+                        format_args!(
+                            "pseudowire {}: peer's circuit {}",
+                            pw.0,
+                            if active { "active" } else { "inactive" }
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The admin state of interface `sw` changed: a pseudowire cross-connected with it tells
+    /// its peer (SLI).
+    fn circuit_changed(&self, cx: &mut CliCtx, sw: u32, up: bool) {
+        let vs = cx.vnet.state.get(&cx.ctl);
+        let Some(peer) = vs.get(sw).and_then(|i| match i.l2 {
+            L2Mode::Xconnect { peer, .. } => Some(peer),
+            _ => None,
+        }) else {
+            return;
+        };
+        let now = self.now();
+        let mut st = self.state();
+        let pws: Vec<(u32, bool)> = st
+            .pws
+            .iter()
+            .filter(|(_, s)| s.sw == peer)
+            .map(|(&id, s)| (id, s.circuit_up))
+            .collect();
+        let Some(core) = st.core.as_mut() else {
+            return;
+        };
+        let mut changed = false;
+        for (id, was) in pws {
+            if was != up {
+                let _ = core.handle_command(now, Command::SetCircuit { pw: PwId(id), up });
+                changed = true;
+            }
+        }
+        if changed {
+            for s in st.pws.values_mut().filter(|s| s.sw == peer) {
+                s.circuit_up = up;
+            }
+            drop(st);
+            self.run(cx);
+        }
+    }
+}
+
+/// Builds the packet for `t` and injects it into the family's lookup node.
+fn send(cx: &mut CliCtx, t: &Transmit) {
+    let v4 = t.path.local.is_ipv4();
+    let Some(node) =
+        cx.vnet
+            .statics()
+            .graph
+            .node_index(if v4 { "ip4-lookup" } else { "ip6-lookup" })
+    else {
+        return;
+    };
+    let Some(rt) = cx.main.as_mut() else {
+        return;
+    };
+    let ip_len = if v4 { Ip4Hdr::LEN } else { Ip6Hdr::LEN };
+    let (proto, l4) = match t.path.transport {
+        Transport::Ip => (crate::PROTO_L2TP, 4),
+        Transport::Udp { .. } => (pwire_wire::ipv6::PROTO_UDP, 8),
+    };
+    let payload = l4 + t.payload.len();
+    rt.send(node, |b| {
+        if !b.set_len(ip_len + payload) {
+            return false;
+        }
+        let d = b.current_mut();
+        let (hdr, rest) = d.split_at_mut(ip_len);
+        match (t.path.local, t.path.peer) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let h = Ip4Hdr::new(src, dst, proto, payload as u16, 64);
+                hdr.copy_from_slice(zerocopy::IntoBytes::as_bytes(&h));
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => match Ip6Hdr::parse_mut(hdr) {
+                Ok((h, _)) => h.set_default(payload as u16, proto, 64, src, dst),
+                Err(_) => return false,
+            },
+            _ => return false,
+        }
+        rest[l4..].copy_from_slice(&t.payload);
+        match t.path.transport {
+            // Over IP a control message follows a zero session id.
+            Transport::Ip => rest[..4].fill(0),
+            Transport::Udp {
+                local_port,
+                peer_port,
+            } => {
+                rest[0..2].copy_from_slice(&local_port.to_be_bytes());
+                rest[2..4].copy_from_slice(&peer_port.to_be_bytes());
+                rest[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
+                rest[6..8].fill(0);
+                let (s, dst) = (&hdr_addrs(t).0, &hdr_addrs(t).1);
+                let c = Sum::ZERO
+                    .add_bytes(s)
+                    .add_bytes(dst)
+                    .add_u16(u16::from(proto))
+                    .add_u16(payload as u16)
+                    .add_bytes(rest)
+                    .checksum();
+                let c = if c == 0 { 0xffff } else { c };
+                rest[6..8].copy_from_slice(&c.to_be_bytes());
+            }
+        }
+        b.sw_if_index = [0, !0];
+        b.flags |= pwire_buffer::flags::LOCALLY_ORIGINATED;
+        true
+    });
+}
+
+/// The path's addresses as bytes (for the UDP pseudo-header).
+fn hdr_addrs(t: &Transmit) -> (Vec<u8>, Vec<u8>) {
+    let b = |a: IpAddr| match a {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    (b(t.path.local), b(t.path.peer))
+}
+
+/// `l2tp-control-process`: wakes the control task at the core's deadline.
+struct Timer {
+    ctl: Arc<Control>,
+}
+
+impl std::fmt::Debug for Timer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("l2tp-control-process")
+    }
+}
+
+impl Node for Timer {
+    fn process(&mut self, _frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        let d = self.ctl.deadline.load(Relaxed);
+        let now = self.ctl.now();
+        if d <= now {
+            if let Some(&t) = self.ctl.task.get() {
+                self.ctl.vnet.signal_main_task(t);
+            }
+        }
+        // Sleep until the deadline (at most a second: a deadline set meanwhile by a command
+        // or a message is picked up by the task those signal anyway).
+        let wait = if d == u64::MAX || d <= now {
+            1.0
+        } else {
+            ((d - now) as f64 / 1e9).min(1.0)
+        };
+        cx.wake_at(cx.now() + wait.max(0.001));
+    }
+}
+
+pub(crate) fn register(r: &mut Registry, ctl: &Arc<Control>) {
+    let c = ctl.clone();
+    let id = r.main_task(move |cx| c.run(cx));
+    let _ = ctl.task.set(id);
+    let c = ctl.clone();
+    r.graph.node(NodeReg::new(
+        "l2tp-control-process",
+        NodeKind::Process,
+        &[],
+        &[],
+        move |_b| Box::new(Timer { ctl: c.clone() }),
+    ));
+    let c = ctl.clone();
+    r.vnet.hooks.on_admin_change(Box::new(move |cx, sw, up| {
+        c.circuit_changed(cx, sw, up);
+    }));
+}
+
+/// Sets the API the task installs sessions through (made after the nodes).
+pub(crate) fn set_api(ctl: &Control, api: L2tp) {
+    let _ = ctl.api.set(api);
+}
+
+/// The control plane's commands.
+pub(crate) fn register_cli(r: &mut Registry, ctl: &Arc<Control>) {
+    let c = ctl.clone();
+    r.command(cmd(
+        "set l2tpv3 control",
+        "set l2tpv3 control [hostname <name>] [router-id <a.b.c.d>]",
+        false,
+        move |a, _cx| {
+            let mut st = c.state();
+            while !a.is_empty() {
+                if a.keyword("hostname") {
+                    st.cfg.host_name = a.word("hostname")?.to_string();
+                } else if a.keyword("router-id") {
+                    let w = a.word("router-id")?;
+                    let ip: std::net::Ipv4Addr = w.parse().map_err(|_| {
+                        CliError::msg(format!("router-id must be an IPv4 address: `{w}'"))
+                    })?;
+                    st.cfg.router_id = u32::from(ip);
+                } else {
+                    return Err(CliError::unknown_input(a.rest()));
+                }
+            }
+            if st.core.is_some() {
+                return Err(CliError::msg(
+                    "set before the first control connection (the core is running)",
+                ));
+            }
+            Ok(())
+        },
+    ));
+    let c = ctl.clone();
+    r.command(cmd(
+        "create l2tpv3 control-connection",
+        "create l2tpv3 control-connection peer <ip> our <ip> [encap ip|udp] [local-port <n>] [remote-port <n>] [secret <s>] [digest md5|sha1] [authentication challenge] [hello <s>] [retries <n>] [retransmit <min-s> <max-s>] [receive-window <n>] [passive] [del]",
+        false,
+        move |a, cx| create_conn(a, cx, &c),
+    ));
+    let c = ctl.clone();
+    r.command(cmd(
+        "create l2tpv3 pseudowire",
+        "create l2tpv3 pseudowire control-connection <id> vc-id <n> [pw-type ethernet|ethernet-vlan] [cookie-size 0|4|8] [l2-sublayer-present] [sequencing] [del]",
+        false,
+        move |a, cx| create_pw(a, cx, &c),
+    ));
+    let c = ctl.clone();
+    r.command(cmd(
+        "show l2tpv3 control-connection",
+        "show l2tpv3 control-connection [verbose]",
+        false,
+        move |a, _cx| {
+            let verbose = a.keyword("verbose");
+            a.expect_end()?;
+            let st = c.state();
+            let mut out = String::new();
+            match st.core.as_ref() {
+                None => out.push_str("No l2tpv3 control connections\n"),
+                Some(core) => {
+                    for id in core.connections() {
+                        if let Some(i) = core.connection(id) {
+                            if verbose {
+                                let _ = writeln!(out, "{i}");
+                            } else {
+                                let _ = writeln!(
+                                    out,
+                                    "[{}] {} -> {} {} state {} sessions {}",
+                                    id.0,
+                                    i.config.local,
+                                    i.config.peer,
+                                    match i.config.transport {
+                                        Transport::Ip => "ip".to_string(),
+                                        Transport::Udp { .. } => "udp".to_string(),
+                                    },
+                                    i.state,
+                                    i.sessions
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            a.output(&out);
+            Ok(())
+        },
+    ));
+    let c = ctl.clone();
+    r.command(cmd(
+        "show l2tpv3 pseudowire",
+        "show l2tpv3 pseudowire",
+        false,
+        move |a, cx| {
+            a.expect_end()?;
+            let st = c.state();
+            let mut out = String::new();
+            if let Some(core) = st.core.as_ref() {
+                for id in core.pseudowires() {
+                    if let Some(i) = core.pseudowire(id) {
+                        let name = st
+                            .pws
+                            .get(&id.0)
+                            .map(|s| cx.vnet.if_name(&cx.ctl, s.sw))
+                            .unwrap_or_default();
+                        let _ = writeln!(out, "{name} {i}");
+                    }
+                }
+            }
+            if out.is_empty() {
+                out.push_str("No l2tpv3 pseudowires\n");
+            }
+            a.output(&out);
+            Ok(())
+        },
+    ));
+    let c = ctl.clone();
+    r.command(cmd(
+        "clear l2tpv3 control-connection",
+        "clear l2tpv3 control-connection <id>",
+        false,
+        move |a, cx| {
+            let id = a.u32("id")?;
+            a.expect_end()?;
+            let now = c.now();
+            {
+                let mut st = c.state();
+                let core = st
+                    .core
+                    .as_mut()
+                    .ok_or_else(|| CliError::msg("no such control connection"))?;
+                core.handle_command(now, Command::ClearConnection(ConnId(id)))
+                    .map_err(|e| CliError::msg(e.to_string()))?;
+            }
+            c.run(cx);
+            Ok(())
+        },
+    ));
+}
+
+fn ip_arg(a: &mut Args<'_>, which: &str) -> Result<IpAddr, CliError> {
+    let w = a.word(which)?;
+    w.parse()
+        .map_err(|_| CliError::msg(format!("{which}: `{w}' is not an IPv6 or IPv4 address")))
+}
+
+fn num<T: std::str::FromStr>(a: &mut Args<'_>, which: &str) -> Result<T, CliError> {
+    let w = a.word(which)?;
+    w.parse()
+        .map_err(|_| CliError::msg(format!("{which}: `{w}' is not a number")))
+}
+
+fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), CliError> {
+    let (mut peer, mut our) = (None, None);
+    let (mut udp, mut lport, mut rport) = (false, 1701u16, 1701u16);
+    let mut del = false;
+    let mut cfg = ConnConfig::new(IpAddr::from([0u8; 4]), IpAddr::from([0u8; 4]));
+    while !a.is_empty() {
+        if a.keyword("peer") {
+            peer = Some(ip_arg(a, "peer")?);
+        } else if a.keyword("our") {
+            our = Some(ip_arg(a, "our")?);
+        } else if a.keyword("encap") {
+            udp = match a.word("encap")? {
+                "udp" => true,
+                "ip" => false,
+                w => return Err(CliError::msg(format!("encap must be ip or udp: `{w}'"))),
+            };
+        } else if a.keyword("local-port") {
+            lport = num(a, "local-port")?;
+        } else if a.keyword("remote-port") {
+            rport = num(a, "remote-port")?;
+        } else if a.keyword("secret") {
+            // Key material: kept in the core only, never printed or logged.
+            cfg.secret = Secret::new(a.word("secret")?.as_bytes());
+            cfg.digest.get_or_insert(DigestAlg::Md5);
+        } else if a.keyword("digest") {
+            cfg.digest = Some(match a.word("digest")? {
+                "md5" => DigestAlg::Md5,
+                "sha1" => DigestAlg::Sha1,
+                w => return Err(CliError::msg(format!("digest must be md5 or sha1: `{w}'"))),
+            });
+        } else if a.keyword("authentication") {
+            match a.word("authentication")? {
+                "challenge" => cfg.challenge = true,
+                w => {
+                    return Err(CliError::msg(format!(
+                        "authentication must be challenge: `{w}'"
+                    )))
+                }
+            }
+        } else if a.keyword("hello") {
+            cfg.hello_interval = num::<u64>(a, "hello")? * SEC;
+        } else if a.keyword("retries") {
+            cfg.retries = num(a, "retries")?;
+        } else if a.keyword("retransmit") {
+            cfg.retransmit_min = num::<u64>(a, "retransmit")? * SEC;
+            cfg.retransmit_max = num::<u64>(a, "retransmit")? * SEC;
+        } else if a.keyword("receive-window") {
+            cfg.receive_window = num(a, "receive-window")?;
+        } else if a.keyword("passive") {
+            cfg.passive = true;
+        } else if a.keyword("del") {
+            del = true;
+        } else {
+            return Err(CliError::unknown_input(a.rest()));
+        }
+    }
+    let peer = peer.ok_or_else(|| CliError::msg("peer address not specified"))?;
+    let our = our.ok_or_else(|| CliError::msg("our address not specified"))?;
+    if peer.is_ipv4() != our.is_ipv4() {
+        return Err(CliError::msg(format!(
+            "peer {peer} and our {our} must be of one family"
+        )));
+    }
+    if lport == 0 || rport == 0 {
+        return Err(CliError::msg("UDP ports must be 1..65535"));
+    }
+    cfg.local = our;
+    cfg.peer = peer;
+    cfg.transport = if udp {
+        Transport::Udp {
+            local_port: lport,
+            peer_port: rport,
+        }
+    } else {
+        Transport::Ip
+    };
+    let cfg_transport = cfg.transport;
+    let now = c.now();
+    let made = {
+        let mut st = c.state();
+        let st = &mut *st;
+        if st.core.is_none() {
+            if del {
+                return Err(CliError::msg("no such control connection"));
+            }
+            st.core = Some(Core::with_os_random(st.cfg.clone()));
+        }
+        let core = st.core.as_mut().expect("made above");
+        if del {
+            let id = core
+                .connections()
+                .into_iter()
+                .find(|&id| {
+                    core.connection(id)
+                        .is_some_and(|i| i.config.local == our && i.config.peer == peer)
+                })
+                .ok_or_else(|| CliError::msg("no such control connection"))?;
+            core.handle_command(now, Command::DeleteConnection(id))
+                .map_err(|e| CliError::msg(e.to_string()))?
+        } else {
+            core.handle_command(now, Command::CreateConnection(cfg))
+                .map_err(|e| CliError::msg(e.to_string()))?
+        }
+    };
+    let dp_transport = match cfg_transport {
+        Transport::Ip => crate::session::Transport::Ip,
+        Transport::Udp {
+            local_port,
+            peer_port,
+        } => crate::session::Transport::Udp {
+            local_port,
+            remote_port: peer_port,
+        },
+    };
+    if let Some(api) = c.api.get() {
+        if del {
+            api.release_transport(&mut cx.ctl, our.is_ipv4(), dp_transport);
+        } else {
+            api.claim_transport(&mut cx.ctl, our.is_ipv4(), dp_transport);
+        }
+    }
+    if let Created::Conn(id) = made {
+        a.output(&format!("control-connection {}", id.0));
+    }
+    c.run(cx);
+    Ok(())
+}
+
+fn create_pw(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), CliError> {
+    let (mut conn, mut vc) = (None, None);
+    let mut pw_type = PwType::Ethernet;
+    let (mut cookie_size, mut sublayer, mut sequencing, mut del) = (8u8, false, false, false);
+    while !a.is_empty() {
+        if a.keyword("control-connection") {
+            conn = Some(num::<u32>(a, "control-connection")?);
+        } else if a.keyword("vc-id") {
+            vc = Some(num::<u32>(a, "vc-id")?);
+        } else if a.keyword("pw-type") {
+            pw_type = match a.word("pw-type")? {
+                "ethernet" => PwType::Ethernet,
+                "ethernet-vlan" => PwType::EthernetVlan,
+                w => {
+                    return Err(CliError::msg(format!(
+                        "pw-type must be ethernet or ethernet-vlan: `{w}'"
+                    )))
+                }
+            };
+        } else if a.keyword("cookie-size") {
+            cookie_size = match a.word("cookie-size")? {
+                "0" => 0,
+                "4" => 4,
+                "8" => 8,
+                w => {
+                    return Err(CliError::msg(format!(
+                        "cookie-size must be 0, 4 or 8: `{w}'"
+                    )))
+                }
+            };
+        } else if a.keyword("l2-sublayer-present") {
+            sublayer = true;
+        } else if a.keyword("sequencing") {
+            sequencing = true;
+        } else if a.keyword("del") {
+            del = true;
+        } else {
+            return Err(CliError::unknown_input(a.rest()));
+        }
+    }
+    let conn = ConnId(conn.ok_or_else(|| CliError::msg("control-connection not specified"))?);
+    let vc_id = vc.ok_or_else(|| CliError::msg("vc-id not specified"))?;
+    let api = c
+        .api
+        .get()
+        .ok_or_else(|| CliError::msg("l2tp not ready"))?
+        .clone();
+    let now = c.now();
+    let mut st = c.state();
+    let core = st
+        .core
+        .as_mut()
+        .ok_or_else(|| CliError::msg("no such control connection"))?;
+    let info = core
+        .connection(conn)
+        .ok_or_else(|| CliError::msg("no such control connection"))?;
+    if del {
+        let id = core
+            .pseudowires()
+            .into_iter()
+            .find(|&p| {
+                core.pseudowire(p)
+                    .is_some_and(|i| i.config.conn == conn && i.config.vc_id == vc_id)
+            })
+            .ok_or_else(|| CliError::msg("no such pseudowire"))?;
+        core.handle_command(now, Command::DeletePseudowire(id))
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        if let Some(slot) = st.pws.remove(&id.0) {
+            drop(st);
+            api.delete(&mut cx.ctl, slot.idx)
+                .map_err(|e| CliError::msg(e.to_string()))?;
+        } else {
+            drop(st);
+        }
+        c.run(cx);
+        return Ok(());
+    }
+    let transport = match info.config.transport {
+        Transport::Ip => crate::session::Transport::Ip,
+        Transport::Udp {
+            local_port,
+            peer_port,
+        } => crate::session::Transport::Udp {
+            local_port,
+            remote_port: peer_port,
+        },
+    };
+    let made = api
+        .create_inactive(&mut cx.ctl, info.config.local, info.config.peer, transport)
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let r = core.handle_command(
+        now,
+        Command::CreatePseudowire(PwConfig {
+            conn,
+            vc_id,
+            pw_type,
+            cookie_size,
+            l2_sublayer: sublayer,
+            sequencing,
+        }),
+    );
+    let id = match r {
+        Ok(Created::Pw(id)) => id,
+        Ok(_) => return Err(CliError::msg("pseudowire not made")),
+        Err(e) => {
+            drop(st);
+            let _ = api.delete(&mut cx.ctl, made.index);
+            return Err(CliError::msg(e.to_string()));
+        }
+    };
+    st.pws.insert(
+        id.0,
+        PwSlot {
+            idx: made.index,
+            sw: made.sw_if_index,
+            up: false,
+            peer_active: true,
+            circuit_up: true,
+        },
+    );
+    drop(st);
+    a.output(&made.name);
+    c.run(cx);
+    Ok(())
+}
