@@ -87,11 +87,22 @@ fn pair(
     let mut a = side("02:fe:00:00:00:0a", oa, ob, "02:fe:00:00:00:0b", plen);
     let mut b = side("02:fe:00:00:00:0b", ob, oa, "02:fe:00:00:00:0a", plen);
     let mut link = Link::new(&mut a, &mut b);
+    // B's uplink both ways, from before the first message (tshark checks the digests only
+    // with the SCCRQ and SCCRP in the capture).
+    b.cli(&format!(
+        "pcap trace rx tx max 1000 intfc pg0 file {}",
+        trace_name(v4, udp)
+    ));
     let enc = if udp { " encap udp" } else { "" };
-    for (h, our, peer, secret) in [(&mut a, oa, ob, secret_a), (&mut b, ob, oa, secret_b)] {
+    // A initiates, B waits for it (`passive`): one control connection on the wire, which is
+    // what tshark can follow (a simultaneous open is two, between the same addresses).
+    for (h, our, peer, secret, passive) in [
+        (&mut a, oa, ob, secret_a, ""),
+        (&mut b, ob, oa, secret_b, " passive"),
+    ] {
         h.cli("set l2tpv3 control hostname pw router-id 10.0.0.1");
         let out = h.cli(&format!(
-            "create l2tpv3 control-connection peer {peer} our {our}{enc} secret {secret} hello 5"
+            "create l2tpv3 control-connection peer {peer} our {our}{enc} secret {secret} hello 5{passive}"
         ));
         let id = out
             .trim()
@@ -125,6 +136,34 @@ fn pair(
         }
     }
     (a, b, link, up)
+}
+
+/// The name of B's `pcap trace` of a variant (pwire writes it in /tmp).
+fn trace_name(v4: bool, udp: bool) -> String {
+    format!("pwire-signalled-{}-{v4}-{udp}.pcap", std::process::id())
+}
+
+fn trace_file(v4: bool, udp: bool) -> String {
+    format!("/tmp/{}", trace_name(v4, udp))
+}
+
+/// tshark's verdict on the control messages of `file` read with `secret`: (message types
+/// seen, lines flagged `l2tp.incorrect_digest`, lines flagged malformed).
+fn tshark(file: &str, secret: &str) -> (String, usize, usize) {
+    let run = |filter: &str, field: &str| {
+        let o = std::process::Command::new("tshark")
+            .args(["-r", file, "-o", &format!("l2tp.shared_secret:{secret}")])
+            .args(["-Y", filter, "-T", "fields", "-e", field])
+            .output()
+            .expect("tshark runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let types = run("l2tp.avp.message_type", "l2tp.avp.message_type");
+    let bad = run("l2tp.incorrect_digest", "frame.number").lines().count();
+    let malformed = run("_ws.malformed || _ws.expert.severity >= 0x00800000", "frame.number")
+        .lines()
+        .count();
+    (types, bad, malformed)
 }
 
 fn frame(tag: u8, len: usize) -> Vec<u8> {
@@ -176,6 +215,25 @@ fn a_signalled_pseudowire_comes_up_and_carries_frames_both_ways() {
             frames,
             "v4 {v4} udp {udp}: b->a"
         );
+        // tshark, the oracle, decodes every control message, checks every digest with the
+        // secret, and flags them with another (so the check is live).
+        b.cli("pcap trace off");
+        if pwire_testkit::prereq::require(pwire_testkit::prereq::tshark()).is_some() {
+            let f = trace_file(v4, udp);
+            let (types, bad, malformed) = tshark(&f, "s3cr3t");
+            // SCCRQ 1, SCCRP 2, SCCCN 3, ICRQ 10, ICRP 11, ICCN 12.
+            for t in ["1", "2", "3", "10", "11", "12"] {
+                assert!(
+                    types.lines().any(|l| l.split(',').any(|x| x == t)),
+                    "v4 {v4} udp {udp}: message type {t} in {types}"
+                );
+            }
+            assert_eq!(bad, 0, "v4 {v4} udp {udp}: digests with the right secret");
+            assert_eq!(malformed, 0, "v4 {v4} udp {udp}: malformed or expert errors");
+            let (_, bad, _) = tshark(&f, "not-the-secret");
+            assert!(bad > 0, "v4 {v4} udp {udp}: a wrong secret is flagged");
+            let _ = std::fs::remove_file(&f);
+        }
         // The negotiated session is in the dataplane: `show l2tpv3 verbose` lists it.
         let v = a.cli("show l2tpv3 verbose");
         assert!(v.contains("1 l2tp sessions"), "{v}");
