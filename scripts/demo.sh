@@ -14,15 +14,19 @@
 # EAL with --no-huge). Installs Debian's DPDK if missing.
 # `demo.sh --ipv4`: the tunnel over an IPv4 underlay (192.0.2.1 ==L2TPv3/IPv4== 192.0.2.2).
 # `demo.sh --udp`: the tunnel over UDP port 1701 (with --ipv4: over UDP/IPv4).
+# `demo.sh --signalled`: the pseudowire set up by the L2TP control plane (SCCRQ/SCCRP/SCCCN,
+# ICRQ/ICRP/ICCN, message digests with a shared secret) instead of static session ids; the
+# exchange is traced on pwire A's uplink and decoded by tshark, which checks the digests.
 set -euo pipefail
 DPDK=0
-export PW_UNDERLAY=ipv6 PW_ENCAP=ip
+export PW_UNDERLAY=ipv6 PW_ENCAP=ip PW_SIGNALLED=0
 for a in "$@"; do
   case "$a" in
     --dpdk) DPDK=1 ;;
     --ipv4) PW_UNDERLAY=ipv4 ;;
     --udp) PW_ENCAP=udp ;;
-    *) echo "usage: $0 [--dpdk] [--ipv4] [--udp]"; exit 2 ;;
+    --signalled) PW_SIGNALLED=1 ;;
+    *) echo "usage: $0 [--dpdk] [--ipv4] [--udp] [--signalled]"; exit 2 ;;
   esac
 done
 cd "$(dirname "$0")/.."
@@ -74,7 +78,8 @@ echo "    L2TPv3 over $PW_UNDERLAY$([ "$PW_ENCAP" = udp ] && echo ", UDP port 17
 for side in a b; do
   pwire_conf "$dir" "$side"
   say "pwire ${side^^}: startup.conf and its exec script"
-  sed 's/^/    /' "$dir/startup-$side.conf" "$dir/setup-$side.cli"
+  # (the shared secret is the operator's; the demo does not print it)
+  sed -e 's/^/    /' -e 's/secret [^ ]*/secret <hidden>/' "$dir/startup-$side.conf" "$dir/setup-$side.cli"
   ns=$NA; [ "$side" = b ] && ns=$NB
   ip netns exec "$ns" "$PW" -c "$dir/startup-$side.conf" > "$dir/out-$side.txt" 2>&1 &
   pids+=($!)
@@ -88,7 +93,15 @@ cb() { echo "pwire-B# $*"; "$CTL" -s "$dir/cli-b.sock" "$@"; }
 
 say "tracing on pwire A, capturing its uplink"
 ca trace add $INPUT 10
-ca pcap trace rx tx intfc $UPIF max 20 file demo-uplink.pcap
+if [ "$PW_SIGNALLED" = 1 ]; then
+  echo "    (the uplink has been traced since start-up: the exec script began with pcap trace)"
+  say "the control plane: pwire A and B bring the pseudowire up"
+  for _ in $(seq 50); do "$CTL" -s "$dir/cli-a.sock" show l2tpv3 pseudowire | grep -q session && break; sleep 0.2; done
+  ca show l2tpv3 control-connection verbose
+  ca show l2tpv3 pseudowire
+else
+  ca pcap trace rx tx intfc $UPIF max 20 file demo-uplink.pcap
+fi
 say "first packets: pwire resolves $OUR_B by $RESOLVE, host1 resolves 10.1.1.2 by ARP"
 echo "    (as in VPP, the packet that triggers resolution is dropped; host1's ARP retries after 1 s)"
 for _ in $(seq 10); do ip netns exec "$H1" ping -c 1 -W 1 10.1.1.2 >/dev/null && break; done
@@ -107,9 +120,17 @@ if [ "$DPDK" = 1 ]; then
 fi
 say "the tunnel on the wire: pcap trace on pwire A's uplink, decoded by tshark"
 ca pcap trace off
-tshark -r /tmp/demo-uplink.pcap -o 'l2tp.cookie_size:8 Byte Cookie' -o 'l2tp.l2_specific:None' \
-  -d 'l2tp.pw_type==0,eth' 2>/dev/null | head -8
-rm -f /tmp/demo-uplink.pcap
+if [ "$PW_SIGNALLED" = 1 ]; then
+  pc=/tmp/pwire-ctl-${PW_PREFIX}a.pcap
+  tshark -r "$pc" -o 'l2tp.shared_secret:demo-secret' -Y 'l2tp.type == 1' 2>/dev/null | head -12
+  bad=$(tshark -r "$pc" -o 'l2tp.shared_secret:demo-secret' -Y 'l2tp.incorrect_digest' 2>/dev/null | wc -l)
+  echo "    message digests tshark found incorrect with the shared secret: $bad"
+  rm -f "$pc" /tmp/pwire-ctl-${PW_PREFIX}b.pcap
+else
+  tshark -r /tmp/demo-uplink.pcap -o 'l2tp.cookie_size:8 Byte Cookie' -o 'l2tp.l2_specific:None' \
+    -d 'l2tp.pw_type==0,eth' 2>/dev/null | head -8
+  rm -f /tmp/demo-uplink.pcap
+fi
 say "pwire B agrees"
 cb show l2tpv3 verbose
 say "done: both pwire stopped, namespaces deleted"

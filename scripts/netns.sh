@@ -8,6 +8,8 @@
 #
 # PW_UNDERLAY=ipv4 runs the tunnel over IPv4 (192.0.2.1 ====== 192.0.2.2, 1500 - 20 - 12 - 14 =
 # 1454); PW_ENCAP=udp over UDP port 1701 (8 + 4 bytes more: 1422 over IPv6, 1442 over IPv4).
+# PW_SIGNALLED=1 sets the pseudowire up with the L2TP control plane (a control connection with a
+# shared secret, a pseudowire with VC ID 100) instead of static session ids and cookies.
 # PW_HOST_OFFLOAD=1 leaves the hosts' checksum and segmentation offloads on (pwire then
 # receives partial checksums and super-frames, and finishes them after encapsulating).
 
@@ -75,12 +77,20 @@ pwire_conf() {
     create="create host-interface name $host
 create host-interface name $up"
   fi
+  local tunnel="create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid$encap"
+  if [ "${PW_SIGNALLED:-0}" = 1 ]; then
+    # The control exchange is traced on the uplink from the start (demo.sh decodes it).
+    tunnel="pcap trace rx tx max 200 intfc $uif file pwire-ctl-${PW_PREFIX}$side.pcap
+set l2tpv3 control hostname pwire-$side router-id 10.0.0.$([ "$side" = a ] && echo 1 || echo 2)
+create l2tpv3 control-connection peer $peer our $our$encap secret demo-secret hello 2 retries 3 retransmit 1 2
+create l2tpv3 pseudowire control-connection 1 vc-id 100"
+  fi
   cat > "$dir/setup-$side.cli" <<CLI
 $create
 set interface state $hif up
 set interface state $uif up
 set interface ip address $uif $our/$plen
-create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid$encap
+$tunnel
 set interface state l2tpv3_tunnel0 up
 set interface l2 bridge $hif 1
 set interface l2 bridge l2tpv3_tunnel0 1
