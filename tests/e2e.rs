@@ -318,3 +318,55 @@ fn full_size_frames_cross_a_standard_underlay() {
         }
     }
 }
+
+/// The pseudowire signalled by the L2TP control plane between two pwire processes (a control
+/// connection with a shared secret, Hello every 2 s, 3 retries at 1-2 s): it comes up, hosts
+/// ping and move TCP across it; killing pwire B brings A's pseudowire down within Hello +
+/// retries x backoff; restarting B brings it back.
+#[test]
+fn signalled_pseudowire_end_to_end_dead_peer_and_restart() {
+    if require(prerequisites(&["python3"])).is_none() {
+        return;
+    }
+    ensure_built();
+    let mut t = Topo::with(&[("PW_SIGNALLED", "1")], "sig");
+    t.start("a");
+    t.start("b");
+    assert!(
+        t.until_ping(Duration::from_secs(20)),
+        "first ping across the signalled pseudowire\nA:\n{}\n{}",
+        t.cli("a", "show l2tpv3 control-connection verbose"),
+        t.cli("a", "show l2tpv3 pseudowire")
+    );
+    let (rx, _) = t.ping("h1", "10.1.1.2", 5);
+    assert_eq!(rx, 5);
+    let mbps = tcp_transfer(&t.ns("h1"), &t.ns("h2"), 4 << 20);
+    eprintln!("signalled pseudowire: TCP {mbps:.1} Mbit/s");
+    assert!(t.cli("a", "show l2tpv3 pseudowire").contains("state established"));
+    // B dies: A finds out by Hello and retransmissions (2 s + 1 + 2 + 2 s, plus a margin).
+    t.stop("b");
+    let t0 = Instant::now();
+    let mut down = false;
+    while t0.elapsed() < Duration::from_secs(15) {
+        if !t.cli("a", "show l2tpv3 pseudowire").contains("state established") {
+            down = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        down,
+        "A still thinks the pseudowire is up:\n{}",
+        t.cli("a", "show l2tpv3 control-connection verbose")
+    );
+    eprintln!("dead peer found in {:.1} s", t0.elapsed().as_secs_f64());
+    assert_eq!(t.ping("h1", "10.1.1.2", 1).0, 0, "nothing crosses");
+    // B comes back: the pseudowire comes up again.
+    t.start("b");
+    assert!(
+        t.until_ping(Duration::from_secs(40)),
+        "after B restarted\nA:\n{}\n{}",
+        t.cli("a", "show l2tpv3 control-connection verbose"),
+        t.cli("a", "show l2tpv3 pseudowire")
+    );
+}
