@@ -342,13 +342,18 @@ fn signalled_pseudowire_end_to_end_dead_peer_and_restart() {
     assert_eq!(rx, 5);
     let mbps = tcp_transfer(&t.ns("h1"), &t.ns("h2"), 4 << 20);
     eprintln!("signalled pseudowire: TCP {mbps:.1} Mbit/s");
-    assert!(t.cli("a", "show l2tpv3 pseudowire").contains("state established"));
+    assert!(t
+        .cli("a", "show l2tpv3 pseudowire")
+        .contains("state established"));
     // B dies: A finds out by Hello and retransmissions (2 s + 1 + 2 + 2 s, plus a margin).
     t.stop("b");
     let t0 = Instant::now();
     let mut down = false;
     while t0.elapsed() < Duration::from_secs(15) {
-        if !t.cli("a", "show l2tpv3 pseudowire").contains("state established") {
+        if !t
+            .cli("a", "show l2tpv3 pseudowire")
+            .contains("state established")
+        {
             down = true;
             break;
         }

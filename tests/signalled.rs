@@ -160,9 +160,12 @@ fn tshark(file: &str, secret: &str) -> (String, usize, usize) {
     };
     let types = run("l2tp.avp.message_type", "l2tp.avp.message_type");
     let bad = run("l2tp.incorrect_digest", "frame.number").lines().count();
-    let malformed = run("_ws.malformed || _ws.expert.severity >= 0x00800000", "frame.number")
-        .lines()
-        .count();
+    let malformed = run(
+        "_ws.malformed || _ws.expert.severity >= 0x00800000",
+        "frame.number",
+    )
+    .lines()
+    .count();
     (types, bad, malformed)
 }
 
@@ -229,7 +232,10 @@ fn a_signalled_pseudowire_comes_up_and_carries_frames_both_ways() {
                 );
             }
             assert_eq!(bad, 0, "v4 {v4} udp {udp}: digests with the right secret");
-            assert_eq!(malformed, 0, "v4 {v4} udp {udp}: malformed or expert errors");
+            assert_eq!(
+                malformed, 0,
+                "v4 {v4} udp {udp}: malformed or expert errors"
+            );
             let (_, bad, _) = tshark(&f, "not-the-secret");
             assert!(bad > 0, "v4 {v4} udp {udp}: a wrong secret is flagged");
             let _ = std::fs::remove_file(&f);

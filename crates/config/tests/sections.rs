@@ -417,6 +417,21 @@ fn l2tp_modes() {
 }
 
 #[test]
+fn l2tp_control_identity() {
+    let c = parse("l2tp { lookup-session-id hostname lcce-a router-id 192.0.2.1 }");
+    assert_eq!(c.l2tp.hostname.as_deref(), Some("lcce-a"));
+    assert_eq!(c.l2tp.router_id, Some("192.0.2.1".parse().unwrap()));
+    assert_eq!(parse("l2tp { }").l2tp.hostname, None);
+    let e = parse_str("t.conf", "l2tp { router-id fd00::1 }").expect_err("not an IPv4 address");
+    assert!(
+        e.to_string()
+            .contains("router-id must be an IPv4 address: `fd00::1'"),
+        "{e}"
+    );
+    assert!(e.to_string().contains(":1:"), "names the line: {e}");
+}
+
+#[test]
 fn small_sections() {
     let c = parse(
         "interface { default-rx-mode adaptive }

@@ -123,6 +123,17 @@ impl Control {
         }
     }
 
+    /// The identity from `l2tp { hostname <name> router-id <a.b.c.d> }`.
+    pub(crate) fn configure(&self, hostname: Option<&str>, router_id: Option<std::net::Ipv4Addr>) {
+        let mut st = self.state();
+        if let Some(h) = hostname {
+            st.cfg.host_name = h.to_string();
+        }
+        if let Some(r) = router_id {
+            st.cfg.router_id = u32::from(r);
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -66,6 +66,7 @@ pub fn register(r: &mut Registry) {
     let m = L2tpMain::new(r.config.l2tp.lookup, r.vnet.n_threads, max);
     let main: Arc<Shared<L2tpMain>> = Shared::new(m);
     let ctl = Arc::new(control::Control::new(r.vnet.clone()));
+    ctl.configure(r.config.l2tp.hostname.as_deref(), r.config.l2tp.router_id);
     control::register(r, &ctl);
     decap::register(r, main.clone(), &ctl, ip4);
     encap::register(r, main.clone(), ip4);

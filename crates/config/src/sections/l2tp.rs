@@ -1,5 +1,6 @@
-//! `l2tp { }`: the global session lookup mode (VPP plugins/l2tp/l2tp.c) and pwire's cap on
-//! sessions (`max-sessions <n>`; VPP has no such knob).
+//! `l2tp { }`: the global session lookup mode (VPP plugins/l2tp/l2tp.c), pwire's cap on
+//! sessions (`max-sessions <n>`; VPP has no such knob), and the control plane's identity
+//! (`hostname <name>`, `router-id <a.b.c.d>`: the Host Name and Router ID AVPs).
 
 use crate::error::ConfigError;
 use crate::tree::{Section, Token};
@@ -17,13 +18,18 @@ pub enum LookupMode {
 }
 
 /// The `l2tp` section.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct L2tpConfig {
     /// Decap lookup key; default [`LookupMode::DstAddress`].
     pub lookup: LookupMode,
     /// `max-sessions <n>` (1..=16M): most sessions alive at once; `None` = the l2tp crate's
     /// default. Creating one more fails with `session limit reached (<n>)`.
     pub max_sessions: Option<u32>,
+    /// `hostname <name>`: the control plane's Host Name AVP (default `pwire`).
+    pub hostname: Option<String>,
+    /// `router-id <a.b.c.d>`: the control plane's Router ID (required by peers on IPv6-only
+    /// nodes, where no IPv4 address can stand in for it).
+    pub router_id: Option<std::net::Ipv4Addr>,
 }
 
 /// Highest `max-sessions` accepted.
@@ -44,6 +50,20 @@ impl L2tpConfig {
                 "lookup-session-id" => LookupMode::SessionId,
                 "max-sessions" => {
                     c.max_sessions = Some(cur.u32_in(k, 1, MAX_SESSIONS_CAP)?);
+                    continue;
+                }
+                "hostname" => {
+                    c.hostname = Some(cur.string(k)?);
+                    continue;
+                }
+                "router-id" => {
+                    let v = cur.expect_value(k)?;
+                    c.router_id = Some(v.text.parse().map_err(|_| {
+                        cur.error(
+                            v,
+                            format!("router-id must be an IPv4 address: `{}'", v.text),
+                        )
+                    })?);
                     continue;
                 }
                 _ => return Err(cur.unknown(k)),
