@@ -79,6 +79,18 @@ fn pair(
     secret_b: &str,
     rounds: usize,
 ) -> (Harness, Harness, Link, bool) {
+    pair_with(v4, udp, secret_a, secret_b, rounds, None)
+}
+
+/// [`pair`], with `pre` typed on both sides before the control connections are made.
+fn pair_with(
+    v4: bool,
+    udp: bool,
+    secret_a: &str,
+    secret_b: &str,
+    rounds: usize,
+    pre: Option<&str>,
+) -> (Harness, Harness, Link, bool) {
     let (oa, ob, plen) = if v4 {
         ("192.0.2.1", "192.0.2.2", 24)
     } else {
@@ -101,6 +113,9 @@ fn pair(
         (&mut b, ob, oa, secret_b, " passive"),
     ] {
         h.cli("set l2tpv3 control hostname pw router-id 10.0.0.1");
+        if let Some(l) = pre {
+            h.cli(l);
+        }
         let out = h.cli(&format!(
             "create l2tpv3 control-connection peer {peer} our {our}{enc} secret {secret} hello 5{passive}"
         ));
@@ -317,4 +332,34 @@ fn a_wrong_secret_never_establishes() {
         let v = h.cli("show l2tpv3 verbose");
         assert!(v.contains("No l2tp sessions"), "{v}");
     }
+}
+
+#[test]
+fn a_lossy_duplicating_reordering_control_path_still_converges() {
+    // A quarter of the control messages each side receives dropped, some duplicated, some
+    // held back past later ones: reliable delivery (retransmission, duplicate detection,
+    // reordering) brings the pseudowire up anyway.
+    let (mut a, mut b, mut link, up) = pair_with(
+        false,
+        true,
+        "k",
+        "k",
+        150,
+        Some("test l2tpv3 control impair drop 25 duplicate 15 delay 15 seed 7"),
+    );
+    assert!(
+        up,
+        "A:\n{}\nB:\n{}",
+        a.cli("show l2tpv3 control-connection verbose"),
+        b.cli("show l2tpv3 control-connection verbose")
+    );
+    let v = a.cli("show l2tpv3 control-connection verbose");
+    assert!(
+        v.contains("retransmissions="),
+        "some were lost and resent: {v}"
+    );
+    let f = vec![frame(5, 200)];
+    assert_eq!(crosses(&mut link, &mut a, &mut b, 0, &f), f);
+    let e = a.cli_err("test l2tpv3 control impair drop 80 delay 30");
+    assert!(e.contains("at most 100"), "{e}");
 }

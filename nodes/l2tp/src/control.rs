@@ -71,6 +71,32 @@ struct State {
     core: Option<Core<OsRandom>>,
     cfg: CoreConfig,
     pws: HashMap<u32, PwSlot>,
+    /// `test l2tpv3 control impair`: received control messages dropped, duplicated or held
+    /// back one run, by percentage (this kernel has no netem: a test's lossy link).
+    impair: Impair,
+    /// Messages held back by the impairment, handed to the core on the next run.
+    delayed: Vec<Box<CtlPkt>>,
+}
+
+/// A test-only impairment of the received control messages.
+#[derive(Debug, Default, Clone, Copy)]
+struct Impair {
+    drop: u32,
+    duplicate: u32,
+    delay: u32,
+    /// xorshift state (seeded, so a run is repeatable).
+    rng: u64,
+}
+
+impl Impair {
+    fn roll(&mut self) -> u32 {
+        let mut x = self.rng.max(1);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x % 100) as u32
+    }
 }
 
 /// The control plane's shared part.
@@ -114,6 +140,8 @@ impl Control {
                 core: None,
                 cfg: CoreConfig::default(),
                 pws: HashMap::new(),
+                impair: Impair::default(),
+                delayed: Vec::new(),
             }),
             task: OnceLock::new(),
             epoch: Instant::now(),
@@ -178,19 +206,48 @@ impl Control {
     fn run(&self, cx: &mut CliCtx) {
         let now = self.now();
         let mut st = self.state();
-        let mut pkts = Vec::new();
+        let st = &mut *st;
+        let mut pkts = std::mem::take(&mut st.delayed);
+        let mut fresh = Vec::new();
         while let Some(p) = self.inbox.pop() {
-            pkts.push(p);
+            fresh.push(p);
         }
         let Some(core) = st.core.as_mut() else {
-            for p in pkts {
+            for p in pkts.into_iter().chain(fresh) {
                 let _ = self.spare.push(p);
             }
             return;
         };
+        let imp = &mut st.impair;
+        let mut dup = Vec::new();
+        for p in fresh {
+            if imp.drop + imp.duplicate + imp.delay == 0 {
+                pkts.push(p);
+                continue;
+            }
+            let r = imp.roll();
+            if r < imp.drop {
+                let _ = self.spare.push(p);
+            } else if r < imp.drop + imp.delay {
+                st.delayed.push(p);
+            } else {
+                if r < imp.drop + imp.delay + imp.duplicate {
+                    dup.push((p.path, p.len, p.data));
+                }
+                pkts.push(p);
+            }
+        }
         for p in pkts {
             core.handle_message(now, p.path, &p.data[..usize::from(p.len)]);
             let _ = self.spare.push(p);
+        }
+        for (path, len, data) in dup {
+            core.handle_message(now, path, &data[..usize::from(len)]);
+        }
+        if !st.delayed.is_empty() {
+            if let Some(&t) = self.task.get() {
+                self.vnet.signal_main_task(t);
+            }
         }
         if self.deadline.load(Relaxed) <= now {
             core.handle_timeout(now);
@@ -206,9 +263,8 @@ impl Control {
         self.deadline
             .store(core.poll_timeout().unwrap_or(u64::MAX), Relaxed);
         for e in events {
-            self.apply(cx, &mut st, e);
+            self.apply(cx, st, e);
         }
-        drop(st);
         for t in out {
             send(cx, &t);
         }
@@ -514,6 +570,37 @@ pub(crate) fn register_cli(r: &mut Registry, ctl: &Arc<Control>) {
                     "set before the first control connection (the core is running)",
                 ));
             }
+            Ok(())
+        },
+    ));
+    let c = ctl.clone();
+    r.command(cmd(
+        "test l2tpv3 control impair",
+        "test l2tpv3 control impair [drop <pct>] [duplicate <pct>] [delay <pct>] [seed <n>]",
+        false,
+        move |a, _cx| {
+            let mut st = c.state();
+            let mut i = Impair {
+                rng: 0x9e37_79b9_7f4a_7c15,
+                ..Impair::default()
+            };
+            while !a.is_empty() {
+                let w = a.word("impairment")?;
+                let v: u64 = num(a, w)?;
+                match w {
+                    "drop" => i.drop = v.min(100) as u32,
+                    "duplicate" => i.duplicate = v.min(100) as u32,
+                    "delay" => i.delay = v.min(100) as u32,
+                    "seed" => i.rng = v.max(1),
+                    _ => return Err(CliError::msg(format!("unknown impairment `{w}'"))),
+                }
+            }
+            if i.drop + i.duplicate + i.delay > 100 {
+                return Err(CliError::msg(
+                    "drop + duplicate + delay must be at most 100",
+                ));
+            }
+            st.impair = i;
             Ok(())
         },
     ));
