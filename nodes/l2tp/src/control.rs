@@ -74,7 +74,9 @@ struct State {
     /// `test l2tpv3 control impair`: received control messages dropped, duplicated or held
     /// back one run, by percentage (this kernel has no netem: a test's lossy link).
     impair: Impair,
-    /// Messages held back by the impairment, handed to the core on the next run.
+    /// Messages held back by the impairment, handed to the core on the next run (boxed as
+    /// the queue's spare slots are, which they go back to).
+    #[allow(clippy::vec_box)]
     delayed: Vec<Box<CtlPkt>>,
 }
 
