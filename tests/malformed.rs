@@ -341,9 +341,20 @@ fn extension_headers_before_l2tp() {
         "l2tp-decap",
         "l2tpv3 unsupported ip6 extension header",
     );
-    // A fragment is not walked past (what follows may not be a header) and pwire does not
-    // reassemble: it goes on to ip6-local, which punts protocol 44 as VPP does.
-    s.punted("ext-fragment", &[frag], "ip6-input", "unknown ip protocol");
+    // A fragment header is not walked past by decap (what follows may not be a header): it
+    // goes to the reassembly; this one is atomic (offset 0, M = 0, RFC 6946), so it loses its
+    // fragment header at once and is delivered.
+    s.delivered("ext-fragment", &[frag], &[inner(6)]);
+    assert_eq!(s.h.counter("ip6-full-reassembly", "atomic fragments"), 1);
+    // The first fragment of a datagram that never completes is held, then dropped at its
+    // timeout, and its buffer is free at once (the reassembly copies what it keeps).
+    let first = {
+        let mut p = vec![115, 0, 0, 1, 0, 0, 0, 2];
+        p.extend_from_slice(&l[..48]);
+        ip6_frame(PG0_MAC, PEER_MAC, client(), our(), 44, 64, &p)
+    };
+    s.delivered("ext-first-fragment", &[first], &[]);
+    assert_eq!(s.h.counter("ip6-full-reassembly", "fragments received"), 2);
     eprintln!(
         "malformed: extension headers: {} cases, {} packets",
         s.cases, s.packets
@@ -792,16 +803,13 @@ fn l2tp_over_ipv4_truncated_at_every_length_and_mutated() {
     opt[14] = 0x46;
     let opt = refix(opt);
     s.delivered("options", &[opt], &[inner(1)]);
-    // Fragments are not reassembled yet: ip4-local drops them by name.
+    // A fragment goes to the reassembly: a first fragment whose datagram never completes is
+    // held (its buffer freed at once: the reassembly copies what it keeps), nothing delivered.
     let mut frag = v.clone();
     frag[20] = 0x20;
     let frag = refix(frag);
-    s.dropped(
-        "fragment",
-        &[frag],
-        "ip4-input",
-        "ip4 fragment for us, reassembly not supported",
-    );
+    s.delivered("fragment", &[frag], &[]);
+    assert_eq!(s.h.counter("ip4-full-reassembly", "fragments received"), 1);
     // Seeded mutations after the Ethernet header, checksum made right for half of them.
     let mut rng = Rng(0x5eed_0115);
     let mut pkts = Vec::new();
