@@ -11,7 +11,9 @@
 //! applied here, as VPP's l2-output does: a frame with fewer tags than it pops is dropped ("L2
 //! output tag rewrite drops"). Without a rewrite a frame leaves a sub-interface as it is (VPP's
 //! behaviour: the sub-interface's tag is not added).
-//! Arcs: `error-drop`, `l2-output-bad-intf`, then the output nodes. Counters: "L2 output
+//! On a port with tx TCP MSS clamping each frame is checked for a TCP SYN (`mss::divert_tx`);
+//! a SYN goes to `l2-output-mss-clamp` and comes back here, marked, before its tag rewrite.
+//! Arcs: `error-drop`, `l2-output-bad-intf`, `l2-output-mss-clamp`, then the output nodes. Counters: "L2 output
 //! packets" (info), "L2 output tag rewrite drops", "L2 split horizon drops", "L2 output drops"
 //! (declared for parity).
 //!
@@ -22,14 +24,19 @@
 //! disabled on its BD): "L2 feature forwarding disabled", or "L2 feature not implemented" when
 //! other bits remain. Arc `error-drop`.
 
-use crate::state::feat;
+use crate::mss::{self, divert_tx};
+use crate::state::{feat, L2State};
 use crate::trace::{FeatDropTrace, OutputTrace};
-use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::interface::TagRewrite;
 use pwire_vnet::{L2Mode, Registry, Vnet};
 use std::sync::Arc;
 
-next_nodes! { pub enum Next { Drop => "error-drop", BadIntf => "l2-output-bad-intf" } }
+next_nodes! { pub enum Next {
+    Drop => "error-drop",
+    BadIntf => "l2-output-bad-intf",
+    MssClamp => "l2-output-mss-clamp",
+} }
 counters! { pub enum C {
     L2Output: info = "L2 output packets",
     VtrDrop: error = "L2 output tag rewrite drops",
@@ -39,16 +46,22 @@ counters! { pub enum C {
 
 struct L2Output {
     vnet: Arc<Vnet>,
+    state: Arc<Shared<L2State>>,
 }
 
-pub(crate) fn register(r: &mut Registry) {
+pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
     let vnet = r.vnet.clone();
     r.graph.node(NodeReg::new(
         "l2-output",
         NodeKind::Internal,
         Next::NAMES,
         C::DECLS,
-        move |_| Box::new(L2Output { vnet: vnet.clone() }),
+        move |_| {
+            Box::new(L2Output {
+                vnet: vnet.clone(),
+                state: state.clone(),
+            })
+        },
     ));
     r.graph.node(NodeReg::new(
         "l2-output-bad-intf",
@@ -76,12 +89,15 @@ struct Egress {
     shg: u8,
     /// The port's egress tag rewrite (none unless it is in L2 mode with one).
     vtr: TagRewrite,
+    /// The port clamps the MSS of the TCP SYNs it sends.
+    mss: bool,
 }
 
 impl Node for L2Output {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
+        let st = self.state.dp(&dp);
         let e_shg = cx.error(C::ShgDrop);
         let e_vtr = cx.error(C::VtrDrop);
         let n = frame.len() as u64;
@@ -91,6 +107,7 @@ impl Node for L2Output {
             l3: false,
             shg: 0,
             vtr: TagRewrite::default(),
+            mss: false,
         };
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
@@ -100,7 +117,7 @@ impl Node for L2Output {
         while i < len {
             // Frames to the run's port that pass, in a loop of their own once a run shows.
             if same && !eg.l3 {
-                i += if eg.vtr.is_none() {
+                i += if eg.vtr.is_none() && !eg.mss {
                     pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg.next, eg.shg)
                 } else {
                     vtr_run(view, &bis[i..], &mut nexts[i..], last_tx, &eg)
@@ -123,6 +140,7 @@ impl Node for L2Output {
                         l3: false,
                         shg: 0,
                         vtr: TagRewrite::default(),
+                        mss: false,
                     },
                     Some(i) => Egress {
                         next: i.l2_output_next,
@@ -136,6 +154,7 @@ impl Node for L2Output {
                         } else {
                             i.vlan.vtr.egress
                         },
+                        mss: i.l2 != L2Mode::L3 && st.mss_cfg(tx).on(mss::dir::TX),
                     },
                 };
             }
@@ -145,6 +164,8 @@ impl Node for L2Output {
             } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
                 b.error = e_shg;
                 Next::Drop as u16
+            } else if eg.mss && divert_tx(b) {
+                Next::MssClamp as u16
             } else if !eg.vtr.is_none() && !eg.vtr.apply(b) {
                 b.error = e_vtr;
                 Next::Drop as u16
@@ -193,9 +214,10 @@ fn pass_run(
     bis.len()
 }
 
-/// [`pass_run`] for a port with an egress tag rewrite: each frame rewritten. Also stops at a
-/// frame the rewrite refuses (left unchanged: the general path drops it). One loop per
-/// rewrite shape, picked here once per run.
+/// [`pass_run`] for a port with an egress tag rewrite or tx MSS clamping: each frame
+/// rewritten. Also stops at a frame the rewrite refuses (left unchanged: the general path
+/// drops it) and, on a clamping port, at a TCP SYN (the general path sends it to
+/// `l2-output-mss-clamp`). One loop per rewrite shape, picked here once per run.
 #[inline(never)]
 fn vtr_run(
     view: pwire_buffer::View<'_>,
@@ -231,7 +253,8 @@ fn vtr_run_n<const POP: usize, const PUSH: usize>(
         if b.is_traced()
             || b.tx() != tx
             || (eg.shg != 0 && eg.shg == b.opaque.l2.shg)
-            || !eg.vtr.apply_n::<POP, PUSH>(b)
+            || (eg.mss && mss::find_syn(b.current()).is_some())
+            || ((POP, PUSH) != (0, 0) && !eg.vtr.apply_n::<POP, PUSH>(b))
         {
             return k;
         }
