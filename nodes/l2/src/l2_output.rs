@@ -89,8 +89,9 @@ struct Egress {
     shg: u8,
     /// The port's egress tag rewrite (none unless it is in L2 mode with one).
     vtr: TagRewrite,
-    /// The port clamps the MSS of the TCP SYNs it sends.
-    mss: bool,
+    /// The families whose TCP SYNs the port clamps when it sends them
+    /// (`MssCfg::families`; 0: none).
+    mss: u8,
 }
 
 impl Node for L2Output {
@@ -107,7 +108,7 @@ impl Node for L2Output {
             l3: false,
             shg: 0,
             vtr: TagRewrite::default(),
-            mss: false,
+            mss: 0,
         };
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
@@ -117,7 +118,7 @@ impl Node for L2Output {
         while i < len {
             // Frames to the run's port that pass, in a loop of their own once a run shows.
             if same && !eg.l3 {
-                i += if eg.vtr.is_none() && !eg.mss {
+                i += if eg.vtr.is_none() && eg.mss == 0 {
                     pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg.next, eg.shg)
                 } else {
                     vtr_run(view, &bis[i..], &mut nexts[i..], last_tx, &eg)
@@ -140,7 +141,7 @@ impl Node for L2Output {
                         l3: false,
                         shg: 0,
                         vtr: TagRewrite::default(),
-                        mss: false,
+                        mss: 0,
                     },
                     Some(i) => Egress {
                         next: i.l2_output_next,
@@ -154,7 +155,11 @@ impl Node for L2Output {
                         } else {
                             i.vlan.vtr.egress
                         },
-                        mss: i.l2 != L2Mode::L3 && st.mss_cfg(tx).on(mss::dir::TX),
+                        mss: if i.l2 == L2Mode::L3 {
+                            0
+                        } else {
+                            st.mss_cfg(tx).families(mss::dir::TX)
+                        },
                     },
                 };
             }
@@ -164,7 +169,7 @@ impl Node for L2Output {
             } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
                 b.error = e_shg;
                 Next::Drop as u16
-            } else if eg.mss && divert_tx(b) {
+            } else if eg.mss != 0 && divert_tx(b, eg.mss) {
                 Next::MssClamp as u16
             } else if !eg.vtr.is_none() && !eg.vtr.apply(b) {
                 b.error = e_vtr;
@@ -253,7 +258,7 @@ fn vtr_run_n<const POP: usize, const PUSH: usize>(
         if b.is_traced()
             || b.tx() != tx
             || (eg.shg != 0 && eg.shg == b.opaque.l2.shg)
-            || (eg.mss && mss::find_syn(b.current()).is_some())
+            || (eg.mss != 0 && mss::is_clamped_syn(b.current(), eg.mss))
             || ((POP, PUSH) != (0, 0) && !eg.vtr.apply_n::<POP, PUSH>(b))
         {
             return k;

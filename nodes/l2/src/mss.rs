@@ -98,6 +98,10 @@ impl MssCfg {
     pub fn on(&self, d: u8) -> bool {
         (self.ip4.dir | self.ip6.dir) & d != 0
     }
+    /// The families that clamp in direction `d`: bit 0 IPv4, bit 1 IPv6 ([`Syn::family`]).
+    pub fn families(&self, d: u8) -> u8 {
+        u8::from(self.ip4.dir & d != 0) | u8::from(self.ip6.dir & d != 0) << 1
+    }
 }
 
 /// Bytes of the IP and TCP headers without options, by family.
@@ -187,6 +191,14 @@ pub struct Syn {
     pub v6: bool,
     /// VLAN tags before the IP header (0 to 2).
     pub tags: u8,
+}
+
+impl Syn {
+    /// Bit 0 for IPv4, bit 1 for IPv6 ([`MssCfg::families`]).
+    #[inline(always)]
+    pub fn family(&self) -> u8 {
+        1 << u8::from(self.v6)
+    }
 }
 
 /// The frame's TCP SYN, if it is one: Ethernet, up to two VLAN tags (802.1Q or 802.1ad; a
@@ -463,17 +475,24 @@ impl Node for MssOut {
     }
 }
 
-/// `l2-output`'s test for a port with tx clamping: true (and the frame marked) for a SYN to
-/// send to `l2-output-mss-clamp`; false for any other frame, and for a SYN coming back from
-/// it (the mark is cleared).
+/// A SYN of one of `families` ([`MssCfg::families`]): the frames `l2-output` sends to
+/// `l2-output-mss-clamp`.
 #[inline(always)]
-pub(crate) fn divert_tx(b: &mut pwire_buffer::Buffer) -> bool {
+pub(crate) fn is_clamped_syn(d: &[u8], families: u8) -> bool {
+    find_syn(d).is_some_and(|s| s.family() & families != 0)
+}
+
+/// `l2-output`'s test for a port with tx clamping of `families`: true (and the frame marked)
+/// for a SYN to send to `l2-output-mss-clamp`; false for any other frame, and for a SYN coming
+/// back from it (the mark is cleared).
+#[inline(always)]
+pub(crate) fn divert_tx(b: &mut pwire_buffer::Buffer, families: u8) -> bool {
     let f = b.opaque.l2.feature_bitmap;
     if f & feat::MSS_TX_DONE != 0 {
         b.opaque.l2.feature_bitmap = f & !feat::MSS_TX_DONE;
         return false;
     }
-    if find_syn(b.current()).is_none() {
+    if !is_clamped_syn(b.current(), families) {
         return false;
     }
     b.opaque.l2.feature_bitmap = f | feat::MSS_TX_DONE;
@@ -527,10 +546,10 @@ fn set_clamp(a: &mut Args<'_>, cx: &mut CliCtx, l2: &L2) -> Result<(), CliError>
         match w {
             "ip4" | "ip6" => {
                 a.next_word();
-                let d = a.next_word().and_then(direction).ok_or_else(|| {
+                let got = a.next_word().unwrap_or("");
+                let d = direction(got).ok_or_else(|| {
                     CliError::msg(format!(
-                        "expecting enable|disable|rx|tx after `{w}' but got `{}'",
-                        a.rest()
+                        "expecting enable|disable|rx|tx after `{w}' but got `{got}'"
                     ))
                 })?;
                 *(if w == "ip4" { &mut d4 } else { &mut d6 }) = Some(d);
@@ -622,7 +641,9 @@ fn show_clamp(a: &mut Args<'_>, cx: &mut CliCtx, l2: &L2) -> Result<(), CliError
         show_family(&mut out, cfg.ip6, i, ethernet, true);
         out.push('\n');
     }
-    a.output(&out);
+    if !out.is_empty() {
+        a.output(&out);
+    }
     Ok(())
 }
 
@@ -761,6 +782,55 @@ mod tests {
                 to: 1000
             }
         );
+    }
+
+    #[test]
+    fn a_partial_checksum_is_left_for_whoever_finishes_it() {
+        use pwire_buffer::{Pool, PoolConfig, ThreadCache};
+        let pool = Pool::new(&PoolConfig {
+            n_buffers: 4,
+            try_hugepages: false,
+            n_threads: 1,
+            ..PoolConfig::default()
+        })
+        .unwrap();
+        let mut cache = ThreadCache::new(pool.clone(), 0);
+        let mut bi = [0u32; 1];
+        assert_eq!(cache.alloc(&mut bi), 1);
+        let f = eth(&[], 0x0800, &ip4(6, 0, &tcp(0x02)));
+        let lim = Limits {
+            max: [1000, OFF],
+            per_tag: [0; 2],
+        };
+        let mut out = Vec::new();
+        for partial in [false, true] {
+            // SAFETY: the test owns the one buffer it allocated; no other reference exists.
+            let b = unsafe { pool.get_mut(bi[0]) };
+            b.init(f.len() as u16, [1, 2]);
+            b.current_mut().copy_from_slice(&f);
+            if partial {
+                b.flags |= pwire_buffer::buffer::flags::L4_CSUM_PARTIAL;
+            }
+            let s = find_syn(b.current()).unwrap();
+            assert!(matches!(
+                clamp_buffer(b, s, &lim),
+                Seen::Syn {
+                    got: MssClamp::Lowered { .. },
+                    ..
+                }
+            ));
+            out.push(b.current().to_vec());
+        }
+        // The MSS is rewritten both times; the checksum field only when it is a full sum.
+        let (full, part) = (&out[0], &out[1]);
+        assert_eq!(
+            (&full[56..58], &part[56..58]),
+            (&[3, 0xe8][..], &[3, 0xe8][..])
+        );
+        assert_ne!(&full[50..52], &f[50..52]);
+        assert_eq!(&part[50..52], &f[50..52]);
+        // SAFETY: allocated above, no reference to it left.
+        unsafe { cache.free(&bi) };
     }
 
     #[test]
