@@ -16,7 +16,9 @@
 //!   with [`find_syn`] and sends only the SYNs here, marked with [`feat::MSS_TX_DONE`]; this
 //!   node clamps them and hands them back to `l2-output`, which then applies the port's egress
 //!   tag rewrite and sends them on. (The interfaces' output arcs belong to `l2-output`, so the
-//!   frame returns there instead of this node duplicating them.)
+//!   frame returns there instead of this node duplicating them.) Such a SYN leaves after the
+//!   frames that followed it in its vector: frames of other flows, since nothing of its own
+//!   flow follows a SYN before the peer answers it.
 //!
 //! The rewrite ([`pwire_wire::tcp::clamp_mss`]): every MSS option above the limit is lowered
 //! to it, never raised, and the TCP checksum updated incrementally (RFC 1624); a checksum the
