@@ -13,9 +13,9 @@
 //! behaviour: the sub-interface's tag is not added).
 //! On a port with tx TCP MSS clamping each frame is checked for a TCP SYN (`mss::divert_tx`);
 //! a SYN goes to `l2-output-mss-clamp` and comes back here, marked, before its tag rewrite.
-//! Arcs: `error-drop`, `l2-output-bad-intf`, `l2-output-mss-clamp`, then the output nodes. Counters: "L2 output
-//! packets" (info), "L2 output tag rewrite drops", "L2 split horizon drops", "L2 output drops"
-//! (declared for parity).
+//! Arcs: `error-drop`, `l2-output-bad-intf`, `l2-output-mss-clamp`, then the output nodes.
+//! Counters: "L2 output packets" (info), "L2 output tag rewrite drops", "L2 split horizon
+//! drops", "L2 output drops" (declared for parity).
 //!
 //! `l2-output-bad-intf`: counter "L2 output to interface not in L2 mode or deleted"; arc
 //! `error-drop`.

@@ -9,7 +9,8 @@
 //! BD's BVI leave `l2-fwd`/`l2-flood` for the L3 input node of their EtherType. Each node
 //! after `l2-input` runs the next feature of the frame's feature bitmap;
 //! `feature-bitmap-drop` and `l2-output-bad-intf` drop what is left.
-//! A cross-connected port's frames go `l2-input` → `l2-output` untouched.
+//! A cross-connected port's frames go `l2-input` → (its own features: MSS clamp, tag rewrite)
+//! → `l2-output`.
 //!
 //! State: bridge domains and the L2 FIB ([`state`]; the table itself is [`fib`], 16-byte slots
 //! that `l2-learn`/`l2-fwd` prefetch a frame ahead once it outgrows the caches), read lock-free
