@@ -772,3 +772,41 @@ fn trace_shows_what_each_clamp_did() {
     // Only the IPv6 SYN-ACK detoured through the output clamp.
     assert_eq!(t.matches("l2-output-mss-clamp:").count(), 1, "{t}");
 }
+
+#[test]
+fn a_tag_rewrite_on_the_clamping_port_is_applied_once() {
+    let mut h = setup(false);
+    // pg1 pushes VLAN 100 on what it receives and pops it from what it sends.
+    h.cli("set interface l2 tag-rewrite pg1 push dot1q 100");
+    h.cli("set interface tcp-mss-clamp pg1 enable ip4-mss 1200 ip6-mss 1200");
+    let plain = syns(1460);
+    // In: clamped as received (untagged or tagged), then tagged.
+    let frames: Vec<Vec<u8>> = plain.iter().map(|p| p.frame(H2, H1)).collect();
+    let (got, _) = to_tunnel(&mut h, &frames);
+    let want: Vec<Vec<u8>> = plain
+        .iter()
+        .map(|p| {
+            let mut q = clamped(p, 1200);
+            q.tags.insert(0, (Q, 100));
+            q.frame(H2, H1)
+        })
+        .collect();
+    same(&got, &want, "in, then pushed");
+    // Out: the SYNs detour through the clamp and come back; the tag is popped once.
+    let frames: Vec<Vec<u8>> = plain
+        .iter()
+        .map(|p| {
+            let mut q = p.clone();
+            q.tags.insert(0, (Q, 100));
+            q.frame(H1, H2)
+        })
+        .collect();
+    let (got, cap) = from_tunnel(&mut h, &frames);
+    let want: Vec<Vec<u8>> = plain
+        .iter()
+        .map(|p| clamped(p, 1200).frame(H1, H2))
+        .collect();
+    same(&got, &want, "clamped, then popped");
+    tshark(&cap, false, &vec![Some(1200); plain.len()]);
+    h.assert_all_free();
+}

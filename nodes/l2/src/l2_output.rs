@@ -11,8 +11,9 @@
 //! applied here, as VPP's l2-output does: a frame with fewer tags than it pops is dropped ("L2
 //! output tag rewrite drops"). Without a rewrite a frame leaves a sub-interface as it is (VPP's
 //! behaviour: the sub-interface's tag is not added).
-//! On a port with tx TCP MSS clamping each frame is checked for a TCP SYN (`mss::divert_tx`);
-//! a SYN goes to `l2-output-mss-clamp` and comes back here, marked, before its tag rewrite.
+//! On a port with tx TCP MSS clamping each frame, tags rewritten, is checked for a TCP SYN
+//! (`mss::divert_tx`): a SYN goes to `l2-output-mss-clamp`, which sees it as the port will
+//! send it, and comes back here marked, to be sent on as it is (`mss::back_from_clamp`).
 //! Arcs: `error-drop`, `l2-output-bad-intf`, `l2-output-mss-clamp`, then the output nodes.
 //! Counters: "L2 output packets" (info), "L2 output tag rewrite drops", "L2 split horizon
 //! drops", "L2 output drops" (declared for parity).
@@ -24,7 +25,7 @@
 //! disabled on its BD): "L2 feature forwarding disabled", or "L2 feature not implemented" when
 //! other bits remain. Arc `error-drop`.
 
-use crate::mss::{self, divert_tx};
+use crate::mss::{self, back_from_clamp, divert_tx};
 use crate::state::{feat, L2State};
 use crate::trace::{FeatDropTrace, OutputTrace};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
@@ -169,11 +170,14 @@ impl Node for L2Output {
             } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
                 b.error = e_shg;
                 Next::Drop as u16
-            } else if eg.mss != 0 && divert_tx(b, eg.mss) {
-                Next::MssClamp as u16
+            } else if back_from_clamp(b) {
+                // Rewritten before the detour: sent on as it is.
+                eg.next
             } else if !eg.vtr.is_none() && !eg.vtr.apply(b) {
                 b.error = e_vtr;
                 Next::Drop as u16
+            } else if eg.mss != 0 && divert_tx(b, eg.mss) {
+                Next::MssClamp as u16
             } else {
                 eg.next
             };
@@ -220,9 +224,10 @@ fn pass_run(
 }
 
 /// [`pass_run`] for a port with an egress tag rewrite or tx MSS clamping: each frame
-/// rewritten. Also stops at a frame the rewrite refuses (left unchanged: the general path
-/// drops it) and, on a clamping port, at a TCP SYN (the general path sends it to
-/// `l2-output-mss-clamp`). One loop per rewrite shape, picked here once per run.
+/// rewritten, and on a clamping port a TCP SYN sent to `l2-output-mss-clamp` (marked). Also
+/// stops at a frame the rewrite refuses (left unchanged: the general path drops it) and at one
+/// back from the clamp (rewritten already: the general path sends it on). One loop per
+/// rewrite shape, picked here once per run.
 #[inline(never)]
 fn vtr_run(
     view: pwire_buffer::View<'_>,
@@ -258,12 +263,16 @@ fn vtr_run_n<const POP: usize, const PUSH: usize>(
         if b.is_traced()
             || b.tx() != tx
             || (eg.shg != 0 && eg.shg == b.opaque.l2.shg)
-            || (eg.mss != 0 && mss::is_clamped_syn(b.current(), eg.mss))
+            || b.opaque.l2.feature_bitmap & feat::MSS_TX_DONE != 0
             || ((POP, PUSH) != (0, 0) && !eg.vtr.apply_n::<POP, PUSH>(b))
         {
             return k;
         }
-        *nx = eg.next;
+        *nx = if eg.mss != 0 && divert_tx(b, eg.mss) {
+            Next::MssClamp as u16
+        } else {
+            eg.next
+        };
     }
     bis.len()
 }

@@ -12,13 +12,14 @@
 //!   first feature to run, on the frame as it was received. Every frame of that port passes;
 //!   one that is not a TCP SYN costs the header checks of [`find_syn`] and goes on to its
 //!   next feature.
-//! - **tx** (`l2-output-mss-clamp`): `l2-output` checks each frame for a port with tx clamping
-//!   with [`find_syn`] and sends only the SYNs here, marked with [`feat::MSS_TX_DONE`]; this
-//!   node clamps them and hands them back to `l2-output`, which then applies the port's egress
-//!   tag rewrite and sends them on. (The interfaces' output arcs belong to `l2-output`, so the
-//!   frame returns there instead of this node duplicating them.) Such a SYN leaves after the
-//!   frames that followed it in its vector: frames of other flows, since nothing of its own
-//!   flow follows a SYN before the peer answers it.
+//! - **tx** (`l2-output-mss-clamp`): `l2-output` checks each frame to a port with tx clamping
+//!   with [`find_syn`], after the port's egress tag rewrite (so both directions see the frame
+//!   as it is on the port's wire), and sends only the SYNs here, marked with
+//!   [`feat::MSS_TX_DONE`]; this node clamps them and hands them back to `l2-output`, which
+//!   sends them on. (The interfaces' output arcs belong to `l2-output`, so the frame returns
+//!   there instead of this node duplicating them.) Such a SYN leaves after the frames that
+//!   followed it in its vector: frames of other flows, since nothing of its own flow follows
+//!   a SYN before the peer answers it.
 //!
 //! The rewrite ([`pwire_wire::tcp::clamp_mss`]): every MSS option above the limit is lowered
 //! to it, never raised, and the TCP checksum updated incrementally (RFC 1624); a checksum the
@@ -480,24 +481,31 @@ impl Node for MssOut {
 /// A SYN of one of `families` ([`MssCfg::families`]): the frames `l2-output` sends to
 /// `l2-output-mss-clamp`.
 #[inline(always)]
-pub(crate) fn is_clamped_syn(d: &[u8], families: u8) -> bool {
+fn is_clamped_syn(d: &[u8], families: u8) -> bool {
     find_syn(d).is_some_and(|s| s.family() & families != 0)
 }
 
-/// `l2-output`'s test for a port with tx clamping of `families`: true (and the frame marked)
-/// for a SYN to send to `l2-output-mss-clamp`; false for any other frame, and for a SYN coming
-/// back from it (the mark is cleared).
+/// `l2-output`'s test for a port with tx clamping of `families`, on the frame as the port will
+/// send it (tags rewritten): true, and the frame marked, for a SYN to send to
+/// `l2-output-mss-clamp`.
 #[inline(always)]
 pub(crate) fn divert_tx(b: &mut pwire_buffer::Buffer, families: u8) -> bool {
-    let f = b.opaque.l2.feature_bitmap;
-    if f & feat::MSS_TX_DONE != 0 {
-        b.opaque.l2.feature_bitmap = f & !feat::MSS_TX_DONE;
-        return false;
-    }
     if !is_clamped_syn(b.current(), families) {
         return false;
     }
-    b.opaque.l2.feature_bitmap = f | feat::MSS_TX_DONE;
+    b.opaque.l2.feature_bitmap |= feat::MSS_TX_DONE;
+    true
+}
+
+/// True for a SYN back from `l2-output-mss-clamp` (the mark is cleared): `l2-output` sends it
+/// on as it is, its tags rewritten before the detour.
+#[inline(always)]
+pub(crate) fn back_from_clamp(b: &mut pwire_buffer::Buffer) -> bool {
+    let f = b.opaque.l2.feature_bitmap;
+    if f & feat::MSS_TX_DONE == 0 {
+        return false;
+    }
+    b.opaque.l2.feature_bitmap = f & !feat::MSS_TX_DONE;
     true
 }
 
