@@ -325,6 +325,7 @@ impl Tally {
     fn add(&mut self, got: MssClamp) {
         match got {
             MssClamp::Lowered { .. } => self.0[0] += 1,
+            // Left alone (see the module doc for why, as VPP).
             MssClamp::Absent => self.0[1] += 1,
             MssClamp::Malformed => self.0[2] += 1,
             MssClamp::Kept(_) => {}
@@ -350,7 +351,10 @@ fn clamp_buffer(b: &mut pwire_buffer::Buffer, s: Syn, lim: &Limits) -> Seen {
     Seen::Syn { v6: s.v6, max, got }
 }
 
+/// The rx node's name (VPP's plugin names its nodes `tcp-mss-clamping-ip4-in` and so on: one
+/// per family and IP arc; here one per L2 direction, for both families).
 pub const IN_NODE: &str = "l2-input-mss-clamp";
+/// The tx node's name.
 pub const OUT_NODE: &str = "l2-output-mss-clamp";
 
 /// `l2-input-mss-clamp`: rx clamping, an L2 input feature (arcs: those of `l2-input`).
