@@ -6,7 +6,8 @@
 //! flooding), stores it with the BD index and the port's split-horizon group in the buffer, sets
 //! TX to the peer for a cross-connect, and goes to the node of the highest feature bit.
 //!
-//! Arcs: `error-drop`, `feature-bitmap-drop`, `l2-output`, `l2-flood`, `l2-fwd`, `l2-learn`.
+//! Arcs: `error-drop`, `feature-bitmap-drop`, `l2-output`, `l2-flood`, `l2-fwd`, `l2-learn`,
+//! `l2-input-vtr`, `l2-input-mss-clamp`.
 //! Counters: "L2 input packets" (info), "L2 input drops" (error: interface not in L2 mode,
 //! or a runt frame).
 
@@ -46,11 +47,15 @@ fn port(vs: &VnetState, st: &L2State, sw: u32) -> Port {
 }
 
 fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
-    // A tag rewrite is a feature of the port (`l2-input-vtr`, before the others).
-    let vtr = match vs.get(sw) {
+    // A tag rewrite and rx TCP MSS clamping are features of the port (`l2-input-vtr`,
+    // `l2-input-mss-clamp`, before the others).
+    let mut own = match vs.get(sw) {
         Some(i) if i.vlan.vtr.enabled() => feat::VTR,
         _ => 0,
     };
+    if st.mss_cfg(sw).on(crate::mss::dir::RX) {
+        own |= feat::MSS;
+    }
     match vs.get(sw).map(|i| i.l2) {
         Some(L2Mode::Bridge {
             bd_index, bvi, shg, ..
@@ -59,7 +64,7 @@ fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
                 return Port::default();
             };
             Port {
-                feat: (feat::bridge_port(bvi) | vtr) & bd.features(),
+                feat: (feat::bridge_port(bvi) | own) & bd.features(),
                 bd_index: u16::try_from(bd_index).unwrap_or(0),
                 shg,
                 peer: !0,
@@ -67,7 +72,7 @@ fn port_settings(vs: &VnetState, st: &L2State, sw: u32) -> Port {
             }
         }
         Some(L2Mode::Xconnect { peer }) => Port {
-            feat: feat::XCONNECT | feat::DROP | vtr,
+            feat: feat::XCONNECT | feat::DROP | own,
             bd_index: 0,
             shg: 0,
             peer,

@@ -11,9 +11,12 @@
 //! applied here, as VPP's l2-output does: a frame with fewer tags than it pops is dropped ("L2
 //! output tag rewrite drops"). Without a rewrite a frame leaves a sub-interface as it is (VPP's
 //! behaviour: the sub-interface's tag is not added).
-//! Arcs: `error-drop`, `l2-output-bad-intf`, then the output nodes. Counters: "L2 output
-//! packets" (info), "L2 output tag rewrite drops", "L2 split horizon drops", "L2 output drops"
-//! (declared for parity).
+//! On a port with tx TCP MSS clamping each frame, tags rewritten, is checked for a TCP SYN
+//! (`mss::divert_tx`): a SYN goes to `l2-output-mss-clamp`, which sees it as the port will
+//! send it, and comes back here marked, to be sent on as it is (`mss::back_from_clamp`).
+//! Arcs: `error-drop`, `l2-output-bad-intf`, `l2-output-mss-clamp`, then the output nodes.
+//! Counters: "L2 output packets" (info), "L2 output tag rewrite drops", "L2 split horizon
+//! drops", "L2 output drops" (declared for parity).
 //!
 //! `l2-output-bad-intf`: counter "L2 output to interface not in L2 mode or deleted"; arc
 //! `error-drop`.
@@ -22,14 +25,19 @@
 //! disabled on its BD): "L2 feature forwarding disabled", or "L2 feature not implemented" when
 //! other bits remain. Arc `error-drop`.
 
-use crate::state::feat;
+use crate::mss::{self, back_from_clamp, divert_tx};
+use crate::state::{feat, L2State};
 use crate::trace::{FeatDropTrace, OutputTrace};
-use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg};
+use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::interface::TagRewrite;
 use pwire_vnet::{L2Mode, Registry, Vnet};
 use std::sync::Arc;
 
-next_nodes! { pub enum Next { Drop => "error-drop", BadIntf => "l2-output-bad-intf" } }
+next_nodes! { pub enum Next {
+    Drop => "error-drop",
+    BadIntf => "l2-output-bad-intf",
+    MssClamp => "l2-output-mss-clamp",
+} }
 counters! { pub enum C {
     L2Output: info = "L2 output packets",
     VtrDrop: error = "L2 output tag rewrite drops",
@@ -39,16 +47,22 @@ counters! { pub enum C {
 
 struct L2Output {
     vnet: Arc<Vnet>,
+    state: Arc<Shared<L2State>>,
 }
 
-pub(crate) fn register(r: &mut Registry) {
+pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
     let vnet = r.vnet.clone();
     r.graph.node(NodeReg::new(
         "l2-output",
         NodeKind::Internal,
         Next::NAMES,
         C::DECLS,
-        move |_| Box::new(L2Output { vnet: vnet.clone() }),
+        move |_| {
+            Box::new(L2Output {
+                vnet: vnet.clone(),
+                state: state.clone(),
+            })
+        },
     ));
     r.graph.node(NodeReg::new(
         "l2-output-bad-intf",
@@ -76,12 +90,16 @@ struct Egress {
     shg: u8,
     /// The port's egress tag rewrite (none unless it is in L2 mode with one).
     vtr: TagRewrite,
+    /// The families whose TCP SYNs the port clamps when it sends them
+    /// (`MssCfg::families`; 0: none).
+    mss: u8,
 }
 
 impl Node for L2Output {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
+        let st = self.state.dp(&dp);
         let e_shg = cx.error(C::ShgDrop);
         let e_vtr = cx.error(C::VtrDrop);
         let n = frame.len() as u64;
@@ -91,6 +109,7 @@ impl Node for L2Output {
             l3: false,
             shg: 0,
             vtr: TagRewrite::default(),
+            mss: 0,
         };
         let (view, bis, nexts) = frame.parts();
         let len = bis.len();
@@ -100,7 +119,7 @@ impl Node for L2Output {
         while i < len {
             // Frames to the run's port that pass, in a loop of their own once a run shows.
             if same && !eg.l3 {
-                i += if eg.vtr.is_none() {
+                i += if eg.vtr.is_none() && eg.mss == 0 {
                     pass_run(view, &bis[i..], &mut nexts[i..], last_tx, eg.next, eg.shg)
                 } else {
                     vtr_run(view, &bis[i..], &mut nexts[i..], last_tx, &eg)
@@ -123,6 +142,7 @@ impl Node for L2Output {
                         l3: false,
                         shg: 0,
                         vtr: TagRewrite::default(),
+                        mss: 0,
                     },
                     Some(i) => Egress {
                         next: i.l2_output_next,
@@ -136,6 +156,11 @@ impl Node for L2Output {
                         } else {
                             i.vlan.vtr.egress
                         },
+                        mss: if i.l2 == L2Mode::L3 {
+                            0
+                        } else {
+                            st.mss_cfg(tx).families(mss::dir::TX)
+                        },
                     },
                 };
             }
@@ -145,9 +170,14 @@ impl Node for L2Output {
             } else if eg.shg != 0 && eg.shg == b.opaque.l2.shg {
                 b.error = e_shg;
                 Next::Drop as u16
+            } else if back_from_clamp(b) {
+                // Rewritten before the detour: sent on as it is.
+                eg.next
             } else if !eg.vtr.is_none() && !eg.vtr.apply(b) {
                 b.error = e_vtr;
                 Next::Drop as u16
+            } else if eg.mss != 0 && divert_tx(b, eg.mss) {
+                Next::MssClamp as u16
             } else {
                 eg.next
             };
@@ -193,8 +223,10 @@ fn pass_run(
     bis.len()
 }
 
-/// [`pass_run`] for a port with an egress tag rewrite: each frame rewritten. Also stops at a
-/// frame the rewrite refuses (left unchanged: the general path drops it). One loop per
+/// [`pass_run`] for a port with an egress tag rewrite or tx MSS clamping: each frame
+/// rewritten, and on a clamping port a TCP SYN sent to `l2-output-mss-clamp` (marked). Also
+/// stops at a frame the rewrite refuses (left unchanged: the general path drops it) and at one
+/// back from the clamp (rewritten already: the general path sends it on). One loop per
 /// rewrite shape, picked here once per run.
 #[inline(never)]
 fn vtr_run(
@@ -231,11 +263,16 @@ fn vtr_run_n<const POP: usize, const PUSH: usize>(
         if b.is_traced()
             || b.tx() != tx
             || (eg.shg != 0 && eg.shg == b.opaque.l2.shg)
-            || !eg.vtr.apply_n::<POP, PUSH>(b)
+            || b.opaque.l2.feature_bitmap & feat::MSS_TX_DONE != 0
+            || ((POP, PUSH) != (0, 0) && !eg.vtr.apply_n::<POP, PUSH>(b))
         {
             return k;
         }
-        *nx = eg.next;
+        *nx = if eg.mss != 0 && divert_tx(b, eg.mss) {
+            Next::MssClamp as u16
+        } else {
+            eg.next
+        };
     }
     bis.len()
 }

@@ -1,13 +1,16 @@
 //! pwire-node-l2: bridging and cross-connects (VPP's vnet/l2), and loopback interfaces.
 //!
 //! Path of a bridged frame (each node's module says its arcs and counters):
-//! `ethernet-input` / `l2tp-decap` / `loop-tx` → `l2-input` → (`l2-input-vtr` on a port with a
-//! tag rewrite) → `l2-learn` → `l2-fwd` (or `l2-flood`) → `l2-output` (the egress port's inverse
-//! tag rewrite) → the egress interface's output node (`interface-output`, or `l2tp-encap` for a
-//! tunnel). Frames for the BD's BVI leave `l2-fwd`/`l2-flood` for the L3
-//! input node of their EtherType. Each node after `l2-input` runs the next feature of the
-//! frame's feature bitmap; `feature-bitmap-drop` and `l2-output-bad-intf` drop what is left.
-//! A cross-connected port's frames go `l2-input` → `l2-output` untouched.
+//! `ethernet-input` / `l2tp-decap` / `loop-tx` → `l2-input` → (`l2-input-mss-clamp` on a port
+//! with rx TCP MSS clamping) → (`l2-input-vtr` on a port with a tag rewrite) → `l2-learn` →
+//! `l2-fwd` (or `l2-flood`) → `l2-output` (the egress port's inverse tag rewrite; a TCP SYN to
+//! a port with tx MSS clamping detours through `l2-output-mss-clamp` first) → the egress
+//! interface's output node (`interface-output`, or `l2tp-encap` for a tunnel). Frames for the
+//! BD's BVI leave `l2-fwd`/`l2-flood` for the L3 input node of their EtherType. Each node
+//! after `l2-input` runs the next feature of the frame's feature bitmap;
+//! `feature-bitmap-drop` and `l2-output-bad-intf` drop what is left.
+//! A cross-connected port's frames go `l2-input` → (its own features: MSS clamp, tag rewrite)
+//! → `l2-output`.
 //!
 //! State: bridge domains and the L2 FIB ([`state`]; the table itself is [`fib`], 16-byte slots
 //! that `l2-learn`/`l2-fwd` prefetch a frame ahead once it outgrows the caches), read lock-free
@@ -18,11 +21,13 @@
 //! parked walks the FIB. Aging and the sweep of stale entries run on the main thread
 //! ([`process`]), removing entries in bounded batches.
 //!
-//! CLI ([`cli`], [`loopback`]): `create bridge-domain`, `set bridge-domain
+//! CLI ([`cli`], [`loopback`], [`mss`]): `create bridge-domain`, `set bridge-domain
 //! learn|forward|flood|uu-flood|mac-age|learn-limit`, `set interface l2 bridge|xconnect`,
-//! `set interface l3`, `set interface l2 tag-rewrite`, `show bridge-domain`, `show mode`, `l2fib add|del|flush-mac`,
-//! `clear l2fib`, `show l2fib`, `create|delete loopback interface`, and two pwire knobs:
-//! `set l2fib learn-limit` (global limit) and `set l2fib age-scan-interval` (aging clock).
+//! `set interface l3`, `set interface l2 tag-rewrite`, `show bridge-domain`, `show mode`,
+//! `l2fib add|del|flush-mac`, `clear l2fib`, `show l2fib`, `create|delete loopback
+//! interface`, `set|show interface tcp-mss-clamp` (TCP MSS clamping of the SYNs a port
+//! receives or sends, VPP's mss_clamp syntax plus `auto`), and two pwire knobs: `set l2fib
+//! learn-limit` (global limit) and `set l2fib age-scan-interval` (aging clock).
 
 pub mod bvi;
 pub mod cli;
@@ -34,6 +39,7 @@ pub mod l2_learn;
 pub mod l2_output;
 pub mod learn;
 pub mod loopback;
+pub mod mss;
 pub mod process;
 pub mod state;
 pub mod trace;
@@ -55,13 +61,14 @@ next_nodes! {
         Fwd => "l2-fwd",
         Learn => "l2-learn",
         Vtr => "l2-input-vtr",
+        Mss => "l2-input-mss-clamp",
     }
 }
 
 /// Next node of the highest bit of a feature bitmap (bit order of [`state::feat`]).
 #[inline(always)]
 pub fn feat_next(bitmap: u32) -> u16 {
-    const BY_BIT: [FeatNext; 7] = [
+    const BY_BIT: [FeatNext; 8] = [
         FeatNext::FeatDrop,
         FeatNext::Output,
         FeatNext::Flood,
@@ -69,6 +76,7 @@ pub fn feat_next(bitmap: u32) -> u16 {
         FeatNext::Fwd,
         FeatNext::Learn,
         FeatNext::Vtr,
+        FeatNext::Mss,
     ];
     if bitmap == 0 {
         return FeatNext::Drop as u16;
@@ -145,8 +153,9 @@ pub fn register(r: &mut Registry) {
     l2_learn::register(r, state.clone(), learners.clone());
     l2_fwd::register(r, state.clone(), learners.clone());
     l2_flood::register(r, state.clone());
-    l2_output::register(r);
+    l2_output::register(r, state.clone());
     vtr::register(r);
+    mss::register(r, state.clone());
     loopback::register(r);
     process::register(r, state.clone(), learners);
     // A deleted interface leaves its bridge, and the FIB entries pointing at it go stale
@@ -155,6 +164,7 @@ pub fn register(r: &mut Registry) {
     r.vnet.hooks.on_interface_delete(Box::new(move |ctl, sw| {
         s.write(ctl).forget_interface(sw);
     }));
+    mss::register_cli(r, state.clone());
     cli::register(r, state);
     // Frames from interfaces in L2 mode (ethernet-input checks that this arc exists).
     r.graph.add_next("ethernet-input", "l2-input");

@@ -31,6 +31,7 @@
 //! [`L2State::touched`] counts the FIB slots changes visit, for the tests that check this.
 
 use crate::fib::Fib;
+use crate::mss::MssCfg;
 use pwire_vnet::interface::ChunkedVec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -54,8 +55,15 @@ pub mod feat {
     /// Ingress VLAN tag rewrite (`l2-input-vtr`), on ports with `set interface l2
     /// tag-rewrite`: first, as in VPP (learning and forwarding see the rewritten frame).
     pub const VTR: u32 = 1 << 6;
+    /// TCP MSS clamping of received frames (`l2-input-mss-clamp`), on ports with `set
+    /// interface tcp-mss-clamp` rx: before the tag rewrite, on the frame as received.
+    pub const MSS: u32 = 1 << 7;
+    /// Not a feature: set by `l2-output` on a SYN it sends to `l2-output-mss-clamp`, so that
+    /// the SYN coming back is sent on (the input bits are spent by then; no node dispatches
+    /// on this one).
+    pub const MSS_TX_DONE: u32 = 1 << 31;
     /// Node names by bit, as `l2-input`'s trace prints them.
-    pub const NAMES: [&str; 7] = [
+    pub const NAMES: [&str; 8] = [
         "feature-bitmap-drop",
         "l2-output",
         "l2-flood",
@@ -63,9 +71,10 @@ pub mod feat {
         "l2-fwd",
         "l2-learn",
         "l2-input-vtr",
+        "l2-input-mss-clamp",
     ];
     /// Bits a BD always lets through (only learn/forward/flood/uu-flood are BD settings).
-    pub const BD_FIXED: u32 = DROP | XCONNECT | VTR;
+    pub const BD_FIXED: u32 = DROP | XCONNECT | VTR | MSS;
     /// A bridge port's own bits (a BVI does not learn: its MAC is a static entry).
     pub const fn bridge_port(bvi: bool) -> u32 {
         let b = FWD | UU_FLOOD | FLOOD | DROP;
@@ -378,6 +387,9 @@ pub struct L2State {
     /// Seconds the last aging scan took (`show l2fib`'s "Last scan time"), as `f64` bits:
     /// written by the main thread without parking the workers, who never read it.
     pub last_scan: AtomicU64,
+    /// TCP MSS clamping by sw_if_index (`set interface tcp-mss-clamp`); changed only with
+    /// [`L2State::ports_gen`] (`l2-input` caches whether a port clamps).
+    mss: ChunkedVec<MssCfg>,
     /// FIB slots visited by the changes made so far (main thread, workers parked): what a
     /// change costs under the barrier, readable by tests, which check that it does not grow
     /// with the table.
@@ -415,8 +427,24 @@ impl L2State {
                 minute: 60.0,
             },
             last_scan: AtomicU64::new(0),
+            mss: ChunkedVec::new(),
             touched: 0,
         }
+    }
+
+    /// The TCP MSS clamping configuration of interface `sw` (none set: all disabled).
+    #[inline]
+    pub fn mss_cfg(&self, sw: u32) -> MssCfg {
+        self.mss.get(sw as usize).copied().unwrap_or_default()
+    }
+
+    /// Sets interface `sw`'s TCP MSS clamping configuration.
+    pub fn set_mss(&mut self, sw: u32, cfg: MssCfg) {
+        while self.mss.len() <= sw as usize {
+            self.mss.push(MssCfg::default());
+        }
+        self.mss[sw as usize] = cfg;
+        self.ports_gen += 1;
     }
 
     pub fn last_scan(&self) -> f64 {
@@ -708,6 +736,11 @@ impl L2State {
         let bd = self.bd_of(sw);
         if bd != 0 {
             self.leave(bd, sw);
+        }
+        // Not inherited by the next interface given this sw_if_index.
+        if let Some(c) = self.mss.get_mut(sw as usize) {
+            *c = MssCfg::default();
+            self.ports_gen += 1;
         }
         self.bump_if(sw, true);
         self.stale = true;
