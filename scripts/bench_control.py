@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""The L2TP control plane at scale, between two pwire processes in network namespaces (the
+demo's topology, scripts/netns.sh): how fast signalled pseudowires come up, what they cost in
+memory, and what the main thread spends while idle with their timers running.
+
+Cases (root; release build):
+  pw      N pseudowires (default 10000) over one control connection: time until all are
+          established, RSS per pseudowire, idle CPU afterwards; meanwhile host1 pings host2
+          across the first pseudowire (up before the others) and the loss is reported.
+  conn    M control connections (default 1000, each between its own pair of addresses), one
+          pseudowire each: time until all are established, RSS per connection, and the main
+          thread's CPU while idle with M Hello timers running (hello 10 s).
+
+Usage: scripts/bench_control.py [--pws N] [--conns M] [--case pw|conn]
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREFIX = "pwbc-"
+
+
+def sh(script, env=None):
+    e = dict(os.environ, PW_PREFIX=PREFIX, **(env or {}))
+    return subprocess.run(["bash", "-c", ". scripts/netns.sh; " + script], cwd=ROOT, env=e,
+                          capture_output=True, text=True)
+
+
+def pwctl(sock, *args):
+    return subprocess.run([os.path.join(ROOT, "target/release/pwctl"), "-s", sock, *args],
+                          capture_output=True, text=True, timeout=60).stdout
+
+
+def rss(pid):
+    for l in open("/proc/%d/status" % pid):
+        if l.startswith("VmRSS"):
+            return int(l.split()[1]) * 1024
+    return 0
+
+
+def cpu_secs(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main_thread_cpu(pid):
+    f = open("/proc/%d/task/%d/stat" % (pid, pid)).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start(dirn, side, lines, ns):
+    cli = os.path.join(dirn, "setup-%s.cli" % side)
+    sock = os.path.join(dirn, "cli-%s.sock" % side)
+    with open(cli, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    conf = os.path.join(dirn, "startup-%s.conf" % side)
+    with open(conf, "w") as f:
+        f.write("unix { nodaemon cli-listen %s exec %s }\nbuffers { buffers-per-numa 16384 }\n"
+                "l2tp { lookup-session-id max-sessions 200000 hostname pwire-%s router-id 10.0.0.%d }\n"
+                % (sock, cli, side, 1 if side == "a" else 2))
+    p = subprocess.Popen(["ip", "netns", "exec", ns, os.path.join(ROOT, "target/release/pwire"),
+                          "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return p, sock
+
+
+def wait_sock(sock, t=60):
+    t0 = time.time()
+    while time.time() - t0 < t:
+        if os.path.exists(sock) and "pwire" in pwctl(sock, "show", "version"):
+            return
+        time.sleep(0.05)
+    raise SystemExit("pwire did not start: %s" % sock)
+
+
+def established(sock):
+    return pwctl(sock, "show", "l2tpv3", "pseudowire").count("state established")
+
+
+def base_lines(side):
+    host, up = ("a-host", "a-up") if side == "a" else ("b-host", "b-up")
+    return ["create host-interface name %s" % host, "create host-interface name %s" % up,
+            "set interface state host-%s up" % host, "set interface state host-%s up" % up]
+
+
+def case_pw(n, dirn):
+    """n pseudowires over one control connection."""
+    lines = {}
+    for side, our, peer, passive in (("a", "fd00::1", "fd00::2", ""), ("b", "fd00::2", "fd00::1", " passive")):
+        host = "a-host" if side == "a" else "b-host"
+        l = base_lines(side) + ["set interface ip address host-%s-up %s/64" % (side, our)]
+        # The first pseudowire carries the hosts' traffic; the others are bridged nowhere.
+        l += ["create l2tpv3 control-connection peer %s our %s secret bench hello 10%s" % (peer, our, passive)]
+        l += ["create l2tpv3 pseudowire control-connection 1 vc-id 1",
+              "set interface state l2tpv3_tunnel0 up",
+              "set interface l2 xconnect host-%s l2tpv3_tunnel0" % host,
+              "set interface l2 xconnect l2tpv3_tunnel0 host-%s" % host]
+        lines[side] = l
+    pa, sa = start(dirn, "a", lines["a"], PREFIX + "a")
+    pb, sb = start(dirn, "b", lines["b"], PREFIX + "b")
+    try:
+        wait_sock(sa)
+        wait_sock(sb)
+        t0 = time.time()
+        while established(sa) < 1 and time.time() - t0 < 30:
+            time.sleep(0.1)
+        if established(sa) < 1:
+            raise SystemExit("the first pseudowire did not come up")
+        base = (rss(pa.pid), rss(pb.pid))
+        # The rest, created on both sides through the CLI (one exec each), while host1 pings.
+        for side, sock in (("a", sa), ("b", sb)):
+            f = os.path.join(dirn, "more-%s.cli" % side)
+            with open(f, "w") as fh:
+                for v in range(2, n + 1):
+                    fh.write("create l2tpv3 pseudowire control-connection 1 vc-id %d\n" % v)
+            subprocess.Popen([os.path.join(ROOT, "target/release/pwctl"), "-s", sock, "exec", f],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ping = subprocess.Popen(["ip", "netns", "exec", PREFIX + "h1", "ping", "-q", "-i", "0.01",
+                                 "-c", "3000", "-W", "1", "10.1.1.2"], stdout=subprocess.PIPE, text=True)
+        t0 = time.time()
+        last = 0
+        while time.time() - t0 < 300:
+            last = min(established(sa), established(sb))
+            if last >= n:
+                break
+            time.sleep(0.5)
+        took = time.time() - t0
+        ping_out = ping.communicate(timeout=120)[0]
+        loss = re.search(r"(\d+)% packet loss", ping_out)
+        ra, rb = rss(pa.pid), rss(pb.pid)
+        time.sleep(2)
+        c0 = (main_thread_cpu(pa.pid), main_thread_cpu(pb.pid))
+        time.sleep(10)
+        c1 = (main_thread_cpu(pa.pid), main_thread_cpu(pb.pid))
+        print("pw: %d pseudowires over one control connection" % n)
+        print("  established: %d in %.1f s = %.0f pseudowires/s (goal >= 2000)" % (last, took, (last - 1) / took))
+        print("  RSS per pseudowire: A %.0f B %.0f bytes" % ((ra - base[0]) / max(n - 1, 1), (rb - base[1]) / max(n - 1, 1)))
+        print("  main thread idle CPU: A %.2f%% B %.2f%% of a core (goal < 1%%)" % ((c1[0] - c0[0]) * 10, (c1[1] - c0[1]) * 10))
+        print("  ping across the first pseudowire meanwhile: %s%% loss" % (loss.group(1) if loss else "?"))
+    finally:
+        pa.terminate()
+        pb.terminate()
+        pa.wait()
+        pb.wait()
+
+
+def case_conn(m, dirn):
+    """m control connections, each between its own pair of addresses, one pseudowire each."""
+    lines = {}
+    for side in ("a", "b"):
+        me, other = (1, 2) if side == "a" else (2, 1)
+        passive = "" if side == "a" else " passive"
+        l = base_lines(side) + ["set interface ip address host-%s-up fd00::%d/64" % (side, me)]
+        for i in range(m):
+            l.append("set interface ip address host-%s-up fd01::%x:%d/128" % (side, i, me))
+        for i in range(m):
+            l.append("create l2tpv3 control-connection peer fd01::%x:%d our fd01::%x:%d secret bench hello 10%s"
+                     % (i, other, i, me, passive))
+            l.append("create l2tpv3 pseudowire control-connection %d vc-id 1" % (i + 1))
+        lines[side] = l
+    # The peers' extra addresses are on-link through a route to the uplink.
+    for side in ("a", "b"):
+        lines[side].insert(5, "ip route add fd01::/64 via fd00::%d" % (2 if side == "a" else 1))
+    t0 = time.time()
+    pa, sa = start(dirn, "a", lines["a"], PREFIX + "a")
+    pb, sb = start(dirn, "b", lines["b"], PREFIX + "b")
+    try:
+        wait_sock(sa, 300)
+        wait_sock(sb, 300)
+        last = 0
+        while time.time() - t0 < 300:
+            last = min(established(sa), established(sb))
+            if last >= m:
+                break
+            time.sleep(0.5)
+        took = time.time() - t0
+        ra, rb = rss(pa.pid), rss(pb.pid)
+        time.sleep(2)
+        c0 = (main_thread_cpu(pa.pid), main_thread_cpu(pb.pid))
+        time.sleep(10)
+        c1 = (main_thread_cpu(pa.pid), main_thread_cpu(pb.pid))
+        print("conn: %d control connections, one pseudowire each" % m)
+        print("  established: %d in %.1f s from start (connections and pseudowires)" % (last, took))
+        print("  RSS: A %.1f MiB B %.1f MiB (%.0f bytes per connection with its pseudowire, over an empty pwire's ~90 MiB)"
+              % (ra / 2**20, rb / 2**20, (ra - 90 * 2**20) / m))
+        print("  main thread idle CPU with %d Hello timers: A %.2f%% B %.2f%% of a core (goal < 1%%)"
+              % (m, (c1[0] - c0[0]) * 10, (c1[1] - c0[1]) * 10))
+    finally:
+        pa.terminate()
+        pb.terminate()
+        pa.wait()
+        pb.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pws", type=int, default=10000)
+    ap.add_argument("--conns", type=int, default=1000)
+    ap.add_argument("--case", action="append")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench_control.py needs root (network namespaces)")
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "pwire", "-p", "pwctl"], cwd=ROOT, check=True)
+    cases = a.case or ["pw", "conn"]
+    o = sh("netns_up")
+    if o.returncode != 0:
+        raise SystemExit("netns_up: " + o.stderr)
+    try:
+        with tempfile.TemporaryDirectory(prefix="pwire-bc-") as d:
+            if "pw" in cases:
+                case_pw(a.pws, d)
+            if "conn" in cases:
+                case_conn(a.conns, d)
+    finally:
+        sh("netns_down")
+
+
+if __name__ == "__main__":
+    main()
