@@ -78,10 +78,15 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
 /// True if the 20-byte header's checksum is right (the one's-complement sum is all ones).
 #[inline(always)]
 fn checksum_ok(h: &[u8; 20]) -> bool {
-    let mut s = 0u32;
-    for w in h.chunks_exact(2) {
-        s += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
+    // Three loads (8 + 8 + 4 bytes) summed as 32-bit halves in 64 bits: the same 16-bit fold
+    // as ten 16-bit words (2^16 ≡ 1 mod 0xffff), with few instructions and no carry to watch.
+    let (a, rest) = h.split_first_chunk::<8>().expect("20 bytes");
+    let (b, c) = rest.split_first_chunk::<8>().expect("12 bytes");
+    let (a, b) = (u64::from_be_bytes(*a), u64::from_be_bytes(*b));
+    let c = u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+    let mut s = (a >> 32) + (a & 0xffff_ffff) + (b >> 32) + (b & 0xffff_ffff) + c;
+    s = (s & 0xffff_ffff) + (s >> 32);
+    s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     s = (s & 0xffff) + (s >> 16);
     s == 0xffff
