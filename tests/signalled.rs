@@ -363,3 +363,31 @@ fn a_lossy_duplicating_reordering_control_path_still_converges() {
     let e = a.cli_err("test l2tpv3 control impair drop 80 delay 30");
     assert!(e.contains("at most 100"), "{e}");
 }
+
+#[test]
+fn a_secret_change_with_two_secrets_and_sha1_establishes() {
+    // A has the old secret and the new one (secret2) during the change, B only the new one,
+    // digests in HMAC-SHA1: they establish; the output never shows either secret.
+    let (oa, ob) = ("fd00::1", "fd00::2");
+    let mut a = side("02:fe:00:00:00:0a", oa, ob, "02:fe:00:00:00:0b", 64);
+    let mut b = side("02:fe:00:00:00:0b", ob, oa, "02:fe:00:00:00:0a", 64);
+    let mut link = Link::new(&mut a, &mut b);
+    a.cli("create l2tpv3 control-connection peer fd00::2 our fd00::1 secret old-one secret2 new-one digest sha1");
+    b.cli("create l2tpv3 control-connection peer fd00::1 our fd00::2 secret new-one digest sha1 passive");
+    let mut up = false;
+    for _ in 0..40 {
+        link.pump(&mut a, &mut b, 5);
+        if established(&mut a) && established(&mut b) {
+            up = true;
+            break;
+        }
+    }
+    let v = a.cli("show l2tpv3 control-connection verbose");
+    assert!(
+        up,
+        "{v}\n{}",
+        b.cli("show l2tpv3 control-connection verbose")
+    );
+    assert!(v.contains("sha1") && v.contains("two secrets"), "{v}");
+    assert!(!v.contains("old-one") && !v.contains("new-one"), "{v}");
+}

@@ -609,7 +609,7 @@ pub(crate) fn register_cli(r: &mut Registry, ctl: &Arc<Control>) {
     let c = ctl.clone();
     r.command(cmd(
         "create l2tpv3 control-connection",
-        "create l2tpv3 control-connection peer <ip> our <ip> [encap ip|udp] [local-port <n>] [remote-port <n>] [secret <s>] [digest md5|sha1] [authentication challenge] [hello <s>] [retries <n>] [retransmit <min-s> <max-s>] [receive-window <n>] [passive] [del]",
+        "create l2tpv3 control-connection peer <ip> our <ip> [encap ip|udp] [local-port <n>] [remote-port <n>] [secret <s>] [secret2 <s>] [digest md5|sha1] [authentication challenge] [hello <s>] [retries <n>] [retransmit <min-s> <max-s>] [receive-window <n>] [passive] [del]",
         false,
         move |a, cx| create_conn(a, cx, &c),
     ));
@@ -748,6 +748,10 @@ fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), Cli
             // Key material: kept in the core only, never printed or logged.
             cfg.secret = Secret::new(a.word("secret")?.as_bytes());
             cfg.digest.get_or_insert(DigestAlg::Md5);
+        } else if a.keyword("secret2") {
+            // A second secret during a change of secret: both are accepted, and the digest
+            // is sent with both (RFC 3931 §5.4.1).
+            cfg.secret2 = Some(Secret::new(a.word("secret2")?.as_bytes()));
         } else if a.keyword("digest") {
             cfg.digest = Some(match a.word("digest")? {
                 "md5" => DigestAlg::Md5,
