@@ -280,17 +280,7 @@ impl L2tp {
             L2tpLayout::with_cookie(size, c.l2_sublayer || c.sequencing),
             c.sequencing,
         );
-        let idx = self.main.get(ctl).next_index();
-        let name = format!("l2tpv3_tunnel{idx}");
-        let class = self
-            .vnet
-            .statics()
-            .class_id("l2tpv3")
-            .expect("class registered");
-        let sw = self
-            .vnet
-            .create_interface(ctl, name.clone(), class, idx, [0; 6])
-            .map_err(L2tpError::Interface)?;
+        let (name, sw) = self.make_interface(ctl)?;
         s.sw_if_index = sw;
         s.build();
         let inner = self.inner_mtu(ctl, &s).map(|(_, _, m)| m).unwrap_or(0);
@@ -302,7 +292,7 @@ impl L2tp {
                 return Err(e);
             }
         };
-        debug_assert_eq!(index, idx);
+        debug_assert_eq!(name, format!("l2tpv3_tunnel{index}"));
         self.pmtu
             .add(index, c.our, c.client, c.transport, c.remote_session_id);
         if let Some((m, _)) = self.pmtu.lowered(c.our, c.client) {
@@ -350,6 +340,22 @@ impl L2tp {
             sw_if_index: sw,
             name,
         })
+    }
+
+    /// The `l2tpv3_tunnel<N>` interface of the slot the next session takes: (name, sw_if_index).
+    fn make_interface(&self, ctl: &mut Ctl) -> Result<(String, u32), L2tpError> {
+        let idx = self.main.get(ctl).next_index();
+        let name = format!("l2tpv3_tunnel{idx}");
+        let class = self
+            .vnet
+            .statics()
+            .class_id("l2tpv3")
+            .expect("class registered");
+        let sw = self
+            .vnet
+            .create_interface(ctl, name.clone(), class, idx, [0; 6])
+            .map_err(L2tpError::Interface)?;
+        Ok((name, sw))
     }
 
     /// The session a `create ... del` names: by its lookup key under the global mode.
@@ -471,17 +477,7 @@ impl L2tp {
             L2tpLayout::with_cookie(CookieSize::Zero, false),
             false,
         );
-        let idx = self.main.get(ctl).next_index();
-        let name = format!("l2tpv3_tunnel{idx}");
-        let class = self
-            .vnet
-            .statics()
-            .class_id("l2tpv3")
-            .expect("class registered");
-        let sw = self
-            .vnet
-            .create_interface(ctl, name.clone(), class, idx, [0; 6])
-            .map_err(L2tpError::Interface)?;
+        let (name, sw) = self.make_interface(ctl)?;
         let mut s = s;
         s.sw_if_index = sw;
         s.build();

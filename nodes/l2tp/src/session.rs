@@ -758,31 +758,11 @@ impl L2tpMain {
     pub fn insert(&mut self, s: Session) -> Result<u32, crate::api::L2tpError> {
         let key = s.key(self.lookup);
         self.check_insert(key)?;
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.sessions[i as usize] = s;
-                i
-            }
-            None => {
-                // Within the reservation (n_live < max_sessions and no free slot means
-                // len < max_sessions): the vector does not move.
-                self.sessions.push(s);
-                (self.sessions.len() - 1) as u32
-            }
-        };
-        for t in self.counters.iter_mut() {
-            match t.get(idx as usize) {
-                Some(r) => r.zero(),
-                None => t.push(SessRow::default()),
-            }
-        }
-        self.sessions[idx as usize].seq.reset();
+        let idx = self.take_slot(s);
         match key {
             Key::Addr(a) => self.by_addr.insert(a, idx),
             Key::Sid(k) => self.by_sid.insert(u64::from(k), idx),
         };
-        self.n_live += 1;
-        self.last_change_work = 1 + self.counters.len();
         Ok(idx)
     }
 
@@ -793,12 +773,19 @@ impl L2tpMain {
             return Err(crate::api::L2tpError::Limit(self.max_sessions));
         }
         s.active = false;
+        Ok(self.take_slot(s))
+    }
+
+    /// Puts `s` in a free slot (or a new one, within the reservation: the vector does not
+    /// move) with its counters zeroed; the caller checked the limit. O(threads).
+    fn take_slot(&mut self, s: Session) -> u32 {
         let idx = match self.free.pop() {
             Some(i) => {
                 self.sessions[i as usize] = s;
                 i
             }
             None => {
+                // n_live < max_sessions and no free slot mean len < max_sessions.
                 self.sessions.push(s);
                 (self.sessions.len() - 1) as u32
             }
@@ -812,7 +799,7 @@ impl L2tpMain {
         self.sessions[idx as usize].seq.reset();
         self.n_live += 1;
         self.last_change_work = 1 + self.counters.len();
-        Ok(idx)
+        idx
     }
 
     /// Puts inactive session `idx` (its fields already set) into the decap table. O(1).
