@@ -954,3 +954,27 @@ fn full_size_frames_cross_a_1500_byte_underlay_in_fragments_and_are_reassembled(
         b.assert_all_free();
     }
 }
+
+#[test]
+fn udp_over_ipv4_with_options_and_padding_inside_the_ip_packet_is_checked_right() {
+    // The UDP pseudo-header takes the addresses (not the bytes before the UDP header, which
+    // with options are options) and the UDP length (not the IP payload's, which padding makes
+    // longer).
+    let mut h = harness("");
+    tunnel(&mut h, true, "encap udp udp-checksum on");
+    let f = inner(4, 90);
+    let mut p = outer(Enc::udp(true, true), false, &l2tp(10, &[0xff; 8], None, &f));
+    // 4 bytes of options (NOPs) after the IPv4 header, 6 bytes of padding after the datagram.
+    p.splice(34..34, [1u8, 1, 1, 1]);
+    p.extend_from_slice(&[0xee; 6]);
+    p[14] = 0x46;
+    let total = (p.len() - 14) as u16;
+    p[16..18].copy_from_slice(&total.to_be_bytes());
+    p[24..26].fill(0);
+    let c = csum(&[&p[14..38]]);
+    p[24..26].copy_from_slice(&c.to_be_bytes());
+    let cap = h.capture("pg1");
+    h.send("w", "pg0", "ethernet-input", &[p]);
+    assert_eq!(h.captured("pg1", &cap), vec![f], "{}", h.cli("show errors"));
+    assert_eq!(h.counter("ip4-udp-lookup", "bad udp checksum"), 0);
+}

@@ -35,7 +35,7 @@ use pwire_l2tp_control::{
 };
 use pwire_vnet::registry::cmd;
 use pwire_vnet::{CliCtx, L2Mode, Registry, Vnet};
-use pwire_wire::checksum::Sum;
+use pwire_wire::checksum::{ip4_pseudo_sum, ip6_pseudo_sum};
 use pwire_wire::{Ip4Hdr, Ip6Hdr};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -464,14 +464,13 @@ fn send(cx: &mut CliCtx, t: &Transmit) {
                 rest[2..4].copy_from_slice(&peer_port.to_be_bytes());
                 rest[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
                 rest[6..8].fill(0);
-                let (s, dst) = (&hdr_addrs(t).0, &hdr_addrs(t).1);
-                let c = Sum::ZERO
-                    .add_bytes(s)
-                    .add_bytes(dst)
-                    .add_u16(u16::from(proto))
-                    .add_u16(payload as u16)
-                    .add_bytes(rest)
-                    .checksum();
+                let ulen = payload as u16;
+                let sum = match (t.path.local, t.path.peer) {
+                    (IpAddr::V4(a), IpAddr::V4(z)) => ip4_pseudo_sum(a, z, proto, ulen),
+                    (IpAddr::V6(a), IpAddr::V6(z)) => ip6_pseudo_sum(a, z, u32::from(ulen), proto),
+                    _ => return false,
+                };
+                let c = sum.add_bytes(rest).checksum();
                 let c = if c == 0 { 0xffff } else { c };
                 rest[6..8].copy_from_slice(&c.to_be_bytes());
             }
@@ -480,15 +479,6 @@ fn send(cx: &mut CliCtx, t: &Transmit) {
         b.flags |= pwire_buffer::flags::LOCALLY_ORIGINATED;
         true
     });
-}
-
-/// The path's addresses as bytes (for the UDP pseudo-header).
-fn hdr_addrs(t: &Transmit) -> (Vec<u8>, Vec<u8>) {
-    let b = |a: IpAddr| match a {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    };
-    (b(t.path.local), b(t.path.peer))
 }
 
 /// `l2tp-control-process`: wakes the control task at the core's deadline.

@@ -35,7 +35,7 @@ use pwire_buffer::BufferIndex;
 use pwire_graph::{counters, Cx, Frame, Node, NodeKind, NodeReg, FRAME_SIZE, NEXT_CONSUMED};
 use pwire_reass::{split_ip4, split_ip6, Config, Outcome, Reason, Reassembler};
 use pwire_vnet::registry::cmd;
-use pwire_vnet::{Registry, Vnet};
+use pwire_vnet::Registry;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -165,7 +165,6 @@ pub fn register(r: &mut Registry) {
     reg::<false>(r, &tables);
     for v6 in [true, false] {
         let t = tables.clone();
-        let vnet = r.vnet.clone();
         r.command(cmd(
             if v6 {
                 "show ip6-full-reassembly"
@@ -194,7 +193,6 @@ pub fn register(r: &mut Registry) {
                         out.push('\n');
                     }
                 }
-                let _ = &vnet;
                 a.output(&out);
                 Ok(())
             },
@@ -214,18 +212,10 @@ mod pwire_reass_proto {
 }
 
 fn reg<const V6: bool>(r: &mut Registry, tables: &Arc<Tables>) {
-    let (name, local, handoff) = if V6 {
-        (
-            "ip6-full-reassembly",
-            "ip6-local",
-            "ip6-full-reassembly-handoff",
-        )
+    let (name, handoff) = if V6 {
+        ("ip6-full-reassembly", "ip6-full-reassembly-handoff")
     } else {
-        (
-            "ip4-full-reassembly",
-            "ip4-local",
-            "ip4-full-reassembly-handoff",
-        )
+        ("ip4-full-reassembly", "ip4-full-reassembly-handoff")
     };
     let t = tables.clone();
     let nexts: &'static [&'static str] = if V6 {
@@ -233,7 +223,6 @@ fn reg<const V6: bool>(r: &mut Registry, tables: &Arc<Tables>) {
     } else {
         &["error-drop", "ip4-local"]
     };
-    let _ = local;
     r.graph.node(NodeReg::new(
         name,
         NodeKind::Internal,
@@ -247,7 +236,6 @@ fn reg<const V6: bool>(r: &mut Registry, tables: &Arc<Tables>) {
         },
     ));
     let t = tables.clone();
-    let vnet: Arc<Vnet> = r.vnet.clone();
     r.graph.node(NodeReg::new(
         handoff,
         NodeKind::Input,
@@ -258,7 +246,6 @@ fn reg<const V6: bool>(r: &mut Registry, tables: &Arc<Tables>) {
         },
         &[],
         move |b| {
-            let _ = &vnet;
             Box::new(Handoff::<V6> {
                 t: t.clone(),
                 thread: b.thread,
@@ -327,8 +314,7 @@ impl<const V6: bool> Node for Reass<V6> {
             table.expire(now);
         }
         let (view, bis, nexts) = frame.parts();
-        for (i, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
-            let _ = i;
+        for (&bi, nx) in bis.iter().zip(nexts.iter_mut()) {
             // SAFETY: frame invariant: each index once; this loop visits each slot once.
             let b = unsafe { view.get_mut(bi) };
             received += 1;

@@ -117,11 +117,11 @@ impl fmt::Display for UdpTrace {
     }
 }
 
-/// Where the UDP segment of an IP packet for us is: (offset, segment length) and the
-/// pseudo-header sum, or `None` when the IP header is not whole (ip<n>-input checked it, so
-/// only a forged graph path gets here).
+/// Where the UDP segment of an IP packet for us is: (offset, IP payload length from there),
+/// or `None` when the IP header is not whole (ip<n>-input checked it, so only a forged graph
+/// path gets here).
 #[inline(always)]
-fn segment<const V6: bool>(d: &[u8]) -> Option<(usize, usize, Sum)> {
+fn segment<const V6: bool>(d: &[u8]) -> Option<(usize, usize)> {
     if V6 {
         let (ip, _) = Ip6Hdr::parse(d).ok()?;
         let len = usize::from(ip.payload_len.get());
@@ -135,23 +135,29 @@ fn segment<const V6: bool>(d: &[u8]) -> Option<(usize, usize, Sum)> {
                 _ => return None,
             }
         };
-        let seg = (Ip6Hdr::LEN + len).checked_sub(off)?;
-        let sum = Sum::ZERO
-            .add_bytes(&ip.src)
-            .add_bytes(&ip.dst)
-            .add_u32(seg as u32)
-            .add_u16(u16::from(PROTO_UDP));
-        Some((off, seg, sum))
+        Some((off, (Ip6Hdr::LEN + len).checked_sub(off)?))
     } else {
         let (ip, _) = Ip4Hdr::parse(d).ok()?;
         let hl = ip.header_len();
-        let seg = usize::from(ip.total_len.get()).checked_sub(hl)?;
-        let sum = Sum::ZERO
-            .add_bytes(&ip.src)
-            .add_bytes(&ip.dst)
-            .add_u16(u16::from(PROTO_UDP))
-            .add_u16(seg as u16);
-        Some((hl, seg, sum))
+        Some((hl, usize::from(ip.total_len.get()).checked_sub(hl)?))
+    }
+}
+
+/// The pseudo-header sum of a UDP datagram of `ulen` bytes in the IP packet `d` (whose header
+/// was parsed by [`segment`]): the UDP length is the pseudo-header's length in both families.
+#[inline(always)]
+fn pseudo_sum<const V6: bool>(d: &[u8], ulen: usize) -> Sum {
+    use pwire_wire::checksum::{ip4_pseudo_sum, ip6_pseudo_sum};
+    if V6 {
+        match Ip6Hdr::parse(d) {
+            Ok((ip, _)) => ip6_pseudo_sum(ip.src.into(), ip.dst.into(), ulen as u32, PROTO_UDP),
+            Err(_) => Sum::ZERO,
+        }
+    } else {
+        match Ip4Hdr::parse(d) {
+            Ok((ip, _)) => ip4_pseudo_sum(ip.src.into(), ip.dst.into(), PROTO_UDP, ulen as u16),
+            Err(_) => Sum::ZERO,
+        }
     }
 }
 
@@ -159,7 +165,7 @@ fn segment<const V6: bool>(d: &[u8]) -> Option<(usize, usize, Sum)> {
 #[inline(always)]
 fn classify<const V6: bool>(b: &Buffer, ports: &[u8; 65536]) -> Result<(u8, u16, u16), C> {
     let d = b.current();
-    let (off, seg, sum) = segment::<V6>(d).ok_or(C::Length)?;
+    let (off, seg) = segment::<V6>(d).ok_or(C::Length)?;
     let body = d.get(off..off + seg).ok_or(C::Length)?;
     let (u, _) = UdpHdr::parse(body).map_err(|_| C::Length)?;
     let ulen = usize::from(u.len.get());
@@ -175,20 +181,8 @@ fn classify<const V6: bool>(b: &Buffer, ports: &[u8; 65536]) -> Result<(u8, u16,
             if V6 && entry & UDP_ZERO_CSUM_OK == 0 {
                 return Err(C::ZeroChecksum);
             }
-        } else {
-            // The pseudo-header holds the UDP length; seg was summed for IPv4's, so
-            // for padded IPv4 packets sum the UDP length's part again.
-            let sum = if V6 || ulen == seg {
-                sum
-            } else {
-                Sum::ZERO
-                    .add_bytes(&d[off - 8..off])
-                    .add_u16(u16::from(PROTO_UDP))
-                    .add_u16(ulen as u16)
-            };
-            if sum.add_bytes(&body[..ulen]).fold() != 0xffff {
-                return Err(C::Checksum);
-            }
+        } else if pseudo_sum::<V6>(d, ulen).add_bytes(&body[..ulen]).fold() != 0xffff {
+            return Err(C::Checksum);
         }
     }
     Ok((entry & !UDP_ZERO_CSUM_OK, u.src_port.get(), dst))
