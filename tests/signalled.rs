@@ -79,10 +79,11 @@ fn pair(
     secret_b: &str,
     rounds: usize,
 ) -> (Harness, Harness, Link, bool) {
-    pair_with(v4, udp, secret_a, secret_b, rounds, None)
+    pair_with(v4, udp, secret_a, secret_b, rounds, None, ["", ""])
 }
 
-/// [`pair`], with `pre` typed on both sides before the control connections are made.
+/// [`pair`], with `pre` typed on both sides before the control connections are made, and
+/// `pw[k]` after side k's `create l2tpv3 pseudowire ... vc-id 100`.
 fn pair_with(
     v4: bool,
     udp: bool,
@@ -90,6 +91,7 @@ fn pair_with(
     secret_b: &str,
     rounds: usize,
     pre: Option<&str>,
+    pw: [&str; 2],
 ) -> (Harness, Harness, Link, bool) {
     let (oa, ob, plen) = if v4 {
         ("192.0.2.1", "192.0.2.2", 24)
@@ -108,9 +110,9 @@ fn pair_with(
     let enc = if udp { " encap udp" } else { "" };
     // A initiates, B waits for it (`passive`): one control connection on the wire, which is
     // what tshark can follow (a simultaneous open is two, between the same addresses).
-    for (h, our, peer, secret, passive) in [
-        (&mut a, oa, ob, secret_a, ""),
-        (&mut b, ob, oa, secret_b, " passive"),
+    for (h, our, peer, secret, passive, pw) in [
+        (&mut a, oa, ob, secret_a, "", pw[0]),
+        (&mut b, ob, oa, secret_b, " passive", pw[1]),
     ] {
         h.cli("set l2tpv3 control hostname pw router-id 10.0.0.1");
         if let Some(l) = pre {
@@ -125,7 +127,7 @@ fn pair_with(
             .unwrap_or_else(|| panic!("{out}"));
         assert_eq!(
             h.cli(&format!(
-                "create l2tpv3 pseudowire control-connection {id} vc-id 100"
+                "create l2tpv3 pseudowire control-connection {id} vc-id 100 {pw}"
             )),
             "l2tpv3_tunnel0\n"
         );
@@ -346,6 +348,7 @@ fn a_lossy_duplicating_reordering_control_path_still_converges() {
         "k",
         150,
         Some("test l2tpv3 control impair drop 25 duplicate 15 delay 15 seed 7"),
+        ["", ""],
     );
     assert!(
         up,
@@ -390,4 +393,105 @@ fn a_secret_change_with_two_secrets_and_sha1_establishes() {
     );
     assert!(v.contains("sha1") && v.contains("two secrets"), "{v}");
     assert!(!v.contains("old-one") && !v.contains("new-one"), "{v}");
+}
+
+#[test]
+fn each_direction_of_a_session_has_its_own_cookie_size_sublayer_and_sequencing() {
+    // Each end chooses the cookie it receives and asks for the sublayer and sequencing on its
+    // own: A receives no cookie and wants sequenced packets with the sublayer, B receives an
+    // 8-byte cookie and wants neither. On the wire: A -> B carries B's 8-byte cookie and no
+    // sublayer (12-byte L2TPv3 header), B -> A no cookie and a sequenced sublayer (8 bytes).
+    let (mut a, mut b, mut link, up) = pair_with(
+        false,
+        false,
+        "k",
+        "k",
+        40,
+        None,
+        [
+            "cookie-size 0 l2-sublayer-present sequencing",
+            "cookie-size 8",
+        ],
+    );
+    assert!(
+        up,
+        "A:\n{}\nB:\n{}",
+        a.cli("show l2tpv3 pseudowire"),
+        b.cli("show l2tpv3 pseudowire")
+    );
+    let inner = 100;
+    let f: Vec<Vec<u8>> = (0..3).map(|i| frame(i, inner)).collect();
+    from_to(&mut link, &mut a, &mut b, 0, &f, 12, None);
+    from_to(&mut link, &mut a, &mut b, 1, &f, 8, Some(0));
+    let va = a.cli("show l2tpv3 verbose");
+    assert!(
+        va.contains("cookie size 0 bytes local, 8 bytes remote"),
+        "{va}"
+    );
+    assert!(va.contains("sequencing on (received), off (sent)"), "{va}");
+    let vb = b.cli("show l2tpv3 verbose");
+    assert!(
+        vb.contains("cookie size 8 bytes local, 0 bytes remote"),
+        "{vb}"
+    );
+    assert!(vb.contains("l2 specific sublayer sent present"), "{vb}");
+    // Sequencing checked at A: a frame replayed from the wire is dropped there.
+    let _ = link.fresh(1);
+    b.send("in", "pg1", "ethernet-input", &[frame(9, inner)]);
+    let w = link.fresh(1);
+    assert_eq!(w.len(), 1);
+    a.send("wire", "pg0", "ethernet-input", &w);
+    a.send("replay", "pg0", "ethernet-input", &w);
+    assert_eq!(
+        a.counter(
+            "l2tp-decap-local",
+            "l2tpv3 sequence number out of order or duplicate"
+        ),
+        1,
+        "{}",
+        a.cli("show errors")
+    );
+}
+
+/// Frames from side `k` cross to the other side, and on the wire each carries an L2TPv3 header
+/// of `hdr` bytes (IPv6 underlay) — with a sublayer whose S bit is set and whose numbers go up
+/// from `seq_from` when given.
+fn from_to(
+    link: &mut Link,
+    a: &mut Harness,
+    b: &mut Harness,
+    k: usize,
+    frames: &[Vec<u8>],
+    hdr: usize,
+    seq_from: Option<u32>,
+) {
+    let (from, to) = if k == 0 {
+        (&mut *a, &mut *b)
+    } else {
+        (&mut *b, &mut *a)
+    };
+    let _ = link.fresh(k);
+    from.send("in", "pg1", "ethernet-input", frames);
+    let wire = link.fresh(k);
+    assert_eq!(wire.len(), frames.len(), "side {k}");
+    for (i, (w, f)) in wire.iter().zip(frames).enumerate() {
+        assert_eq!(
+            w.len(),
+            14 + 40 + hdr + f.len(),
+            "side {k}: header of {hdr} bytes"
+        );
+        assert_eq!(
+            &w[14 + 40 + hdr..],
+            &f[..],
+            "side {k}: the frame after the header"
+        );
+        if let Some(s0) = seq_from {
+            let sub = u32::from_be_bytes(w[14 + 40 + hdr - 4..14 + 40 + hdr].try_into().unwrap());
+            assert_eq!(sub >> 24, 0x40, "side {k}: S bit");
+            assert_eq!(sub & 0xff_ffff, s0 + i as u32, "side {k}: sequence number");
+        }
+    }
+    let out = to.capture("pg1");
+    to.send("wire", "pg0", "ethernet-input", &wire);
+    assert_eq!(to.captured("pg1", &out), frames, "side {k}: delivered");
 }

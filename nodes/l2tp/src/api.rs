@@ -415,10 +415,9 @@ impl L2tp {
         remote: Cookie,
     ) -> Result<(), L2tpError> {
         let idx = self.by_sw(ctl, sw).ok_or(L2tpError::NotATunnel(sw))?;
-        let want = self.main.get(ctl).sessions[idx as usize]
-            .layout
-            .cookie_size();
-        for (which, k) in [("local", &local), ("remote", &remote)] {
+        let s = &self.main.get(ctl).sessions[idx as usize];
+        let (lw, rw) = (s.layout.cookie_size(), s.tx_layout.cookie_size());
+        for (which, k, want) in [("local", &local, lw), ("remote", &remote, rw)] {
             if k.size() != want {
                 return Err(L2tpError::CookieSize { which, want });
             }
@@ -499,28 +498,11 @@ impl L2tp {
     }
 
     /// Gives inactive session `idx` its negotiated parameters and puts it in the decap table;
-    /// its interface's link comes up when `peer_active`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn activate(
-        &self,
-        ctl: &mut Ctl,
-        idx: u32,
-        local_session_id: u32,
-        remote_session_id: u32,
-        local_cookie: Cookie,
-        remote_cookie: Cookie,
-        sublayer: bool,
-        sequencing: bool,
-        peer_active: bool,
-    ) -> Result<(), L2tpError> {
-        if local_session_id == 0 || remote_session_id == 0 {
+    /// its interface's link comes up when `n.peer_active`. Each direction has its own header:
+    /// the cookies' sizes may differ, and so may the sublayer and sequencing.
+    pub fn activate(&self, ctl: &mut Ctl, idx: u32, n: &Negotiated) -> Result<(), L2tpError> {
+        if n.local_session_id == 0 || n.remote_session_id == 0 {
             return Err(L2tpError::ReservedSessionId);
-        }
-        if local_cookie.size() != remote_cookie.size() {
-            return Err(L2tpError::CookieSize {
-                which: "remote",
-                want: local_cookie.size(),
-            });
         }
         self.reserve(ctl, 1);
         let (sw, our, client, transport) = {
@@ -530,20 +512,24 @@ impl L2tp {
                 .get_mut(idx as usize)
                 .filter(|s| !s.deleted && !s.active)
                 .ok_or(L2tpError::SessionNotFound)?;
-            s.local_session_id = local_session_id;
-            s.remote_session_id = remote_session_id;
-            s.local_cookie = [local_cookie, Cookie::NONE];
+            s.local_session_id = n.local_session_id;
+            s.remote_session_id = n.remote_session_id;
+            s.local_cookie = [n.local_cookie, Cookie::NONE];
             s.prev_cookie_valid = false;
-            s.remote_cookie = remote_cookie;
-            s.layout = L2tpLayout::with_cookie(local_cookie.size(), sublayer || sequencing);
-            s.sequencing = sequencing;
+            s.remote_cookie = n.remote_cookie;
+            s.layout =
+                L2tpLayout::with_cookie(n.local_cookie.size(), n.rx_sublayer || n.rx_sequencing);
+            s.tx_layout =
+                L2tpLayout::with_cookie(n.remote_cookie.size(), n.tx_sublayer || n.tx_sequencing);
+            s.sequencing = n.rx_sequencing;
+            s.tx_sequencing = n.tx_sequencing;
             s.build();
             let r = (s.sw_if_index, s.our, s.client, s.transport);
             t.activate(idx)?;
             r
         };
         self.pmtu
-            .add(idx, our, client, transport, remote_session_id);
+            .add(idx, our, client, transport, n.remote_session_id);
         let inner = self
             .main
             .get(ctl)
@@ -552,7 +538,7 @@ impl L2tp {
             .map(|(_, _, m)| m)
             .unwrap_or(0);
         if let Some(i) = self.vnet.state.write(ctl).get_mut(sw) {
-            i.link_up = peer_active;
+            i.link_up = n.peer_active;
             i.mtu[0] = inner;
             i.hw_mtu = inner;
         }
@@ -645,4 +631,20 @@ impl L2tp {
             mtu.saturating_sub(s.rewrite_len as u32),
         ))
     }
+}
+
+/// A signalled session's negotiated parameters ([`L2tp::activate`]), each direction its own:
+/// "rx" is what the peer sends us (our cookie, what we asked for), "tx" what we send.
+#[derive(Debug, Clone, Copy)]
+pub struct Negotiated {
+    pub local_session_id: u32,
+    pub remote_session_id: u32,
+    pub local_cookie: Cookie,
+    pub remote_cookie: Cookie,
+    pub rx_sublayer: bool,
+    pub tx_sublayer: bool,
+    pub rx_sequencing: bool,
+    pub tx_sequencing: bool,
+    /// The peer's attachment circuit is active (its interface's link comes up).
+    pub peer_active: bool,
 }

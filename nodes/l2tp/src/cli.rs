@@ -373,9 +373,10 @@ fn set_cookie(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliErro
     let idx = m
         .by_sw(&cx.ctl, sw)
         .ok_or_else(|| CliError::msg(format!("{w} is not an l2tpv3 tunnel")))?;
-    let size = m.table(&cx.ctl).sessions[idx as usize].layout.cookie_size();
-    let lc = cookie_arg(&local, size, "local cookie")?;
-    let rc = cookie_arg(&remote, size, "remote cookie")?;
+    let s = &m.table(&cx.ctl).sessions[idx as usize];
+    let (lsize, rsize) = (s.layout.cookie_size(), s.tx_layout.cookie_size());
+    let lc = cookie_arg(&local, lsize, "local cookie")?;
+    let rc = cookie_arg(&remote, rsize, "remote cookie")?;
     m.set_cookies(&mut cx.ctl, sw, lc, rc)
         .map_err(|e| CliError::msg(e.to_string()))
 }
@@ -489,10 +490,15 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
             let _ = writeln!(out, "   net-to-user: {tp} pkts {tb} bytes");
         }
         // pwire's additions, after VPP's block so scripts reading VPP's lines still work.
+        let (lc, rc) = (s.layout.cookie_len(), s.tx_layout.cookie_len());
         let _ = writeln!(
             out,
-            "   cookie size {} bytes, previous local cookie {}",
-            s.layout.cookie_len(),
+            "   cookie size {}, previous local cookie {}",
+            if lc == rc {
+                format!("{lc} bytes")
+            } else {
+                format!("{lc} bytes local, {rc} bytes remote")
+            },
             if s.prev_cookie_valid {
                 "accepted"
             } else {
@@ -502,8 +508,23 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         let v4 = s.kind.v4();
         let _ = writeln!(
             out,
-            "   sequencing {}, {} {}",
+            "   sequencing {}{}, {} {}",
             if s.sequencing { "on" } else { "off" },
+            match (
+                s.sequencing == s.tx_sequencing,
+                s.tx_layout.sublayer() == s.layout.sublayer()
+            ) {
+                (true, true) => String::new(),
+                _ => format!(
+                    " (received), {} (sent), l2 specific sublayer sent {}",
+                    if s.tx_sequencing { "on" } else { "off" },
+                    if s.tx_layout.sublayer() {
+                        "present"
+                    } else {
+                        "absent"
+                    }
+                ),
+            },
             if v4 { "ttl" } else { "hop-limit" },
             s.hop_limit
                 .map_or("255 (254 on the wire)".to_string(), |h| h.to_string())
@@ -559,14 +580,14 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
                 let _ = writeln!(
                     out,
                     "   encap overhead {overhead} bytes (ethernet 14, {fam} {ip_len}{udp}, l2tpv3 {}), egress {eg} {fam} mtu {mtu}, inner mtu {inner}",
-                    s.hdr_len()
+                    s.tx_hdr_len()
                 );
             }
             None => {
                 let _ = writeln!(
                     out,
                     "   encap overhead {overhead} bytes (ethernet 14, {fam} {ip_len}{udp}, l2tpv3 {}), no route to {}",
-                    s.hdr_len(),
+                    s.tx_hdr_len(),
                     s.client
                 );
             }
@@ -585,7 +606,7 @@ fn show(a: &mut Args<'_>, cx: &mut CliCtx, m: &Main) -> Result<(), CliError> {
         }
         debug_assert_eq!(
             s.rewrite_len as usize,
-            s.kind.l2tp_at() + s.hdr_len(),
+            s.kind.l2tp_at() + s.tx_hdr_len(),
             "{:?}",
             OuterKind::of(v4, s.transport)
         );

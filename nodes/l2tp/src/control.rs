@@ -19,9 +19,8 @@
 //!
 //! A pseudowire is an `l2tpv3_tunnel<N>` made by `create l2tpv3 pseudowire`, bridged or
 //! cross-connected like a static one, admin state the operator's, link down until its
-//! session is established. The negotiated session must be symmetric (one cookie size, the
-//! sublayer and sequencing both ways or neither): the dataplane's session has one layout; an
-//! asymmetric one is refused (logged) and the pseudowire stays down.
+//! session is established. Each direction of a session has its own header (each end chooses
+//! the cookie it receives, and asks for the sublayer and sequencing on its own).
 
 use crate::api::L2tp;
 use crate::outer::CtlAt;
@@ -290,25 +289,6 @@ impl Control {
                 let Some(slot) = st.pws.get_mut(&p.pw.0) else {
                     return;
                 };
-                if p.rx_sublayer != p.tx_sublayer
-                    || p.rx_sequencing != p.tx_sequencing
-                    || p.local_cookie.len() != p.remote_cookie.len()
-                {
-                    log(
-                        cx,
-                        format_args!(
-                            "pseudowire {}: the peer negotiated an asymmetric session (cookies {}/{} bytes, sublayer {}/{}, sequencing {}/{}): not installed",
-                            p.pw.0,
-                            p.local_cookie.len(),
-                            p.remote_cookie.len(),
-                            p.rx_sublayer,
-                            p.tx_sublayer,
-                            p.rx_sequencing,
-                            p.tx_sequencing
-                        ),
-                    );
-                    return;
-                }
                 let cookie = |c: &pwire_l2tp_control::Cookie| {
                     pwire_wire::l2tpv3::Cookie::from_slice(c.as_bytes())
                         .unwrap_or(pwire_wire::l2tpv3::Cookie::NONE)
@@ -318,13 +298,17 @@ impl Control {
                 match api.activate(
                     &mut cx.ctl,
                     slot.idx,
-                    p.local_session_id,
-                    p.remote_session_id,
-                    cookie(&p.local_cookie),
-                    cookie(&p.remote_cookie),
-                    p.rx_sublayer,
-                    p.rx_sequencing,
-                    p.peer_active,
+                    &crate::api::Negotiated {
+                        local_session_id: p.local_session_id,
+                        remote_session_id: p.remote_session_id,
+                        local_cookie: cookie(&p.local_cookie),
+                        remote_cookie: cookie(&p.remote_cookie),
+                        rx_sublayer: p.rx_sublayer,
+                        tx_sublayer: p.tx_sublayer,
+                        rx_sequencing: p.rx_sequencing,
+                        tx_sequencing: p.tx_sequencing,
+                        peer_active: p.peer_active,
+                    },
                 ) {
                     Ok(()) => {
                         slot.up = true;

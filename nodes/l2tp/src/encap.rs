@@ -162,7 +162,7 @@ impl Node for Encap {
                 continue;
             };
             copy_rewrite(h, &s.rewrite);
-            if s.sequencing {
+            if s.tx_sequencing {
                 // Per session across threads: one fetch-add, only on sequenced sessions.
                 let seq = s.seq.next_tx();
                 let at = s.sublayer_at();

@@ -337,8 +337,10 @@ pub struct Session {
     pub kind: OuterKind,
     /// Offset of the sublayer word in `rewrite` (when the layout has one).
     pub sub_at: u8,
-    /// `sequencing`: the sublayer's S bit and 24-bit numbers, sent and checked.
+    /// Received packets carry the sublayer's S bit and 24-bit numbers, checked.
     pub sequencing: bool,
+    /// Sent packets carry them (a signalled session negotiates each direction on its own).
+    pub tx_sequencing: bool,
     pub deleted: bool,
     /// In the decap tables and carrying traffic; a signalled pseudowire's slot is inactive
     /// (its interface exists, encap drops into it) until its session is negotiated.
@@ -373,7 +375,12 @@ pub struct Session {
     pub local_cookie: [Cookie; 2],
     pub prev_cookie_valid: bool,
     pub remote_cookie: Cookie,
+    /// The L2TPv3 header of received packets (the local cookie's size; the sublayer).
     pub layout: L2tpLayout,
+    /// The L2TPv3 header of sent packets (the remote cookie's size; the sublayer): the same as
+    /// `layout` for a static tunnel, each direction's own for a signalled one, where each end
+    /// chooses the cookie it receives (RFC 3931 §5.4.4, Assigned Cookie).
+    pub tx_layout: L2tpLayout,
     pub fib_id: u32,
     /// The outer path's MTU from path MTU discovery (0: the egress interface's), written by
     /// the main thread, read by encap (pmtu.rs).
@@ -414,6 +421,7 @@ impl Session {
             kind: OuterKind::of(o.our.is_ipv4(), o.transport),
             sub_at: 0,
             sequencing,
+            tx_sequencing: sequencing,
             deleted: false,
             active: true,
             udp_csum: o.udp_csum,
@@ -433,6 +441,7 @@ impl Session {
             prev_cookie_valid: false,
             remote_cookie,
             layout,
+            tx_layout: layout,
             fib_id: 0,
             pmtu: AtomicU32::new(0),
             seq: SeqState::default(),
@@ -441,9 +450,14 @@ impl Session {
         s
     }
 
-    /// L2TPv3 header length (session id + cookie + sublayer).
+    /// L2TPv3 header length of received packets (session id + cookie + sublayer).
     pub fn hdr_len(&self) -> usize {
         self.layout.hdr_len()
+    }
+
+    /// L2TPv3 header length of sent packets.
+    pub fn tx_hdr_len(&self) -> usize {
+        self.tx_layout.hdr_len()
     }
 
     /// Offset of the sublayer word in `rewrite` (when the layout has one).
@@ -511,22 +525,22 @@ impl Session {
             at += UdpL2tpHdr::LEN;
             ports = (u32::from(remote_port) << 16) | u32::from(local_port);
         }
-        let l = self.hdr_len();
-        let sub = if self.layout.sublayer() {
-            Sublayer::new(self.sequencing, 0).word()
+        let l = self.tx_hdr_len();
+        let sub = if self.tx_layout.sublayer() {
+            Sublayer::new(self.tx_sequencing, 0).word()
         } else {
             0
         };
         // Cannot fail: the layout and the cookie were validated together at create, and the
         // rewrite holds the longest header after the longest outer headers.
         let _ = pwire_wire::l2tpv3::emit(
-            self.layout,
+            self.tx_layout,
             &mut rw[at..],
             self.remote_session_id,
             self.remote_cookie,
             sub,
         );
-        self.sub_at = (at + 4 + self.layout.cookie_len()) as u8;
+        self.sub_at = (at + 4 + self.tx_layout.cookie_len()) as u8;
         self.rewrite_len = (at + l) as u8;
         if kind.udp() {
             // Pseudo-header addresses and protocol, then the UDP and L2TP headers after the
@@ -560,7 +574,7 @@ impl Session {
             ports,
             local_sid: self.local_session_id,
             sw_if_index: self.sw_if_index,
-            hdr: l as u8,
+            hdr: self.hdr_len() as u8,
             layout: self.layout,
             class: DecapLine::class_of(kind, self.sequencing),
         };
