@@ -109,7 +109,11 @@ say "host1 pings host2 across the tunnel"
 ip netns exec "$H1" ping -c 5 -i 0.2 -W 2 10.1.1.2
 say "what pwire A did"
 ca show l2tpv3 verbose
-ca show bridge-domain 1 detail
+if [ "$PW_SIGNALLED" = 1 ]; then
+  ca show mode
+else
+  ca show bridge-domain 1 detail
+fi
 ca show interface
 ca show runtime
 ca show trace max 2

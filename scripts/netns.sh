@@ -9,7 +9,8 @@
 # PW_UNDERLAY=ipv4 runs the tunnel over IPv4 (192.0.2.1 ====== 192.0.2.2, 1500 - 20 - 12 - 14 =
 # 1454); PW_ENCAP=udp over UDP port 1701 (8 + 4 bytes more: 1422 over IPv6, 1442 over IPv4).
 # PW_SIGNALLED=1 sets the pseudowire up with the L2TP control plane (a control connection with a
-# shared secret, a pseudowire with VC ID 100) instead of static session ids and cookies.
+# shared secret, a pseudowire with VC ID 100) instead of static session ids and cookies, and
+# cross-connects the host port with it (its attachment circuit) instead of bridging them.
 # PW_HOST_OFFLOAD=1 leaves the hosts' checksum and segmentation offloads on (pwire then
 # receives partial checksums and super-frames, and finishes them after encapsulating).
 
@@ -77,6 +78,8 @@ pwire_conf() {
     create="create host-interface name $host
 create host-interface name $up"
   fi
+  local attach="set interface l2 bridge $hif 1
+set interface l2 bridge l2tpv3_tunnel0 1"
   local tunnel="create l2tpv3 tunnel client $peer our $our local-session-id $lsid remote-session-id $rsid$encap"
   if [ "${PW_SIGNALLED:-0}" = 1 ]; then
     # The control exchange is traced on the uplink from the start (demo.sh decodes it).
@@ -84,6 +87,10 @@ create host-interface name $up"
 set l2tpv3 control hostname pwire-$side router-id 10.0.0.$([ "$side" = a ] && echo 1 || echo 2)
 create l2tpv3 control-connection peer $peer our $our$encap secret demo-secret hello 2 retries 3 retransmit 1 2
 create l2tpv3 pseudowire control-connection 1 vc-id 100"
+    # Cross-connected, as a router's `xconnect` is: the host port is the pseudowire's
+    # attachment circuit, whose state (admin and carrier) the peer is told by SLI.
+    attach="set interface l2 xconnect $hif l2tpv3_tunnel0
+set interface l2 xconnect l2tpv3_tunnel0 $hif"
   fi
   cat > "$dir/setup-$side.cli" <<CLI
 $create
@@ -92,8 +99,7 @@ set interface state $uif up
 set interface ip address $uif $our/$plen
 $tunnel
 set interface state l2tpv3_tunnel0 up
-set interface l2 bridge $hif 1
-set interface l2 bridge l2tpv3_tunnel0 1
+$attach
 CLI
   cat > "$dir/startup-$side.conf" <<CONF
 unix { nodaemon cli-listen $dir/cli-$side.sock exec $dir/setup-$side.cli log $dir/pwire-$side.log }

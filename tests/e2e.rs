@@ -345,6 +345,45 @@ fn signalled_pseudowire_end_to_end_dead_peer_and_restart() {
     assert!(t
         .cli("a", "show l2tpv3 pseudowire")
         .contains("state established"));
+    // The attachment circuit's link goes down (host 1 takes its end of the veth down, so A's
+    // host interface loses carrier): A tells B by SLI and B's pseudowire link goes down (B
+    // stops sending into it); carrier back, the link comes back and pings cross again.
+    let h1_link = |up: &str| {
+        let o = Command::new("ip")
+            .args(["-n", &t.ns("h1"), "link", "set", "h1", up])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let b_pw_link = |t: &Topo| {
+        t.cli("b", "show hardware-interfaces l2tpv3_tunnel0")
+            .lines()
+            .find(|l| l.contains("l2tpv3_tunnel0"))
+            .is_some_and(|l| l.split_whitespace().any(|w| w == "up"))
+    };
+    let until = |t: &Topo, want: bool| {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if b_pw_link(t) == want {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(b_pw_link(&t));
+    h1_link("down");
+    assert!(
+        until(&t, false),
+        "B's pseudowire link stays up after A's circuit lost carrier\nA:\n{}\n{}\n{}\nB:\n{}",
+        t.cli("a", "show l2tpv3 pseudowire"),
+        t.cli("a", "show hardware-interfaces"),
+        t.cli("a", "show logging"),
+        t.cli("b", "show l2tpv3 pseudowire")
+    );
+    h1_link("up");
+    assert!(until(&t, true), "B's pseudowire link back up");
+    assert!(t.until_ping(Duration::from_secs(20)), "pings cross again");
     // B dies: A finds out by Hello and retransmissions (2 s + 1 + 2 + 2 s, plus a margin).
     t.stop("b");
     let t0 = Instant::now();

@@ -26,6 +26,8 @@ pub type IfDeleteHook = Box<dyn Fn(&mut Ctl, u32) + Send + Sync>;
 /// Runs after an interface's admin state changed (`set interface state`), with the command's
 /// context so it can send packets (ip6 announces its addresses when an interface comes up).
 pub type AdminHook = Box<dyn Fn(&mut crate::CliCtx, u32, bool) + Send + Sync>;
+/// Runs after an interface's link state changed (a driver's report), with the new state.
+pub type LinkHook = Box<dyn Fn(&mut crate::CliCtx, u32, bool) + Send + Sync>;
 /// Returns the egress sw_if_index for a destination in FIB 0, if routed.
 pub type Ip6EgressFn = Box<dyn Fn(&Ctl, Ipv6Addr) -> Option<u32> + Send + Sync>;
 
@@ -76,6 +78,7 @@ pub struct Hooks {
     hw_details: Mutex<Vec<(&'static str, HwDetailsFn)>>,
     if_delete: Mutex<Vec<IfDeleteHook>>,
     admin: Mutex<Vec<AdminHook>>,
+    link: Mutex<Vec<LinkHook>>,
     ip6_egress: OnceLock<Ip6EgressFn>,
     ip4_cli: OnceLock<Ip4CliFn>,
     ip4_neighbors: OnceLock<Ip4NeighborsFn>,
@@ -112,6 +115,17 @@ impl Hooks {
     /// Runs the admin-state hooks for `sw`.
     pub fn run_admin_change(&self, cx: &mut crate::CliCtx, sw: u32, up: bool) {
         let hooks = self.admin.lock().unwrap_or_else(|e| e.into_inner());
+        for h in hooks.iter() {
+            h(cx, sw, up);
+        }
+    }
+    /// Adds a link-state hook (registration time).
+    pub fn on_link_change(&self, h: LinkHook) {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+    }
+    /// Runs the link-state hooks for `sw`.
+    pub fn run_link_change(&self, cx: &mut crate::CliCtx, sw: u32, up: bool) {
+        let hooks = self.link.lock().unwrap_or_else(|e| e.into_inner());
         for h in hooks.iter() {
             h(cx, sw, up);
         }

@@ -80,6 +80,7 @@ pub fn apply_link_states(cx: &mut CliCtx, reported: &[(u32, bool)]) {
     if !changed {
         return;
     }
+    let mut changes = Vec::new();
     let vs = cx.vnet.state.write(&mut cx.ctl);
     for &(sw, up) in reported {
         if let Some(i) = vs.get_mut(sw) {
@@ -88,8 +89,13 @@ pub fn apply_link_states(cx: &mut CliCtx, reported: &[(u32, bool)]) {
                     crate::log::class::INTERFACE,
                     format_args!("{} link {}", i.name, if up { "up" } else { "down" }),
                 );
+                changes.push((sw, up));
             }
             i.link_up = up;
         }
+    }
+    let vnet = cx.vnet.clone();
+    for (sw, up) in changes {
+        vnet.hooks.run_link_change(cx, sw, up);
     }
 }

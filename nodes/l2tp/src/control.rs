@@ -14,8 +14,10 @@
 //!   down, encap drops into it ("L2TP tunnel is down").
 //! - `l2tp-control-process` (process node): wakes the task at the core's one deadline (all
 //!   connections' timers live in one heap in the core: one wake-up, whatever their number).
-//! - **Attachment circuits:** the admin state of the interface cross-connected with a
-//!   signalled pseudowire is its circuit: set down, the peer is told by SLI (A = 0).
+//! - **Attachment circuits:** the interface cross-connected with a signalled pseudowire is
+//!   its circuit, up while it is admin up and has link (carrier, from its driver): either
+//!   going down tells the peer by SLI (A = 0), coming back by SLI (A = 1). A pseudowire in a
+//!   bridge domain has no single circuit and reports it up.
 //!
 //! A pseudowire is an `l2tpv3_tunnel<N>` made by `create l2tpv3 pseudowire`, bridged or
 //! cross-connected like a static one, admin state the operator's, link down until its
@@ -313,6 +315,22 @@ impl Control {
                     Ok(()) => {
                         slot.up = true;
                         slot.peer_active = p.peer_active;
+                        // The circuit as it is now (it may have been attached, or gone down,
+                        // since the pseudowire was made): the core sends SLI if it differs
+                        // from what the setup messages said.
+                        let ac = circuit_of(cx, slot.sw);
+                        if ac != slot.circuit_up {
+                            slot.circuit_up = ac;
+                            if let Some(core) = st.core.as_mut() {
+                                let now = self.now();
+                                let _ = core
+                                    .handle_command(now, Command::SetCircuit { pw: p.pw, up: ac });
+                            }
+                            // What that sent is drained by the next run.
+                            if let Some(&t) = self.task.get() {
+                                self.vnet.signal_main_task(t);
+                            }
+                        }
                         log(
                             cx,
                             format_args!(
@@ -361,12 +379,12 @@ impl Control {
         }
     }
 
-    /// The admin state of interface `sw` changed: a pseudowire cross-connected with it tells
-    /// its peer (SLI).
-    fn circuit_changed(&self, cx: &mut CliCtx, sw: u32, up: bool) {
+    /// The admin or link state of interface `sw` changed: a pseudowire cross-connected with it
+    /// tells its peer (SLI) when its circuit changed.
+    fn circuit_changed(&self, cx: &mut CliCtx, sw: u32) {
         let vs = cx.vnet.state.get(&cx.ctl);
-        let Some(peer) = vs.get(sw).and_then(|i| match i.l2 {
-            L2Mode::Xconnect { peer, .. } => Some(peer),
+        let Some((peer, up)) = vs.get(sw).and_then(|i| match i.l2 {
+            L2Mode::Xconnect { peer, .. } => Some((peer, i.admin_up && i.link_up)),
             _ => None,
         }) else {
             return;
@@ -508,10 +526,29 @@ pub(crate) fn register(r: &mut Registry, ctl: &Arc<Control>) {
         &[],
         move |_b| Box::new(Timer { ctl: c.clone() }),
     ));
+    // The circuit is up while its interface is admin up and has link: either changing may
+    // change it.
     let c = ctl.clone();
-    r.vnet.hooks.on_admin_change(Box::new(move |cx, sw, up| {
-        c.circuit_changed(cx, sw, up);
+    r.vnet.hooks.on_admin_change(Box::new(move |cx, sw, _| {
+        c.circuit_changed(cx, sw);
     }));
+    let c = ctl.clone();
+    r.vnet.hooks.on_link_change(Box::new(move |cx, sw, _| {
+        c.circuit_changed(cx, sw);
+    }));
+}
+
+/// Whether the attachment circuit of pseudowire interface `pw_sw` is up: the interface
+/// cross-connected with it is admin up and has link. A pseudowire in a bridge domain (or not
+/// yet attached) has no single circuit: up.
+fn circuit_of(cx: &CliCtx, pw_sw: u32) -> bool {
+    let vs = cx.vnet.state.get(&cx.ctl);
+    match vs.get(pw_sw).map(|i| i.l2) {
+        Some(L2Mode::Xconnect { peer, .. }) => {
+            vs.get(peer).is_some_and(|i| i.admin_up && i.link_up)
+        }
+        _ => true,
+    }
 }
 
 /// Sets the API the task installs sessions through (made after the nodes).
