@@ -5,8 +5,9 @@ memory, and what the main thread spends while idle with their timers running.
 
 Cases (root; release build):
   pw      N pseudowires (default 10000) over one control connection: time until all are
-          established, RSS per pseudowire, idle CPU afterwards; meanwhile host1 pings host2
-          across the first pseudowire (up before the others) and the loss is reported.
+          established, RSS per pseudowire, idle CPU afterwards; then A deletes all but the
+          first (torn down by CDN). Through both, host1 pings host2 across the first
+          pseudowire (up before the others, 200 pings a second) and the loss is reported.
   conn    M control connections (default 1000, each between its own pair of addresses), one
           pseudowire each: time until all are established, RSS per connection, and the main
           thread's CPU while idle with M Hello timers running (hello 60 s, the default).
@@ -87,6 +88,21 @@ def base_lines(side):
             "set interface state host-%s up" % host, "set interface state host-%s up" % up]
 
 
+def pinger():
+    """host1 pings host2 across the first pseudowire: 6000 pings 5 ms apart (30 s)."""
+    return subprocess.Popen(["ip", "netns", "exec", PREFIX + "h1", "ping", "-q", "-i", "0.005",
+                             "-c", "6000", "-W", "1", "10.1.1.2"], stdout=subprocess.PIPE, text=True)
+
+
+def ping_loss(p):
+    out = p.communicate(timeout=120)[0]
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    if not m:
+        return "? (%s)" % out.strip()
+    sent, got = int(m.group(1)), int(m.group(2))
+    return "%d of %d lost" % (sent - got, sent)
+
+
 def case_pw(n, dirn):
     """n pseudowires over one control connection."""
     lines = {}
@@ -119,8 +135,7 @@ def case_pw(n, dirn):
                     fh.write("create l2tpv3 pseudowire control-connection 1 vc-id %d\n" % v)
             subprocess.Popen([os.path.join(ROOT, "target/release/pwctl"), "-s", sock, "exec", f],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ping = subprocess.Popen(["ip", "netns", "exec", PREFIX + "h1", "ping", "-q", "-i", "0.01",
-                                 "-c", "3000", "-W", "1", "10.1.1.2"], stdout=subprocess.PIPE, text=True)
+        ping = pinger()
         t0 = time.time()
         last = 0
         while time.time() - t0 < 300:
@@ -129,18 +144,39 @@ def case_pw(n, dirn):
                 break
             time.sleep(0.5)
         took = time.time() - t0
-        ping_out = ping.communicate(timeout=120)[0]
-        loss = re.search(r"(\d+)% packet loss", ping_out)
+        up_loss = ping_loss(ping)
         ra, rb = rss(pa.pid), rss(pb.pid)
         time.sleep(2)
         c0 = (main_thread_cpu(pa.pid), main_thread_cpu(pb.pid))
         time.sleep(10)
         c1 = (main_thread_cpu(pa.pid), main_thread_cpu(pb.pid))
+        # Down again: A deletes all but the first (CDN each; B's stay configured and keep
+        # offering theirs, which A refuses), while host1 pings across the first.
+        f = os.path.join(dirn, "less-a.cli")
+        with open(f, "w") as fh:
+            for v in range(2, n + 1):
+                fh.write("create l2tpv3 pseudowire control-connection 1 vc-id %d del\n" % v)
+        ping = pinger()
+        t1 = time.time()
+        subprocess.Popen([os.path.join(ROOT, "target/release/pwctl"), "-s", sa, "exec", f],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        left = n
+        while time.time() - t1 < 300:
+            left = established(sb)
+            if left <= 1:
+                break
+            time.sleep(0.5)
+        down_took = time.time() - t1
+        down_loss = ping_loss(ping)
+        first_up = established(sa) == 1 and left == 1
         print("pw: %d pseudowires over one control connection" % n)
         print("  established: %d in %.1f s = %.0f pseudowires/s (goal >= 2000)" % (last, took, (last - 1) / took))
         print("  RSS per pseudowire: A %.0f B %.0f bytes" % ((ra - base[0]) / max(n - 1, 1), (rb - base[1]) / max(n - 1, 1)))
         print("  main thread idle CPU: A %.2f%% B %.2f%% of a core (goal < 1%%)" % ((c1[0] - c0[0]) * 10, (c1[1] - c0[1]) * 10))
-        print("  ping across the first pseudowire meanwhile: %s%% loss" % (loss.group(1) if loss else "?"))
+        print("  ping across the first pseudowire meanwhile: %s (goal: no loss)" % up_loss)
+        print("  torn down: %d pseudowires in %.1f s (CDN from A), the first %s"
+              % (n - left, down_took, "still established" if first_up else "NOT established"))
+        print("  ping across the first pseudowire meanwhile: %s (goal: no loss)" % down_loss)
     finally:
         pa.terminate()
         pb.terminate()
