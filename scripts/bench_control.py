@@ -50,8 +50,10 @@ def cpu_secs(pid):
 
 
 def main_thread_cpu(pid):
-    f = open("/proc/%d/task/%d/stat" % (pid, pid)).read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    """Seconds the main thread has run: schedstat's on-CPU nanoseconds. (utime + stime are
+    sampled at the scheduler tick, and a thread that wakes from short timed waits runs right
+    at the tick, so they count it several times over.)"""
+    return int(open("/proc/%d/task/%d/schedstat" % (pid, pid)).read().split()[0]) / 1e9
 
 
 def start(dirn, side, lines, ns):
@@ -168,6 +170,11 @@ def case_pw(n, dirn):
             time.sleep(0.5)
         down_took = time.time() - t1
         down_loss = ping_loss(ping)
+        if os.environ.get("BC_DEBUG"):
+            for side, sock in (("a", sa), ("b", sb)):
+                print("---- %s: show errors" % side)
+                print(pwctl(sock, "show", "errors"))
+                print(pwctl(sock, "show", "interface", "host-%s-host" % side))
         first_up = established(sa) == 1 and left == 1
         print("pw: %d pseudowires over one control connection" % n)
         print("  established: %d in %.1f s = %.0f pseudowires/s (goal >= 2000)" % (last, took, (last - 1) / took))

@@ -471,6 +471,12 @@ impl<R: Random> Core<R> {
         })
     }
 
+    /// The pseudowire configured on connection `conn` with `vc_id` (O(log n): a CLI deleting
+    /// thousands of pseudowires one by one must not scan them all each time).
+    pub fn pseudowire_by_vc(&self, conn: ConnId, vc_id: u32) -> Option<PwId> {
+        self.conns.get(&conn)?.pws.get(&vc_id).copied()
+    }
+
     /// A pseudowire's state for `show`.
     pub fn pseudowire(&self, id: PwId) -> Option<PwInfo> {
         let p = self.pws.get(&id)?;

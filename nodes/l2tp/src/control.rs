@@ -925,12 +925,7 @@ fn create_pw(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), CliEr
         .ok_or_else(|| CliError::msg("no such control connection"))?;
     if del {
         let id = core
-            .pseudowires()
-            .into_iter()
-            .find(|&p| {
-                core.pseudowire(p)
-                    .is_some_and(|i| i.config.conn == conn && i.config.vc_id == vc_id)
-            })
+            .pseudowire_by_vc(conn, vc_id)
             .ok_or_else(|| CliError::msg("no such pseudowire"))?;
         core.handle_command(now, Command::DeletePseudowire(id))
             .map_err(|e| CliError::msg(e.to_string()))?;
