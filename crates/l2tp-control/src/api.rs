@@ -220,6 +220,11 @@ pub struct ConnConfig {
     pub host_name: Option<String>,
     /// Only answer the peer's SCCRQ, never send one.
     pub passive: bool,
+    /// A template for peers that are not configured: any peer whose SCCRQ arrives on `local`
+    /// over this transport kind and passes authentication gets a connection of its own with
+    /// these settings (see `ConnInfo::accepted_by`). The core sets `peer` to the unspecified
+    /// address and `passive`; it needs a secret with `digest` or `challenge`.
+    pub accept_any: bool,
 }
 
 impl ConnConfig {
@@ -243,6 +248,7 @@ impl ConnConfig {
             router_id: None,
             host_name: None,
             passive: false,
+            accept_any: false,
         }
     }
 
@@ -315,7 +321,8 @@ pub enum Created {
 pub enum CommandError {
     NoSuchConnection,
     NoSuchPseudowire,
-    /// A connection between the same addresses and transport exists.
+    /// A connection between the same addresses and transport exists (for `accept_any`: a
+    /// template on the same local address and transport kind).
     DuplicateConnection,
     /// A pseudowire with this VC ID exists on the connection.
     DuplicateVcId,
@@ -457,7 +464,12 @@ impl fmt::Display for Counters {
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub id: ConnId,
+    /// For an accepted connection: the template's settings with the peer's address and
+    /// transport ports, `accept_any` false and `passive` true.
     pub config: ConnConfig,
+    /// The `accept_any` template that accepted this connection (`None` for a configured one).
+    /// An accepted connection is removed once it is down and its StopCCN hold is over.
+    pub accepted_by: Option<ConnId>,
     /// `idle`, `wait-ctl-reply`, `wait-ctl-conn`, `established`, `closing`, …
     pub state: &'static str,
     pub local_ccid: Option<u32>,
@@ -479,9 +491,19 @@ pub struct ConnInfo {
 impl fmt::Display for ConnInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
+        let peer = if c.accept_any {
+            "any".to_string()
+        } else {
+            c.peer.to_string()
+        };
+        let origin = match (c.accept_any, self.accepted_by) {
+            (true, _) => " accept-any".to_string(),
+            (false, Some(t)) => format!(" accepted by {}", t.0),
+            (false, None) => String::new(),
+        };
         writeln!(
             f,
-            "[{}] {} peer {} our {} {} state {}",
+            "[{}] {} peer {} our {} {} state {}{}",
             self.id.0,
             match c.transport {
                 Transport::Ip => "ip".to_string(),
@@ -490,10 +512,11 @@ impl fmt::Display for ConnInfo {
                     peer_port,
                 } => format!("udp {local_port}->{peer_port}"),
             },
-            c.peer,
+            peer,
             c.local,
             c.auth_kind(),
-            self.state
+            self.state,
+            origin
         )?;
         writeln!(
             f,
@@ -531,6 +554,9 @@ pub struct PwInfo {
     pub state: &'static str,
     pub circuit_up: bool,
     pub session: Option<SessionParams>,
+    /// For a pseudowire of an `accept_any` template: the accepted connection whose peer holds
+    /// it (it has a session with it, being set up or established). `None` otherwise.
+    pub bound_to: Option<ConnId>,
 }
 
 impl fmt::Display for PwInfo {
@@ -545,6 +571,9 @@ impl fmt::Display for PwInfo {
             self.state,
             if self.circuit_up { "up" } else { "down" }
         )?;
+        if let Some(c) = self.bound_to {
+            write!(f, " bound to conn {}", c.0)?;
+        }
         if let Some(s) = &self.session {
             write!(
                 f,

@@ -10,15 +10,22 @@ use crate::reliable::{Expiry, NrCheck, Reliable, RxClass};
 use crate::rng::{OsRandom, Random};
 use crate::timer::{TimerKey, Timers};
 use crate::wire::{at, mt, set_nr, zlb, Header, MsgBuilder};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Circuit Status bits (§5.4.5).
 const CS_ACTIVE: u16 = 1;
 const CS_NEW: u16 = 2;
 /// Nonce length we send (≥ 16 recommended).
 const NONCE_LEN: usize = 16;
+/// Connections an `accept_any` template may have accepted that never got established: the
+/// bound on what unauthenticated SCCRQs can make the core hold.
+pub const ACCEPT_ANY_PENDING_MAX: usize = 256;
+/// Instances one accepted connection may have at once (the active one, refusals and
+/// StopCCNs being acknowledged): SCCRQs from one address with ever new Assigned CCIDs cannot
+/// pile up instances where only a challenge authenticates the peer.
+const ACCEPTED_INSTANCES_MAX: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -307,14 +314,55 @@ struct ConnState {
     reconnect_at: Option<Nanos>,
     queued: Option<Nanos>,
     past: Counters,
+    /// Instances (tunnels) whose `conn` is this one: an accepted connection goes when the
+    /// last of them does.
+    instances: usize,
+    /// Accepted connection: the template that made it.
+    accepted_by: Option<ConnId>,
+    /// Accepted connection: it has been established once (authenticated), so it no longer
+    /// counts against the template's limit.
+    proven: bool,
+    /// Template: the connections it accepted, and how many of them were never established.
+    accepted: BTreeSet<ConnId>,
+    unproven: usize,
+    /// Template: the limit was hit and logged (once until a slot frees).
+    limit_hit: bool,
+}
+
+impl ConnState {
+    fn new(cfg: ConnConfig, accepted_by: Option<ConnId>) -> ConnState {
+        ConnState {
+            cfg,
+            active: None,
+            pws: BTreeMap::new(),
+            reconnect_at: None,
+            queued: None,
+            past: Counters::default(),
+            instances: 0,
+            accepted_by,
+            proven: false,
+            accepted: BTreeSet::new(),
+            unproven: 0,
+            limit_hit: false,
+        }
+    }
 }
 
 struct PwState {
     cfg: PwConfig,
     ac_up: bool,
     session: Option<u32>,
+    /// A template's pseudowire: the accepted connection its session is with.
+    bound: Option<ConnId>,
     retry_at: Option<Nanos>,
     queued: Option<Nanos>,
+}
+
+impl PwState {
+    /// The connection whose active instance holds this pseudowire's session.
+    fn holder(&self) -> ConnId {
+        self.bound.unwrap_or(self.cfg.conn)
+    }
 }
 
 /// Counters of the core as a whole (messages that belong to no connection).
@@ -328,6 +376,10 @@ pub struct CoreStats {
     pub unknown_peer: u64,
     /// Messages with CCID 0 that are neither SCCRQ nor an addressable StopCCN.
     pub unexpected: u64,
+    /// SCCRQs dropped because an `accept_any` template already had
+    /// [`ACCEPT_ANY_PENDING_MAX`] accepted connections that were not established (or the
+    /// accepted connection for that address had 8 instances: active, refusals, StopCCNs).
+    pub accept_any_limit: u64,
 }
 
 /// The L2TPv3 control plane. See the crate documentation for how it is driven.
@@ -371,6 +423,14 @@ impl Core<OsRandom> {
 
 fn is_udp(t: &Transport) -> bool {
     matches!(t, Transport::Udp { .. })
+}
+
+/// The unspecified address of `a`'s family: an `accept_any` template's peer.
+fn unspecified(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    }
 }
 
 /// A Remote End ID as a VC ID: a 4-byte integer, or a decimal string (an all-digit value is
@@ -451,6 +511,7 @@ impl<R: Random> Core<R> {
         Some(ConnInfo {
             id,
             config: c.cfg.clone(),
+            accepted_by: c.accepted_by,
             state: t.map_or("idle", |t| t.state.name()),
             local_ccid: t.map(|t| t.ccid),
             peer_ccid: t.map(|t| t.peer_ccid),
@@ -481,7 +542,7 @@ impl<R: Random> Core<R> {
     pub fn pseudowire(&self, id: PwId) -> Option<PwInfo> {
         let p = self.pws.get(&id)?;
         let s = p.session.and_then(|sid| {
-            let c = self.conns.get(&p.cfg.conn)?;
+            let c = self.conns.get(&p.holder())?;
             let t = self.tunnels.get(&c.active?)?;
             Some((t, t.sessions.get(&sid)?))
         });
@@ -498,6 +559,7 @@ impl<R: Random> Core<R> {
             session: s
                 .filter(|(_, s)| s.state == SState::Established)
                 .map(|(t, s)| self.params(t, s)),
+            bound_to: p.bound,
         })
     }
 
@@ -510,7 +572,21 @@ impl<R: Random> Core<R> {
     /// Applies a configuration command.
     pub fn handle_command(&mut self, now: Nanos, cmd: Command) -> Result<Created, CommandError> {
         match cmd {
-            Command::CreateConnection(cfg) => {
+            Command::CreateConnection(mut cfg) => {
+                if cfg.accept_any {
+                    // Anyone may send an SCCRQ: only the shared secret tells peers apart.
+                    if cfg.secret.is_empty() || (cfg.digest.is_none() && !cfg.challenge) {
+                        return Err(CommandError::Invalid(
+                            "accept-any needs a secret with digest or challenge",
+                        ));
+                    }
+                    cfg.peer = unspecified(cfg.local);
+                    cfg.passive = true;
+                } else if cfg.peer.is_unspecified() {
+                    return Err(CommandError::Invalid(
+                        "the peer address must be specified (or accept-any)",
+                    ));
+                }
                 if cfg.challenge && cfg.secret.is_empty() {
                     return Err(CommandError::Invalid(
                         "challenge authentication needs a secret",
@@ -523,57 +599,66 @@ impl<R: Random> Core<R> {
                     return Err(CommandError::Invalid("receive-window must be at least 1"));
                 }
                 let key = (cfg.local, cfg.peer, is_udp(&cfg.transport));
-                if self.conn_by_addr.contains_key(&key) {
-                    return Err(CommandError::DuplicateConnection);
+                if let Some(&other) = self.conn_by_addr.get(&key) {
+                    // Configuration wins over a peer that was let in by a template.
+                    if self
+                        .conns
+                        .get(&other)
+                        .is_some_and(|c| c.accepted_by.is_some())
+                    {
+                        self.delete_conn(now, other, "replaced by a configured connection");
+                    } else {
+                        return Err(CommandError::DuplicateConnection);
+                    }
                 }
-                let id = ConnId(self.next_conn);
-                self.next_conn += 1;
+                let id = self.alloc_conn();
                 self.conn_by_addr.insert(key, id);
-                self.log(format!(
-                    "l2tp conn {}: created, peer {} our {} auth {}",
-                    id.0,
-                    cfg.peer,
-                    cfg.local,
-                    cfg.auth_kind()
-                ));
-                self.conns.insert(
-                    id,
-                    ConnState {
-                        cfg,
-                        active: None,
-                        pws: BTreeMap::new(),
-                        reconnect_at: None,
-                        queued: None,
-                        past: Counters::default(),
-                    },
-                );
+                if cfg.accept_any {
+                    self.log(format!(
+                        "l2tp conn {}: created, accept-any on our {} auth {}",
+                        id.0,
+                        cfg.local,
+                        cfg.auth_kind()
+                    ));
+                } else {
+                    self.log(format!(
+                        "l2tp conn {}: created, peer {} our {} auth {}",
+                        id.0,
+                        cfg.peer,
+                        cfg.local,
+                        cfg.auth_kind()
+                    ));
+                }
+                self.conns.insert(id, ConnState::new(cfg, None));
                 self.connect(now, id);
                 Ok(Created::Conn(id))
             }
             Command::DeleteConnection(id) => {
-                let c = self
-                    .conns
-                    .remove(&id)
-                    .ok_or(CommandError::NoSuchConnection)?;
-                self.conn_by_addr
-                    .remove(&(c.cfg.local, c.cfg.peer, is_udp(&c.cfg.transport)));
-                if let Some(ccid) = c.active {
-                    self.close(
-                        now,
-                        ccid,
-                        stop::CLEAR,
-                        err::NONE,
-                        "administratively deleted",
-                    );
+                if !self.delete_conn(now, id, "administratively deleted") {
+                    return Err(CommandError::NoSuchConnection);
                 }
-                for pw in c.pws.into_values() {
-                    self.pws.remove(&pw);
-                }
-                self.log(format!("l2tp conn {}: deleted", id.0));
                 Ok(Created::Done)
             }
             Command::ClearConnection(id) => {
                 let c = self.conns.get(&id).ok_or(CommandError::NoSuchConnection)?;
+                if c.cfg.accept_any {
+                    // A template has no instance of its own: clear what it accepted.
+                    let accepted: Vec<u32> = c
+                        .accepted
+                        .iter()
+                        .filter_map(|a| self.conns.get(a)?.active)
+                        .collect();
+                    for ccid in accepted {
+                        self.close(
+                            now,
+                            ccid,
+                            stop::CLEAR,
+                            err::NONE,
+                            "administratively cleared",
+                        );
+                    }
+                    return Ok(Created::Done);
+                }
                 match c.active {
                     Some(ccid) => self.close(
                         now,
@@ -591,6 +676,11 @@ impl<R: Random> Core<R> {
                     .conns
                     .get(&cfg.conn)
                     .ok_or(CommandError::NoSuchConnection)?;
+                if c.accepted_by.is_some() {
+                    return Err(CommandError::Invalid(
+                        "pseudowires of accepted peers are configured on the accept-any connection",
+                    ));
+                }
                 if !matches!(cfg.cookie_size, 0 | 4 | 8) {
                     return Err(CommandError::Invalid("cookie-size must be 0, 4 or 8"));
                 }
@@ -616,6 +706,7 @@ impl<R: Random> Core<R> {
                         cfg,
                         ac_up: true,
                         session: None,
+                        bound: None,
                         retry_at: None,
                         queued: None,
                     },
@@ -628,9 +719,9 @@ impl<R: Random> Core<R> {
             }
             Command::DeletePseudowire(id) => {
                 let p = self.pws.get(&id).ok_or(CommandError::NoSuchPseudowire)?;
-                let (conn, vc) = (p.cfg.conn, p.cfg.vc_id);
+                let (conn, vc, holder) = (p.cfg.conn, p.cfg.vc_id, p.holder());
                 if let Some(sid) = p.session {
-                    if let Some(ccid) = self.conns.get(&conn).and_then(|c| c.active) {
+                    if let Some(ccid) = self.conns.get(&holder).and_then(|c| c.active) {
                         self.remove_session(
                             now,
                             ccid,
@@ -657,7 +748,7 @@ impl<R: Random> Core<R> {
                     return Ok(Created::Done);
                 }
                 p.ac_up = up;
-                let (conn, sid) = (p.cfg.conn, p.session);
+                let (conn, sid) = (p.holder(), p.session);
                 self.log(format!(
                     "l2tp pw {}: attachment circuit {}",
                     pw.0,
@@ -684,6 +775,84 @@ impl<R: Random> Core<R> {
                 Ok(Created::Done)
             }
         }
+    }
+
+    fn alloc_conn(&mut self) -> ConnId {
+        // Accepted peers come and go, so the counter may wrap one day: skip ids in use.
+        loop {
+            let id = ConnId(self.next_conn);
+            self.next_conn = self.next_conn.wrapping_add(1);
+            if id.0 != 0 && !self.conns.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Removes a connection at once; its instance closes with a StopCCN and lingers only to
+    /// get it acknowledged. A template takes the connections it accepted and its pseudowires
+    /// with it. False if there is no such connection.
+    fn delete_conn(&mut self, now: Nanos, id: ConnId, text: &str) -> bool {
+        let Some(c) = self.conns.remove(&id) else {
+            return false;
+        };
+        let key = (c.cfg.local, c.cfg.peer, is_udp(&c.cfg.transport));
+        if self.conn_by_addr.get(&key) == Some(&id) {
+            self.conn_by_addr.remove(&key);
+        }
+        if let Some(ccid) = c.active {
+            self.close(now, ccid, stop::CLEAR, err::NONE, text);
+        }
+        for a in &c.accepted {
+            self.delete_conn(now, *a, "accept-any connection deleted");
+        }
+        if let Some(tpl) = c.accepted_by {
+            self.forget_accepted(tpl, id, c.proven, &c.past);
+        }
+        for pw in c.pws.into_values() {
+            self.pws.remove(&pw);
+        }
+        self.log(format!("l2tp conn {}: deleted", id.0));
+        true
+    }
+
+    /// An accepted connection without any instance left is removed.
+    fn reap(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get(&id) else { return };
+        let Some(tpl) = c.accepted_by else { return };
+        if c.instances > 0 || c.active.is_some() {
+            return;
+        }
+        let Some(c) = self.conns.remove(&id) else {
+            return;
+        };
+        let key = (c.cfg.local, c.cfg.peer, is_udp(&c.cfg.transport));
+        if self.conn_by_addr.get(&key) == Some(&id) {
+            self.conn_by_addr.remove(&key);
+        }
+        self.forget_accepted(tpl, id, c.proven, &c.past);
+        self.log(format!(
+            "l2tp conn {}: removed (peer {}, accept-any conn {})",
+            id.0, c.cfg.peer, tpl.0
+        ));
+    }
+
+    fn forget_accepted(&mut self, tpl: ConnId, id: ConnId, proven: bool, past: &Counters) {
+        if let Some(t) = self.conns.get_mut(&tpl) {
+            t.accepted.remove(&id);
+            if !proven {
+                t.unproven = t.unproven.saturating_sub(1);
+                t.limit_hit = false;
+            }
+            // The template's counters keep the history of the peers it let in.
+            t.past.add(past);
+        }
+    }
+
+    fn add_tunnel(&mut self, t: Tunnel) {
+        if let Some(c) = self.conns.get_mut(&t.conn) {
+            c.instances += 1;
+        }
+        self.tunnels.insert(t.ccid, t);
     }
 
     // ---------------------------------------------------------------- timers
@@ -947,7 +1116,7 @@ impl<R: Random> Core<R> {
         t.state = TState::WaitCtlReply;
         let b = self.sccrx(&t, mt::SCCRQ, &cfg, None);
         t.push(mt::SCCRQ, b);
-        self.tunnels.insert(ccid, t);
+        self.add_tunnel(t);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.active = Some(ccid);
             c.reconnect_at = None;
@@ -980,12 +1149,24 @@ impl<R: Random> Core<R> {
             }
             return;
         }
-        let Some(&conn) = self
-            .conn_by_addr
-            .get(&(path.local, path.peer, is_udp(&path.transport)))
-        else {
+        // An unspecified source is nobody (and would match an accept-any template's key).
+        if path.peer.is_unspecified() {
             self.stats.unknown_peer += 1;
             return;
+        }
+        let udp = is_udp(&path.transport);
+        let (conn, template) = match self.conn_by_addr.get(&(path.local, path.peer, udp)) {
+            Some(&c) => (c, false),
+            None => match self
+                .conn_by_addr
+                .get(&(path.local, unspecified(path.local), udp))
+            {
+                Some(&t) => (t, true),
+                None => {
+                    self.stats.unknown_peer += 1;
+                    return;
+                }
+            },
         };
         let secret = self.conns.get(&conn).map(|c| c.cfg.secret.clone());
         let m = match Message::parse(bytes, secret.as_ref()) {
@@ -1011,9 +1192,79 @@ impl<R: Random> Core<R> {
             }
         }
         match m.mtype {
+            Some(mt::SCCRQ) if template => self.accept_sccrq(now, conn, path, bytes, m),
+            Some(mt::SCCRQ)
+                if self.conns.get(&conn).is_some_and(|c| {
+                    c.accepted_by.is_some() && c.instances >= ACCEPTED_INSTANCES_MAX
+                }) =>
+            {
+                self.stats.accept_any_limit += 1;
+            }
             Some(mt::SCCRQ) => self.sccrq_rx(now, conn, path, bytes, m),
             _ => self.stats.unexpected += 1,
         }
+    }
+
+    /// An SCCRQ from a peer without a connection, on an address and transport with an
+    /// `accept_any` template: the peer gets a connection of its own with the template's
+    /// settings, which then answers it as a configured passive connection would (and is
+    /// removed again if that does not end established).
+    fn accept_sccrq(&mut self, now: Nanos, tpl: ConnId, path: Path, bytes: &[u8], m: Message) {
+        let Some(t) = self.conns.get(&tpl) else {
+            return;
+        };
+        let mut cfg = t.cfg.clone();
+        // Checked before anything is allocated, so forged SCCRQs cost no state: a digest
+        // that does not verify, and an Nr that no first message has. (A missing digest is
+        // refused with a StopCCN by the connection, as for a configured peer.)
+        let probe = Auth::for_config(&cfg, &mut self.rng, false);
+        if m.has_digest && !probe.verify(bytes, &m, &[]) {
+            if let Some(t) = self.conns.get_mut(&tpl) {
+                t.past.digest_failures += 1;
+            }
+            self.log(format!(
+                "l2tp conn {}: SCCRQ from {} dropped: bad message digest (accept-any)",
+                tpl.0, path.peer
+            ));
+            return;
+        }
+        if m.nr != 0 {
+            if let Some(t) = self.conns.get_mut(&tpl) {
+                t.past.bad_nr += 1;
+            }
+            return;
+        }
+        let Some(t) = self.conns.get_mut(&tpl) else {
+            return;
+        };
+        if t.unproven >= ACCEPT_ANY_PENDING_MAX {
+            self.stats.accept_any_limit += 1;
+            if !std::mem::replace(&mut t.limit_hit, true) {
+                self.log(format!(
+                    "l2tp conn {}: {ACCEPT_ANY_PENDING_MAX} accepted connections are being set up; new SCCRQs are dropped",
+                    tpl.0
+                ));
+            }
+            return;
+        }
+        t.unproven += 1;
+        let id = self.alloc_conn();
+        if let Some(t) = self.conns.get_mut(&tpl) {
+            t.accepted.insert(id);
+        }
+        cfg.peer = path.peer;
+        cfg.transport = path.transport;
+        cfg.accept_any = false;
+        cfg.passive = true;
+        self.conn_by_addr
+            .insert((path.local, path.peer, is_udp(&path.transport)), id);
+        self.conns.insert(id, ConnState::new(cfg, Some(tpl)));
+        self.log(format!(
+            "l2tp conn {}: accepted SCCRQ from {} (accept-any conn {})",
+            id.0, path.peer, tpl.0
+        ));
+        self.sccrq_rx(now, id, path, bytes, m);
+        self.reap(id);
     }
 
     /// A new SCCRQ from a configured peer.
@@ -1193,7 +1444,7 @@ impl<R: Random> Core<R> {
             t.peer_ccid = a;
             self.by_peer.insert((path.peer, a), ccid);
         }
-        self.tunnels.insert(ccid, t);
+        self.add_tunnel(t);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.active = Some(ccid);
             c.reconnect_at = None;
@@ -1245,7 +1496,7 @@ impl<R: Random> Core<R> {
         if t.peer_ccid != 0 {
             self.by_peer.insert((path.peer, t.peer_ccid), ccid);
         }
-        self.tunnels.insert(ccid, t);
+        self.add_tunnel(t);
         self.log(format!(
             "l2tp conn {}: SCCRQ from {} refused: StopCCN result {result} ({text})",
             conn.0, path.peer
@@ -1533,6 +1784,20 @@ impl<R: Random> Core<R> {
             conn.0,
             from.name()
         ));
+        // An accepted peer that got this far has authenticated: it no longer counts against
+        // the template's limit.
+        let tpl = self
+            .conns
+            .get_mut(&conn)
+            .filter(|c| !c.proven)
+            .and_then(|c| {
+                c.proven = true;
+                c.accepted_by
+            });
+        if let Some(t) = tpl.and_then(|t| self.conns.get_mut(&t)) {
+            t.unproven = t.unproven.saturating_sub(1);
+            t.limit_hit = false;
+        }
         let pws = self
             .conns
             .get(&conn)
@@ -1638,7 +1903,10 @@ impl<R: Random> Core<R> {
         };
         if c.active == Some(ccid) {
             c.active = None;
-            self.schedule_reconnect(now, conn);
+            // An accepted connection never calls back; it goes with its last instance.
+            if c.accepted_by.is_none() {
+                self.schedule_reconnect(now, conn);
+            }
         }
     }
 
@@ -1646,18 +1914,26 @@ impl<R: Random> Core<R> {
         let Some(t) = self.tunnels.remove(&ccid) else {
             return;
         };
-        for sid in t.sessions.keys() {
+        for (sid, s) in &t.sessions {
             self.sids.remove(sid);
+            // Sessions are cleared before their instance goes; should one be left, its
+            // pseudowire must not stay tied to it (a template's would stay bound).
+            if let Some(p) = self.pws.get_mut(&s.pw).filter(|p| p.session == Some(*sid)) {
+                p.session = None;
+                p.bound = None;
+            }
         }
         if self.by_peer.get(&(t.path.peer, t.peer_ccid)) == Some(&ccid) {
             self.by_peer.remove(&(t.path.peer, t.peer_ccid));
         }
         if let Some(c) = self.conns.get_mut(&t.conn) {
             c.past.add(&t.counters);
+            c.instances = c.instances.saturating_sub(1);
             if c.active == Some(ccid) {
                 c.active = None;
             }
         }
+        self.reap(t.conn);
     }
 
     // ---------------------------------------------------------------- sessions
@@ -1689,6 +1965,7 @@ impl<R: Random> Core<R> {
         }
         let cfg = p.cfg.clone();
         let ac_up = p.ac_up;
+        // (A template's pseudowires are never started: a template has no instance.)
         let Some(ccid) = self.conns.get(&cfg.conn).and_then(|c| c.active) else {
             return;
         };
@@ -1809,12 +2086,24 @@ impl<R: Random> Core<R> {
                 up: false,
             });
         }
+        let mut template = false;
         if let Some(p) = self.pws.get_mut(&s.pw) {
             if p.session == Some(sid) {
                 p.session = None;
+                if let Some(b) = p.bound.take() {
+                    self.events.push_back(Event::Log(format!(
+                        "l2tp pw {}: unbound from conn {}",
+                        s.pw.0, b.0
+                    )));
+                }
             }
+            template = self
+                .conns
+                .get(&p.cfg.conn)
+                .is_some_and(|c| c.cfg.accept_any);
         }
-        if retry && established {
+        // A template's pseudowire is never started by us: the peer asks again.
+        if retry && established && !template {
             let at = now + self.jitter(self.cfg.pw_retry_delay);
             self.schedule_pw(s.pw, at);
         }
@@ -2000,8 +2289,11 @@ impl<R: Random> Core<R> {
             return;
         };
         let conn = t.conn;
+        // An accepted connection offers its template's pseudowires.
+        let accepted_by = self.conns.get(&conn).and_then(|c| c.accepted_by);
+        let owner = accepted_by.unwrap_or(conn);
         let vc = m.remote_end_id.as_deref().and_then(vc_of);
-        let pw = vc.and_then(|vc| self.conns.get(&conn)?.pws.get(&vc).copied());
+        let pw = vc.and_then(|vc| self.conns.get(&owner)?.pws.get(&vc).copied());
         let Some(pw) = pw else {
             return self.cdn_to(
                 ccid,
@@ -2012,6 +2304,19 @@ impl<R: Random> Core<R> {
             );
         };
         let Some(p) = self.pws.get(&pw) else { return };
+        if let Some(holder) = p.bound.filter(|&b| b != conn) {
+            self.log(format!(
+                "l2tp pw {}: vc-id {} asked for by conn {} but bound to conn {}",
+                pw.0, p.cfg.vc_id, conn.0, holder.0
+            ));
+            return self.cdn_to(
+                ccid,
+                their,
+                cdn::NO_FACILITIES_TEMP,
+                err::NONE,
+                "pseudowire in use by another peer",
+            );
+        }
         let cfg = p.cfg.clone();
         let ac_up = p.ac_up;
         if m.pw_type.and_then(PwType::from_code) != Some(cfg.pw_type) {
@@ -2125,6 +2430,12 @@ impl<R: Random> Core<R> {
         if let Some(p) = self.pws.get_mut(&pw) {
             p.session = Some(sid);
             p.retry_at = None;
+            if accepted_by.is_some() && p.bound.replace(conn).is_none() {
+                self.events.push_back(Event::Log(format!(
+                    "l2tp pw {}: bound to conn {}",
+                    pw.0, conn.0
+                )));
+            }
         }
         self.log(format!(
             "l2tp pw {}: session {sid:#x} idle -> wait-connect (ICRP sent)",

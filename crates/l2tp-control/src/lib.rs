@@ -22,8 +22,27 @@
 //!
 //! - A configured connection initiates at once and again `reconnect_delay` after it went
 //!   down, unless `passive`. Incoming SCCRQs are accepted only from configured peers (matched
-//!   by our address, the peer's address and the transport kind); others are dropped and
-//!   counted (`CoreStats::unknown_peer`).
+//!   by our address, the peer's address and the transport kind) or, where an `accept_any`
+//!   connection is configured, from any peer that passes its authentication; others are
+//!   dropped and counted (`CoreStats::unknown_peer`).
+//! - `accept_any` (a template: one per local address and transport kind, never initiating,
+//!   needing a secret with `digest` or `challenge`): an SCCRQ from an unconfigured peer
+//!   whose digest verifies gets a connection of its own (`ConnInfo::accepted_by`), passive,
+//!   with the template's settings and the peer's address, and is answered as a configured
+//!   peer's would be (refusals with StopCCN included). A digest failure leaves no state; at
+//!   most `ACCEPT_ANY_PENDING_MAX` accepted connections per template may be unestablished
+//!   at once, and an accepted connection may have 8 instances (further SCCRQs are dropped,
+//!   `CoreStats::accept_any_limit`). An accepted connection never reconnects and is removed
+//!   (gone from `connections()`) when it has no instance left: at once when the peer is
+//!   found dead or never completes, after the StopCCN hold (or its acknowledgement)
+//!   otherwise. A configured connection to the same peer replaces it. The template's
+//!   pseudowires are offered to every accepted peer, which must send the ICRQ (we never do
+//!   on an accepted connection): a pseudowire is bound to the accepted connection holding
+//!   its session (`PwInfo::bound_to`) and freed when that session or connection goes;
+//!   another peer asking for a bound VC ID gets CDN 4 (temporary lack of facilities).
+//!   Clearing a template clears its accepted connections; deleting it deletes them and its
+//!   pseudowires. A template's counters gather those of the connections it accepted once
+//!   they are removed.
 //! - Ties: the lower Control Connection Tie Breaker wins and refuses the loser's SCCRQ with
 //!   StopCCN 3; the loser keeps its abandoned instance to acknowledge that StopCCN. Over IP
 //!   the peer's identity is the configured peer address (not the Router ID AVP).
@@ -56,7 +75,7 @@
 //! - A circuit change during session setup is sent by SLI once the session is established.
 //!
 //! Not done here: outgoing calls (OCRQ is answered with CDN 5), WEN content, sending hidden
-//! AVPs, `accept-any` peers, counting data-plane traffic as Hello activity.
+//! AVPs, counting data-plane traffic as Hello activity.
 
 pub mod api;
 pub mod auth;
@@ -67,7 +86,7 @@ pub mod rng;
 pub mod timer;
 pub mod wire;
 
-pub use crate::core::{Core, CoreStats};
+pub use crate::core::{Core, CoreStats, ACCEPT_ANY_PENDING_MAX};
 pub use api::*;
 pub use auth::{DigestAlg, Secret};
 pub use rng::{OsRandom, Random, SeededRandom};

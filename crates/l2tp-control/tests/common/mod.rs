@@ -1,6 +1,7 @@
-//! A deterministic two-node network for driving cores: a simulated clock, a link that can
-//! lose, duplicate, delay and reorder messages from a seeded generator, a drop filter for
-//! scripted losses, and a trace of everything sent.
+//! A deterministic network of cores (node `i` has address `addr(i)`; two by default): a
+//! simulated clock, a link that can lose, duplicate, delay and reorder messages from a seeded
+//! generator, a drop filter for scripted losses, nodes that can be switched off, and a trace
+//! of everything sent.
 #![allow(dead_code)]
 
 use pwire_l2tp_control::msg::Message;
@@ -11,6 +12,12 @@ use std::net::{IpAddr, Ipv6Addr};
 
 pub const A: usize = 0;
 pub const B: usize = 1;
+pub const C: usize = 2;
+
+/// A node's letter in traces and host names.
+pub fn letter(i: usize) -> char {
+    (b'A' + i as u8) as char
+}
 
 pub fn addr(i: usize) -> IpAddr {
     IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, i as u16 + 1))
@@ -44,6 +51,8 @@ pub struct Node {
     pub peer_active: HashMap<PwId, bool>,
     pub ups: u32,
     pub downs: u32,
+    /// Switched off: receives nothing, runs no timers.
+    pub off: bool,
 }
 
 impl Node {
@@ -93,7 +102,7 @@ pub struct Sim {
 
 pub fn core_config(i: usize) -> CoreConfig {
     CoreConfig {
-        host_name: format!("lcce-{}", ["a", "b"][i]),
+        host_name: format!("lcce-{}", letter(i).to_ascii_lowercase()),
         router_id: 0xc0000201 + i as u32,
         ..CoreConfig::default()
     }
@@ -109,18 +118,18 @@ impl Sim {
     }
 
     pub fn with_configs(seed: u64, a: CoreConfig, b: CoreConfig) -> Sim {
-        let node = |c, s| Node {
-            core: Core::new(c, SeededRandom::new(s)),
-            events: vec![],
-            installed: HashMap::new(),
-            link: HashMap::new(),
-            peer_active: HashMap::new(),
-            ups: 0,
-            downs: 0,
-        };
+        Sim::with_cores(seed, vec![a, b])
+    }
+
+    /// One node per configuration, node `i` at `addr(i)`.
+    pub fn with_cores(seed: u64, cores: Vec<CoreConfig>) -> Sim {
         Sim {
             now: 0,
-            nodes: vec![node(a, seed * 2 + 1), node(b, seed * 2 + 2)],
+            nodes: cores
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| node(c, seed * 2 + 1 + i as u64))
+                .collect(),
             link: LinkModel {
                 latency: 10 * MS,
                 ..LinkModel::default()
@@ -132,6 +141,11 @@ impl Sim {
             seq: 0,
             steps: 0,
         }
+    }
+
+    /// Node `i` restarts: a fresh core with its default configuration and nothing installed.
+    pub fn restart(&mut self, i: usize, seed: u64) {
+        self.nodes[i] = node(core_config(i), seed);
     }
 
     pub fn cmd(&mut self, i: usize, c: Command) -> Created {
@@ -177,8 +191,9 @@ impl Sim {
                 delivered: false,
             };
             let scripted = self.drop.as_mut().is_some_and(|f| f(&s));
+            let to = (0..self.nodes.len()).find(|&j| addr(j) == t.path.peer);
             let lost = scripted || self.rng.below(1000) < self.link.loss;
-            if !lost {
+            if let (false, Some(to)) = (lost, to) {
                 s.delivered = true;
                 let copies = if self.rng.below(1000) < self.link.dup {
                     2
@@ -197,7 +212,6 @@ impl Sim {
                             peer_port: local_port,
                         },
                     };
-                    let to = if t.path.peer == addr(0) { 0 } else { 1 };
                     self.seq += 1;
                     self.flight.push(InFlight {
                         at,
@@ -254,7 +268,7 @@ impl Sim {
     pub fn step(&mut self, until: Nanos) -> bool {
         self.steps += 1;
         let mut next = self.flight.iter().map(|f| f.at).min();
-        for n in &self.nodes {
+        for n in self.nodes.iter().filter(|n| !n.off) {
             if let Some(t) = n.core.poll_timeout() {
                 next = Some(next.map_or(t, |x: Nanos| x.min(t)));
             }
@@ -267,16 +281,20 @@ impl Sim {
         self.flight.sort_by_key(|f| (f.at, f.seq));
         while self.flight.first().is_some_and(|f| f.at <= self.now) {
             let f = self.flight.remove(0);
+            if self.nodes[f.to].off {
+                continue;
+            }
             self.nodes[f.to]
                 .core
                 .handle_message(self.now, f.path, &f.bytes);
             self.drain(f.to);
         }
         for i in 0..self.nodes.len() {
-            if self.nodes[i]
-                .core
-                .poll_timeout()
-                .is_some_and(|t| t <= self.now)
+            if !self.nodes[i].off
+                && self.nodes[i]
+                    .core
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now)
             {
                 self.nodes[i].core.handle_timeout(self.now);
                 self.drain(i);
@@ -322,7 +340,7 @@ impl Sim {
             .map(|s| {
                 format!(
                     "{}:{}({},{}){}",
-                    ["A", "B"][s.from],
+                    letter(s.from),
                     s.name(),
                     s.ns,
                     s.nr,
@@ -337,6 +355,19 @@ impl Sim {
             .iter()
             .filter(|s| s.from == from && s.mtype == mtype)
             .collect()
+    }
+}
+
+fn node(c: CoreConfig, seed: u64) -> Node {
+    Node {
+        core: Core::new(c, SeededRandom::new(seed)),
+        events: vec![],
+        installed: HashMap::new(),
+        link: HashMap::new(),
+        peer_active: HashMap::new(),
+        ups: 0,
+        downs: 0,
+        off: false,
     }
 }
 
