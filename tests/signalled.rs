@@ -495,3 +495,93 @@ fn from_to(
     to.send("wire", "pg0", "ethernet-input", &wire);
     assert_eq!(to.captured("pg1", &out), frames, "side {k}: delivered");
 }
+
+#[test]
+fn an_accept_any_connection_takes_a_peer_that_authenticates() {
+    // B configures no peer: an accept-any connection with the secret and a pseudowire on it.
+    // A (configured with B as its peer) connects; the session is installed with A's address
+    // (and, over UDP, its port) learnt from the SCCRQ, and frames cross both ways. (Wrong
+    // secrets, floods and peers taking each other's vc-id: crates/l2tp-control/tests.)
+    for (v4, udp) in [(false, false), (true, true)] {
+        let (oa, ob, plen) = if v4 {
+            ("192.0.2.1", "192.0.2.2", 24)
+        } else {
+            ("fd00::1", "fd00::2", 64)
+        };
+        let mut a = side("02:fe:00:00:00:0a", oa, ob, "02:fe:00:00:00:0b", plen);
+        let mut b = side("02:fe:00:00:00:0b", ob, oa, "02:fe:00:00:00:0a", plen);
+        let mut link = Link::new(&mut a, &mut b);
+        let enc = if udp {
+            " encap udp local-port 1701"
+        } else {
+            ""
+        };
+        let a_enc = if udp {
+            " encap udp local-port 40000"
+        } else {
+            ""
+        };
+        let e = b.cli_err(&format!(
+            "create l2tpv3 control-connection accept-any our {ob}{enc}"
+        ));
+        assert!(e.contains("accept-any needs a secret"), "{e}");
+        let e = b.cli_err(&format!(
+            "create l2tpv3 control-connection accept-any peer {oa} our {ob} secret k"
+        ));
+        assert!(e.contains("takes no peer"), "{e}");
+        assert_eq!(
+            b.cli(&format!(
+                "create l2tpv3 control-connection accept-any our {ob}{enc} secret k hello 5"
+            )),
+            "control-connection 1\n"
+        );
+        a.cli(&format!(
+            "create l2tpv3 control-connection peer {ob} our {oa}{a_enc} secret k hello 5"
+        ));
+        for h in [&mut a, &mut b] {
+            assert_eq!(
+                h.cli("create l2tpv3 pseudowire control-connection 1 vc-id 100"),
+                "l2tpv3_tunnel0\n"
+            );
+            for l in [
+                "set interface state l2tpv3_tunnel0 up",
+                "set interface l2 xconnect pg1 l2tpv3_tunnel0",
+                "set interface l2 xconnect l2tpv3_tunnel0 pg1",
+            ] {
+                h.cli(l);
+            }
+        }
+        let mut up = false;
+        for _ in 0..40 {
+            link.pump(&mut a, &mut b, 5);
+            if b.cli("show l2tpv3 pseudowire")
+                .contains("state established")
+                && a.cli("show l2tpv3 pseudowire")
+                    .contains("state established")
+            {
+                up = true;
+                break;
+            }
+        }
+        let conns = b.cli("show l2tpv3 control-connection");
+        assert!(
+            up,
+            "v4 {v4} udp {udp}\nA:\n{}\nB:\n{conns}\n{}",
+            a.cli("show l2tpv3 control-connection verbose"),
+            b.cli("show l2tpv3 pseudowire")
+        );
+        assert!(conns.contains("accept-any"), "{conns}");
+        assert!(conns.contains("accepted by 1"), "{conns}");
+        let v = b.cli("show l2tpv3 verbose");
+        assert!(v.contains(&format!("client {oa}")) || v.contains(oa), "{v}");
+        if udp {
+            assert!(v.contains("remote-port 40000"), "A's port learnt: {v}");
+        }
+        let f: Vec<Vec<u8>> = (0..3).map(|i| frame(i, 120)).collect();
+        assert_eq!(crosses(&mut link, &mut a, &mut b, 0, &f), f, "a->b");
+        assert_eq!(crosses(&mut link, &mut a, &mut b, 1, &f), f, "b->a");
+        assert!(!b
+            .cli("show l2tpv3 control-connection verbose")
+            .contains("secret k"));
+    }
+}

@@ -504,6 +504,9 @@ impl L2tp {
         if n.local_session_id == 0 || n.remote_session_id == 0 {
             return Err(L2tpError::ReservedSessionId);
         }
+        if n.our.is_ipv4() != n.client.is_ipv4() {
+            return Err(L2tpError::FamilyMismatch);
+        }
         self.reserve(ctl, 1);
         let (sw, our, client, transport) = {
             let t = self.main.write(ctl);
@@ -512,6 +515,15 @@ impl L2tp {
                 .get_mut(idx as usize)
                 .filter(|s| !s.deleted && !s.active)
                 .ok_or(L2tpError::SessionNotFound)?;
+            let udp = |t: Transport| matches!(t, Transport::Udp { .. });
+            // The slot's family and transport kind are its interface's (its node, its inner
+            // MTU): only the addresses and ports may be learnt now.
+            if s.our.is_ipv4() != n.our.is_ipv4() || udp(s.transport) != udp(n.transport) {
+                return Err(L2tpError::FamilyMismatch);
+            }
+            s.our = n.our;
+            s.client = n.client;
+            s.transport = n.transport;
             s.local_session_id = n.local_session_id;
             s.remote_session_id = n.remote_session_id;
             s.local_cookie = [n.local_cookie, Cookie::NONE];
@@ -637,6 +649,11 @@ impl L2tp {
 /// "rx" is what the peer sends us (our cookie, what we asked for), "tx" what we send.
 #[derive(Debug, Clone, Copy)]
 pub struct Negotiated {
+    /// The path the session runs on: a pseudowire of an `accept-any` connection learns its
+    /// peer's address (and UDP port) only now.
+    pub our: IpAddr,
+    pub client: IpAddr,
+    pub transport: Transport,
     pub local_session_id: u32,
     pub remote_session_id: u32,
     pub local_cookie: Cookie,

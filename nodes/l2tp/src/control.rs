@@ -19,6 +19,11 @@
 //!   going down tells the peer by SLI (A = 0), coming back by SLI (A = 1). A pseudowire in a
 //!   bridge domain has no single circuit and reports it up.
 //!
+//! - **accept-any:** a pseudowire made on an accept-any connection has no peer until one
+//!   binds it: its slot is made with the unspecified address, and activation gives it the
+//!   negotiated path (the peer's address and UDP port), within the slot's family and
+//!   transport kind.
+//!
 //! A pseudowire is an `l2tpv3_tunnel<N>` made by `create l2tpv3 pseudowire`, bridged or
 //! cross-connected like a static one, admin state the operator's, link down until its
 //! session is established. Each direction of a session has its own header (each end chooses
@@ -301,6 +306,9 @@ impl Control {
                     &mut cx.ctl,
                     slot.idx,
                     &crate::api::Negotiated {
+                        our: p.path.local,
+                        client: p.path.peer,
+                        transport: dp_transport(p.path.transport),
                         local_session_id: p.local_session_id,
                         remote_session_id: p.remote_session_id,
                         local_cookie: cookie(&p.local_cookie),
@@ -538,6 +546,20 @@ pub(crate) fn register(r: &mut Registry, ctl: &Arc<Control>) {
     }));
 }
 
+/// The dataplane's spelling of a control connection's transport.
+fn dp_transport(t: Transport) -> crate::session::Transport {
+    match t {
+        Transport::Ip => crate::session::Transport::Ip,
+        Transport::Udp {
+            local_port,
+            peer_port,
+        } => crate::session::Transport::Udp {
+            local_port,
+            remote_port: peer_port,
+        },
+    }
+}
+
 /// Whether the attachment circuit of pseudowire interface `pw_sw` is up: the interface
 /// cross-connected with it is admin up and has link. A pseudowire in a bridge domain (or not
 /// yet attached) has no single circuit: up.
@@ -620,7 +642,7 @@ pub(crate) fn register_cli(r: &mut Registry, ctl: &Arc<Control>) {
     let c = ctl.clone();
     r.command(cmd(
         "create l2tpv3 control-connection",
-        "create l2tpv3 control-connection peer <ip> our <ip> [encap ip|udp] [local-port <n>] [remote-port <n>] [secret <s>] [secret2 <s>] [digest md5|sha1] [authentication challenge] [hello <s>] [retries <n>] [retransmit <min-s> <max-s>] [receive-window <n>] [passive] [del]",
+        "create l2tpv3 control-connection peer <ip>|accept-any our <ip> [encap ip|udp] [local-port <n>] [remote-port <n>] [secret <s>] [secret2 <s>] [digest md5|sha1] [authentication challenge] [hello <s>] [retries <n>] [retransmit <min-s> <max-s>] [receive-window <n>] [passive] [del]",
         false,
         move |a, cx| create_conn(a, cx, &c),
     ));
@@ -651,16 +673,25 @@ pub(crate) fn register_cli(r: &mut Registry, ctl: &Arc<Control>) {
                             } else {
                                 let _ = writeln!(
                                     out,
-                                    "[{}] {} -> {} {} state {} sessions {}",
+                                    "[{}] {} -> {} {} state {} sessions {}{}",
                                     id.0,
                                     i.config.local,
-                                    i.config.peer,
+                                    if i.config.accept_any {
+                                        "any".to_string()
+                                    } else {
+                                        i.config.peer.to_string()
+                                    },
                                     match i.config.transport {
-                                        Transport::Ip => "ip".to_string(),
-                                        Transport::Udp { .. } => "udp".to_string(),
+                                        Transport::Ip => "ip",
+                                        Transport::Udp { .. } => "udp",
                                     },
                                     i.state,
-                                    i.sessions
+                                    i.sessions,
+                                    match (i.config.accept_any, i.accepted_by) {
+                                        (true, _) => " accept-any".to_string(),
+                                        (false, Some(t)) => format!(" accepted by {}", t.0),
+                                        (false, None) => String::new(),
+                                    }
                                 );
                             }
                         }
@@ -789,14 +820,26 @@ fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), Cli
             cfg.receive_window = num(a, "receive-window")?;
         } else if a.keyword("passive") {
             cfg.passive = true;
+        } else if a.keyword("accept-any") {
+            cfg.accept_any = true;
         } else if a.keyword("del") {
             del = true;
         } else {
             return Err(CliError::unknown_input(a.rest()));
         }
     }
-    let peer = peer.ok_or_else(|| CliError::msg("peer address not specified"))?;
     let our = our.ok_or_else(|| CliError::msg("our address not specified"))?;
+    // An accept-any connection answers any peer that authenticates: no peer address.
+    let peer = match (cfg.accept_any, peer) {
+        (true, Some(p)) => {
+            return Err(CliError::msg(format!(
+                "accept-any takes no peer address: `{p}'"
+            )))
+        }
+        (true, None) if our.is_ipv4() => IpAddr::from([0u8; 4]),
+        (true, None) => IpAddr::from([0u16; 8]),
+        (false, p) => p.ok_or_else(|| CliError::msg("peer address not specified"))?,
+    };
     if peer.is_ipv4() != our.is_ipv4() {
         return Err(CliError::msg(format!(
             "peer {peer} and our {our} must be of one family"
@@ -832,8 +875,12 @@ fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), Cli
                 .connections()
                 .into_iter()
                 .find(|&id| {
-                    core.connection(id)
-                        .is_some_and(|i| i.config.local == our && i.config.peer == peer)
+                    core.connection(id).is_some_and(|i| {
+                        i.config.local == our
+                            && i.config.peer == peer
+                            && i.config.accept_any == cfg.accept_any
+                            && i.accepted_by.is_none()
+                    })
                 })
                 .ok_or_else(|| CliError::msg("no such control connection"))?;
             core.handle_command(now, Command::DeleteConnection(id))
@@ -843,21 +890,11 @@ fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), Cli
                 .map_err(|e| CliError::msg(e.to_string()))?
         }
     };
-    let dp_transport = match cfg_transport {
-        Transport::Ip => crate::session::Transport::Ip,
-        Transport::Udp {
-            local_port,
-            peer_port,
-        } => crate::session::Transport::Udp {
-            local_port,
-            remote_port: peer_port,
-        },
-    };
     if let Some(api) = c.api.get() {
         if del {
-            api.release_transport(&mut cx.ctl, our.is_ipv4(), dp_transport);
+            api.release_transport(&mut cx.ctl, our.is_ipv4(), dp_transport(cfg_transport));
         } else {
-            api.claim_transport(&mut cx.ctl, our.is_ipv4(), dp_transport);
+            api.claim_transport(&mut cx.ctl, our.is_ipv4(), dp_transport(cfg_transport));
         }
     }
     if let Created::Conn(id) = made {
@@ -939,16 +976,7 @@ fn create_pw(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), CliEr
         c.run(cx);
         return Ok(());
     }
-    let transport = match info.config.transport {
-        Transport::Ip => crate::session::Transport::Ip,
-        Transport::Udp {
-            local_port,
-            peer_port,
-        } => crate::session::Transport::Udp {
-            local_port,
-            remote_port: peer_port,
-        },
-    };
+    let transport = dp_transport(info.config.transport);
     let made = api
         .create_inactive(&mut cx.ctl, info.config.local, info.config.peer, transport)
         .map_err(|e| CliError::msg(e.to_string()))?;
