@@ -56,6 +56,25 @@ fuzz_target!(|data: &[u8]| {
     let Ok(Created::Pw(pa)) = core.handle_command(0, Command::CreatePseudowire(pw.clone())) else {
         return;
     };
+    // An accept-any connection on ip(10) (challenge authentication, which a fuzzed SCCRQ can
+    // pass the first step of, so accepted connections are made and torn down) with a pseudowire.
+    if let Ok(Created::Conn(ct)) = core.handle_command(
+        0,
+        Command::CreateConnection(ConnConfig {
+            accept_any: true,
+            secret: Secret::new(b"fuzz"),
+            challenge: true,
+            ..ConnConfig::new(ip(10), ip(0))
+        }),
+    ) {
+        let _ = core.handle_command(
+            0,
+            Command::CreatePseudowire(PwConfig {
+                conn: ct,
+                ..pw.clone()
+            }),
+        );
+    }
     let mut ccids = vec![0u32];
     // (Ns, Nr) the core expects from / has sent to each peer, as seen on the wire.
     let mut seq = [(0u16, 0u16); 2];
@@ -78,10 +97,19 @@ fuzz_target!(|data: &[u8]| {
                     m[8..10].copy_from_slice(&ns.to_be_bytes());
                     m[10..12].copy_from_slice(&nr.to_be_bytes());
                 }
-                let path = Path {
-                    local: ip(1),
-                    peer: ip(2 + from as u16),
-                    transport: Transport::Ip,
+                // `op & 16`: to the accept-any connection, from one of four peers.
+                let path = if op & 16 != 0 {
+                    Path {
+                        local: ip(10),
+                        peer: ip(20 + u16::from(*len % 4)),
+                        transport: Transport::Ip,
+                    }
+                } else {
+                    Path {
+                        local: ip(1),
+                        peer: ip(2 + from as u16),
+                        transport: Transport::Ip,
+                    }
                 };
                 core.handle_message(now, path, &m);
             }
@@ -121,8 +149,8 @@ fuzz_target!(|data: &[u8]| {
             seq[from].0 = m.nr;
         }
         while core.poll_event().is_some() {}
-        if let Some(id) = core.connections().first() {
-            let _ = core.connection(*id).map(|i| i.to_string());
+        for id in core.connections() {
+            let _ = core.connection(id).map(|i| i.to_string());
         }
         let _ = core.pseudowire(pa).map(|p| p.to_string());
     }
