@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks: scripts/bench.py (pg streams through the graph, every case of the performance issue,
-# next to VPP's figures), then scripts/bench_dpdk.py (dpdk-input with the decap and encap paths
-# over virtual PMDs) when Debian's DPDK is installed. Release build. --quick: small runs, pg only.
+# Benchmarks: scripts/bench.py (pg streams through the graph, every case of the performance issues,
+# then the three L2TPv3 paths side by side with a live VPP when ../shared/tools/vpp-peer built one),
+# then scripts/bench_dpdk.py (dpdk-input with the decap and encap paths over virtual PMDs) when
+# Debian's DPDK is installed. Release build. --quick: small runs, pg only.
 # Any other argument (--case, --packets, --runs, --out) goes to bench.py, and then DPDK is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
