@@ -585,3 +585,47 @@ fn an_accept_any_connection_takes_a_peer_that_authenticates() {
             .contains("secret k"));
     }
 }
+
+#[test]
+fn deleting_a_control_connection_deletes_its_pseudowires_and_only_its_own() {
+    // An IP and a UDP accept-any connection on one address, a pseudowire on each: deleting
+    // the UDP one takes its pseudowire's interface and leaves the IP one and its pseudowire.
+    let mut b = side(
+        "02:fe:00:00:00:0b",
+        "fd00::2",
+        "fd00::1",
+        "02:fe:00:00:00:0a",
+        64,
+    );
+    assert_eq!(
+        b.cli("create l2tpv3 control-connection accept-any our fd00::2 secret k"),
+        "control-connection 1\n"
+    );
+    assert_eq!(
+        b.cli("create l2tpv3 control-connection accept-any our fd00::2 encap udp secret k"),
+        "control-connection 2\n"
+    );
+    assert_eq!(
+        b.cli("create l2tpv3 pseudowire control-connection 1 vc-id 1"),
+        "l2tpv3_tunnel0\n"
+    );
+    assert_eq!(
+        b.cli("create l2tpv3 pseudowire control-connection 2 vc-id 2"),
+        "l2tpv3_tunnel1\n"
+    );
+    b.cli("create l2tpv3 control-connection accept-any our fd00::2 encap udp secret k del");
+    let conns = b.cli("show l2tpv3 control-connection");
+    assert!(conns.contains("[1]") && !conns.contains("[2]"), "{conns}");
+    let ifs = b.cli("show interface");
+    assert!(ifs.contains("l2tpv3_tunnel0"), "{ifs}");
+    assert!(!ifs.contains("l2tpv3_tunnel1"), "{ifs}");
+    let pws = b.cli("show l2tpv3 pseudowire");
+    assert!(pws.contains("vc-id 1") && !pws.contains("vc-id 2"), "{pws}");
+    // The IP connection is still there: its pseudowire is deleted by vc-id, then itself.
+    b.cli("create l2tpv3 pseudowire control-connection 1 vc-id 1 del");
+    assert!(!b.cli("show interface").contains("l2tpv3_tunnel0"));
+    b.cli("create l2tpv3 control-connection accept-any our fd00::2 secret k del");
+    assert!(!b
+        .cli("show l2tpv3 control-connection")
+        .contains("accept-any"));
+}

@@ -520,6 +520,11 @@ impl Runtime {
         self.shared.idle.can_block()
     }
 
+    /// Work that is not packets (a CLI request served): the next idle wait starts short again.
+    pub fn note_activity(&self) {
+        self.shared.idle.note_activity();
+    }
+
     /// Idle path after an iteration that produced nothing: blocks on the epoll set for up to
     /// `interrupt_wait` when [`Self::idle_can_block`], else sleeps `poll_sleep` (the behaviour
     /// from before interrupt mode existed). Returns true if an fd became ready.

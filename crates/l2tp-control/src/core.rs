@@ -532,6 +532,14 @@ impl<R: Random> Core<R> {
         })
     }
 
+    /// The pseudowires configured on connection `conn` (what deleting it deletes).
+    pub fn pseudowires_of(&self, conn: ConnId) -> Vec<PwId> {
+        self.conns
+            .get(&conn)
+            .map(|c| c.pws.values().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// The pseudowire configured on connection `conn` with `vc_id` (O(log n): a CLI deleting
     /// thousands of pseudowires one by one must not scan them all each time).
     pub fn pseudowire_by_vc(&self, conn: ConnId, vc_id: u32) -> Option<PwId> {
@@ -1191,6 +1199,28 @@ impl<R: Random> Core<R> {
                 return;
             }
         }
+        // An accept-any template, and every connection it accepted, answer only a peer that
+        // authenticates: an SCCRQ without the digest they require is dropped without a word
+        // (a refusal would be state held and StopCCNs sent, for forged sources, for 31 s).
+        if m.mtype == Some(mt::SCCRQ) && !m.has_digest {
+            let strict = self
+                .conns
+                .get(&conn)
+                .filter(|c| template || c.accepted_by.is_some());
+            if let Some(c) = strict {
+                if c.cfg.digest.is_some() {
+                    let counted = if template {
+                        conn
+                    } else {
+                        c.accepted_by.unwrap_or(conn)
+                    };
+                    if let Some(t) = self.conns.get_mut(&counted) {
+                        t.past.digest_failures += 1;
+                    }
+                    return;
+                }
+            }
+        }
         match m.mtype {
             Some(mt::SCCRQ) if template => self.accept_sccrq(now, conn, path, bytes, m),
             Some(mt::SCCRQ)
@@ -1214,9 +1244,25 @@ impl<R: Random> Core<R> {
             return;
         };
         let mut cfg = t.cfg.clone();
+        // Over UDP, only on the template's own port (others may belong to static tunnels or
+        // other connections, and the sessions would be built on them).
+        if let (
+            Transport::Udp {
+                local_port: want, ..
+            },
+            Transport::Udp {
+                local_port: got, ..
+            },
+        ) = (cfg.transport, path.transport)
+        {
+            if want != got {
+                self.stats.unknown_peer += 1;
+                return;
+            }
+        }
         // Checked before anything is allocated, so forged SCCRQs cost no state: a digest
-        // that does not verify, and an Nr that no first message has. (A missing digest is
-        // refused with a StopCCN by the connection, as for a configured peer.)
+        // that does not verify, and an Nr that no first message has. (A missing digest, where
+        // one is required, was dropped by the caller.)
         let probe = Auth::for_config(&cfg, &mut self.rng, false);
         if m.has_digest && !probe.verify(bytes, &m, &[]) {
             if let Some(t) = self.conns.get_mut(&tpl) {

@@ -232,8 +232,9 @@ fn main() {
                 // Every rx queue of the main thread is interrupt-driven: block on their fds,
                 // 1 ms after activity doubling to 10 ms while idle (a wake-up costs ~15 us in a
                 // VM: 1 ms slices kept an idle pwire at 1.5% of a core, 10 ms at ~0.2%). CLI
-                // requests are picked up at the top of the loop, so an idle pwire answers one
-                // within 10 ms.
+                // requests are picked up at the top of the loop, so an idle pwire answers the
+                // first of a burst within 10 ms and the next ones within 1 ms (serving one
+                // counts as activity).
                 let mut d = pwire_graph::runtime::INTERRUPT_WAIT;
                 if let Some(w) = wake {
                     let now = dp.vnet.engine().now();
@@ -256,6 +257,9 @@ fn main() {
             }
         } else {
             idle = 0;
+            if served {
+                dp.note_activity();
+            }
         }
     }
     eprintln!("pwire: stopping");

@@ -342,6 +342,14 @@ impl Dataplane {
         self.main.as_ref().is_some_and(|m| m.idle_can_block())
     }
 
+    /// The main loop did work that is not packets (served a CLI request): its next idle wait
+    /// starts short again, so a burst of commands is not paced by the longest wait.
+    pub fn note_activity(&self) {
+        if let Some(m) = self.main.as_ref() {
+            m.note_activity();
+        }
+    }
+
     /// Idle path of the main loop: blocks up to `interrupt_wait` on the main thread's epoll
     /// set when [`Self::idle_can_block`], else sleeps `poll_sleep`. True if an fd woke it.
     pub fn idle_wait(&self, poll_sleep: Duration, interrupt_wait: Duration) -> bool {

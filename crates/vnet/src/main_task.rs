@@ -67,7 +67,8 @@ impl MainTasks {
 }
 
 /// Main thread: copies the link states a driver's rx owners reported, as
-/// `(sw_if_index, link_up)`, into the interface table. Device drivers call this from their
+/// `(sw_if_index, link_up)`, into the interface table (a port's sub-interfaces follow it), and
+/// runs the link hooks for each interface whose state changed. Device drivers call this from their
 /// link task because only the main thread writes interface state; the table is taken for
 /// writing only when some state really changed, so a spurious signal costs no write.
 pub fn apply_link_states(cx: &mut CliCtx, reported: &[(u32, bool)]) {
@@ -92,6 +93,24 @@ pub fn apply_link_states(cx: &mut CliCtx, reported: &[(u32, bool)]) {
                 changes.push((sw, up));
             }
             i.link_up = up;
+        }
+    }
+    // A port's sub-interfaces have its link (VPP: a sub-interface's link is its hardware's).
+    let ports = changes.len();
+    for k in 0..ports {
+        let (sw, up) = changes[k];
+        let kids = vs
+            .get(sw)
+            .and_then(|i| i.vlan.subs.as_ref())
+            .map(|t| t.children().to_vec())
+            .unwrap_or_default();
+        for c in kids {
+            if let Some(i) = vs.get_mut(c) {
+                if i.link_up != up {
+                    i.link_up = up;
+                    changes.push((c, up));
+                }
+            }
         }
     }
     let vnet = cx.vnet.clone();

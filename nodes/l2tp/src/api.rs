@@ -521,6 +521,14 @@ impl L2tp {
             if s.our.is_ipv4() != n.our.is_ipv4() || udp(s.transport) != udp(n.transport) {
                 return Err(L2tpError::FamilyMismatch);
             }
+            // What the slot held, put back if it cannot be activated (a clash in the decap
+            // table): an inactive slot shows its configuration, not a refused negotiation.
+            let was = (
+                (s.our, s.client, s.transport),
+                (s.local_session_id, s.remote_session_id),
+                (s.local_cookie, s.prev_cookie_valid, s.remote_cookie),
+                (s.layout, s.tx_layout, s.sequencing, s.tx_sequencing),
+            );
             s.our = n.our;
             s.client = n.client;
             s.transport = n.transport;
@@ -537,7 +545,17 @@ impl L2tp {
             s.tx_sequencing = n.tx_sequencing;
             s.build();
             let r = (s.sw_if_index, s.our, s.client, s.transport);
-            t.activate(idx)?;
+            if let Err(e) = t.activate(idx) {
+                let s = &mut t.sessions[idx as usize];
+                (
+                    (s.our, s.client, s.transport),
+                    (s.local_session_id, s.remote_session_id),
+                ) = (was.0, was.1);
+                (s.local_cookie, s.prev_cookie_valid, s.remote_cookie) = was.2;
+                (s.layout, s.tx_layout, s.sequencing, s.tx_sequencing) = was.3;
+                s.build();
+                return Err(e);
+            }
             r
         };
         self.pmtu

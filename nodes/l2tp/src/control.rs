@@ -77,6 +77,9 @@ struct State {
     core: Option<Core<OsRandom>>,
     cfg: CoreConfig,
     pws: HashMap<u32, PwSlot>,
+    /// Pseudowire id by its interface's sw_if_index (a circuit change finds its pseudowire
+    /// without a scan).
+    by_sw: HashMap<u32, u32>,
     /// `test l2tpv3 control impair`: received control messages dropped, duplicated or held
     /// back one run, by percentage (this kernel has no netem: a test's lossy link).
     impair: Impair,
@@ -104,6 +107,19 @@ impl Impair {
         x ^= x << 17;
         self.rng = x;
         (x % 100) as u32
+    }
+}
+
+impl State {
+    fn add_slot(&mut self, id: u32, slot: PwSlot) {
+        self.by_sw.insert(slot.sw, id);
+        self.pws.insert(id, slot);
+    }
+
+    fn remove_slot(&mut self, id: u32) -> Option<PwSlot> {
+        let slot = self.pws.remove(&id)?;
+        self.by_sw.remove(&slot.sw);
+        Some(slot)
     }
 }
 
@@ -148,6 +164,7 @@ impl Control {
                 core: None,
                 cfg: CoreConfig::default(),
                 pws: HashMap::new(),
+                by_sw: HashMap::new(),
                 impair: Impair::default(),
                 delayed: Vec::new(),
             }),
@@ -342,12 +359,13 @@ impl Control {
                         log(
                             cx,
                             format_args!(
-                                "pseudowire {} ({}) installed: local-session-id {} remote-session-id {} cookie-size {}",
+                                "pseudowire {} ({}) installed: local-session-id {} remote-session-id {} cookie-size {}/{}",
                                 p.pw.0,
                                 cx.vnet.if_name(&cx.ctl, slot.sw),
                                 p.local_session_id,
                                 p.remote_session_id,
-                                p.local_cookie.len()
+                                p.local_cookie.len(),
+                                p.remote_cookie.len()
                             ),
                         );
                     }
@@ -390,38 +408,33 @@ impl Control {
     /// The admin or link state of interface `sw` changed: a pseudowire cross-connected with it
     /// tells its peer (SLI) when its circuit changed.
     fn circuit_changed(&self, cx: &mut CliCtx, sw: u32) {
-        let vs = cx.vnet.state.get(&cx.ctl);
-        let Some((peer, up)) = vs.get(sw).and_then(|i| match i.l2 {
-            L2Mode::Xconnect { peer, .. } => Some((peer, i.admin_up && i.link_up)),
+        // The pseudowire whose circuit `sw` is: the one `sw` is cross-connected with (an
+        // xconnect is configured both ways; the circuit itself is read from the pseudowire's
+        // side, `circuit_of`).
+        let Some(pw_sw) = cx.vnet.state.get(&cx.ctl).get(sw).and_then(|i| match i.l2 {
+            L2Mode::Xconnect { peer, .. } => Some(peer),
             _ => None,
         }) else {
             return;
         };
+        let up = circuit_of(cx, pw_sw);
         let now = self.now();
-        let mut st = self.state();
-        let pws: Vec<(u32, bool)> = st
-            .pws
-            .iter()
-            .filter(|(_, s)| s.sw == peer)
-            .map(|(&id, s)| (id, s.circuit_up))
-            .collect();
-        let Some(core) = st.core.as_mut() else {
-            return;
-        };
-        let mut changed = false;
-        for (id, was) in pws {
-            if was != up {
-                let _ = core.handle_command(now, Command::SetCircuit { pw: PwId(id), up });
-                changed = true;
+        {
+            let mut st = self.state();
+            let st = &mut *st;
+            let Some(&id) = st.by_sw.get(&pw_sw) else {
+                return;
+            };
+            let (Some(slot), Some(core)) = (st.pws.get_mut(&id), st.core.as_mut()) else {
+                return;
+            };
+            if slot.circuit_up == up {
+                return;
             }
+            slot.circuit_up = up;
+            let _ = core.handle_command(now, Command::SetCircuit { pw: PwId(id), up });
         }
-        if changed {
-            for s in st.pws.values_mut().filter(|s| s.sw == peer) {
-                s.circuit_up = up;
-            }
-            drop(st);
-            self.run(cx);
-        }
+        self.run(cx);
     }
 }
 
@@ -858,9 +871,10 @@ fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), Cli
     } else {
         Transport::Ip
     };
-    let cfg_transport = cfg.transport;
     let now = c.now();
-    let made = {
+    let v4 = our.is_ipv4();
+    let api = c.api.get().cloned();
+    let (made, transport, removed) = {
         let mut st = c.state();
         let st = &mut *st;
         if st.core.is_none() {
@@ -871,30 +885,43 @@ fn create_conn(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), Cli
         }
         let core = st.core.as_mut().expect("made above");
         if del {
-            let id = core
+            let udp = matches!(cfg.transport, Transport::Udp { .. });
+            let (id, transport) = core
                 .connections()
                 .into_iter()
-                .find(|&id| {
-                    core.connection(id).is_some_and(|i| {
-                        i.config.local == our
-                            && i.config.peer == peer
-                            && i.config.accept_any == cfg.accept_any
-                            && i.accepted_by.is_none()
-                    })
+                .filter_map(|id| core.connection(id))
+                .find(|i| {
+                    i.config.local == our
+                        && i.config.peer == peer
+                        && i.config.accept_any == cfg.accept_any
+                        && matches!(i.config.transport, Transport::Udp { .. }) == udp
+                        && i.accepted_by.is_none()
                 })
+                .map(|i| (i.id, i.config.transport))
                 .ok_or_else(|| CliError::msg("no such control connection"))?;
-            core.handle_command(now, Command::DeleteConnection(id))
-                .map_err(|e| CliError::msg(e.to_string()))?
+            // Its pseudowires go with it: their interfaces too.
+            let pws = core.pseudowires_of(id);
+            let made = core
+                .handle_command(now, Command::DeleteConnection(id))
+                .map_err(|e| CliError::msg(e.to_string()))?;
+            let removed: Vec<PwSlot> = pws.iter().filter_map(|p| st.remove_slot(p.0)).collect();
+            (made, transport, removed)
         } else {
-            core.handle_command(now, Command::CreateConnection(cfg))
-                .map_err(|e| CliError::msg(e.to_string()))?
+            let transport = cfg.transport;
+            let made = core
+                .handle_command(now, Command::CreateConnection(cfg))
+                .map_err(|e| CliError::msg(e.to_string()))?;
+            (made, transport, Vec::new())
         }
     };
-    if let Some(api) = c.api.get() {
+    if let Some(api) = api {
+        for slot in removed {
+            let _ = api.delete(&mut cx.ctl, slot.idx);
+        }
         if del {
-            api.release_transport(&mut cx.ctl, our.is_ipv4(), dp_transport(cfg_transport));
+            api.release_transport(&mut cx.ctl, v4, dp_transport(transport));
         } else {
-            api.claim_transport(&mut cx.ctl, our.is_ipv4(), dp_transport(cfg_transport));
+            api.claim_transport(&mut cx.ctl, v4, dp_transport(transport));
         }
     }
     if let Created::Conn(id) = made {
@@ -966,7 +993,7 @@ fn create_pw(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), CliEr
             .ok_or_else(|| CliError::msg("no such pseudowire"))?;
         core.handle_command(now, Command::DeletePseudowire(id))
             .map_err(|e| CliError::msg(e.to_string()))?;
-        if let Some(slot) = st.pws.remove(&id.0) {
+        if let Some(slot) = st.remove_slot(id.0) {
             drop(st);
             api.delete(&mut cx.ctl, slot.idx)
                 .map_err(|e| CliError::msg(e.to_string()))?;
@@ -1000,7 +1027,7 @@ fn create_pw(a: &mut Args<'_>, cx: &mut CliCtx, c: &Control) -> Result<(), CliEr
             return Err(CliError::msg(e.to_string()));
         }
     };
-    st.pws.insert(
+    st.add_slot(
         id.0,
         PwSlot {
             idx: made.index,
