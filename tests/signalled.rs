@@ -311,6 +311,62 @@ fn the_attachment_circuit_going_down_stops_the_far_side_sending() {
         crosses(&mut link, &mut a, &mut b, 1, &[frame(2, 100)]).len(),
         1
     );
+    // The circuit's carrier (a driver's link report), not its admin state: the same.
+    a.cli("test link pg1 down");
+    for _ in 0..10 {
+        link.pump(&mut a, &mut b, 3);
+        if !link_up(&mut b) {
+            break;
+        }
+    }
+    assert!(!link_up(&mut b), "carrier loss on A's circuit reaches B");
+    a.cli("test link pg1 up");
+    for _ in 0..10 {
+        link.pump(&mut a, &mut b, 3);
+        if link_up(&mut b) {
+            break;
+        }
+    }
+    assert!(link_up(&mut b));
+}
+
+#[test]
+fn a_vlan_sub_interface_circuit_follows_its_port_carrier() {
+    // A's circuit is pg1.100 (cross-connected with the pseudowire): pg1 losing carrier takes
+    // the sub-interface's link with it, and B hears of it by SLI.
+    let (mut a, mut b, mut link, up) = pair(false, false, "k", "k", 40);
+    assert!(up);
+    for l in [
+        "create sub-interfaces pg1 100",
+        "set interface state pg1.100 up",
+        "set interface l2 xconnect pg1.100 l2tpv3_tunnel0",
+        "set interface l2 xconnect l2tpv3_tunnel0 pg1.100",
+    ] {
+        a.cli(l);
+    }
+    link.pump(&mut a, &mut b, 3);
+    assert!(link_up(&mut b));
+    a.cli("test link pg1 down");
+    assert!(!a
+        .cli("show hardware-interfaces pg1.100")
+        .lines()
+        .find(|l| l.contains("pg1.100"))
+        .is_some_and(|l| l.split_whitespace().any(|w| w == "up")));
+    for _ in 0..10 {
+        link.pump(&mut a, &mut b, 3);
+        if !link_up(&mut b) {
+            break;
+        }
+    }
+    assert!(!link_up(&mut b), "{}", a.cli("show l2tpv3 pseudowire"));
+    a.cli("test link pg1 up");
+    for _ in 0..10 {
+        link.pump(&mut a, &mut b, 3);
+        if link_up(&mut b) {
+            break;
+        }
+    }
+    assert!(link_up(&mut b));
 }
 
 fn link_up(h: &mut Harness) -> bool {

@@ -5,7 +5,8 @@
 //!   exactly as typed at `pwctl`, and the main loop is driven until streams finish.
 //! - `test-forward`: a test-only node that sends every packet out of the interface chosen with
 //!   `test forward <tx-interface>`; with `packet-generator new { ... node test-forward }` it
-//!   makes a pg-in, pg-out loop through the real engine.
+//!   makes a pg-in, pg-out loop through the real engine. `test link <if> up|down`: a driver's
+//!   link report (carrier), which pg interfaces otherwise never make.
 //! - pcap helpers to write stream inputs and read captures.
 //! - [`netns`]: namespaces, pwire processes, ping and TCP for the end-to-end tests.
 //! - [`prereq`]: what a test needs from the machine, and the one rule for a missing
@@ -45,8 +46,25 @@ impl Node for TestForward {
     }
 }
 
-/// Registers `test-forward` and `test forward <if>`.
+/// Registers `test-forward`, `test forward <if>`, and `test link <if> up|down` (a driver's
+/// link report, as AF_PACKET's and DPDK's link tasks make one: carrier for pg interfaces).
 pub fn register_test_nodes(r: &mut Registry) {
+    r.command(cmd(
+        "test link",
+        "test link <interface> up|down",
+        false,
+        move |a, cx| {
+            let sw = cx.vnet.parse_if(&cx.ctl, a)?;
+            let up = match a.word("state")? {
+                "up" => true,
+                "down" => false,
+                w => return Err(CliError::msg(format!("up or down: `{w}'"))),
+            };
+            a.expect_end()?;
+            pwire_vnet::main_task::apply_link_states(cx, &[(sw, up)]);
+            Ok::<(), CliError>(())
+        },
+    ));
     let tx = Shared::new(!0u32);
     let t = tx.clone();
     r.graph.node(NodeReg::new(
