@@ -76,20 +76,23 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
 }
 
 /// True if the 20-byte header's checksum is right (the one's-complement sum is all ones).
+///
+/// The folded one's-complement sum of the ten words is congruent to their plain sum modulo
+/// 0xffff (2^16 ≡ 1), and is all ones exactly when that sum is ≡ 0 and not 0 (this header
+/// starts 0x45: never all zeros). 2^64 ≡ 1 too, so the header may be summed as two 64-bit words
+/// and a 32-bit one with end-around carries, and byte order does not matter (a byte-swapped
+/// word is the word times 256, and 256 is invertible modulo 0xffff): three native loads, three
+/// adds and one remainder by a constant (a multiply), instead of byte swaps and four folds.
 #[inline(always)]
 fn checksum_ok(h: &[u8; 20]) -> bool {
-    // Three loads (8 + 8 + 4 bytes) summed as 32-bit halves in 64 bits: the same 16-bit fold
-    // as ten 16-bit words (2^16 ≡ 1 mod 0xffff), with few instructions and no carry to watch.
     let (a, rest) = h.split_first_chunk::<8>().expect("20 bytes");
     let (b, c) = rest.split_first_chunk::<8>().expect("12 bytes");
-    let (a, b) = (u64::from_be_bytes(*a), u64::from_be_bytes(*b));
-    let c = u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-    let mut s = (a >> 32) + (a & 0xffff_ffff) + (b >> 32) + (b & 0xffff_ffff) + c;
-    s = (s & 0xffff_ffff) + (s >> 32);
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    s == 0xffff
+    let (a, b) = (u64::from_ne_bytes(*a), u64::from_ne_bytes(*b));
+    let c = u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
+    let (s, carry) = a.overflowing_add(b);
+    let (s, carry2) = s.overflowing_add(c + u64::from(carry));
+    let s = s + u64::from(carry2);
+    s % 0xffff == 0
 }
 
 impl Node for Ip4Input {
@@ -255,5 +258,37 @@ mod tests {
         let c = pwire_wire::checksum::internet_checksum(&h);
         h[10..12].copy_from_slice(&c.to_be_bytes());
         assert!(checksum_ok(&h));
+    }
+
+    /// Against the reference (RFC 1071, pwire-wire's `internet_checksum`): random headers,
+    /// with their right checksum, a wrong one, and the sums near the folds' edges (all-ones
+    /// words, carries out of 64 bits, a sum that is a multiple of 0xffff but not zero).
+    #[test]
+    fn header_checksum_matches_the_reference() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..200_000 {
+            let mut h = [0u8; 20];
+            for byte in h.iter_mut() {
+                let r = next();
+                // Every other header mostly 0xff bytes: carries everywhere.
+                *byte = if i % 2 == 0 || r % 8 == 0 { r as u8 } else { 0xff };
+            }
+            h[0] = 0x45;
+            let reference = |h: &[u8; 20]| pwire_wire::checksum::internet_checksum(h) == 0;
+            assert_eq!(checksum_ok(&h), reference(&h), "{h:02x?}");
+            h[10..12].fill(0);
+            let c = pwire_wire::checksum::internet_checksum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            assert!(checksum_ok(&h), "{h:02x?}");
+            let k = 1 + (next() % 19) as usize;
+            h[k] ^= 1 << (next() % 8);
+            assert_eq!(checksum_ok(&h), reference(&h), "{h:02x?}");
+        }
     }
 }
