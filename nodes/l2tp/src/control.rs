@@ -16,8 +16,10 @@
 //!   connections' timers live in one heap in the core: one wake-up, whatever their number).
 //! - **Attachment circuits:** the interface cross-connected with a signalled pseudowire is
 //!   its circuit, up while it is admin up and has link (carrier, from its driver): either
-//!   going down tells the peer by SLI (A = 0), coming back by SLI (A = 1). A pseudowire in a
-//!   bridge domain has no single circuit and reports it up.
+//!   going down tells the peer by SLI (A = 0), coming back by SLI (A = 1); a VLAN
+//!   sub-interface has its port's link. A pseudowire in a bridge domain has no single circuit
+//!   and reports it up. The circuit is read again on those changes and when a session is
+//!   installed, not when the cross-connect itself is changed.
 //!
 //! - **accept-any:** a pseudowire made on an accept-any connection has no peer until one
 //!   binds it: its slot is made with the unspecified address, and activation gives it the
