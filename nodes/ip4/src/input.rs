@@ -277,7 +277,11 @@ mod tests {
             for byte in h.iter_mut() {
                 let r = next();
                 // Every other header mostly 0xff bytes: carries everywhere.
-                *byte = if i % 2 == 0 || r % 8 == 0 { r as u8 } else { 0xff };
+                *byte = if i % 2 == 0 || r % 8 == 0 {
+                    r as u8
+                } else {
+                    0xff
+                };
             }
             h[0] = 0x45;
             let reference = |h: &[u8; 20]| pwire_wire::checksum::internet_checksum(h) == 0;

@@ -353,10 +353,11 @@ pub struct Session {
     /// An encapsulated packet over the egress MTU is fragmented (outer fragmentation: the
     /// inner frame is never cut), else dropped and counted.
     pub fragment: bool,
-    /// Buffer flags encap sets on every packet: LOCALLY_ORIGINATED with a configured hop
-    /// limit, FRAGMENT_OK with `fragment` (one OR per packet).
+    /// Buffer flags encap sets on every packet: LOCALLY_ORIGINATED always, FRAGMENT_OK with
+    /// `fragment` (one OR per packet).
     pub tx_flags: u32,
-    /// Hop limit / TTL written on encap; `None` = VPP's 255, decremented to 254 by the rewrite.
+    /// Hop limit / TTL on the wire; `None` = VPP's (255 written, 254 after its rewrite's
+    /// decrement): 254, written as is.
     pub hop_limit: Option<u8>,
     /// IPv4: the one's-complement sum of the outer IPv4 header with total length,
     /// identification and checksum zero; encap adds those and complements.
@@ -468,15 +469,15 @@ impl Session {
 
     /// Fills `rewrite`, `dl` and `tx_flags` from the session's fields.
     pub fn build(&mut self) {
-        self.tx_flags = if self.hop_limit.is_some() {
-            pwire_buffer::flags::LOCALLY_ORIGINATED
-        } else {
-            0
-        } | if self.fragment {
-            pwire_buffer::flags::FRAGMENT_OK
-        } else {
-            0
-        };
+        // Always locally originated: the header is written as it leaves (VPP's 255 less the
+        // rewrite's decrement, or the configured value), so ip6-rewrite / ip4-rewrite neither
+        // decrement it nor update an IPv4 checksum per packet.
+        self.tx_flags = pwire_buffer::flags::LOCALLY_ORIGINATED
+            | if self.fragment {
+                pwire_buffer::flags::FRAGMENT_OK
+            } else {
+                0
+            };
         let mut rw = [0u8; MAX_REWRITE];
         let kind = self.kind;
         let proto = if kind.udp() {
@@ -484,7 +485,7 @@ impl Session {
         } else {
             crate::PROTO_L2TP
         };
-        let ttl = self.hop_limit.unwrap_or(255);
+        let ttl = self.hop_limit.unwrap_or(254);
         let mut addrs = [0u8; 32];
         match (self.our, self.client) {
             (IpAddr::V4(our), IpAddr::V4(client)) => {
