@@ -219,14 +219,17 @@ fn plain_run(
             return k;
         };
         let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-        let frag = u16::from_be_bytes([h[6], h[7]]) & FRAG_OFFSET_MASK;
+        // Fragment offset 1: the flags/offset word read in the machine's order and masked
+        // there (one load and one compare, no byte assembly).
+        let frag_is_1 =
+            u16::from_ne_bytes([h[6], h[7]]) & FRAG_OFFSET_MASK.to_be() == 1u16.to_be();
+        // 20 <= total <= len in one compare (len >= 20: the header was there).
         if b.is_traced()
             || b.rx() != sw
             || h[0] != 0x45
-            || total > len
-            || total < 20
+            || total.wrapping_sub(20) > len - 20
             || h[8] == 0
-            || frag == 1
+            || frag_is_1
             || !checksum_ok(h)
         {
             return k;
