@@ -705,9 +705,11 @@ def parse_sbs(text):
             name = " ".join(f[:len(f) - len(labels)])
             for l, v in zip(labels, f[len(f) - len(labels):]):
                 try:
-                    res[case][l][name] = float(v)
+                    x = float(v)
                 except ValueError:
-                    pass
+                    continue
+                if x == x:  # summarize.py prints nan for a node one dataplane does not have
+                    res[case][l][name] = x
     return res
 
 def vpp_side_by_side(n, runs, out, hz):
