@@ -221,8 +221,7 @@ fn plain_run(
         let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
         // Fragment offset 1: the flags/offset word read in the machine's order and masked
         // there (one load and one compare, no byte assembly).
-        let frag_is_1 =
-            u16::from_ne_bytes([h[6], h[7]]) & FRAG_OFFSET_MASK.to_be() == 1u16.to_be();
+        let frag_is_1 = u16::from_ne_bytes([h[6], h[7]]) & FRAG_OFFSET_MASK.to_be() == 1u16.to_be();
         // 20 <= total <= len in one compare (len >= 20: the header was there).
         if b.is_traced()
             || b.rx() != sw
