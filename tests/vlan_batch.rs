@@ -146,6 +146,8 @@ fn mixes(seed: u64, n: usize) -> Vec<(&'static str, Vec<Vec<u8>>)> {
         frame(1, 2, &[], 30),
         frame(0x46, 2, &[], 31),
         eth([0xff; 6], host(2), &[], ET, &body(32)),
+        // A runt on a plain L2 port (ethernet-input's run loop for such ports stops at it).
+        frame(1, 2, &[], 33)[..12].to_vec(),
     ];
     let bd2 = vec![
         frame(3, 4, &[(Q, 41)], 40),
