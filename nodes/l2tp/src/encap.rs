@@ -26,6 +26,7 @@ use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shar
 use pwire_vnet::{Registry, VnetState};
 use pwire_wire::checksum::Sum;
 use pwire_wire::l2tpv3::Sublayer;
+use pwire_wire::Ip6Hdr;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -120,7 +121,47 @@ impl Node for Encap {
                 }
             }
         };
-        for (b, nx) in frame.iter_mut() {
+        let (view, bis, nexts) = frame.parts();
+        let n = bis.len();
+        let mut i = 0;
+        while i < n {
+            // The common frame (to the run's up, unsequenced session over IP, untraced, within
+            // any path MTU) in a loop of its own once the session is known.
+            if let Some((idx, true)) = last {
+                let s = &m.sessions[idx as usize];
+                let run = match (s.kind, s.tx_sequencing) {
+                    (OuterKind::Ip6, false) => Some(ip_run::<false>(
+                        view,
+                        &bis[i..],
+                        &mut nexts[i..],
+                        last_sw,
+                        s,
+                        (&mut self.ident, self.ident_step),
+                    )),
+                    (OuterKind::Ip4, false) => Some(ip_run::<true>(
+                        view,
+                        &bis[i..],
+                        &mut nexts[i..],
+                        last_sw,
+                        s,
+                        (&mut self.ident, self.ident_step),
+                    )),
+                    _ => None,
+                };
+                if let Some((k, by)) = run {
+                    i += k;
+                    run_p += k as u64;
+                    run_b += by;
+                    sent += k as u64;
+                    if i == n {
+                        break;
+                    }
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
             let sw = b.tx();
             if sw != last_sw {
                 flush(last, run_p, run_b);
@@ -216,6 +257,49 @@ impl Node for Encap {
         flush(last, run_p, run_b);
         cx.count(C::NetToUser, sent);
     }
+}
+
+/// Frames from the start of `bis` to tunnel interface `sw`, untraced and within the session's
+/// path MTU, for `s`: up, unsequenced, over IPv6 (`V4` false) or IPv4: the rewrite in front,
+/// the length (and an IPv4 header's checksum), the session's flags, TX unset, the family's
+/// lookup. Returns how many and their inner bytes; stops at the first other frame. Not inlined:
+/// on its own the loop keeps the session's values in registers.
+#[inline(never)]
+fn ip_run<const V4: bool>(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    sw: u32,
+    s: &Session,
+    (ident, step): (&mut u16, u16),
+) -> (usize, u64) {
+    let rl = usize::from(s.rewrite_len);
+    let tx_flags = s.tx_flags;
+    let pm = s.pmtu.load(std::sync::atomic::Ordering::Relaxed);
+    let next = if V4 { Next::Lookup4 } else { Next::Lookup } as u16;
+    let mut bytes = 0u64;
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        let inner = b.current_length() as usize;
+        if b.is_traced() || b.tx() != sw || (pm != 0 && (rl + inner) as u32 > pm) {
+            return (k, bytes);
+        }
+        let Some(h) = b.prepend(rl) else {
+            return (k, bytes);
+        };
+        copy_rewrite(h, &s.rewrite);
+        if V4 {
+            ip4(ident, step, s, h, rl + inner);
+        } else {
+            h[4..6].copy_from_slice(&((rl - Ip6Hdr::LEN + inner) as u16).to_be_bytes());
+        }
+        b.flags |= tx_flags;
+        b.sw_if_index[1] = !0;
+        *nx = next;
+        bytes += inner as u64;
+    }
+    (bis.len(), bytes)
 }
 
 /// Patches the outer IPv4 header at the start of `h`: total length, identification (for
