@@ -4,10 +4,12 @@
 //! frames to three tunnels (IPv6, IPv4 with 4-byte cookies, IPv6 sequenced) goes in
 //! three times on fresh instances: as one frame untraced, as one frame with its first 40 traced,
 //! and one frame per packet, every packet traced (the reference: the general path). What leaves
-//! the uplink, in order (sequence numbers included), and every counter must be the same.
+//! the uplink, in order (sequence numbers included), and every counter must be the same. The
+//! same for IPv6 forwarding through ip6-rewrite's loop for runs to one adjacency: two next
+//! hops, hop limits running out, packets over one interface's MTU.
 
 use pwire_testkit::Harness;
-use pwire_tests::{features, Rng};
+use pwire_tests::{features, ip6_frame, Rng, PG0_MAC};
 use std::collections::BTreeMap;
 
 const SETUP: &[&str] = &[
@@ -165,5 +167,117 @@ fn encap_batch_equals_single() {
         }
         assert_eq!(c, cnt, "{mode:?}: counters");
         assert_eq!(s, show, "{mode:?}: per-session counters");
+    }
+}
+
+const FWD: &[&str] = &[
+    "create packet-generator interface pg0 hw-addr 02:fe:00:00:00:00",
+    "create packet-generator interface pg1",
+    "create packet-generator interface pg2",
+    "set interface ip address pg0 fd00::1/64",
+    "set interface ip address pg1 fd01::1/64",
+    "set interface ip address pg2 fd02::1/64",
+    "set interface state pg0 up",
+    "set interface state pg1 up",
+    "set interface state pg2 up",
+    "set interface mtu ip6 1280 pg2",
+    "set ip neighbor pg0 fd00::2 02:00:00:00:00:02 static",
+    "set ip neighbor pg1 fd01::2 02:00:00:00:01:02 static",
+    "set ip neighbor pg2 fd02::2 02:00:00:00:02:02 static",
+    "ip route add 2001:db8:1::/48 via fd01::2",
+    "ip route add 2001:db8:2::/48 via fd02::2",
+];
+
+fn fwd_run(
+    pkts: &[Vec<u8>],
+    mode: Mode,
+) -> (Vec<Vec<Vec<u8>>>, BTreeMap<(String, &'static str), u64>) {
+    let mut h = Harness::with("", &features());
+    for l in FWD {
+        h.cli(l);
+    }
+    let caps: Vec<_> = ["pg0", "pg1", "pg2"].iter().map(|p| h.capture(p)).collect();
+    match mode {
+        Mode::Frame | Mode::FrameTraced => {
+            if mode == Mode::FrameTraced {
+                h.cli("trace add pg-input 40");
+            }
+            h.send("m", "pg0", "ethernet-input", pkts);
+        }
+        Mode::Single => {
+            h.cli(&format!("trace add pg-input {}", pkts.len()));
+            for (i, p) in pkts.iter().enumerate() {
+                h.send(
+                    &format!("p{i}"),
+                    "pg0",
+                    "ethernet-input",
+                    std::slice::from_ref(p),
+                );
+            }
+        }
+    }
+    let out = ["pg0", "pg1", "pg2"]
+        .iter()
+        .zip(caps)
+        .map(|(p, c)| h.captured(p, &c))
+        .collect();
+    h.assert_all_free();
+    (out, counters(&h))
+}
+
+#[test]
+fn ip6_forward_batch_equals_single() {
+    let mut rng = Rng(0x3e9c_0002);
+    let src: std::net::Ipv6Addr = "fd00::2".parse().unwrap();
+    let mut cur = 1u8;
+    let pkts: Vec<Vec<u8>> = (0..240)
+        .map(|i| {
+            if rng.below(4) == 0 {
+                cur = 1 + rng.below(2) as u8;
+            }
+            let dst: std::net::Ipv6Addr = format!("2001:db8:{cur}::{:x}", 1 + i).parse().unwrap();
+            // Now and then a hop limit that runs out, or a packet over pg2's 1280.
+            let hop = if rng.below(16) == 0 { 1 } else { 64 };
+            let len = if rng.below(16) == 0 {
+                1300
+            } else {
+                40 + rng.below(400) as usize
+            };
+            ip6_frame(
+                PG0_MAC,
+                [2, 0, 0, 0, 0, 2],
+                src,
+                dst,
+                17,
+                hop,
+                &vec![i as u8; len],
+            )
+        })
+        .collect();
+    let (out, cnt) = fwd_run(&pkts, Mode::Single);
+    assert!(
+        out[1].len() > 50 && out[2].len() > 50,
+        "both next hops used"
+    );
+    for (node, reason) in [
+        ("ip6-rewrite", "ip6 ttl <= 1"),
+        ("ip6-rewrite", "ip6 MTU exceeded"),
+    ] {
+        assert!(
+            cnt.iter()
+                .any(|((n, r), &c)| n == node && *r == reason && c > 0),
+            "{node} `{reason}' in the reference: {cnt:?}"
+        );
+    }
+    for mode in [Mode::Frame, Mode::FrameTraced] {
+        let (o, c) = fwd_run(&pkts, mode);
+        for (k, (x, y)) in o.iter().zip(&out).enumerate() {
+            let (mut x, mut y) = (x.clone(), y.clone());
+            // ICMP errors are made in another order when a whole frame is handled.
+            x.sort();
+            y.sort();
+            assert!(x == y, "{mode:?}: frames out of pg{k}");
+        }
+        assert_eq!(c, cnt, "{mode:?}: counters");
     }
 }

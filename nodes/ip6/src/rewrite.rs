@@ -105,7 +105,39 @@ impl Node for Ip6Rewrite {
         // The egress interface's MTU and output arc, looked up once per run.
         let mut last_sw = u32::MAX;
         let mut out: Option<(u32, u16)> = None;
-        for (b, nx) in frame.iter_mut() {
+        // The adjacency of the packet before, when it left by the common path.
+        let mut last_ai = u32::MAX;
+        let (view, bis, nexts) = frame.parts();
+        let n = bis.len();
+        let mut i = 0;
+        while i < n {
+            // The common packet (same adjacency as the one before, untraced, no path MTU, hop
+            // limit left, within the MTU) in a loop of its own.
+            if let (Some(adj), Some((mtu, out_next))) = (
+                (last_ai != u32::MAX)
+                    .then(|| st.adjs.get(last_ai as usize))
+                    .flatten(),
+                out,
+            ) {
+                let k = adj_run(
+                    view,
+                    &bis[i..],
+                    &mut nexts[i..],
+                    last_ai,
+                    adj,
+                    mtu,
+                    out_next,
+                );
+                i += k;
+                if i == n {
+                    break;
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
+            last_ai = u32::MAX;
             let ai = b.opaque.adj_index;
             let Some(adj) = st.adjs.get(ai as usize).filter(|a| a.mac.is_some()) else {
                 b.error = e_drop;
@@ -182,6 +214,7 @@ impl Node for Ip6Rewrite {
             }
             b.sw_if_index[TX] = adj.sw;
             *nx = out_next;
+            last_ai = ai;
             if traced {
                 cx.trace(
                     b,
@@ -198,4 +231,49 @@ impl Node for Ip6Rewrite {
             }
         }
     }
+}
+
+/// Packets from the start of `bis` for adjacency `ai` (resolved, its interface's IPv6 MTU
+/// `mtu` and output arc `next`), untraced, without a path MTU, with hop limit left (or locally
+/// originated) and within the MTU: hop limit decremented unless locally originated, the
+/// Ethernet rewrite in front, TX set. Returns how many; stops at the first other packet. Not
+/// inlined: on its own the loop keeps the adjacency in registers.
+#[inline(never)]
+fn adj_run(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    ai: u32,
+    adj: &crate::state::Adj,
+    mtu: u32,
+    next: u16,
+) -> usize {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced()
+            || b.opaque.adj_index != ai
+            || b.flags & flags::PATH_MTU != 0
+            || b.headroom() < EthHdr::LEN
+        {
+            return k;
+        }
+        let local = b.flags & flags::LOCALLY_ORIGINATED != 0;
+        let Ok((h, _)) = Ip6Hdr::parse_mut(b.current_mut()) else {
+            return k;
+        };
+        if u32::from(h.payload_len.get()) + Ip6Hdr::LEN as u32 > mtu || (!local && h.hop_limit <= 1)
+        {
+            return k;
+        }
+        if !local {
+            h.hop_limit -= 1;
+        }
+        if let Some(hdr) = b.prepend(EthHdr::LEN) {
+            hdr.copy_from_slice(&adj.rewrite);
+        }
+        b.sw_if_index[TX] = adj.sw;
+        *nx = next;
+    }
+    bis.len()
 }
