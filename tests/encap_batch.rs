@@ -65,7 +65,10 @@ enum Mode {
     Single,
 }
 
-fn counters(h: &Harness) -> BTreeMap<(String, &'static str), u64> {
+/// Every node counter by (node, reason).
+type Counters = BTreeMap<(String, &'static str), u64>;
+
+fn counters(h: &Harness) -> Counters {
     let e = h.dp.vnet.engine();
     let mut m = BTreeMap::new();
     for n in &e.graph.nodes {
@@ -83,10 +86,7 @@ fn counters(h: &Harness) -> BTreeMap<(String, &'static str), u64> {
     m
 }
 
-fn run(
-    pkts: &[Vec<u8>],
-    mode: Mode,
-) -> (Vec<Vec<u8>>, BTreeMap<(String, &'static str), u64>, String) {
+fn run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<u8>>, Counters, String) {
     let mut h = Harness::with("l2tp { lookup-session-id }", &features());
     for l in SETUP {
         h.cli(l);
@@ -188,10 +188,7 @@ const FWD: &[&str] = &[
     "ip route add 2001:db8:2::/48 via fd02::2",
 ];
 
-fn fwd_run(
-    pkts: &[Vec<u8>],
-    mode: Mode,
-) -> (Vec<Vec<Vec<u8>>>, BTreeMap<(String, &'static str), u64>) {
+fn fwd_run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<Vec<u8>>>, Counters) {
     let mut h = Harness::with("", &features());
     for l in FWD {
         h.cli(l);
