@@ -227,7 +227,7 @@ fn ip6_forward_batch_equals_single() {
     let mut rng = Rng(0x3e9c_0002);
     let src: std::net::Ipv6Addr = "fd00::2".parse().unwrap();
     let mut cur = 1u8;
-    let pkts: Vec<Vec<u8>> = (0..240)
+    let pkts: Vec<Vec<u8>> = (0..240u32)
         .map(|i| {
             if rng.below(4) == 0 {
                 cur = 1 + rng.below(2) as u8;
