@@ -126,7 +126,34 @@ impl Node for Ip4Rewrite {
         // The adjacency and its egress interface's MTU and output arc, looked up once per run.
         let mut last_ai = u32::MAX;
         let mut cur: Option<Out> = None;
-        for (b, nx) in frame.iter_mut() {
+        // The packet before left by the common path (its adjacency is `last_ai`, `cur`).
+        let mut ok_prev = false;
+        let (view, bis, nexts) = frame.parts();
+        let n = bis.len();
+        let mut i = 0;
+        while i < n {
+            // The common packet (same adjacency as the one before, untraced, no path MTU, TTL
+            // left, within the MTU) in a loop of its own.
+            if let (true, Some((sw, rewrite, _, mtu, out_next))) = (ok_prev, cur) {
+                let k = adj_run(
+                    view,
+                    &bis[i..],
+                    &mut nexts[i..],
+                    last_ai,
+                    (sw, rewrite),
+                    mtu,
+                    out_next,
+                );
+                i += k;
+                if i == n {
+                    break;
+                }
+            }
+            // SAFETY: frame invariant: each index once, and slot `i` is visited once.
+            let b = unsafe { view.get_mut(bis[i]) };
+            let nx = &mut nexts[i];
+            i += 1;
+            ok_prev = false;
             let ai = b.opaque.adj_index;
             if ai != last_ai {
                 last_ai = ai;
@@ -210,6 +237,7 @@ impl Node for Ip4Rewrite {
             }
             b.sw_if_index[TX] = sw;
             *nx = out_next;
+            ok_prev = true;
             if let Some((ip, ip_len)) = ip {
                 cx.trace(
                     b,
@@ -227,4 +255,49 @@ impl Node for Ip4Rewrite {
             }
         }
     }
+}
+
+/// Packets from the start of `bis` for adjacency `ai` (resolved: TX interface and Ethernet
+/// rewrite; its interface's IPv4 MTU `mtu` and output arc `next`), untraced, without a path
+/// MTU, with TTL left (or locally originated) and within the MTU: TTL decremented (and the
+/// checksum updated) unless locally originated, the rewrite in front, TX set. Returns how many;
+/// stops at the first other packet. Not inlined: on its own the loop keeps the adjacency in
+/// registers.
+#[inline(never)]
+fn adj_run(
+    view: pwire_buffer::View<'_>,
+    bis: &[u32],
+    nexts: &mut [u16],
+    ai: u32,
+    (sw, rewrite): (u32, [u8; 14]),
+    mtu: u32,
+    next: u16,
+) -> usize {
+    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // SAFETY: frame invariant: each index once; this loop visits each slot once.
+        let b = unsafe { view.get_mut(bi) };
+        if b.is_traced()
+            || b.opaque.adj_index != ai
+            || b.flags & flags::PATH_MTU != 0
+            || b.headroom() < EthHdr::LEN
+        {
+            return k;
+        }
+        let local = b.flags & flags::LOCALLY_ORIGINATED != 0;
+        let Ok((h, _)) = Ip4Hdr::parse_mut(b.current_mut()) else {
+            return k;
+        };
+        if u32::from(h.total_len.get()) > mtu || (!local && h.ttl <= 1) {
+            return k;
+        }
+        if !local {
+            h.decrement_ttl();
+        }
+        if let Some(hdr) = b.prepend(EthHdr::LEN) {
+            hdr.copy_from_slice(&rewrite);
+        }
+        b.sw_if_index[TX] = sw;
+        *nx = next;
+    }
+    bis.len()
 }
