@@ -402,26 +402,13 @@ fn expected(v: &Variant, pkts: &[Vec<u8>]) -> (u64, u64) {
 /// Every node counter by (node, reason), leaving out the L2 learning counts that depend on
 /// when learning is published (between frames: see [`inner`]).
 fn counters(h: &Harness) -> BTreeMap<(String, &'static str), u64> {
-    let e = h.dp.vnet.engine();
-    let mut m = BTreeMap::new();
-    for n in &e.graph.nodes {
-        for (i, c) in n.counters.iter().enumerate() {
-            if n.name == "l2-learn"
-                && matches!(
-                    c.name,
-                    "L2 learn misses" | "L2 mac moves" | "L2 learn hit updates"
-                )
-            {
-                continue;
-            }
-            let code = n.error_base as usize + i;
-            let total: u64 = (0..e.threads.len()).map(|t| e.error_count(t, code)).sum();
-            if total != 0 {
-                m.insert((n.name.clone(), c.name), total);
-            }
-        }
-    }
-    m
+    pwire_tests::node_counters(h, |n, c| {
+        n == "l2-learn"
+            && matches!(
+                c,
+                "L2 learn misses" | "L2 mac moves" | "L2 learn hit updates"
+            )
+    })
 }
 
 struct Outcome {

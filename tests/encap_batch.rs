@@ -69,21 +69,7 @@ enum Mode {
 type Counters = BTreeMap<(String, &'static str), u64>;
 
 fn counters(h: &Harness) -> Counters {
-    let e = h.dp.vnet.engine();
-    let mut m = BTreeMap::new();
-    for n in &e.graph.nodes {
-        for (i, c) in n.counters.iter().enumerate() {
-            if n.name == "l2-learn" {
-                continue;
-            }
-            let code = n.error_base as usize + i;
-            let total: u64 = (0..e.threads.len()).map(|t| e.error_count(t, code)).sum();
-            if total != 0 {
-                m.insert((n.name.clone(), c.name), total);
-            }
-        }
-    }
-    m
+    pwire_tests::node_counters(h, |n, _| n == "l2-learn")
 }
 
 fn run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<u8>>, Counters, String) {
@@ -195,9 +181,9 @@ const FWD: &[&str] = &[
     "ip route add 2001:db8:2::/48 via fd02::2",
 ];
 
-fn fwd_run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<Vec<u8>>>, Counters) {
+fn fwd_run(setup: &[&str], pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<Vec<u8>>>, Counters) {
     let mut h = Harness::with("", &features());
-    for l in FWD {
+    for l in setup {
         h.cli(l);
     }
     let caps: Vec<_> = ["pg0", "pg1", "pg2"].iter().map(|p| h.capture(p)).collect();
@@ -258,7 +244,7 @@ fn ip6_forward_batch_equals_single() {
             )
         })
         .collect();
-    let (out, cnt) = fwd_run(&pkts, Mode::Single);
+    let (out, cnt) = fwd_run(FWD, &pkts, Mode::Single);
     assert!(
         out[1].len() > 50 && out[2].len() > 50,
         "both next hops used"
@@ -274,7 +260,7 @@ fn ip6_forward_batch_equals_single() {
         );
     }
     for mode in [Mode::Frame, Mode::FrameTraced] {
-        let (o, c) = fwd_run(&pkts, mode);
+        let (o, c) = fwd_run(FWD, &pkts, mode);
         // pg0 gets the ICMP errors, which are rate limited by time: not compared (their
         // causes are, by the rewrite's counters).
         for (k, (x, y)) in o.iter().zip(&out).enumerate().skip(1) {
@@ -326,40 +312,6 @@ fn ip4_frame(dst: [u8; 4], ttl: u8, payload: usize, tag: u8) -> Vec<u8> {
     f
 }
 
-fn fwd4_run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<Vec<u8>>>, Counters) {
-    let mut h = Harness::with("", &features());
-    for l in FWD4 {
-        h.cli(l);
-    }
-    let caps: Vec<_> = ["pg0", "pg1", "pg2"].iter().map(|p| h.capture(p)).collect();
-    match mode {
-        Mode::Frame | Mode::FrameTraced => {
-            if mode == Mode::FrameTraced {
-                h.cli("trace add pg-input 40");
-            }
-            h.send("m", "pg0", "ethernet-input", pkts);
-        }
-        Mode::Single => {
-            h.cli(&format!("trace add pg-input {}", pkts.len()));
-            for (i, p) in pkts.iter().enumerate() {
-                h.send(
-                    &format!("p{i}"),
-                    "pg0",
-                    "ethernet-input",
-                    std::slice::from_ref(p),
-                );
-            }
-        }
-    }
-    let out = ["pg0", "pg1", "pg2"]
-        .iter()
-        .zip(caps)
-        .map(|(p, c)| h.captured(p, &c))
-        .collect();
-    h.assert_all_free();
-    (out, counters(&h))
-}
-
 #[test]
 fn ip4_forward_batch_equals_single() {
     let mut rng = Rng(0x3e9c_0003);
@@ -380,7 +332,7 @@ fn ip4_forward_batch_equals_single() {
             ip4_frame(dst, ttl, len, i as u8)
         })
         .collect();
-    let (out, cnt) = fwd4_run(&pkts, Mode::Single);
+    let (out, cnt) = fwd_run(FWD4, &pkts, Mode::Single);
     assert!(
         out[1].len() > 50 && out[2].len() > 50,
         "both next hops used"
@@ -393,7 +345,7 @@ fn ip4_forward_batch_equals_single() {
         );
     }
     for mode in [Mode::Frame, Mode::FrameTraced] {
-        let (o, c) = fwd4_run(&pkts, mode);
+        let (o, c) = fwd_run(FWD4, &pkts, mode);
         // pg0 gets the ICMP errors, which are rate limited by time: not compared (their
         // causes are, by the rewrite's counters).
         for (k, (x, y)) in o.iter().zip(&out).enumerate().skip(1) {

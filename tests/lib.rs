@@ -192,3 +192,26 @@ pub fn start_pwire(conf: &std::path::Path, sock: &std::path::Path) -> Proc {
     }
     p
 }
+
+/// Every node counter of `h` summed over threads, by (node, reason), less those `skip` names
+/// (what a whole-frame run and a packet-by-packet run may count differently, such as learning).
+pub fn node_counters(
+    h: &pwire_testkit::Harness,
+    skip: impl Fn(&str, &str) -> bool,
+) -> std::collections::BTreeMap<(String, &'static str), u64> {
+    let e = h.dp.vnet.engine();
+    let mut m = std::collections::BTreeMap::new();
+    for n in &e.graph.nodes {
+        for (i, c) in n.counters.iter().enumerate() {
+            if skip(&n.name, c.name) {
+                continue;
+            }
+            let code = n.error_base as usize + i;
+            let total: u64 = (0..e.threads.len()).map(|t| e.error_count(t, code)).sum();
+            if total != 0 {
+                m.insert((n.name.clone(), c.name), total);
+            }
+        }
+    }
+    m
+}

@@ -125,19 +125,7 @@ fn pair_with(
             .trim()
             .strip_prefix("control-connection ")
             .unwrap_or_else(|| panic!("{out}"));
-        assert_eq!(
-            h.cli(&format!(
-                "create l2tpv3 pseudowire control-connection {id} vc-id 100 {pw}"
-            )),
-            "l2tpv3_tunnel0\n"
-        );
-        for l in [
-            "set interface state l2tpv3_tunnel0 up",
-            "set interface l2 xconnect pg1 l2tpv3_tunnel0",
-            "set interface l2 xconnect l2tpv3_tunnel0 pg1",
-        ] {
-            h.cli(l);
-        }
+        pseudowire_on_pg1(h, id, pw);
     }
     let mut up = false;
     for _ in 0..rounds {
@@ -153,6 +141,24 @@ fn pair_with(
         }
     }
     (a, b, link, up)
+}
+
+/// Pseudowire vc-id 100 (with `extra` arguments) on control connection `id`, up and
+/// cross-connected with pg1: l2tpv3_tunnel0.
+fn pseudowire_on_pg1(h: &mut Harness, id: &str, extra: &str) {
+    assert_eq!(
+        h.cli(&format!(
+            "create l2tpv3 pseudowire control-connection {id} vc-id 100 {extra}"
+        )),
+        "l2tpv3_tunnel0\n"
+    );
+    for l in [
+        "set interface state l2tpv3_tunnel0 up",
+        "set interface l2 xconnect pg1 l2tpv3_tunnel0",
+        "set interface l2 xconnect l2tpv3_tunnel0 pg1",
+    ] {
+        h.cli(l);
+    }
 }
 
 /// The name of B's `pcap trace` of a variant (pwire writes it in /tmp).
@@ -595,17 +601,7 @@ fn an_accept_any_connection_takes_a_peer_that_authenticates() {
             "create l2tpv3 control-connection peer {ob} our {oa}{a_enc} secret k hello 5"
         ));
         for h in [&mut a, &mut b] {
-            assert_eq!(
-                h.cli("create l2tpv3 pseudowire control-connection 1 vc-id 100"),
-                "l2tpv3_tunnel0\n"
-            );
-            for l in [
-                "set interface state l2tpv3_tunnel0 up",
-                "set interface l2 xconnect pg1 l2tpv3_tunnel0",
-                "set interface l2 xconnect l2tpv3_tunnel0 pg1",
-            ] {
-                h.cli(l);
-            }
+            pseudowire_on_pg1(h, "1", "");
         }
         let mut up = false;
         for _ in 0..40 {

@@ -164,21 +164,7 @@ fn mixes(seed: u64, n: usize) -> Vec<(&'static str, Vec<Vec<u8>>)> {
 
 /// Every node counter by (node, reason), less the learn counts (see tests/batch.rs).
 fn counters(h: &Harness) -> BTreeMap<(String, &'static str), u64> {
-    let e = h.dp.vnet.engine();
-    let mut m = BTreeMap::new();
-    for n in &e.graph.nodes {
-        for (i, c) in n.counters.iter().enumerate() {
-            if n.name == "l2-learn" {
-                continue;
-            }
-            let code = n.error_base as usize + i;
-            let total: u64 = (0..e.threads.len()).map(|t| e.error_count(t, code)).sum();
-            if total != 0 {
-                m.insert((n.name.clone(), c.name), total);
-            }
-        }
-    }
-    m
+    pwire_tests::node_counters(h, |n, _| n == "l2-learn")
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
