@@ -58,6 +58,30 @@ fn mix(seed: u64, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Sends `pkts` into `port`: as one frame (the first 40 traced with `FrameTraced`), or one
+/// frame per packet, every packet traced (the reference).
+fn feed(h: &mut Harness, port: &str, pkts: &[Vec<u8>], mode: Mode) {
+    match mode {
+        Mode::Frame | Mode::FrameTraced => {
+            if mode == Mode::FrameTraced {
+                h.cli("trace add pg-input 40");
+            }
+            h.send("m", port, "ethernet-input", pkts);
+        }
+        Mode::Single => {
+            h.cli(&format!("trace add pg-input {}", pkts.len()));
+            for (i, p) in pkts.iter().enumerate() {
+                h.send(
+                    &format!("p{i}"),
+                    port,
+                    "ethernet-input",
+                    std::slice::from_ref(p),
+                );
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
     Frame,
@@ -78,25 +102,7 @@ fn run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<u8>>, Counters, String) {
         h.cli(l);
     }
     let cap = h.capture("pg0");
-    match mode {
-        Mode::Frame | Mode::FrameTraced => {
-            if mode == Mode::FrameTraced {
-                h.cli("trace add pg-input 40");
-            }
-            h.send("m", "pg1", "ethernet-input", pkts);
-        }
-        Mode::Single => {
-            h.cli(&format!("trace add pg-input {}", pkts.len()));
-            for (i, p) in pkts.iter().enumerate() {
-                h.send(
-                    &format!("p{i}"),
-                    "pg1",
-                    "ethernet-input",
-                    std::slice::from_ref(p),
-                );
-            }
-        }
-    }
+    feed(&mut h, "pg1", pkts, mode);
     let out = h.captured("pg0", &cap);
     h.assert_all_free();
     let v = h.cli("show l2tpv3 verbose");
@@ -187,25 +193,7 @@ fn fwd_run(setup: &[&str], pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<Vec<u8>>>, 
         h.cli(l);
     }
     let caps: Vec<_> = ["pg0", "pg1", "pg2"].iter().map(|p| h.capture(p)).collect();
-    match mode {
-        Mode::Frame | Mode::FrameTraced => {
-            if mode == Mode::FrameTraced {
-                h.cli("trace add pg-input 40");
-            }
-            h.send("m", "pg0", "ethernet-input", pkts);
-        }
-        Mode::Single => {
-            h.cli(&format!("trace add pg-input {}", pkts.len()));
-            for (i, p) in pkts.iter().enumerate() {
-                h.send(
-                    &format!("p{i}"),
-                    "pg0",
-                    "ethernet-input",
-                    std::slice::from_ref(p),
-                );
-            }
-        }
-    }
+    feed(&mut h, "pg0", pkts, mode);
     let out = ["pg0", "pg1", "pg2"]
         .iter()
         .zip(caps)

@@ -288,12 +288,7 @@ fn the_attachment_circuit_going_down_stops_the_far_side_sending() {
     assert!(up);
     // A's circuit (pg1) goes down: A sends SLI with A = 0, B's pseudowire link goes down.
     a.cli("set interface state pg1 down");
-    for _ in 0..10 {
-        link.pump(&mut a, &mut b, 3);
-        if !link_up(&mut b) {
-            break;
-        }
-    }
+    b_link_becomes(&mut link, &mut a, &mut b, false);
     assert!(
         !link_up(&mut b),
         "{}",
@@ -306,12 +301,7 @@ fn the_attachment_circuit_going_down_stops_the_far_side_sending() {
     assert_eq!(b.counter("l2tp-encap", "L2TP tunnel is down"), 1);
     // Back up: B sends again.
     a.cli("set interface state pg1 up");
-    for _ in 0..10 {
-        link.pump(&mut a, &mut b, 3);
-        if link_up(&mut b) {
-            break;
-        }
-    }
+    b_link_becomes(&mut link, &mut a, &mut b, true);
     assert!(link_up(&mut b));
     assert_eq!(
         crosses(&mut link, &mut a, &mut b, 1, &[frame(2, 100)]).len(),
@@ -319,20 +309,10 @@ fn the_attachment_circuit_going_down_stops_the_far_side_sending() {
     );
     // The circuit's carrier (a driver's link report), not its admin state: the same.
     a.cli("test link pg1 down");
-    for _ in 0..10 {
-        link.pump(&mut a, &mut b, 3);
-        if !link_up(&mut b) {
-            break;
-        }
-    }
+    b_link_becomes(&mut link, &mut a, &mut b, false);
     assert!(!link_up(&mut b), "carrier loss on A's circuit reaches B");
     a.cli("test link pg1 up");
-    for _ in 0..10 {
-        link.pump(&mut a, &mut b, 3);
-        if link_up(&mut b) {
-            break;
-        }
-    }
+    b_link_becomes(&mut link, &mut a, &mut b, true);
     assert!(link_up(&mut b));
 }
 
@@ -358,21 +338,21 @@ fn a_vlan_sub_interface_circuit_follows_its_port_carrier() {
         .lines()
         .find(|l| l.contains("pg1.100"))
         .is_some_and(|l| l.split_whitespace().any(|w| w == "up")));
-    for _ in 0..10 {
-        link.pump(&mut a, &mut b, 3);
-        if !link_up(&mut b) {
-            break;
-        }
-    }
+    b_link_becomes(&mut link, &mut a, &mut b, false);
     assert!(!link_up(&mut b), "{}", a.cli("show l2tpv3 pseudowire"));
     a.cli("test link pg1 up");
+    b_link_becomes(&mut link, &mut a, &mut b, true);
+    assert!(link_up(&mut b));
+}
+
+/// Pumps the link (at most 10 rounds) until B's pseudowire link is `up`.
+fn b_link_becomes(link: &mut Link, a: &mut Harness, b: &mut Harness, up: bool) {
     for _ in 0..10 {
-        link.pump(&mut a, &mut b, 3);
-        if link_up(&mut b) {
+        link.pump(a, b, 3);
+        if link_up(b) == up {
             break;
         }
     }
-    assert!(link_up(&mut b));
 }
 
 fn link_up(h: &mut Harness) -> bool {
