@@ -55,7 +55,21 @@ netns_up() {
 }
 
 netns_down() {
-  for n in $PW_NS; do ip netns del "$n" 2>/dev/null || true; done
+  # Whatever still runs inside (a pwire whose owner died first) goes with its namespace.
+  local n pids
+  for n in $PW_NS; do
+    pids=$(ip netns pids "$n" 2>/dev/null || true)
+    if [ -n "$pids" ]; then
+      kill $pids 2>/dev/null || true
+      for _ in 1 2 3 4 5 6 7 8 9 10; do
+        [ -z "$(ip netns pids "$n" 2>/dev/null)" ] && break
+        sleep 0.1
+      done
+      pids=$(ip netns pids "$n" 2>/dev/null || true)
+      [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+    fi
+    ip netns del "$n" 2>/dev/null || true
+  done
 }
 
 # pwire_conf <dir> <side: a|b>: writes startup.conf and setup.cli for one side.
