@@ -884,34 +884,28 @@ impl<R: Random> Core<R> {
                     let Some(pw) = self.pws.get_mut(&PwId(p)) else {
                         continue;
                     };
-                    if pw.queued != Some(at) {
-                        continue;
-                    }
-                    pw.queued = None;
-                    match pw.retry_at {
-                        Some(r) if r <= now => {
-                            pw.retry_at = None;
-                            self.start_pw(now, PwId(p));
-                        }
-                        Some(r) => self.timers.arm(&mut pw.queued, r, key),
-                        None => {}
+                    if due(
+                        &mut self.timers,
+                        (&mut pw.queued, at),
+                        &mut pw.retry_at,
+                        now,
+                        key,
+                    ) {
+                        self.start_pw(now, PwId(p));
                     }
                 }
                 TimerKey::Conn(c) => {
                     let Some(cs) = self.conns.get_mut(&ConnId(c)) else {
                         continue;
                     };
-                    if cs.queued != Some(at) {
-                        continue;
-                    }
-                    cs.queued = None;
-                    match cs.reconnect_at {
-                        Some(r) if r <= now => {
-                            cs.reconnect_at = None;
-                            self.connect(now, ConnId(c));
-                        }
-                        Some(r) => self.timers.arm(&mut cs.queued, r, key),
-                        None => {}
+                    if due(
+                        &mut self.timers,
+                        (&mut cs.queued, at),
+                        &mut cs.reconnect_at,
+                        now,
+                        key,
+                    ) {
+                        self.connect(now, ConnId(c));
                     }
                 }
             }
@@ -2562,6 +2556,33 @@ impl<R: Random> Core<R> {
             s.peer_active = cs & CS_ACTIVE != 0;
         }
         self.install(ccid, sid);
+    }
+}
+
+/// A popped timer entry `at` for a one-shot deadline `when` kept with its queued entry
+/// `queued`: true (the deadline cleared) when it has come; a stale entry (another is queued)
+/// does nothing; a deadline moved later is queued again.
+fn due(
+    timers: &mut Timers,
+    (queued, at): (&mut Option<Nanos>, Nanos),
+    when: &mut Option<Nanos>,
+    now: Nanos,
+    key: TimerKey,
+) -> bool {
+    if *queued != Some(at) {
+        return false;
+    }
+    *queued = None;
+    match *when {
+        Some(r) if r <= now => {
+            *when = None;
+            true
+        }
+        Some(r) => {
+            timers.arm(queued, r, key);
+            false
+        }
+        None => false,
     }
 }
 

@@ -406,8 +406,7 @@ impl Node for MssIn {
         let vs = self.vnet.state.dp(&dp);
         let mut tally = Tally::default();
         // The port's limits, looked up at the first SYN of a run from it.
-        let mut last_rx = u32::MAX;
-        let mut lim = Limits::NONE;
+        let mut cache = (u32::MAX, Limits::NONE);
         let (view, bis, nexts) = frame.parts();
         for (&bi, nx) in bis.iter().zip(nexts.iter_mut()) {
             // SAFETY: frame invariant: each index once; this loop visits each slot once.
@@ -415,28 +414,23 @@ impl Node for MssIn {
             let f = b.opaque.l2.feature_bitmap & !feat::MSS;
             b.opaque.l2.feature_bitmap = f;
             *nx = feat_next(f);
-            let seen = match find_syn(b.current()) {
-                None => Seen::NotSyn,
-                Some(s) => {
-                    let rx = b.rx();
-                    if rx != last_rx {
-                        last_rx = rx;
-                        lim = Limits::of(&self.vnet, vs, st, rx, dir::RX);
-                    }
-                    let seen = clamp_buffer(b, s, &lim);
-                    if let Seen::Syn { got, .. } = seen {
-                        tally.add(got);
-                    }
-                    seen
-                }
-            };
+            let rx = b.rx();
+            let seen = clamp_counted(
+                b,
+                &mut tally,
+                &mut cache,
+                |sw| Limits::of(&self.vnet, vs, st, sw, dir::RX),
+                rx,
+            );
             if b.is_traced() {
-                let rec = MssTrace {
-                    node: IN_NODE,
-                    sw_if_index: b.rx(),
-                    seen,
-                };
-                cx.trace(b, rec);
+                cx.trace(
+                    b,
+                    MssTrace {
+                        node: IN_NODE,
+                        sw_if_index: rx,
+                        seen,
+                    },
+                );
             }
         }
         tally.flush(cx);
@@ -449,37 +443,54 @@ impl Node for MssOut {
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);
         let mut tally = Tally::default();
-        let mut last_tx = u32::MAX;
-        let mut lim = Limits::NONE;
+        let mut cache = (u32::MAX, Limits::NONE);
         for (b, nx) in frame.iter_mut() {
             // Back to l2-output, which sees the mark and sends the frame on.
             *nx = 0;
-            let seen = match find_syn(b.current()) {
-                None => Seen::NotSyn,
-                Some(s) => {
-                    let tx = b.tx();
-                    if tx != last_tx {
-                        last_tx = tx;
-                        lim = Limits::of(&self.vnet, vs, st, tx, dir::TX);
-                    }
-                    let seen = clamp_buffer(b, s, &lim);
-                    if let Seen::Syn { got, .. } = seen {
-                        tally.add(got);
-                    }
-                    seen
-                }
-            };
+            let tx = b.tx();
+            let seen = clamp_counted(
+                b,
+                &mut tally,
+                &mut cache,
+                |sw| Limits::of(&self.vnet, vs, st, sw, dir::TX),
+                tx,
+            );
             if b.is_traced() {
-                let rec = MssTrace {
-                    node: OUT_NODE,
-                    sw_if_index: b.tx(),
-                    seen,
-                };
-                cx.trace(b, rec);
+                cx.trace(
+                    b,
+                    MssTrace {
+                        node: OUT_NODE,
+                        sw_if_index: tx,
+                        seen,
+                    },
+                );
             }
         }
         tally.flush(cx);
     }
+}
+
+/// Clamps `b` if it is a SYN, with interface `sw`'s limits (`cache`: the last interface and
+/// its limits, looked up with `limits` at the first SYN of a run from another), and counts it.
+#[inline(always)]
+fn clamp_counted(
+    b: &mut pwire_buffer::Buffer,
+    tally: &mut Tally,
+    cache: &mut (u32, Limits),
+    limits: impl Fn(u32) -> Limits,
+    sw: u32,
+) -> Seen {
+    let Some(s) = find_syn(b.current()) else {
+        return Seen::NotSyn;
+    };
+    if cache.0 != sw {
+        *cache = (sw, limits(sw));
+    }
+    let seen = clamp_buffer(b, s, &cache.1);
+    if let Seen::Syn { got, .. } = seen {
+        tally.add(got);
+    }
+    seen
 }
 
 /// A SYN of one of `families` ([`MssCfg::families`]): the frames `l2-output` sends to
