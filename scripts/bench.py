@@ -36,7 +36,16 @@ class Pwire:
     def cli(self, line):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(120)
-        s.connect(self.sock)
+        # The socket file appears at bind(), a moment before listen(): a refused connect right
+        # after start-up is retried (for at most 5 s).
+        for attempt in range(100):
+            try:
+                s.connect(self.sock)
+                break
+            except ConnectionRefusedError:
+                if attempt == 99:
+                    raise
+                time.sleep(0.05)
         s.sendall((line + "\n").encode())
         buf = b""
         while not (buf.endswith(b"\0OK\n") or buf.endswith(b"\0ERR\n")):
