@@ -25,14 +25,17 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 # Runs `cargo test "$@"` with its whole output in log file $1 and the summary lines on the
 # terminal; returns cargo's status. The status is read from PIPESTATUS straight after the
-# pipeline: grep's status (1 when nothing matches) must not stand in for cargo's, and nothing
+# pipeline: the filter's status must not stand in for cargo's, and nothing
 # (`|| true' included) may run in between and reset PIPESTATUS.
 run_tests() {
   local log=$1 rc
   shift
   set +e
+  # A panic's location and its message (the next line) are shown too: a CI failure must
+  # be readable from the summary alone.
   cargo test "$@" 2>&1 | tee "$log" |
-    grep -E '^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped'
+    awk '/^(test result|running|test .* (FAILED|ignored)|failures:|---- )|skipped/ { print; fflush(); next }
+         /panicked at/ { print; if ((getline l) > 0) print l; fflush() }'
   rc=${PIPESTATUS[0]}
   set -e
   return "$rc"

@@ -959,26 +959,31 @@ fn kernel_traffic(real_l2: bool) {
         h.cli("trace add af-packet-input 50");
         let done = AtomicBool::new(false);
         const LEN: usize = 8 << 20;
+        // The server's sockets exist before the client sends anything: bound inside the server
+        // thread, a slow start of that thread let the one UDP datagram arrive first (port
+        // unreachable) while the TCP connect still succeeded later, and CI waited 40 s for it.
+        let (u, l) = hb.run(|| {
+            (
+                UdpSocket::bind("198.18.0.2:9999").expect("server: udp bind"),
+                TcpListener::bind("198.18.0.2:7777").expect("server: tcp bind"),
+            )
+        });
         std::thread::scope(|s| {
-            let server = s.spawn(|| {
-                hb.run(|| {
-                    // Generous timeouts: on a loaded 2-core CI machine 16 of these tests share
-                    // the cores, and a TCP retransmission backoff can pause the stream for seconds.
-                    let u = UdpSocket::bind("198.18.0.2:9999").expect("server: udp bind");
-                    u.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
-                    let l = TcpListener::bind("198.18.0.2:7777").expect("server: tcp bind");
-                    let mut b = [0u8; 2048];
-                    let (n, from) = u.recv_from(&mut b).expect("server: no UDP datagram");
-                    let udp_ok =
-                        n == 333 && b[..n].iter().enumerate().all(|(i, &x)| x == (i * 7) as u8);
-                    eprintln!("udp: {n} bytes from {from}");
-                    let (mut c, _) = l.accept().expect("server: accept");
-                    c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
-                    let mut got = Vec::with_capacity(LEN);
-                    c.read_to_end(&mut got)
-                        .unwrap_or_else(|e| panic!("server: read after {} bytes: {e}", got.len()));
-                    (udp_ok, got)
-                })
+            let server = s.spawn(move || {
+                // Generous timeouts: on a loaded 2-core CI machine a TCP retransmission
+                // backoff can pause the stream for seconds.
+                u.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+                let mut b = [0u8; 2048];
+                let (n, from) = u.recv_from(&mut b).expect("server: no UDP datagram");
+                let udp_ok =
+                    n == 333 && b[..n].iter().enumerate().all(|(i, &x)| x == (i * 7) as u8);
+                eprintln!("udp: {n} bytes from {from}");
+                let (mut c, _) = l.accept().expect("server: accept");
+                c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+                let mut got = Vec::with_capacity(LEN);
+                c.read_to_end(&mut got)
+                    .unwrap_or_else(|e| panic!("server: read after {} bytes: {e}", got.len()));
+                (udp_ok, got)
             });
             let client = s.spawn(|| {
                 ha.run(|| {
