@@ -8,7 +8,8 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::mmap::Mapping;
-use crate::rx::{RxPkt, RxRing};
+use crate::rx::{BlockRing, RxPkt, RxRing};
+use crate::rx2::FrameRing;
 use crate::sys::{self, IfName};
 use crate::tx::{TxError, TxRing, TxSlot, TxVersion};
 
@@ -51,6 +52,11 @@ pub struct Opts {
     pub map_locked: bool,
     /// Use TPACKET_V2 for TX even if V3 works (testing the fallback).
     pub force_tx_v2: bool,
+    /// A TPACKET_V2 RX ring (`rx_block_size / rx_frame_size` frames of `rx_frame_size` per
+    /// block): each frame reaches us as soon as it is written, where a V3 block waits for
+    /// `rx_retire_tov_ms` (rounded up to a jiffy) unless it fills. Frames longer than a ring
+    /// frame (GSO super-packets) are read whole from the socket (`PACKET_COPY_THRESH`).
+    pub rx_v2: bool,
 }
 
 impl Default for Opts {
@@ -68,6 +74,7 @@ impl Default for Opts {
             ignore_outgoing: true,
             map_locked: true,
             force_tx_v2: false,
+            rx_v2: false,
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct Caps {
     pub rx_locked: bool,
     /// See `rx_locked`.
     pub tx_locked: bool,
+    /// The RX ring is a TPACKET_V2 frame ring (else V3 blocks).
+    pub rx_v2: bool,
     /// RX block size in bytes.
     pub rx_block_size: u32,
     /// RX block count.
@@ -180,8 +189,8 @@ pub(crate) fn tx_block_size(frame: usize, page: usize) -> usize {
     frame.max(64 << 10).div_ceil(page) * page
 }
 
-/// The receive half of a host interface: the TPACKET_V3 block ring on its
-/// own socket. Polled by one thread at a time (`&mut self`).
+/// The receive half of a host interface: the TPACKET_V3 block ring (or, with
+/// [`Opts::rx_v2`], the TPACKET_V2 frame ring) on its own socket. Polled by one thread at a time (`&mut self`).
 #[derive(Debug)]
 pub struct RxQueue {
     // Field order matters: the ring (mapping) is dropped before the socket.
@@ -203,23 +212,55 @@ impl RxQueue {
         let rx_fd = sys::packet_socket()?;
         let rfd = rx_fd.as_raw_fd();
         let ifindex = sys::if_index(rfd, name)?;
-        let v3 = libc::tpacket_versions::TPACKET_V3 as c_int;
-        sys::set_packet_opt(rfd, libc::PACKET_VERSION, &v3)?;
+        let version = if opts.rx_v2 {
+            libc::tpacket_versions::TPACKET_V2
+        } else {
+            libc::tpacket_versions::TPACKET_V3
+        };
+        sys::set_packet_opt(rfd, libc::PACKET_VERSION, &(version as c_int))?;
         // Must precede the ring. Kernels without ring support for it fail here.
         let vnet_hdr = opts.vnet_hdr && sys::set_packet_opt(rfd, libc::PACKET_VNET_HDR, &1).is_ok();
         let per_block = opts.rx_block_size / opts.rx_frame_size;
-        let req = libc::tpacket_req3 {
-            tp_block_size: opts.rx_block_size,
-            tp_block_nr: opts.rx_block_nr,
-            tp_frame_size: opts.rx_frame_size,
-            tp_frame_nr: per_block * opts.rx_block_nr,
-            tp_retire_blk_tov: opts.rx_retire_tov_ms,
-            tp_sizeof_priv: 0,
-            tp_feature_req_word: 0,
-        };
-        sys::set_packet_opt(rfd, libc::PACKET_RX_RING, &req)?;
         let rx_len = opts.rx_block_size as usize * opts.rx_block_nr as usize;
-        let rx_map = Mapping::new(rfd, rx_len, opts.map_locked)?;
+        let ring = if opts.rx_v2 {
+            // Frames too long for a ring frame are also queued on the socket whole; room for
+            // a burst of 64 KiB super-packets there (the default would hold about three).
+            sys::set_packet_opt(rfd, libc::PACKET_COPY_THRESH, &1)?;
+            sys::set_rcvbuf(rfd, 8 << 20)?;
+            let req = libc::tpacket_req {
+                tp_block_size: opts.rx_block_size,
+                tp_block_nr: opts.rx_block_nr,
+                tp_frame_size: opts.rx_frame_size,
+                tp_frame_nr: per_block * opts.rx_block_nr,
+            };
+            sys::set_packet_opt(rfd, libc::PACKET_RX_RING, &req)?;
+            let map = Mapping::new(rfd, rx_len, opts.map_locked)?;
+            RxRing::V2(FrameRing::new(
+                map,
+                opts.rx_block_size as usize,
+                opts.rx_frame_size as usize,
+                (per_block * opts.rx_block_nr) as usize,
+                vnet_hdr,
+            ))
+        } else {
+            let req = libc::tpacket_req3 {
+                tp_block_size: opts.rx_block_size,
+                tp_block_nr: opts.rx_block_nr,
+                tp_frame_size: opts.rx_frame_size,
+                tp_frame_nr: per_block * opts.rx_block_nr,
+                tp_retire_blk_tov: opts.rx_retire_tov_ms,
+                tp_sizeof_priv: 0,
+                tp_feature_req_word: 0,
+            };
+            sys::set_packet_opt(rfd, libc::PACKET_RX_RING, &req)?;
+            let map = Mapping::new(rfd, rx_len, opts.map_locked)?;
+            RxRing::V3(BlockRing::new(
+                map,
+                opts.rx_block_size as usize,
+                opts.rx_block_nr as usize,
+                vnet_hdr,
+            ))
+        };
         // Since 4.20; without it we also see what the host itself sends.
         let ignore_outgoing = opts.ignore_outgoing
             && sys::set_packet_opt(rfd, libc::PACKET_IGNORE_OUTGOING, &1).is_ok();
@@ -234,12 +275,6 @@ impl RxQueue {
         }
         // Bind last: only now do frames start arriving, all from `ifindex`.
         sys::bind_ll(rfd, u16::try_from(libc::ETH_P_ALL).expect("small"), ifindex)?;
-        let ring = RxRing::new(
-            rx_map,
-            opts.rx_block_size as usize,
-            opts.rx_block_nr as usize,
-            vnet_hdr,
-        );
         let q = RxQueue {
             ring,
             fd: rx_fd,
@@ -272,7 +307,7 @@ impl RxQueue {
     /// See [`HostIf::rx_burst`].
     #[inline]
     pub fn burst<F: FnMut(RxPkt<'_>) -> bool>(&mut self, max: usize, mut f: F) -> usize {
-        self.ring.burst(max, &mut f)
+        self.ring.burst(self.fd.as_raw_fd(), max, &mut f)
     }
 
     /// See [`HostIf::rx_ready`].
@@ -305,7 +340,7 @@ impl RxQueue {
             rx_packets: self.rx_packets,
             rx_drops: self.rx_drops,
             rx_freeze_q: self.rx_freeze_q,
-            rx_bad_blocks: self.ring.bad_blocks,
+            rx_bad_blocks: self.ring.bad(),
             ..Stats::default()
         }
     }
@@ -587,6 +622,7 @@ impl HostIf {
             qdisc_bypass: tx.qdisc_bypass,
             rx_locked: rx.ring.locked(),
             tx_locked: tx.ring.locked(),
+            rx_v2: matches!(rx.ring, RxRing::V2(_)),
             rx_block_size: opts.rx_block_size,
             rx_block_nr: opts.rx_block_nr,
             tx_frame_size: opts.tx_frame_size,

@@ -12,7 +12,8 @@
 //!   the interface comes up and the ring fd does not stay readable.
 //! - rx-mode: the RX fd sits in this thread's epoll set (`pwire_graph::runtime::IdleWait`). In
 //!   `polling` the node asks the runtime to keep polling; in `interrupt` it arms the set so an
-//!   idle thread sleeps in `epoll_wait` until the kernel retires an RX block; `adaptive`
+//!   idle thread sleeps in `epoll_wait` until the kernel hands over a frame (V2 ring) or an
+//!   RX block (V3); `adaptive`
 //!   switches a queue to polling after a dispatch of ≥ 10 packets and back to interrupt after
 //!   two consecutive dispatches of ≤ 5 (VPP's thresholds, kept per queue).
 //! - every 250 ms: the kernel link state (copied into the vnet interface by a main-thread task)

@@ -5,13 +5,16 @@
 //! **The ring driver** (`host.rs`, `rx.rs`, `tx.rs`, `frame.rs`, `sys.rs`, `mmap.rs`,
 //! `epoll.rs`), which knows nothing about the graph. A [`HostIf`] owns memory-mapped TPACKET
 //! rings on one kernel interface (typically a veth end) and offers allocation-free batch I/O:
-//! [`HostIf::rx_burst`] walks the TPACKET_V3 RX ring and lends each frame to a callback;
+//! [`HostIf::rx_burst`] walks the RX ring (TPACKET_V3 blocks, or V2 frames with
+//! [`Opts::rx_v2`]) and lends each frame to a callback;
 //! [`HostIf::tx_slot`] + [`TxSlot::commit`] fill TX ring frames in place and
 //! [`HostIf::tx_flush`] sends them with one syscall. [`HostIf::split`] separates it into an
 //! [`RxQueue`] and a [`TxQueue`]; [`TxQueue::open`] opens more TX queues on the same interface.
 //!
 //! **The device class** `af-packet` (`cli.rs`, `dev.rs`, `input.rs`, `tx_node.rs`, `gso.rs`):
-//! - `create host-interface name <ifname> [hw-addr <mac>] …` makes `host-<ifname>` (admin
+//! - `create host-interface [v2|v3] name <ifname> [hw-addr <mac>] …` makes `host-<ifname>`
+//!   with a TPACKET_V2 RX ring unless `v3` is given (a frame reaches pwire as soon as the
+//!   kernel writes it; a V3 block waits for its retire timer at low rates) (admin
 //!   down, link state from the kernel, MAC `02:fe:` + 4 random bytes unless given, rx queue in
 //!   interrupt mode, placed round robin on the workers); `delete host-interface name <ifname>`.
 //! - `af-packet-input` (input node, traceable; arc `ethernet-input`) copies frames from the RX
@@ -28,8 +31,8 @@
 //! rx-no-buf, rx-miss and tx-error.
 //!
 //! Driver design choices:
-//! * **Two sockets**, one per direction. The RX socket (ETH_P_ALL, V3
-//!   block ring, promiscuous, `PACKET_IGNORE_OUTGOING`, optional virtio-net
+//! * **Two sockets**, one per direction. The RX socket (ETH_P_ALL, V2
+//!   frame or V3 block ring, promiscuous, `PACKET_IGNORE_OUTGOING`, optional virtio-net
 //!   header) and the TX socket (bound with protocol 0, so the kernel never
 //!   queues received frames on it; frame ring; `PACKET_QDISC_BYPASS`,
 //!   `PACKET_LOSS`) need different per-socket settings: `PACKET_VERSION`
@@ -51,8 +54,9 @@
 //!   TX frame, `Release` stores when handing memory to the kernel.
 //! * **GSO.** TCP sent by the Linux stack over a veth reaches the RX ring as
 //!   super-packets of up to 64 KiB ([`RxPkt::gso`] says so and gives the
-//!   MSS); [`Opts::rx_block_size`] must exceed that or frames are cut
-//!   ([`RxPkt::is_truncated`]). `af-packet-input` segments them.
+//!   MSS); with a V3 ring [`Opts::rx_block_size`] must exceed that or frames are cut
+//!   ([`RxPkt::is_truncated`]); a V2 ring reads them whole from the socket
+//!   (`PACKET_COPY_THRESH`, `rx2.rs`). `af-packet-input` segments them.
 //! * **Namespaces.** Sockets bind in the network namespace of the thread
 //!   that creates them; ioctls and sends on them keep using that namespace
 //!   from any thread.
@@ -81,6 +85,7 @@ mod host;
 mod input;
 mod mmap;
 mod rx;
+mod rx2;
 mod sys;
 mod tx;
 mod tx_node;
@@ -109,7 +114,7 @@ pub fn register(r: &mut Registry) {
         output_node: "interface-output",
         tx_node: Some("af-packet-tx"),
         ethernet: true,
-        hw_class: "Linux PACKET socket interface v3",
+        hw_class: "Linux PACKET socket interface",
     });
     let st: Arc<Shared<AfpState>> = Shared::new(AfpState::default());
     let s = st.clone();
@@ -125,6 +130,11 @@ pub fn register(r: &mut Registry) {
             .collect();
         pwire_vnet::main_task::apply_link_states(cx, &reported);
     });
+    let s = st.clone();
+    r.vnet.hooks.on_show_hw(
+        "af-packet",
+        Box::new(move |cx, i, _| cli::show_hw(cx, &s, i)),
+    );
     input::register(r, st.clone(), link_task);
     tx_node::register(r, st.clone());
     cli::register(r, st);

@@ -1,4 +1,5 @@
-//! TPACKET_V3 receive ring: block walking and per-packet metadata.
+//! Receive rings: the TPACKET_V3 block ring (block walking) here, the TPACKET_V2 frame ring in
+//! `rx2.rs`, and the per-packet metadata both lend out.
 //!
 //! Layout (linux/if_packet.h, Documentation/networking/packet_mmap.rst):
 //! the ring is `block_nr` blocks of `block_size` bytes. Each block starts
@@ -193,13 +194,87 @@ impl RxPkt<'_> {
     }
 }
 
+/// The unfinished checksum and GSO metadata a virtio-net header describes.
+pub(crate) fn offloads(v: &VnetHdr) -> (Option<PartialCsum>, Option<Gso>) {
+    let csum = (v.flags & sys::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0).then_some(PartialCsum {
+        start: v.csum_start,
+        offset: v.csum_offset,
+    });
+    let kind = v.gso_type & !sys::VIRTIO_NET_HDR_GSO_ECN;
+    let gso = (kind != 0).then_some(Gso {
+        kind,
+        ecn: v.gso_type & sys::VIRTIO_NET_HDR_GSO_ECN != 0,
+        size: v.gso_size,
+        hdr_len: v.hdr_len,
+    });
+    (csum, gso)
+}
+
+/// The RX ring of a socket: TPACKET_V3 blocks (the default: frames packed, handed over a
+/// block at a time) or TPACKET_V2 frames (each frame handed over as soon as it is written,
+/// so a lone packet waits for no block timeout; `create host-interface ... v2`).
+pub(crate) enum RxRing {
+    V3(BlockRing),
+    V2(crate::rx2::FrameRing),
+}
+
+impl RxRing {
+    pub(crate) fn locked(&self) -> bool {
+        match self {
+            RxRing::V3(r) => r.locked(),
+            RxRing::V2(r) => r.locked(),
+        }
+    }
+
+    /// True if a packet can be read without a syscall.
+    pub(crate) fn ready(&self) -> bool {
+        match self {
+            RxRing::V3(r) => r.ready(),
+            RxRing::V2(r) => r.ready(),
+        }
+    }
+
+    /// Blocks (V3) or frames (V2) given back unread because they made no sense.
+    pub(crate) fn bad(&self) -> u64 {
+        match self {
+            RxRing::V3(r) => r.bad_blocks,
+            RxRing::V2(r) => r.bad_frames,
+        }
+    }
+
+    /// See [`HostIf::rx_burst`](crate::HostIf::rx_burst); `fd` is the ring's socket (V2 reads
+    /// frames too long for a ring frame from its receive queue).
+    #[inline]
+    pub(crate) fn burst<F: FnMut(RxPkt<'_>) -> bool>(
+        &mut self,
+        fd: std::os::fd::RawFd,
+        max: usize,
+        f: &mut F,
+    ) -> usize {
+        match self {
+            RxRing::V3(r) => r.burst(max, f),
+            RxRing::V2(r) => r.burst(fd, max, f),
+        }
+    }
+}
+
+impl std::fmt::Debug for RxRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RxRing::V3(r) => r.fmt(f),
+            RxRing::V2(r) => r.fmt(f),
+        }
+    }
+}
+
 /// What the ring walk decided about the next packet slot.
 enum Next {
     Pkt(u32),
     Corrupt,
 }
 
-pub(crate) struct RxRing {
+/// The TPACKET_V3 block ring.
+pub(crate) struct BlockRing {
     map: Mapping,
     block_size: usize,
     block_nr: usize,
@@ -213,10 +288,10 @@ pub(crate) struct RxRing {
     pub(crate) bad_blocks: u64,
 }
 
-impl RxRing {
+impl BlockRing {
     pub(crate) fn new(map: Mapping, block_size: usize, block_nr: usize, vnet: bool) -> Self {
         debug_assert!(map.len() >= block_size * block_nr);
-        RxRing {
+        BlockRing {
             map,
             block_size,
             block_nr,
@@ -330,21 +405,7 @@ impl RxRing {
             let vb: &[u8; VNET_HDR_LEN] = blk.get(start - VNET_HDR_LEN..start)?.try_into().ok()?;
             let v = VnetHdr::decode(vb);
             vnet = Some(v);
-            if v.flags & sys::VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
-                csum = Some(PartialCsum {
-                    start: v.csum_start,
-                    offset: v.csum_offset,
-                });
-            }
-            let kind = v.gso_type & !sys::VIRTIO_NET_HDR_GSO_ECN;
-            if kind != 0 {
-                gso = Some(Gso {
-                    kind,
-                    ecn: v.gso_type & sys::VIRTIO_NET_HDR_GSO_ECN != 0,
-                    size: v.gso_size,
-                    hdr_len: v.hdr_len,
-                });
-            }
+            (csum, gso) = offloads(&v);
         }
         let next = u32_at(h, H3_NEXT);
         // The last packet of a block has tp_next_offset 0; any other must
@@ -416,9 +477,9 @@ impl RxRing {
     }
 }
 
-impl std::fmt::Debug for RxRing {
+impl std::fmt::Debug for BlockRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RxRing")
+        f.debug_struct("BlockRing")
             .field("map", &self.map)
             .field("block_size", &self.block_size)
             .field("block_nr", &self.block_nr)

@@ -195,6 +195,37 @@ pub(crate) fn kick_tx(fd: RawFd) -> io::Result<()> {
     }
 }
 
+/// `recv(fd, buf, MSG_DONTWAIT | MSG_TRUNC)`: the next datagram of the socket's receive queue
+/// (a TPACKET_V2 ring's `TP_STATUS_COPY` frame in full). Returns the datagram's real length,
+/// which exceeds `buf.len()` when it did not fit (the rest is discarded by the kernel).
+pub(crate) fn recv_trunc(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a writable region of `buf.len()` bytes for the whole call; the kernel
+    // writes at most that many.
+    let rc = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        )
+    };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
+
+/// Sets the socket's receive buffer to `bytes`: `SO_RCVBUFFORCE` (past `rmem_max`, needs
+/// CAP_NET_ADMIN), else `SO_RCVBUF` (capped by `rmem_max`).
+pub(crate) fn set_rcvbuf(fd: RawFd, bytes: c_int) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits socklen_t");
+    let p = (&bytes as *const c_int).cast();
+    // SAFETY: `p` points to an initialised c_int of `len` bytes, read by the kernel only.
+    cvt(unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, p, len) })
+        .or_else(|_| {
+            // SAFETY: as above.
+            cvt(unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, p, len) })
+        })
+        .map(drop)
+}
+
 /// System page size.
 pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
