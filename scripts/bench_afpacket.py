@@ -4,7 +4,8 @@ and AF_PACKET, in the demo's topology (scripts/netns.sh; own namespace prefix `p
 
   10.1.1.1 [h1] --veth-- [A] fd00::1 ==L2TPv3/IPv6== fd00::2 [B] --veth-- [h2] 10.1.1.2
 
-Both dataplanes get the same exec CLI script (scripts/netns.sh's pwire_conf: host-interfaces,
+pwire runs twice, with its default TPACKET_V3 RX rings (VPP's default) and with `v2` (frame rings:
+a frame is handed over at once instead of when its block retires). Both dataplanes get the same exec CLI script (scripts/netns.sh's pwire_conf: host-interfaces,
 static L2TPv3 tunnel, bridge domain 1), the same buffers and l2tp sections, A's main thread on
 core 0 and B's on core 1; VPP's buffers on 4 KiB pages as pwire's (no hugepages). For each run,
 a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then from h1 to h2:
@@ -15,7 +16,7 @@ a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then 
          sockets for 5 s: offered = h1's tx frames, delivered = h2's rx frames (interface counters,
          so a slow Python receiver does not count as the tunnel's loss), loss = 1 - rx/offered.
 The hosts' senders share the 2 cores with the dataplanes: the offered rate is what Python can
-send there, not the dataplanes' limit. Dataplanes are alternated (pwire, VPP, pwire, ...) for
+send there, not the dataplanes' limit. Dataplanes are alternated (pwire, pwire-v2, VPP, pwire, ...) for
 --runs runs; the table shows medians, the JSON in --out all samples. Needs root.
 Without /opt/vpp-peer/bin/vpp (../shared/tools/vpp-peer/build.sh) pwire is reported alone."""
 import argparse, json, os, re, select, shutil, signal, statistics, subprocess, sys, tempfile, time, zlib
@@ -229,6 +230,20 @@ class PwireSide:
         self.log.close()
 
 
+class PwireV2Side(PwireSide):
+    """pwire with TPACKET_V2 frame rings for RX (`create host-interface v2`) instead of its
+    default V3 block rings: the latency and throughput of the other choice, in the same run."""
+    name = "pwire-v2"
+
+    def __init__(self, procs, d, side):
+        cli = os.path.join(d, "setup-%s.cli" % side)
+        with open(cli) as f:
+            text = f.read()
+        with open(cli, "w") as f:
+            f.write(text.replace("create host-interface name", "create host-interface v2 name"))
+        super().__init__(procs, d, side)
+
+
 class VppSide:
     name = "VPP"
 
@@ -432,7 +447,7 @@ def main():
     for path in (PWIRE, PWCTL):
         if not os.access(path, os.X_OK):
             raise SystemExit("%s missing: cargo build --release -p pwire -p pwctl (scripts/bench.sh does)" % path)
-    kinds = [PwireSide]
+    kinds = [PwireSide, PwireV2Side]
     vpp = os.path.join(VPP_PREFIX, "bin", "vpp")
     print("\nAF_PACKET over veth (demo topology, IPv6 underlay): ping, TCP and 64-byte UDP from h1 to h2, "
           "%d run(s) per dataplane, TCP/UDP %.0f s, %d pings" % (a.runs, a.seconds, a.pings))
@@ -440,7 +455,7 @@ def main():
         print("  VPP peer: not run (--no-vpp)")
     elif os.access(vpp, os.X_OK) and os.path.exists(START_SH):
         kinds.append(VppSide)
-        print("  VPP peer: %s, same exec CLI script, runs alternated pwire, VPP, pwire, ..." % vpp)
+        print("  VPP peer: %s, same exec CLI script, runs alternated pwire, pwire-v2, VPP, ..." % vpp)
     else:
         print("  VPP peer: not built (%s missing; ../shared/tools/vpp-peer/build.sh builds it in ~14 min):"
               " pwire alone, no ratio printed" % vpp)

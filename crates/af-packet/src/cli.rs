@@ -115,11 +115,12 @@ fn opts_from(c: &CreateArgs<'_>) -> Result<Opts, CliError> {
     }
     o.qdisc_bypass = !c.qdisc_bypass_disable;
     o.vnet_hdr = !c.cksum_gso_disable;
-    // TPACKET_V2 unless `v3` is asked for: a V3 block reaches us only when full or when its
-    // retire timer (a jiffy at least: 4 ms at HZ=250) fires, so at low rates every frame
-    // waited for it on every hop (1.7 ms ping across two pwire, 0.2 ms with V2), and V2 moves
-    // as much TCP (GSO super-packets come whole from the socket). VPP defaults to V3.
-    o.rx_v2 = c.rx_v2.unwrap_or(true);
+    // TPACKET_V3 (VPP's default) unless `v2` is asked for. V2 hands each frame over at once,
+    // where a V3 block waits for its retire timer (a jiffy at least: 4 ms at HZ=250) unless it
+    // fills: a ping across two pwire 0.2 ms instead of 1.9 ms. But V2 costs throughput here
+    // (bench_afpacket.py: about 20% less TCP and 64-byte UDP): the kernel takes the ring's lock
+    // twice and wakes the reader for every frame, and super-packets take a second copy.
+    o.rx_v2 = c.rx_v2.unwrap_or(false);
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     o.validate(page).map_err(|e| {

@@ -13,8 +13,9 @@
 //!
 //! **The device class** `af-packet` (`cli.rs`, `dev.rs`, `input.rs`, `tx_node.rs`, `gso.rs`):
 //! - `create host-interface [v2|v3] name <ifname> [hw-addr <mac>] …` makes `host-<ifname>`
-//!   with a TPACKET_V2 RX ring unless `v3` is given (a frame reaches pwire as soon as the
-//!   kernel writes it; a V3 block waits for its retire timer at low rates) (admin
+//!   with a TPACKET_V3 RX ring, or with `v2` a V2 one (a frame reaches pwire as soon as the
+//!   kernel writes it, where a V3 block waits for its retire timer at low rates; but the
+//!   kernel's per-frame work makes V2 slower under load) (admin
 //!   down, link state from the kernel, MAC `02:fe:` + 4 random bytes unless given, rx queue in
 //!   interrupt mode, placed round robin on the workers); `delete host-interface name <ifname>`.
 //! - `af-packet-input` (input node, traceable; arc `ethernet-input`) copies frames from the RX

@@ -127,8 +127,13 @@ fn harness(conf: &str) -> Harness {
 
 /// Creates `host-<p>1` for every pair, admin up, and a one-way xconnect `from` -> `to`.
 fn wire(h: &mut Harness, pairs: &[&str], links: &[(&str, &str)]) {
+    wire_with(h, pairs, links, "");
+}
+
+/// [`wire`], with `opts` (e.g. `v2 `) between `create host-interface` and `name`.
+fn wire_with(h: &mut Harness, pairs: &[&str], links: &[(&str, &str)], opts: &str) {
     for p in pairs {
-        let out = h.cli(&format!("create host-interface name {p}1"));
+        let out = h.cli(&format!("create host-interface {opts}name {p}1"));
         assert_eq!(out, format!("host-{p}1\n"));
         h.cli(&format!("set interface state host-{p}1 up"));
     }
@@ -842,8 +847,11 @@ fn cli_syntax_and_errors() {
         );
         let hw = h.cli("show hardware-interfaces host-a1");
         assert!(hw.contains("Ethernet address 02:00:00:00:00:a1"), "{hw}");
-        // TPACKET_V2 frames unless `v3` asks for blocks; VPP's `v2` says the default.
-        assert!(hw.contains("rx ring TPACKET_V2: 2048 frames of 2048 bytes"), "{hw}");
+        // TPACKET_V3 blocks unless `v2` asks for frames (`v3` says the default).
+        assert!(
+            hw.contains("rx ring TPACKET_V3: 32 blocks of 131072 bytes, retire timeout 1 ms"),
+            "{hw}"
+        );
         assert!(hw.contains("features: cksum-gso ignore-outgoing"), "{hw}");
         h.cli("create host-interface v3 name a0 rx-size 2048 rx-per-block 32");
         let hw = h.cli("show hardware-interfaces host-a0");
@@ -929,16 +937,23 @@ fn link_state_follows_the_kernel() {
 /// the checksum and segments the super-frames, and the receiving stacks accept everything.
 #[test]
 fn kernel_udp_checksum_and_tcp_gso_through_pwire() {
-    kernel_traffic(false);
+    kernel_traffic(false, "");
 }
 
 /// The same over the real `ethernet-input` and an l2 cross-connect, on a worker.
 #[test]
 fn kernel_udp_checksum_and_tcp_gso_through_l2_xconnect() {
-    kernel_traffic(true);
+    kernel_traffic(true, "");
 }
 
-fn kernel_traffic(real_l2: bool) {
+/// The same through TPACKET_V2 rings (`create host-interface v2`): every TCP super-packet is
+/// longer than a ring frame and comes whole from the socket.
+#[test]
+fn kernel_udp_checksum_and_tcp_gso_through_v2_rings() {
+    kernel_traffic(true, "v2 ");
+}
+
+fn kernel_traffic(real_l2: bool, opts: &str) {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream, UdpSocket};
 
@@ -958,7 +973,14 @@ fn kernel_traffic(real_l2: bool) {
                     pwire_node_l2::register,
                 ],
             );
-            wire(&mut h, &["a", "b"], &[]);
+            wire_with(&mut h, &["a", "b"], &[], opts);
+            let hw = h.cli("show hardware-interfaces host-a1");
+            let ring = if opts.is_empty() {
+                "TPACKET_V3"
+            } else {
+                "TPACKET_V2"
+            };
+            assert!(hw.contains(&format!("rx ring {ring}")), "{hw}");
             h.cli("set interface l2 xconnect host-a1 host-b1");
             h.cli("set interface l2 xconnect host-b1 host-a1");
             h
