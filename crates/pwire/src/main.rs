@@ -228,8 +228,11 @@ fn main() {
         }
         if n == 0 && !served {
             idle = idle.saturating_add(1);
-            if dp.idle_can_block() {
-                // Every rx queue of the main thread is interrupt-driven: block on their fds,
+            if dp.idle_can_block() && idle > 64 {
+                // Every rx queue of the main thread is interrupt-driven: after 64 empty loops
+                // (tens of microseconds: a stream's next frame usually comes sooner, and a
+                // thread that blocked must be woken by the kernel, an IPI per frame on a V2
+                // ring; TCP across two pwire moved about a tenth more) block on their fds,
                 // 1 ms after activity doubling to 10 ms while idle (a wake-up costs ~15 us in a
                 // VM: 1 ms slices kept an idle pwire at 1.5% of a core, 10 ms at ~0.2%). CLI
                 // requests are picked up at the top of the loop, so an idle pwire answers the
