@@ -105,7 +105,9 @@ fn run(pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<u8>>, Counters, String) {
     feed(&mut h, "pg1", pkts, mode);
     let out = h.captured("pg0", &cap);
     h.assert_all_free();
-    let v = h.cli("show l2tpv3 verbose");
+    // The per-session counters, and the routes' (`to:[packets:bytes]`): runs skip ip6-lookup
+    // and ip4-lookup (the midchain) and count there themselves.
+    let v = h.cli("show l2tpv3 verbose") + &h.cli("show ip6 fib") + &h.cli("show ip fib");
     (out, counters(&h), v)
 }
 
@@ -344,4 +346,74 @@ fn ip4_forward_batch_equals_single() {
         }
         assert_eq!(no_icmp(c), no_icmp(cnt.clone()), "{mode:?}: counters");
     }
+}
+
+/// Vectors `show runtime` gives node `name` (0 when it never ran).
+fn vectors(rt: &str, name: &str) -> u64 {
+    rt.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|w| w.len() == 7 && w[0] == name)
+        .map_or(0, |w| w[3].parse().unwrap())
+}
+
+/// The midchain: a tunnel whose peer resolves to a complete adjacency sends its packets
+/// straight to ip6-rewrite / ip4-rewrite (traced ones too: the trace shows the way taken), and
+/// the peer's route still counts them; a peer without a resolved neighbour goes through
+/// ip6-lookup to neighbour discovery as before, and once resolved takes the midchain.
+#[test]
+fn encap_midchain_skips_the_lookup_and_counts_the_route() {
+    let mut h = Harness::with("l2tp { lookup-session-id }", &features());
+    for l in SETUP {
+        h.cli(l);
+    }
+    h.cli(
+        "create l2tpv3 tunnel client fd00::3 our fd00::1 local-session-id 13 remote-session-id 23",
+    );
+    h.cli("set interface state l2tpv3_tunnel3 up");
+    h.cli("set interface l2 bridge l2tpv3_tunnel3 1");
+    h.cli("l2fib add 02:00:00:00:02:04 1 l2tpv3_tunnel3 static");
+    let cap = h.capture("pg0");
+    h.cli("trace add pg-input 2");
+    let mut pkts: Vec<Vec<u8>> = (0..10).map(|i| frame(1, i, 100)).collect();
+    pkts.extend((0..7).map(|i| frame(2, i, 100)));
+    h.send("m", "pg1", "ethernet-input", &pkts);
+    let out = h.captured("pg0", &cap);
+    assert_eq!(out.len(), 17, "every frame encapsulated");
+    let rt = h.cli("show runtime");
+    assert_eq!(vectors(&rt, "ip6-lookup"), 0, "{rt}");
+    assert_eq!(vectors(&rt, "ip4-lookup"), 0, "{rt}");
+    assert_eq!(vectors(&rt, "ip6-rewrite"), 10, "{rt}");
+    assert_eq!(vectors(&rt, "ip4-rewrite"), 7, "{rt}");
+    let tr = h.cli("show trace");
+    let enc = tr.find("l2tp-encap").expect("traced through l2tp-encap");
+    assert!(tr[enc..].contains("ip6-rewrite"), "{tr}");
+    assert!(!tr.contains("ip6-lookup"), "{tr}");
+    // The routes to the peers count what went to them: 10 IPv6 packets of 40 + 4 + 8 (cookie) +
+    // 100 bytes, 7 IPv4 ones of 20 + 4 + 4 (cookie) + 100.
+    let fib6 = h.cli("show ip6 fib fd00::2/128");
+    assert!(fib6.contains("to:[10:1520]"), "{fib6}");
+    let fib4 = h.cli("show ip fib 192.0.2.2/32");
+    assert!(fib4.contains("to:[7:896]"), "{fib4}");
+
+    // fd00::3 has no neighbour: ip6-lookup, then the glean (neighbour discovery; the packet is
+    // dropped, as VPP does). Resolved, the midchain takes over.
+    h.send("u", "pg1", "ethernet-input", &[frame(4, 0, 100)]);
+    let rt = h.cli("show runtime");
+    assert_eq!(vectors(&rt, "ip6-lookup"), 1, "{rt}");
+    assert_eq!(vectors(&rt, "ip6-glean"), 1, "{rt}");
+    h.cli("set ip neighbor pg0 fd00::3 02:00:00:00:00:03 static");
+    let cap = h.capture("pg0");
+    h.send(
+        "r",
+        "pg1",
+        "ethernet-input",
+        &[frame(4, 1, 100), frame(4, 2, 100)],
+    );
+    let out = h.captured("pg0", &cap);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0][..6], [2, 0, 0, 0, 0, 3], "to the resolved neighbour");
+    let rt = h.cli("show runtime");
+    assert_eq!(vectors(&rt, "ip6-lookup"), 1, "{rt}");
+    assert_eq!(vectors(&rt, "ip6-rewrite"), 12, "{rt}");
+    h.assert_all_free();
 }

@@ -1,5 +1,5 @@
 //! decap ∘ encap = identity, as a property: random inner frames through the L2TPv3 encap path of
-//! one pwire (pg1 → xconnect → l2tp-encap → ip6-lookup → ip6-rewrite → pg0), the wire bytes
+//! one pwire (pg1 → xconnect → l2tp-encap → ip6-rewrite (midchain) → pg0), the wire bytes
 //! checked with pwire-wire's parser, then into the decap path of a second pwire configured as
 //! the peer (pg0 → ip6-input → l2tp-decap-local → xconnect → pg1): the frames come out
 //! byte-identical, for random session ids, cookie sizes and values, sublayer / sequencing and

@@ -92,6 +92,8 @@ pub struct Registry {
     icmp_too_big: Option<UdpHandler>,
     ip4_reassembly: Option<&'static str>,
     main_tasks: Vec<crate::main_task::TaskFn>,
+    /// State one node crate shares with another's nodes ([`Registry::publish`]).
+    published: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -129,6 +131,7 @@ impl Registry {
             icmp_too_big: None,
             ip4_reassembly: None,
             main_tasks: Vec::new(),
+            published: Vec::new(),
         };
         r.dev_class(DevClass {
             name: "local",
@@ -167,6 +170,20 @@ impl Registry {
     /// A UDP destination handled by `ip4` for IPv4 and `ip6` for IPv6 (l2tp: its UDP decap
     /// nodes). Returns the handler's id, which the control plane writes into
     /// `VnetState::udp_ports` for each port it listens on (at most 127 handlers).
+    /// Makes `v` available to node crates registered later ([`Registry::published`]): the way
+    /// one crate's nodes read another's tables (l2tp-encap reads the FIB) without the graph
+    /// knowing either type.
+    pub fn publish<T: std::any::Any + Send + Sync>(&mut self, v: Arc<T>) {
+        self.published.push(v);
+    }
+
+    /// What an earlier crate [`publish`](Registry::publish)ed of type `T`, if any.
+    pub fn published<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.published
+            .iter()
+            .find_map(|v| v.clone().downcast::<T>().ok())
+    }
+
     pub fn udp_handler(&mut self, ip4: &'static str, ip6: &'static str) -> u8 {
         self.udp_handlers.push(UdpHandler { ip4, ip6 });
         assert!(self.udp_handlers.len() <= 127, "too many UDP handlers");

@@ -175,6 +175,8 @@ pub fn register(r: &mut Registry) {
     let mm = m.clone();
     let id = r.main_task(move |cx| mm.apply_learned(cx));
     let _ = m.learn_task.set(id);
+    // Tunnels resolve their outer destination themselves (l2tp-encap's midchain).
+    r.publish(m.dp.clone());
     r.ethertype(pwire_wire::ethernet::ethertype::IPV4, "ip4-input");
     r.ethertype(pwire_wire::ethernet::ethertype::ARP, "arp-input");
     // An interface coming up announces its addresses (gratuitous ARP), as ip6 sends an

@@ -129,6 +129,8 @@ pub fn register(r: &mut Registry) {
     let mm = m.clone();
     let id = r.main_task(move |cx| mm.apply_learned(cx));
     let _ = m.learn_task.set(id);
+    // Tunnels resolve their outer destination themselves (l2tp-encap's midchain).
+    r.publish(m.state.clone());
     r.ethertype(pwire_wire::ethernet::ethertype::IPV6, "ip6-input");
     // An interface coming up announces its addresses (see `nd::announce`).
     r.vnet.hooks.on_admin_change(Box::new(|cx, sw, up| {

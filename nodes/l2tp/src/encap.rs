@@ -7,7 +7,9 @@
 //! session's precomputed sum), a UDP checksum when the session computes one (the frame's own
 //! L4 checksum is finished first when the sending stack left it to offload: it is inside the
 //! UDP checksum), and the sequence number when sequencing (drawn from the session's counter
-//! shared by every thread); then `ip6-lookup` or `ip4-lookup`.
+//! shared by every thread); then `ip6-lookup` or `ip4-lookup`, or for runs of packets to one
+//! up, unsequenced session over IP whose peer resolves to a complete adjacency, straight to
+//! `ip6-rewrite` / `ip4-rewrite` (a midchain, see `ip_run`).
 //! VPP writes hop limit 255 and lets ip6-rewrite decrement it to 254; a configured `hop-limit`
 //! is the value on the wire (the packet is marked locally originated). IPv4 likewise with the
 //! TTL; DF is set unless the tunnel says `no-df`, and then the identification comes from a
@@ -16,13 +18,15 @@
 //! packets `FRAGMENT_OK`: one over the egress MTU is fragmented by ip6-frag / ip4-frag after
 //! encapsulation, so the inner frame is never cut and nothing is lost.
 //!
-//! Arcs: `error-drop`, `ip6-lookup`, `ip4-lookup`. Counters: "L2TP L2 network to user (ip6)
+//! Arcs: `error-drop`, `ip6-lookup`, `ip6-rewrite`, `ip4-lookup`, `ip4-rewrite`. Counters: "L2TP L2 network to user (ip6)
 //! pkts" (every encapsulated frame, whatever the family: VPP's name), "L2TP L2 session lookup
 //! failed pkts", "L2TP tunnel is down", "L2TP no buffer headroom".
 
 use crate::session::{sc, L2tpMain, OuterKind, Session};
 use pwire_buffer::{flags, Buffer};
 use pwire_graph::{counters, next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
+use pwire_node_ip4::state::{Ip4Dp, Kind as Kind4, Row};
+use pwire_node_ip6::state::{Ip6State, Kind as Kind6, LbCounter};
 use pwire_vnet::{Registry, VnetState};
 use pwire_wire::checksum::Sum;
 use pwire_wire::l2tpv3::Sublayer;
@@ -31,7 +35,13 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-next_nodes! { pub enum Next { Drop => "error-drop", Lookup => "ip6-lookup", Lookup4 => "ip4-lookup" } }
+next_nodes! { pub enum Next {
+    Drop => "error-drop",
+    Lookup => "ip6-lookup",
+    Rewrite => "ip6-rewrite",
+    Lookup4 => "ip4-lookup",
+    Rewrite4 => "ip4-rewrite",
+} }
 
 counters! { pub enum C {
     NetToUser: error = "L2TP L2 network to user (ip6) pkts",
@@ -62,6 +72,10 @@ impl fmt::Display for EncapTrace {
 pub struct Encap {
     main: Arc<Shared<L2tpMain>>,
     vnet: Arc<Shared<VnetState>>,
+    /// The FIBs, for the midchain (see [`Midchain`]); `None` when the ip nodes did not publish
+    /// them (then every packet goes through the lookup node).
+    fib6: Option<Arc<Shared<Ip6State>>>,
+    fib4: Option<Arc<Shared<Ip4Dp>>>,
     class: u16,
     /// IPv4 identification for fragmentable (`no-df`) tunnels: this thread's next value,
     /// stepping by the thread count so that threads never hand out the same one.
@@ -79,16 +93,20 @@ impl fmt::Debug for Encap {
 /// refuses IPv4 tunnels otherwise).
 pub(crate) fn register(r: &mut Registry, main: Arc<Shared<L2tpMain>>, ip4: bool) {
     let vnet = r.vnet.clone();
+    let fib6 = r.published::<Shared<Ip6State>>();
+    let fib4 = r.published::<Shared<Ip4Dp>>().filter(|_| ip4);
     r.graph.node(NodeReg::new(
         "l2tp-encap",
         NodeKind::Internal,
-        if ip4 { Next::NAMES } else { &Next::NAMES[..2] },
+        if ip4 { Next::NAMES } else { &Next::NAMES[..3] },
         C::DECLS,
         move |b| {
             let class = vnet.statics().class_id("l2tpv3").unwrap_or(u16::MAX);
             Box::new(Encap {
                 main: main.clone(),
                 vnet: vnet.state.clone(),
+                fib6: fib6.clone(),
+                fib4: fib4.clone(),
                 class,
                 ident: b.thread as u16,
                 ident_step: vnet.n_threads.max(1) as u16,
@@ -108,6 +126,13 @@ impl Node for Encap {
             cx.error(C::Down),
             cx.error(C::NoHeadroom),
         );
+        let (fib6, fib4) = (
+            self.fib6.as_ref().map(|f| f.dp(&dp)),
+            self.fib4.as_ref().map(|f| f.dp(&dp)),
+        );
+        let thread = cx.thread();
+        // The session whose outer destination was resolved in this frame, and how (midchain).
+        let mut mc: (u32, Option<(u32, RouteCtr<'_>)>) = (u32::MAX, None);
         let mut last_sw = u32::MAX;
         let mut last: Option<(u32, bool)> = None;
         let mut sent = 0u64;
@@ -129,26 +154,25 @@ impl Node for Encap {
             // any path MTU) in a loop of its own once the session is known.
             if let Some((idx, true)) = last {
                 let s = &m.sessions[idx as usize];
+                if mc.0 != idx {
+                    mc = (idx, midchain(fib6, fib4, thread, s.client));
+                }
+                let adj = mc.1.map(|(a, _)| a);
+                let ident = (&mut self.ident, self.ident_step);
+                let (bi, v) = (&bis[i..], &mut nexts[i..]);
                 let run = match (s.kind, s.tx_sequencing) {
-                    (OuterKind::Ip6, false) => Some(ip_run::<false>(
-                        view,
-                        &bis[i..],
-                        &mut nexts[i..],
-                        last_sw,
-                        s,
-                        (&mut self.ident, self.ident_step),
-                    )),
-                    (OuterKind::Ip4, false) => Some(ip_run::<true>(
-                        view,
-                        &bis[i..],
-                        &mut nexts[i..],
-                        last_sw,
-                        s,
-                        (&mut self.ident, self.ident_step),
-                    )),
+                    (OuterKind::Ip6, false) => {
+                        Some(ip_run::<false>(view, bi, v, last_sw, s, ident, adj))
+                    }
+                    (OuterKind::Ip4, false) => {
+                        Some(ip_run::<true>(view, bi, v, last_sw, s, ident, adj))
+                    }
                     _ => None,
                 };
-                if let Some((k, by)) = run {
+                if let (Some((k, _, outer)), Some((_, ctr))) = (run, mc.1) {
+                    ctr.add(k as u64, outer);
+                }
+                if let Some((k, by, _)) = run {
                     i += k;
                     run_p += k as u64;
                     run_b += by;
@@ -231,6 +255,21 @@ impl Node for Encap {
                     Next::Lookup4 as u16
                 }
             };
+            if mc.0 != idx {
+                mc = (idx, midchain(fib6, fib4, thread, s.client));
+            }
+            if let Some((adj, ctr)) = mc.1 {
+                // Every packet of the session takes the same way (a traced or sequenced one
+                // too), so none overtakes another.
+                *nx = if *nx == Next::Lookup as u16 {
+                    Next::Rewrite
+                } else {
+                    Next::Rewrite4
+                } as u16;
+                b.opaque.adj_index = adj;
+                b.opaque.fib_index = 0;
+                ctr.add(1, u64::from(b.current_length()));
+            }
             b.flags |= s.tx_flags;
             // A path MTU below the interface's (pmtu.rs): one relaxed load, rarely set.
             let pm = s.pmtu.load(std::sync::atomic::Ordering::Relaxed);
@@ -261,9 +300,19 @@ impl Node for Encap {
 
 /// Frames from the start of `bis` to tunnel interface `sw`, untraced and within the session's
 /// path MTU, for `s`: up, unsequenced, over IPv6 (`V4` false) or IPv4: the rewrite in front,
-/// the length (and an IPv4 header's checksum), the session's flags, TX unset, the family's
-/// lookup. Returns how many and their inner bytes; stops at the first other frame. Not inlined:
-/// on its own the loop keeps the session's values in registers.
+/// the length (and an IPv4 header's checksum), the session's flags, TX unset, then the
+/// family's lookup, or with `midchain` (the adjacency the run's destination resolves to) the
+/// family's rewrite directly. Returns how many, their inner bytes and their outer bytes; stops
+/// at the first other frame. Not inlined: on its own the loop keeps the session's values in
+/// registers.
+///
+/// The midchain is VPP's for its newer tunnels: a tunnel's packets all go to one destination,
+/// so the lookup `ip6-lookup` / `ip4-lookup` would repeat for each is done once per session
+/// and frame here (the FIB cannot change within a frame: changes wait for the barrier). Only a
+/// complete adjacency is taken; anything else (unresolved neighbour, glean, drop, local) goes
+/// through the lookup node as before. Either way every packet of the session in the frame goes
+/// the same way (none overtakes another), and the route's counter (`show ip fib`'s
+/// `to:[packets:bytes]`) counts them (the caller adds the run's).
 #[inline(never)]
 fn ip_run<const V4: bool>(
     view: pwire_buffer::View<'_>,
@@ -272,21 +321,28 @@ fn ip_run<const V4: bool>(
     sw: u32,
     s: &Session,
     (ident, step): (&mut u16, u16),
-) -> (usize, u64) {
+    midchain: Option<u32>,
+) -> (usize, u64, u64) {
     let rl = usize::from(s.rewrite_len);
     let tx_flags = s.tx_flags;
     let pm = s.pmtu.load(std::sync::atomic::Ordering::Relaxed);
-    let next = if V4 { Next::Lookup4 } else { Next::Lookup } as u16;
-    let mut bytes = 0u64;
+    let next = match (V4, midchain.is_some()) {
+        (false, false) => Next::Lookup,
+        (false, true) => Next::Rewrite,
+        (true, false) => Next::Lookup4,
+        (true, true) => Next::Rewrite4,
+    } as u16;
+    let adj = midchain.unwrap_or(0);
+    let (mut bytes, mut outer) = (0u64, 0u64);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let inner = b.current_length() as usize;
         if b.is_traced() || b.tx() != sw || (pm != 0 && (rl + inner) as u32 > pm) {
-            return (k, bytes);
+            return (k, bytes, outer);
         }
         let Some(h) = b.prepend(rl) else {
-            return (k, bytes);
+            return (k, bytes, outer);
         };
         copy_rewrite(h, &s.rewrite);
         if V4 {
@@ -296,10 +352,14 @@ fn ip_run<const V4: bool>(
         }
         b.flags |= tx_flags;
         b.sw_if_index[1] = !0;
+        // What the lookup node would have stored (only read on the rewrite arc).
+        b.opaque.adj_index = adj;
+        b.opaque.fib_index = 0;
         *nx = next;
         bytes += inner as u64;
+        outer += (rl + inner) as u64;
     }
-    (bis.len(), bytes)
+    (bis.len(), bytes, outer)
 }
 
 /// Patches the outer IPv4 header at the start of `h`: total length, identification (for
@@ -366,5 +426,50 @@ fn copy_rewrite(h: &mut [u8], rw: &[u8; crate::session::MAX_REWRITE]) {
     if !done {
         let n = h.len();
         h.copy_from_slice(&rw[..n]);
+    }
+}
+
+/// The per-thread counter of the route a tunnel's packets take (`show ip fib`'s
+/// `to:[packets:bytes]`), bumped where `ip6-lookup` / `ip4-lookup` would have.
+#[derive(Clone, Copy)]
+enum RouteCtr<'a> {
+    V6(&'a LbCounter),
+    V4(&'a Row),
+    None,
+}
+
+impl RouteCtr<'_> {
+    #[inline(always)]
+    fn add(self, pkts: u64, bytes: u64) {
+        match self {
+            RouteCtr::V6(c) => c.add(pkts, bytes),
+            RouteCtr::V4(r) => r.add(pkts, bytes),
+            RouteCtr::None => {}
+        }
+    }
+}
+
+/// The midchain of a session to `client` (see [`ip_run`]): the adjacency its packets take and
+/// the route's counter, when the FIB resolves `client` to a complete adjacency; else `None`
+/// (the packets go through the lookup node).
+fn midchain<'a>(
+    fib6: Option<&'a Ip6State>,
+    fib4: Option<&'a Ip4Dp>,
+    thread: usize,
+    client: IpAddr,
+) -> Option<(u32, RouteCtr<'a>)> {
+    match client {
+        IpAddr::V6(a) => {
+            let f = fib6?;
+            let (e, kind, adj) = f.lookup(u128::from(a));
+            let ctr = f.counters.get(thread).and_then(|t| t.get(e as usize));
+            (kind == Kind6::Rewrite).then_some((adj, ctr.map_or(RouteCtr::None, RouteCtr::V6)))
+        }
+        IpAddr::V4(a) => {
+            let f = fib4?;
+            let (e, kind, adj) = f.lookup(u32::from(a));
+            let row = f.rows.get(thread).and_then(|t| t.get(e as usize));
+            (kind == Kind4::Rewrite).then_some((adj, row.map_or(RouteCtr::None, RouteCtr::V4)))
+        }
     }
 }
