@@ -117,9 +117,9 @@ fn opts_from(c: &CreateArgs<'_>) -> Result<Opts, CliError> {
     o.vnet_hdr = !c.cksum_gso_disable;
     // TPACKET_V3 (VPP's default) unless `v2` is asked for. V2 hands each frame over at once,
     // where a V3 block waits for its retire timer (a jiffy at least: 4 ms at HZ=250) unless it
-    // fills: a ping across two pwire 0.2 ms instead of 1.9 ms. But V2 costs throughput here
-    // (bench_afpacket.py: about 20% less TCP and 64-byte UDP): the kernel takes the ring's lock
-    // twice and wakes the reader for every frame, and super-packets take a second copy.
+    // fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs throughput here
+    // (bench_afpacket.py: about a quarter of the 64-byte UDP rate; TCP alike): the kernel takes
+    // the ring's lock twice and wakes the reader for every frame.
     o.rx_v2 = c.rx_v2.unwrap_or(false);
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
