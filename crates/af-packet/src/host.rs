@@ -189,6 +189,13 @@ pub(crate) fn tx_block_size(frame: usize, page: usize) -> usize {
     frame.max(64 << 10).div_ceil(page) * page
 }
 
+/// Asks for the RX ring `req` describes (a `tpacket_req` or `tpacket_req3`) and maps its `len`
+/// bytes.
+fn rx_ring<T: sys::SockOpt>(fd: c_int, req: &T, len: usize, lock: bool) -> io::Result<Mapping> {
+    sys::set_packet_opt(fd, libc::PACKET_RX_RING, req)?;
+    Mapping::new(fd, len, lock)
+}
+
 /// The receive half of a host interface: the TPACKET_V3 block ring (or, with
 /// [`Opts::rx_v2`], the TPACKET_V2 frame ring) on its own socket. Polled by one thread at a time (`&mut self`).
 #[derive(Debug)]
@@ -233,10 +240,8 @@ impl RxQueue {
                 tp_frame_size: opts.rx_frame_size,
                 tp_frame_nr: per_block * opts.rx_block_nr,
             };
-            sys::set_packet_opt(rfd, libc::PACKET_RX_RING, &req)?;
-            let map = Mapping::new(rfd, rx_len, opts.map_locked)?;
             RxRing::V2(FrameRing::new(
-                map,
+                rx_ring(rfd, &req, rx_len, opts.map_locked)?,
                 opts.rx_block_size as usize,
                 opts.rx_frame_size as usize,
                 (per_block * opts.rx_block_nr) as usize,
@@ -252,10 +257,8 @@ impl RxQueue {
                 tp_sizeof_priv: 0,
                 tp_feature_req_word: 0,
             };
-            sys::set_packet_opt(rfd, libc::PACKET_RX_RING, &req)?;
-            let map = Mapping::new(rfd, rx_len, opts.map_locked)?;
             RxRing::V3(BlockRing::new(
-                map,
+                rx_ring(rfd, &req, rx_len, opts.map_locked)?,
                 opts.rx_block_size as usize,
                 opts.rx_block_nr as usize,
                 vnet_hdr,

@@ -62,6 +62,20 @@ impl Mapping {
         self.ptr.as_ptr()
     }
 
+    /// Frame `i` of a frame ring (V2 RX, any TX) laid out `frames_per_block` frames of
+    /// `frame_size` to a block of `block_size` (frames never straddle blocks). A plain address:
+    /// the caller checks `i` against its ring and dereferences under its own protocol.
+    pub(crate) fn frame_ptr(
+        &self,
+        i: usize,
+        frames_per_block: usize,
+        block_size: usize,
+        frame_size: usize,
+    ) -> *mut u8 {
+        let off = (i / frames_per_block) * block_size + (i % frames_per_block) * frame_size;
+        self.base().wrapping_add(off)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }

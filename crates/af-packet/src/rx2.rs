@@ -104,9 +104,8 @@ impl FrameRing {
 
     fn frame_ptr(&self, i: usize) -> *mut u8 {
         debug_assert!(i < self.frame_nr);
-        let off = (i / self.frames_per_block) * self.block_size
-            + (i % self.frames_per_block) * self.frame_size;
-        self.map.base().wrapping_add(off)
+        self.map
+            .frame_ptr(i, self.frames_per_block, self.block_size, self.frame_size)
     }
 
     fn status(&self, i: usize) -> &AtomicU32 {
