@@ -168,7 +168,7 @@ fn v2_rx_frames_at_once_and_long_frames_whole() {
         let dst = b.mac();
         send_n(&mut a, dst, 0, 1, 100);
         let t0 = Instant::now();
-        while !b.rx_ready() && t0.elapsed() < Duration::from_millis(500) {
+        while !b.rx_ready() && t0.elapsed() < Duration::from_millis(1000) {
             std::thread::sleep(Duration::from_micros(50));
         }
         let waited = t0.elapsed();
@@ -176,7 +176,8 @@ fn v2_rx_frames_at_once_and_long_frames_whole() {
             "v2: first frame ready after {:.3} ms",
             waited.as_secs_f64() * 1e3
         );
-        assert!(b.rx_ready(), "no frame on the V2 ring after 500 ms");
+        assert!(b.rx_ready(), "no frame on the V2 ring after 1 s");
+        // The V3 socket's block timer started when its ring was made, well under 2 s ago.
         assert!(
             !v3.rx_ready(),
             "the V3 block was retired early: the comparison means nothing"
