@@ -14,9 +14,12 @@ a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then 
          the bytes received and their CRC32 checked against what the client sent;
   UDP    18-byte payloads (64-byte Ethernet frames with FCS) from 2 sender processes on connected
          sockets for 5 s: offered = h1's tx frames, delivered = h2's rx frames (interface counters,
-         so a slow Python receiver does not count as the tunnel's loss), loss = 1 - rx/offered.
-The hosts' senders share the 2 cores with the dataplanes: the offered rate is what Python can
-send there, not the dataplanes' limit. Dataplanes are alternated (pwire, pwire-v2, VPP, pwire, ...) for
+         so a slow Python receiver does not count as the tunnel's loss), loss = 1 - rx/offered;
+         then the same paced at --udp-rate (default 500 kpps in all), the same offered load
+         whichever dataplane runs.
+The hosts' senders share the 2 cores with the dataplanes: the flat-out offered rate is what
+Python can send there, not the dataplanes' limit, and differs with how much CPU the dataplane
+leaves them; the paced figures compare the dataplanes at one load. Dataplanes are alternated (pwire, pwire-v2, VPP, pwire, ...) for
 --runs runs; the table shows medians, the JSON in --out all samples. Needs root.
 Without /opt/vpp-peer/bin/vpp (../shared/tools/vpp-peer/build.sh) pwire is reported alone."""
 import argparse, json, os, re, select, shutil, signal, statistics, subprocess, sys, tempfile, time, zlib
@@ -100,7 +103,9 @@ def role_udp_sink(port):
     s.close()
 
 
-def role_udp_send(port, start_at, seconds):
+def role_udp_send(port, start_at, seconds, rate):
+    """Sends for `seconds` from `start_at`: as fast as it can, or (`rate` > 0) `rate` datagrams a
+    second, in bursts of 256 on schedule."""
     import socket
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect((H2_IP, port))
@@ -110,7 +115,15 @@ def role_udp_send(port, start_at, seconds):
     time.sleep(max(0.0, start_at - time.time()))
     t_end = start_at + seconds
     now = time.time
-    while now() < t_end:
+    while True:
+        t = now()
+        if t >= t_end:
+            break
+        if rate > 0:
+            due = start_at + (n + errors) / rate
+            if due > t:
+                time.sleep(min(due - t, t_end - t))
+                continue
         for _ in range(256):  # the clock is read once per 256 sends
             try:
                 send(payload)
@@ -123,7 +136,7 @@ def role_udp_send(port, start_at, seconds):
 ROLES = {"_tcp_server": lambda a: role_tcp_server(int(a[0]), float(a[1])),
          "_tcp_client": lambda a: role_tcp_client(int(a[0]), float(a[1])),
          "_udp_sink": lambda a: role_udp_sink(int(a[0])),
-         "_udp_send": lambda a: role_udp_send(int(a[0]), float(a[1]), float(a[2]))}
+         "_udp_send": lambda a: role_udp_send(int(a[0]), float(a[1]), float(a[2]), float(a[3]))}
 
 
 # ---------------------------------------------------------------- the topology and the dataplanes
@@ -349,14 +362,17 @@ def measure_tcp(procs, seconds):
             "verified": True}
 
 
-def measure_udp(procs, seconds, senders):
+def measure_udp(procs, seconds, senders, rate=0.0):
+    """64-byte UDP from h1 to h2 for `seconds`: `senders` processes flat out, or sharing `rate`
+    datagrams a second between them (the same offered load whichever dataplane runs)."""
     sink = procs.popen(role_cmd(H2, "_udp_sink", UDP_PORT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        stdin=subprocess.PIPE, text=True)
     try:
         read_line(sink, 15, "UDP sink (h2)")
         tx0, rx0 = link_stats(H1, "h1")["tx"]["packets"], link_stats(H2, "h2")["rx"]["packets"]
         start_at = time.time() + 1.0  # the senders' interpreters are up by then; all start together
-        ps = [procs.popen(role_cmd(H1, "_udp_send", UDP_PORT, start_at, seconds), stdout=subprocess.PIPE,
+        ps = [procs.popen(role_cmd(H1, "_udp_send", UDP_PORT, start_at, seconds, rate / senders),
+                          stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True) for _ in range(senders)]
         try:
             res = [json.loads(read_line(p, seconds + 30, "UDP sender (h1)")) for p in ps]
@@ -391,6 +407,7 @@ def one_run(kind, procs, a):
         sample["ping"] = measure_ping(a.pings)
         sample["tcp"] = measure_tcp(procs, a.seconds)
         sample["udp"] = measure_udp(procs, a.seconds, a.senders)
+        sample["udp_paced"] = measure_udp(procs, a.seconds, a.senders, a.udp_rate * 1e3)
         sample["show"] = {s.side: {c: s.cli(c) for c in ("show interface", "show interface rx-placement",
                                                           "show errors")} for s in sides}
         return sample
@@ -412,6 +429,9 @@ METRICS = [  # (label, path into a sample, format, whether pwire/VPP means somet
     ("UDP 64B offered (kpps)", ("udp", "offered_kpps"), "%.1f", True),
     ("UDP 64B rx (kpps)", ("udp", "rx_kpps"), "%.1f", True),
     ("UDP 64B loss (%)", ("udp", "loss_pct"), "%.1f", False),
+    ("UDP 64B paced: offered", ("udp_paced", "offered_kpps"), "%.1f", False),
+    ("UDP 64B paced: rx", ("udp_paced", "rx_kpps"), "%.1f", True),
+    ("UDP 64B paced: loss (%)", ("udp_paced", "loss_pct"), "%.2f", False),
 ]
 
 
@@ -420,9 +440,11 @@ def medians(samples):
 
 
 def short(s):
-    return ("ping avg %.3f max %.3f ms (loss %.0f%%), TCP %.0f Mbit/s, UDP 64B offered %.1f rx %.1f kpps (loss %.1f%%)"
+    return ("ping avg %.3f max %.3f ms (loss %.0f%%), TCP %.0f Mbit/s, UDP 64B offered %.1f rx %.1f kpps (loss %.1f%%),"
+            " paced %.1f rx %.1f kpps (loss %.2f%%)"
             % (s["ping"]["avg_ms"], s["ping"]["max_ms"], s["ping"]["loss_pct"], s["tcp"]["mbit_s"],
-               s["udp"]["offered_kpps"], s["udp"]["rx_kpps"], s["udp"]["loss_pct"]))
+               s["udp"]["offered_kpps"], s["udp"]["rx_kpps"], s["udp"]["loss_pct"],
+               s["udp_paced"]["offered_kpps"], s["udp_paced"]["rx_kpps"], s["udp_paced"]["loss_pct"]))
 
 
 def main():
@@ -437,6 +459,8 @@ def main():
     ap.add_argument("--senders", type=int, default=2, help="UDP sender processes on h1 (default 2)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     ap.add_argument("--no-vpp", action="store_true", help="pwire alone, even when the VPP peer is built")
+    ap.add_argument("--udp-rate", type=float, default=500.0,
+                    help="offered rate of the paced UDP measurement, kpps (default 500)")
     a = ap.parse_args()
     a.runs = a.runs or (1 if a.quick else 3)
     a.seconds = a.seconds or (2.0 if a.quick else 5.0)
@@ -498,8 +522,8 @@ def main():
             p, v = med["pwire"][label], med["VPP"][label]
             row += "%11s" % ("%.2f" % (p / v) if ratio and v > 0 and p > 0 else "-")
         print(row)
-    print("  (UDP: offered = frames h1 sent, rx = frames h2 received, from %d Python senders on connected sockets;"
-          " TCP bytes and CRC32 checked at h2)" % a.senders)
+    print("  (UDP: offered = frames h1 sent, rx = frames h2 received, from %d Python senders on connected sockets,"
+          " flat out and paced at %.0f kpps; TCP bytes and CRC32 checked at h2)" % (a.senders, a.udp_rate))
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "bench-afpacket.json")
     with open(path, "w") as f:
