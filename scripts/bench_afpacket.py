@@ -288,8 +288,8 @@ class VppSide:
             raise StepError("VPP %s did not start: %s\n    %s" % (side.upper(), o.stderr.strip()[-500:],
                                                                tail(self.out_path())))
         # VPP goes on after a line of the exec script it refuses: say so, the ping then fails.
-        bad = [l for l in open(self.out_path(), errors="replace").read().splitlines()
-               if re.search(r"unknown input|error|failed", l, re.I)]
+        with open(self.out_path(), errors="replace") as f:
+            bad = [l for l in f.read().splitlines() if re.search(r"unknown input|error|failed", l, re.I)]
         if bad:
             print("  VPP %s, exec script: %s" % (side.upper(), "; ".join(bad[:5])))
 
@@ -483,9 +483,10 @@ def main():
     else:
         print("  VPP peer: not built (%s missing; ../shared/tools/vpp-peer/build.sh builds it in ~14 min):"
               " pwire alone, no ratio printed" % vpp)
-    print("  A on core 0, B on core 1; the hosts' Python senders share those 2 cores, so the offered UDP"
+    print("  A on core 0, B on core 1; the hosts' Python senders share those 2 cores, so the flat-out UDP"
           " rate is limited by the sender, not by the dataplanes")
-    hp = open("/proc/sys/vm/nr_hugepages").read().strip()
+    with open("/proc/sys/vm/nr_hugepages") as f:
+        hp = f.read().strip()
     procs = Procs()
     samples = {k.name: [] for k in kinds}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -507,8 +508,12 @@ def main():
         return 130
     finally:
         procs.end_all()
-        netns("netns_down")
-        after = open("/proc/sys/vm/nr_hugepages").read().strip()
+        try:
+            netns("netns_down")
+        except StepError as e:  # the run's own outcome stays what is reported
+            print("  WARNING: tearing the namespaces down: %s" % e)
+        with open("/proc/sys/vm/nr_hugepages") as f:
+            after = f.read().strip()
         if after != hp:
             print("  WARNING: /proc/sys/vm/nr_hugepages was %s, is now %s" % (hp, after))
     med = {k: medians(v) for k, v in samples.items()}

@@ -155,7 +155,8 @@ pub struct Stats {
     pub rx_drops: u64,
     /// Times the kernel found every RX block in use (queue frozen).
     pub rx_freeze_q: u64,
-    /// RX blocks given back early because their contents made no sense.
+    /// RX blocks (V3), or frames (V2), given back early because their contents
+    /// made no sense.
     pub rx_bad_blocks: u64,
     /// Frames committed to the TX ring.
     pub tx_frames: u64,
@@ -296,8 +297,9 @@ impl RxQueue {
         self.name.0.as_str()
     }
 
-    /// The socket: readable (level-triggered) while a retired block waits
-    /// for us; `EPOLLERR` after the link went down (see [`take_error`](Self::take_error)).
+    /// The socket: readable (level-triggered) while a retired block (V3) or a
+    /// written frame (V2) waits for us; `EPOLLERR` after the link went down
+    /// (see [`take_error`](Self::take_error)).
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
@@ -662,7 +664,8 @@ impl HostIf {
     }
 
     /// The RX socket: becomes readable (level-triggered) when an RX block is
-    /// retired. Register it with [`Epoll`](crate::Epoll) for interrupt rx-mode.
+    /// retired (V3) or a frame written (V2). Register it with
+    /// [`Epoll`](crate::Epoll) for interrupt rx-mode.
     pub fn fd(&self) -> RawFd {
         self.rx.fd()
     }

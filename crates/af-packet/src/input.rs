@@ -120,7 +120,7 @@ impl fmt::Display for RxTrace {
             "af_packet: hw_if_index {} next-index {}",
             self.hw_if_index, self.next_index
         )?;
-        writeln!(f, "  tpacket3_hdr:")?;
+        writeln!(f, "  tpacket{}_hdr:", if t.v2 { 2 } else { 3 })?;
         writeln!(
             f,
             "    status 0x{:x} len {} snaplen {} mac {} net {}",
@@ -491,6 +491,7 @@ mod tests {
                 nsec: 0x10,
                 vlan_tci: 0x2064,
                 vlan_tpid: 0x8100,
+                v2: false,
             },
             vnet: Some(VnetHdr::default()),
         };
@@ -498,5 +499,10 @@ mod tests {
             t.to_string(),
             "af_packet: hw_if_index 1 next-index 0\n  tpacket3_hdr:\n    status 0x81 len 98 snaplen 98 mac 92 net 106\n    sec 0x5f00 nsec 0x10 vlan 100 pri 1 vlan_tpid 33024\n  vnet-hdr:\n    flags 0x00 gso_type 0x00 hdr_len 0\n    gso_size 0 csum_start 0 csum_offset 0"
         );
+        let t = RxTrace {
+            tp: TpHdr { v2: true, ..t.tp },
+            ..t
+        };
+        assert!(t.to_string().contains("\n  tpacket2_hdr:\n"), "{t}");
     }
 }

@@ -115,6 +115,8 @@ pub struct TpHdr {
     pub vlan_tci: u16,
     /// See `vlan_tci`.
     pub vlan_tpid: u16,
+    /// The frame came from a TPACKET_V2 ring (a `tpacket2_hdr`), else V3.
+    pub v2: bool,
 }
 
 /// One received frame, borrowed from the RX ring for the duration of the
@@ -430,6 +432,7 @@ impl BlockRing {
                 nsec: u32_at(h, H3_NSEC),
                 vlan_tci: (u32_at(h, H3_VLAN_TCI) & 0xffff) as u16,
                 vlan_tpid: u16_at(h, H3_VLAN_TPID),
+                v2: false,
             },
         };
         Some((pkt, next))

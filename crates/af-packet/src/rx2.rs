@@ -5,8 +5,8 @@
 //! AF_PACKET hop (a ping across two pwire crosses four). A V2 ring hands each frame over as soon
 //! as the kernel has written it: `tp_status` of the frame itself turns `TP_STATUS_USER`.
 //!
-//! Layout (linux/if_packet.h): `frame_nr` frames of `frame_size` bytes, `frame_size / block`
-//! per page-aligned block (frames never straddle blocks). Each frame starts with a
+//! Layout (linux/if_packet.h): `frame_nr` frames of `frame_size` bytes, `block_size /
+//! frame_size` per page-aligned block (frames never straddle blocks). Each frame starts with a
 //! `struct tpacket2_hdr`; the frame's bytes start `tp_mac` bytes in, the virtio-net header (when
 //! on) right before them. The ring is filled strictly in order, so we only look at `cur`; we
 //! give a frame back by storing `TP_STATUS_KERNEL`.
@@ -117,12 +117,15 @@ impl FrameRing {
         unsafe { AtomicU32::from_ptr(self.frame_ptr(i).add(H2_STATUS).cast::<u32>()) }
     }
 
-    /// Frame `cur` as bytes. Only call after observing `TP_STATUS_USER` on it.
-    fn cur_frame(&self) -> &[u8] {
-        // SAFETY: the caller observed TP_STATUS_USER on `cur` with Acquire ordering and we have
-        // not stored TP_STATUS_KERNEL since, so the kernel has finished writing the frame and
-        // leaves it alone until `release` (which takes `&mut self`, ending this borrow). The
-        // range is exactly one frame of our mapping.
+    /// Frame `cur` as bytes.
+    ///
+    /// # Safety
+    /// The caller observed `TP_STATUS_USER` on frame `cur` with Acquire ordering, and `release`
+    /// has not run since.
+    unsafe fn cur_frame(&self) -> &[u8] {
+        // SAFETY: by the contract the kernel has finished writing the frame and leaves it alone
+        // until `release` (which takes `&mut self`, ending this borrow). The range is exactly
+        // one frame of our mapping.
         unsafe { std::slice::from_raw_parts(self.frame_ptr(self.cur), self.frame_size) }
     }
 
@@ -163,8 +166,12 @@ impl FrameRing {
 
     /// Builds the packet of frame `cur` (status `st`), with its data from the ring frame or,
     /// for a `COPY` frame, from `copy[..copied]`.
-    fn parse(&self, st: u32, copied: Option<usize>) -> Option<RxPkt<'_>> {
-        let fr = self.cur_frame();
+    ///
+    /// # Safety
+    /// As [`Self::cur_frame`].
+    unsafe fn parse(&self, st: u32, copied: Option<usize>) -> Option<RxPkt<'_>> {
+        // SAFETY: our own contract is `cur_frame`'s.
+        let fr = unsafe { self.cur_frame() };
         let mac = usize::from(u16_at(fr, H2_MAC));
         let snap = u32_at(fr, H2_SNAPLEN) as usize;
         let ring_data = fr.get(mac..mac.checked_add(snap)?)?;
@@ -204,6 +211,7 @@ impl FrameRing {
                 nsec: u32_at(fr, H2_NSEC),
                 vlan_tci: u16_at(fr, H2_VLAN_TCI),
                 vlan_tpid: u16_at(fr, H2_VLAN_TPID),
+                v2: true,
             },
         })
     }
@@ -226,12 +234,15 @@ impl FrameRing {
                 break;
             }
             let copied = if st & libc::TP_STATUS_COPY != 0 {
-                let len = u32_at(self.cur_frame(), H2_LENF) as usize;
+                // SAFETY: `st` (TP_STATUS_USER) was loaded from `cur` with Acquire just above
+                // and nothing released it since.
+                let len = u32_at(unsafe { self.cur_frame() }, H2_LENF) as usize;
                 self.fetch_copy(fd, len)
             } else {
                 None
             };
-            let Some(pkt) = self.parse(st, copied) else {
+            // SAFETY: as above (`fetch_copy` reads the socket, not the ring).
+            let Some(pkt) = (unsafe { self.parse(st, copied) }) else {
                 self.bad_frames += 1;
                 skipped += 1;
                 self.release();

@@ -126,7 +126,8 @@ pub(crate) fn set_packet_opt<T: SockOpt>(fd: RawFd, name: c_int, val: &T) -> io:
 }
 
 /// `getsockopt(fd, SOL_PACKET, PACKET_STATISTICS)` for a TPACKET_V3
-/// socket. Clear-on-read in the kernel.
+/// socket, or a V2 one (the kernel then writes the first two fields and
+/// `tp_freeze_q_cnt` stays 0). Clear-on-read in the kernel.
 pub(crate) fn packet_stats_v3(fd: RawFd) -> io::Result<libc::tpacket_stats_v3> {
     let mut st = MaybeUninit::<libc::tpacket_stats_v3>::zeroed();
     let mut len =

@@ -853,6 +853,7 @@ fn cli_syntax_and_errors() {
             "{hw}"
         );
         assert!(hw.contains("features: cksum-gso ignore-outgoing"), "{hw}");
+        assert!(hw.contains("hardware MTU 1500"), "{hw}");
         h.cli("create host-interface v3 name a0 rx-size 2048 rx-per-block 32");
         let hw = h.cli("show hardware-interfaces host-a0");
         assert!(hw.contains("rx ring TPACKET_V3: 32 blocks of 65536 bytes, retire timeout 1 ms"), "{hw}");
@@ -862,7 +863,6 @@ fn cli_syntax_and_errors() {
         assert!(hw.contains("rx ring TPACKET_V2: 2048 frames of 2048 bytes"), "{hw}");
         assert!(hw.contains("features: qdisc-bypass cksum-gso ignore-outgoing"), "{hw}");
         h.cli("delete host-interface name a0");
-        assert!(hw.contains("hardware MTU 1500"), "{hw}");
         let s = h.cli("show interface host-a1");
         assert!(s.contains(" down "), "admin down at creation: {s}");
         assert_eq!(

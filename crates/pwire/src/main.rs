@@ -228,22 +228,25 @@ fn main() {
         }
         if n == 0 && !served {
             idle = idle.saturating_add(1);
-            if dp.idle_can_block() && idle > 64 {
-                // Every rx queue of the main thread is interrupt-driven: after 64 empty loops
-                // (tens of microseconds: a stream's next frame usually comes sooner, and a
-                // thread that blocked must be woken by the kernel, an IPI per frame on a V2
-                // ring; TCP across two pwire moved about a tenth more) block on their fds,
+            if dp.idle_can_block() {
+                // Every rx queue of the main thread is interrupt-driven. The first 64 empty
+                // loops spin (tens of microseconds: a stream's next frame usually comes sooner,
+                // and a thread that blocked must be woken by the kernel, an IPI per frame on a
+                // V2 ring; TCP across two pwire moved about a tenth more); then block on their
+                // fds,
                 // 1 ms after activity doubling to 10 ms while idle (a wake-up costs ~15 us in a
                 // VM: 1 ms slices kept an idle pwire at 1.5% of a core, 10 ms at ~0.2%). CLI
                 // requests are picked up at the top of the loop, so an idle pwire answers the
                 // first of a burst within 10 ms and the next ones within 1 ms (serving one
                 // counts as activity).
-                let mut d = pwire_graph::runtime::INTERRUPT_WAIT;
-                if let Some(w) = wake {
-                    let now = dp.vnet.engine().now();
-                    d = d.min(Duration::from_secs_f64((w - now).max(0.0)));
+                if idle > 64 {
+                    let mut d = pwire_graph::runtime::INTERRUPT_WAIT;
+                    if let Some(w) = wake {
+                        let now = dp.vnet.engine().now();
+                        d = d.min(Duration::from_secs_f64((w - now).max(0.0)));
+                    }
+                    dp.idle_wait(Duration::ZERO, d);
                 }
-                dp.idle_wait(Duration::ZERO, d);
             } else if idle > 1024 || has_workers {
                 // Sleep until a CLI request, a process wake-up, or the poll interval.
                 let mut d = Duration::from_micros(if has_workers { 2000 } else { 200 });

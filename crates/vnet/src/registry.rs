@@ -167,9 +167,6 @@ impl Registry {
     pub fn ip4_unicast_feature(&mut self, name: &'static str, node: &'static str) {
         self.ip4_features.push(Feature { name, node });
     }
-    /// A UDP destination handled by `ip4` for IPv4 and `ip6` for IPv6 (l2tp: its UDP decap
-    /// nodes). Returns the handler's id, which the control plane writes into
-    /// `VnetState::udp_ports` for each port it listens on (at most 127 handlers).
     /// Makes `v` available to node crates registered later ([`Registry::published`]): the way
     /// one crate's nodes read another's tables (l2tp-encap reads the FIB) without the graph
     /// knowing either type.
@@ -184,6 +181,9 @@ impl Registry {
             .find_map(|v| v.clone().downcast::<T>().ok())
     }
 
+    /// A UDP destination handled by `ip4` for IPv4 and `ip6` for IPv6 (l2tp: its UDP decap
+    /// nodes). Returns the handler's id, which the control plane writes into
+    /// `VnetState::udp_ports` for each port it listens on (at most 127 handlers).
     pub fn udp_handler(&mut self, ip4: &'static str, ip6: &'static str) -> u8 {
         self.udp_handlers.push(UdpHandler { ip4, ip6 });
         assert!(self.udp_handlers.len() <= 127, "too many UDP handlers");

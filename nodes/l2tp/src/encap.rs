@@ -7,9 +7,9 @@
 //! session's precomputed sum), a UDP checksum when the session computes one (the frame's own
 //! L4 checksum is finished first when the sending stack left it to offload: it is inside the
 //! UDP checksum), and the sequence number when sequencing (drawn from the session's counter
-//! shared by every thread); then `ip6-lookup` or `ip4-lookup`, or for runs of packets to one
-//! up, unsequenced session over IP whose peer resolves to a complete adjacency, straight to
-//! `ip6-rewrite` / `ip4-rewrite` (a midchain, see `ip_run`).
+//! shared by every thread); then `ip6-lookup` or `ip4-lookup`, or, for a session whose peer
+//! resolves to a complete adjacency, straight to `ip6-rewrite` / `ip4-rewrite` (a midchain, see
+//! `ip_run`).
 //! VPP writes hop limit 255 and lets ip6-rewrite decrement it to 254; a configured `hop-limit`
 //! is the value on the wire (the packet is marked locally originated). IPv4 likewise with the
 //! TTL; DF is set unless the tunnel says `no-df`, and then the identification comes from a
@@ -307,8 +307,9 @@ impl Node for Encap {
 /// registers.
 ///
 /// The midchain is VPP's for its newer tunnels: a tunnel's packets all go to one destination,
-/// so the lookup `ip6-lookup` / `ip4-lookup` would repeat for each is done once per session
-/// and frame here (the FIB cannot change within a frame: changes wait for the barrier). Only a
+/// so the lookup `ip6-lookup` / `ip4-lookup` would repeat for each is done here when the
+/// frame's packets change session (the FIB cannot change within a frame: changes wait for the
+/// barrier). Only a
 /// complete adjacency is taken; anything else (unresolved neighbour, glean, drop, local) goes
 /// through the lookup node as before. Either way every packet of the session in the frame goes
 /// the same way (none overtakes another), and the route's counter (`show ip fib`'s
