@@ -189,6 +189,24 @@ const FWD: &[&str] = &[
     "ip route add 2001:db8:2::/48 via fd02::2",
 ];
 
+/// Runs `pkts` through `setup` as one frame, untraced and partly traced, and checks each against
+/// the single-packet reference (`out`, `cnt`): what leaves every port but pg0 and the counters.
+fn same_as_single(setup: &[&str], pkts: &[Vec<u8>], out: &[Vec<Vec<u8>>], cnt: &Counters) {
+    for mode in [Mode::Frame, Mode::FrameTraced] {
+        let (o, c) = fwd_run(setup, pkts, mode);
+        // pg0 gets the ICMP errors, which are rate limited by time: not compared (their
+        // causes are, by the rewrite's counters).
+        for (k, (x, y)) in o.iter().zip(out).enumerate().skip(1) {
+            let (mut x, mut y) = (x.clone(), y.clone());
+            // ICMP errors are made in another order when a whole frame is handled.
+            x.sort();
+            y.sort();
+            assert!(x == y, "{mode:?}: frames out of pg{k}");
+        }
+        assert_eq!(no_icmp(c), no_icmp(cnt.clone()), "{mode:?}: counters");
+    }
+}
+
 fn fwd_run(setup: &[&str], pkts: &[Vec<u8>], mode: Mode) -> (Vec<Vec<Vec<u8>>>, Counters) {
     let mut h = Harness::with("", &features());
     for l in setup {
@@ -249,19 +267,7 @@ fn ip6_forward_batch_equals_single() {
             "{node} `{reason}' in the reference: {cnt:?}"
         );
     }
-    for mode in [Mode::Frame, Mode::FrameTraced] {
-        let (o, c) = fwd_run(FWD, &pkts, mode);
-        // pg0 gets the ICMP errors, which are rate limited by time: not compared (their
-        // causes are, by the rewrite's counters).
-        for (k, (x, y)) in o.iter().zip(&out).enumerate().skip(1) {
-            let (mut x, mut y) = (x.clone(), y.clone());
-            // ICMP errors are made in another order when a whole frame is handled.
-            x.sort();
-            y.sort();
-            assert!(x == y, "{mode:?}: frames out of pg{k}");
-        }
-        assert_eq!(no_icmp(c), no_icmp(cnt.clone()), "{mode:?}: counters");
-    }
+    same_as_single(FWD, &pkts, &out, &cnt);
 }
 
 const FWD4: &[&str] = &[
@@ -334,18 +340,7 @@ fn ip4_forward_batch_equals_single() {
             "ip4-rewrite `{reason}' in the reference: {cnt:?}"
         );
     }
-    for mode in [Mode::Frame, Mode::FrameTraced] {
-        let (o, c) = fwd_run(FWD4, &pkts, mode);
-        // pg0 gets the ICMP errors, which are rate limited by time: not compared (their
-        // causes are, by the rewrite's counters).
-        for (k, (x, y)) in o.iter().zip(&out).enumerate().skip(1) {
-            let (mut x, mut y) = (x.clone(), y.clone());
-            x.sort();
-            y.sort();
-            assert!(x == y, "{mode:?}: frames out of pg{k}");
-        }
-        assert_eq!(no_icmp(c), no_icmp(cnt.clone()), "{mode:?}: counters");
-    }
+    same_as_single(FWD4, &pkts, &out, &cnt);
 }
 
 /// Vectors `show runtime` gives node `name` (0 when it never ran).
