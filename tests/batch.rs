@@ -517,7 +517,8 @@ fn run(v: &Variant, feature: bool, extra: u32, pkts: &[Vec<u8>], mode: Mode) -> 
 }
 
 fn same(v: &Variant, feature: bool, extra: u32, seed: u64) {
-    let pkts = mix(v, seed, 250, extra);
+    // Nearly a whole frame: every loop meets runs, changes and exceptions in one frame.
+    let pkts = mix(v, seed, pwire_graph::FRAME_SIZE - 6, extra);
     let s = run(v, feature, extra, &pkts, Mode::Single);
     let what = format!("{} {}", v.conf, if feature { "feature" } else { "local" });
     assert!(

@@ -2,7 +2,7 @@
 //!
 //! Per loop iteration, for every started port and every rx queue whose vnet placement names
 //! this thread: `rte_eth_rx_burst` in bursts of 32 until a burst comes back short or a frame
-//! (256) is full. Each mbuf *is* a pwire buffer (see `mempool.rs`): the node resets the
+//! (`FRAME_SIZE`) is full. Each mbuf *is* a pwire buffer (see `mempool.rs`): the node resets the
 //! metadata, sets `current_data`/`current_length` from the mbuf's `data_off`/`data_len` and
 //! the rx interface, and enqueues the buffer index; no byte is copied. A chained (multi-segment)
 //! mbuf is freed whole with `rte_pktmbuf_free` and counted, never forwarded or leaked.

@@ -113,7 +113,7 @@ pub(crate) fn frame_key<const SRC: bool>(b: &pwire_buffer::Buffer) -> u64 {
 /// First pass of `l2-learn` and `l2-fwd` over a big table: every packet's FIB key, with the
 /// table line it lives in prefetched, so the lookups of the second pass overlap their cache
 /// misses instead of taking them one by one (prefetching a few packets ahead instead measured
-/// slower: a frame's 256 lines fit in L1). Returns false, doing nothing, for a small table
+/// slower: a frame's lines fit in L1). Returns false, doing nothing, for a small table
 /// (its lines stay in the core's caches, and the loops over changing keys overlap the lookups
 /// well enough: a pass there, tried for frames whose keys changed often, did not pay): then the
 /// caller computes each key as it goes.
