@@ -83,16 +83,57 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
 /// and a 32-bit one with end-around carries, and byte order does not matter (a byte-swapped
 /// word is the word times 256, and 256 is invertible modulo 0xffff): three native loads, three
 /// adds and one remainder by a constant (a multiply), instead of byte swaps and four folds.
-#[inline(always)]
+#[cfg(test)]
 fn checksum_ok(h: &[u8; 20]) -> bool {
-    let (a, rest) = h.split_first_chunk::<8>().expect("20 bytes");
-    let (b, c) = rest.split_first_chunk::<8>().expect("12 bytes");
-    let (a, b) = (u64::from_ne_bytes(*a), u64::from_ne_bytes(*b));
-    let c = u64::from(u32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
-    let (s, carry) = a.overflowing_add(b);
-    let (s, carry2) = s.overflowing_add(c + u64::from(carry));
-    let s = s + u64::from(carry2);
-    s % 0xffff == 0
+    Words::of(h).checksum_ok()
+}
+
+/// A 20-byte header as two 64-bit words and a 32-bit one, read little-endian (one load each on
+/// the machines pwire runs on): `plain_run` takes its fields from the same three registers the
+/// checksum sums, instead of loading bytes and half-words again.
+#[derive(Clone, Copy)]
+struct Words(u64, u64, u64);
+
+impl Words {
+    #[inline(always)]
+    fn of(h: &[u8; 20]) -> Words {
+        let (a, rest) = h.split_first_chunk::<8>().expect("20 bytes");
+        let (b, c) = rest.split_first_chunk::<8>().expect("12 bytes");
+        let c = [c[0], c[1], c[2], c[3]];
+        Words(
+            u64::from_le_bytes(*a),
+            u64::from_le_bytes(*b),
+            u64::from(u32::from_le_bytes(c)),
+        )
+    }
+    /// Byte 0: version and IHL.
+    #[inline(always)]
+    fn ver_ihl(self) -> u8 {
+        self.0 as u8
+    }
+    /// Bytes 2-3: the total length.
+    #[inline(always)]
+    fn total(self) -> u16 {
+        ((self.0 >> 16) as u16).swap_bytes()
+    }
+    /// Bytes 6-7: fragment offset 1 (masked in the word's own order: no byte swap).
+    #[inline(always)]
+    fn frag_offset_is_1(self) -> bool {
+        (self.0 >> 48) as u16 & FRAG_OFFSET_MASK.swap_bytes() == 1u16.swap_bytes()
+    }
+    /// Byte 8: the TTL.
+    #[inline(always)]
+    fn ttl(self) -> u8 {
+        self.1 as u8
+    }
+    /// See [`checksum_ok`]: the sum's byte order does not matter.
+    #[inline(always)]
+    fn checksum_ok(self) -> bool {
+        let (s, carry) = self.0.overflowing_add(self.1);
+        let (s, carry2) = s.overflowing_add(self.2 + u64::from(carry));
+        let s = s + u64::from(carry2);
+        s % 0xffff == 0
+    }
 }
 
 impl Node for Ip4Input {
@@ -124,7 +165,9 @@ impl Node for Ip4Input {
                 } else {
                     Next::Lookup as u16
                 };
-                let k = plain_run(view, &bis[i..], &mut nexts[i..], run_sw, next);
+                let k = plain_run(view, &bis[i..], run_sw);
+                // The run's nexts in one fill (vector stores), not one store per packet.
+                nexts[i..i + k].fill(next);
                 i += k;
                 run_n += k as u64;
                 if i == n {
@@ -201,41 +244,32 @@ impl Node for Ip4Input {
 
 /// Packets from the start of `bis` received on `sw`, untraced, with a 20-byte header (0x45),
 /// a valid checksum, a total length within the buffer, TTL left and not fragment offset 1:
-/// trims Ethernet padding and sets `next`. Returns how many; stops at the first other packet.
-/// Not inlined: on its own the loop keeps everything in registers.
+/// trims Ethernet padding. Returns how many (the caller sets their next); stops at the first
+/// other packet. Not inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
-fn plain_run(
-    view: pwire_buffer::View<'_>,
-    bis: &[u32],
-    nexts: &mut [u16],
-    sw: u32,
-    next: u16,
-) -> usize {
-    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+fn plain_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
+    for (k, &bi) in bis.iter().enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let len = b.current_length() as usize;
         let Some(h) = b.current().first_chunk::<20>() else {
             return k;
         };
-        let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-        // Fragment offset 1: the flags/offset word read in the machine's order and masked
-        // there (one load and one compare, no byte assembly).
-        let frag_is_1 = u16::from_ne_bytes([h[6], h[7]]) & FRAG_OFFSET_MASK.to_be() == 1u16.to_be();
+        let w = Words::of(h);
+        let total = usize::from(w.total());
         // 20 <= total <= len in one compare (len >= 20: the header was there).
         if b.is_traced()
             || b.rx() != sw
-            || h[0] != 0x45
+            || w.ver_ihl() != 0x45
             || total.wrapping_sub(20) > len - 20
-            || h[8] == 0
-            || frag_is_1
-            || !checksum_ok(h)
+            || w.ttl() == 0
+            || w.frag_offset_is_1()
+            || !w.checksum_ok()
         {
             return k;
         }
         // Ethernet pads short frames; the padding is not part of the packet.
         b.truncate(total);
-        *nx = next;
     }
     bis.len()
 }

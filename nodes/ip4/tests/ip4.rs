@@ -478,6 +478,69 @@ fn unresolved_next_hop(mut h: pwire_testkit::Harness) {
     h.assert_all_free();
 }
 
+/// The same checks inside a run of good packets, where `ip4-input` takes its run loop (which
+/// reads the header as words): each bad header in the middle of a frame is dropped by name and
+/// ends the loop's run, and the good packets around it are forwarded.
+#[test]
+fn malformed_headers_inside_a_run_are_dropped_by_counter_name() {
+    let mut h = setup();
+    h.cli("set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02");
+    h.cli("set ip neighbor pg1 10.0.1.9 02:00:00:00:01:09 static");
+    let good = udp_frame(HOST_A, PG0_MAC, "10.0.0.2", "10.0.1.9", 64, 8);
+    let with = |f: &dyn Fn(&mut Vec<u8>), fix: bool| {
+        let mut v = good.clone();
+        f(&mut v);
+        if fix {
+            fix_ip4_checksum(&mut v);
+        }
+        v
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (with(&|v| v[14] = 0x65, true), "ip4 version != 4"),
+        (with(&|v| v[14] = 0x44, false), "ip4 IHL < 5"),
+        (
+            with(&|v| v[16..18].copy_from_slice(&200u16.to_be_bytes()), true),
+            "ip4 length > l2 length",
+        ),
+        (
+            with(&|v| v[16..18].copy_from_slice(&19u16.to_be_bytes()), true),
+            "ip4 length < 20 bytes",
+        ),
+        (with(&|v| v[27] ^= 1, false), "bad ip4 checksum"),
+        (with(&|v| v[24] ^= 0x80, false), "bad ip4 checksum"),
+        (
+            with(&|v| v[20..22].copy_from_slice(&[0, 1]), true),
+            "ip4 fragment offset == 1",
+        ),
+        // DF and MF set around offset 1: the mask keeps only the offset.
+        (
+            with(&|v| v[20..22].copy_from_slice(&[0x60, 1]), true),
+            "ip4 fragment offset == 1",
+        ),
+        (with(&|v| v[22] = 0, true), "ip4 ttl <= 1"),
+    ];
+    for (i, (bad, reason)) in cases.iter().enumerate() {
+        let c0 = h.counter("ip4-input", reason);
+        let out = h.capture("pg1");
+        let mut frame = vec![good.clone(); 3];
+        frame.push(bad.clone());
+        frame.extend([good.clone(), good.clone()]);
+        h.send(&format!("r{i}"), "pg0", "ethernet-input", &frame);
+        assert_eq!(
+            h.counter("ip4-input", reason) - c0,
+            1,
+            "case {i}: `{reason}'"
+        );
+        let sent = h.captured("pg1", &out);
+        assert_eq!(sent.len(), 5, "case {i}: the good packets around it");
+        assert!(
+            sent.iter().all(|f| f[14 + 8] == 63),
+            "case {i}: forwarded with TTL 63"
+        );
+    }
+    h.assert_all_free();
+}
+
 #[test]
 fn malformed_headers_are_dropped_by_counter_name() {
     let mut h = setup();

@@ -115,7 +115,9 @@ impl Node for Ip6Input {
                 } else {
                     Next::Lookup as u16
                 };
-                let k = unicast_run(view, &bis[i..], &mut nexts[i..], run_sw, next);
+                let k = unicast_run(view, &bis[i..], run_sw);
+                // The run's nexts in one fill (vector stores), not one store per packet.
+                nexts[i..i + k].fill(next);
                 i += k;
                 run_n += k as u64;
                 if i == n {
@@ -197,18 +199,12 @@ impl Node for Ip6Input {
 }
 
 /// Packets from the start of `bis` received on `sw`, untraced, unicast, version 6, not longer
-/// than their buffer and with hop limit left: trims Ethernet padding and sets `next`. Returns
-/// how many; stops at the first other packet. Not inlined: on its own the loop keeps everything
+/// than their buffer and with hop limit left: trims Ethernet padding. Returns how many (the
+/// caller sets their next); stops at the first other packet. Not inlined: on its own the loop keeps everything
 /// in registers.
 #[inline(never)]
-fn unicast_run(
-    view: pwire_buffer::View<'_>,
-    bis: &[u32],
-    nexts: &mut [u16],
-    sw: u32,
-    next: u16,
-) -> usize {
-    for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+fn unicast_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
+    for (k, &bi) in bis.iter().enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let len = b.current_length() as usize;
@@ -227,7 +223,6 @@ fn unicast_run(
         }
         // Ethernet pads short frames; the padding is not part of the packet.
         b.truncate(ip_len);
-        *nx = next;
     }
     bis.len()
 }
