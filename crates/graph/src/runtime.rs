@@ -722,12 +722,15 @@ impl Runtime {
                     moved = true;
                 }
             }
-            if !moved {
+            // A whole frame consumed (a tx node's): nothing to enqueue, no index to look at.
+            if !moved && !(same && first == NEXT_CONSUMED) {
                 for (&nx, &bi) in nexts.iter().zip(self.spare.iter()) {
                     if nx != NEXT_CONSUMED {
                         self.sched.enqueue(targets[nx as usize], bi);
                     }
                 }
+            }
+            if !moved {
                 std::mem::swap(&mut self.sched.bis[fu], &mut self.spare);
                 self.sched.free.push(f);
             }
