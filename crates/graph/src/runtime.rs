@@ -723,7 +723,8 @@ impl Runtime {
                 }
             }
             // A whole frame consumed (a tx node's): nothing to enqueue, no index to look at.
-            if !moved && !(same && first == NEXT_CONSUMED) {
+            let consumed = same && first == NEXT_CONSUMED;
+            if !moved && !consumed {
                 for (&nx, &bi) in nexts.iter().zip(self.spare.iter()) {
                     if nx != NEXT_CONSUMED {
                         self.sched.enqueue(targets[nx as usize], bi);
