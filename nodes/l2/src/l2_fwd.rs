@@ -223,10 +223,11 @@ fn same_destination_run(
     key: u64,
     sw: u32,
 ) -> usize {
+    let run = crate::RunKey::<false>::of(key);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() || b.rx() == sw || crate::frame_key::<false>(b) != key {
+        if b.is_traced() || b.rx() == sw || !run.matches(b) {
             return k;
         }
         b.sw_if_index[TX] = sw;

@@ -215,10 +215,11 @@ fn same_source_run(
 ) -> usize {
     // Frames of one port carry the same bits: the next is worked out once per change.
     let (mut last_f, mut next) = (u32::MAX, 0u16);
+    let run = crate::RunKey::<true>::of(key);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() || b.rx() != rx || crate::frame_key::<true>(b) != key {
+        if b.is_traced() || b.rx() != rx || !run.matches(b) {
             return k;
         }
         let f = b.opaque.l2.feature_bitmap & !feat::LEARN;

@@ -88,6 +88,50 @@ pub fn feat_next(bitmap: u32) -> u16 {
 /// Key of a frame too short to have one (never looked up).
 pub(crate) const NO_KEY: u64 = u64::MAX;
 
+/// A run's source (`SRC`) or destination MAC and BD as a frame holds them: the run loops of
+/// `l2-learn` and `l2-fwd` compare each frame's MAC bytes as one masked little-endian word
+/// against it, instead of building the frame's key (byte swaps, shifts, the BD or-ed in).
+#[derive(Clone, Copy)]
+pub(crate) struct RunKey<const SRC: bool> {
+    mac: u64,
+    bd: u16,
+}
+
+impl<const SRC: bool> RunKey<SRC> {
+    /// Where the 8-byte word holding the MAC starts, and which of its bytes are the MAC.
+    const AT: usize = if SRC { 4 } else { 0 };
+    const MASK: u64 = if SRC {
+        u64::from_le_bytes([0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+    } else {
+        u64::from_le_bytes([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0])
+    };
+
+    /// The run of FIB key `key` (as [`frame_key`] makes it).
+    #[inline(always)]
+    pub(crate) fn of(key: u64) -> Self {
+        let mac48 = key & 0xffff_ffff_ffff;
+        let bytes = if SRC { mac48 } else { mac48 << 16 }.to_be_bytes();
+        RunKey {
+            mac: u64::from_le_bytes(bytes),
+            bd: (key >> 48) as u16,
+        }
+    }
+
+    /// True if `b`'s key is the run's: what `frame_key::<SRC>(b) == key` says for every frame
+    /// long enough to have a key (a shorter one never matches).
+    #[inline(always)]
+    pub(crate) fn matches(self, b: &pwire_buffer::Buffer) -> bool {
+        let d = b.current();
+        if d.len() < 14 {
+            return false;
+        }
+        let Some(w) = d.get(Self::AT..).and_then(|w| w.first_chunk::<8>()) else {
+            return false;
+        };
+        u64::from_le_bytes(*w) & Self::MASK == self.mac && b.opaque.l2.bd_index == self.bd
+    }
+}
+
 /// Table size from which `l2-learn` and `l2-fwd` prefetch: below it the lines they touch stay
 /// in the core's caches and a second pass over the frame costs more than it saves.
 pub(crate) const PREFETCH_FROM: usize = 8192;
@@ -168,4 +212,75 @@ pub fn register(r: &mut Registry) {
     cli::register(r, state);
     // Frames from interfaces in L2 mode (ethernet-input checks that this arc exists).
     r.graph.add_next("ethernet-input", "l2-input");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{frame_key, RunKey};
+    use pwire_buffer::{Pool, PoolConfig, ThreadCache};
+
+    /// A run's key matches exactly the frames whose FIB key is the run's: random frames (lengths
+    /// around the 14-byte minimum) against their own key, and against it with one MAC bit or the
+    /// BD changed.
+    #[test]
+    fn run_keys_match_as_frame_keys_compare() {
+        let pool = Pool::new(&PoolConfig {
+            n_buffers: 2,
+            try_hugepages: false,
+            n_threads: 1,
+            ..PoolConfig::default()
+        })
+        .unwrap();
+        let mut cache = ThreadCache::new(pool.clone(), 0);
+        let mut bi = [0u32; 1];
+        assert_eq!(cache.alloc(&mut bi), 1);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut matched, mut missed) = ([0u32; 2], [0u32; 2]);
+        for _ in 0..20_000 {
+            let mut f = [0u8; 20];
+            f.iter_mut().for_each(|v| *v = next() as u8);
+            let len = 12 + (next() % 9) as usize;
+            // SAFETY: the test owns the one buffer it allocated; no other reference exists.
+            let b = unsafe { pool.get_mut(bi[0]) };
+            b.init(len as u16, [1, !0]);
+            b.current_mut().copy_from_slice(&f[..len]);
+            b.opaque.l2.bd_index = (next() % 3) as u16;
+            for src in [true, false] {
+                let own = if src {
+                    frame_key::<true>(b)
+                } else {
+                    frame_key::<false>(b)
+                };
+                let key = match next() % 3 {
+                    0 => own,
+                    1 => own ^ 1 << (next() % 48),
+                    _ => own ^ 1 << 48,
+                };
+                let m = if src {
+                    RunKey::<true>::of(key).matches(b)
+                } else {
+                    RunKey::<false>::of(key).matches(b)
+                };
+                let want = len >= 14 && own == key;
+                assert_eq!(m, want, "src {src} frame {:02x?} key {key:016x}", &f[..len]);
+                let j = usize::from(src);
+                if m {
+                    matched[j] += 1;
+                } else {
+                    missed[j] += 1;
+                }
+            }
+        }
+        // Both outcomes seen for both kinds.
+        assert!(
+            matched.iter().chain(&missed).all(|&n| n > 1000),
+            "{matched:?} {missed:?}"
+        );
+    }
 }
