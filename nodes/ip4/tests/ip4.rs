@@ -478,6 +478,40 @@ fn unresolved_next_hop(mut h: pwire_testkit::Harness) {
     h.assert_all_free();
 }
 
+/// `good` changed by `f`, its header checksum made right again when `fix`.
+fn changed(good: &[u8], f: impl Fn(&mut Vec<u8>), fix: bool) -> Vec<u8> {
+    let mut v = good.to_vec();
+    f(&mut v);
+    if fix {
+        fix_ip4_checksum(&mut v);
+    }
+    v
+}
+
+/// A good UDP packet for pg0 to forward (10.0.0.2 to 10.0.1.9), and copies of it with one fault
+/// in the IPv4 header each, by the `ip4-input` counter that drops it.
+fn bad_headers() -> (Vec<u8>, Vec<(Vec<u8>, &'static str)>) {
+    let good = udp_frame(HOST_A, PG0_MAC, "10.0.0.2", "10.0.1.9", 64, 8);
+    let len = |n: u16| move |v: &mut Vec<u8>| v[16..18].copy_from_slice(&n.to_be_bytes());
+    let cases = vec![
+        (good[..14 + 19].to_vec(), "ip4 length < 20 bytes"),
+        (changed(&good, |v| v[14] = 0x65, true), "ip4 version != 4"),
+        (changed(&good, |v| v[14] = 0x44, false), "ip4 IHL < 5"),
+        (changed(&good, len(200), true), "ip4 length > l2 length"),
+        (changed(&good, len(19), true), "ip4 length < 20 bytes"),
+        (
+            changed(&good, |v| v[14] = 0x4f, false),
+            "ip4 length > l2 length",
+        ),
+        (changed(&good, |v| v[27] ^= 1, false), "bad ip4 checksum"),
+        (
+            changed(&good, |v| v[20..22].copy_from_slice(&[0, 1]), true),
+            "ip4 fragment offset == 1",
+        ),
+    ];
+    (good, cases)
+}
+
 /// The same checks inside a run of good packets, where `ip4-input` takes its run loop (which
 /// reads the header as words): each bad header in the middle of a frame is dropped by name and
 /// ends the loop's run, and the good packets around it are forwarded.
@@ -486,39 +520,16 @@ fn malformed_headers_inside_a_run_are_dropped_by_counter_name() {
     let mut h = setup();
     h.cli("set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02");
     h.cli("set ip neighbor pg1 10.0.1.9 02:00:00:00:01:09 static");
-    let good = udp_frame(HOST_A, PG0_MAC, "10.0.0.2", "10.0.1.9", 64, 8);
-    let with = |f: &dyn Fn(&mut Vec<u8>), fix: bool| {
-        let mut v = good.clone();
-        f(&mut v);
-        if fix {
-            fix_ip4_checksum(&mut v);
-        }
-        v
-    };
-    let cases: Vec<(Vec<u8>, &str)> = vec![
-        (with(&|v| v[14] = 0x65, true), "ip4 version != 4"),
-        (with(&|v| v[14] = 0x44, false), "ip4 IHL < 5"),
-        (
-            with(&|v| v[16..18].copy_from_slice(&200u16.to_be_bytes()), true),
-            "ip4 length > l2 length",
-        ),
-        (
-            with(&|v| v[16..18].copy_from_slice(&19u16.to_be_bytes()), true),
-            "ip4 length < 20 bytes",
-        ),
-        (with(&|v| v[27] ^= 1, false), "bad ip4 checksum"),
-        (with(&|v| v[24] ^= 0x80, false), "bad ip4 checksum"),
-        (
-            with(&|v| v[20..22].copy_from_slice(&[0, 1]), true),
-            "ip4 fragment offset == 1",
-        ),
+    let (good, mut cases) = bad_headers();
+    cases.extend([
+        (changed(&good, |v| v[24] ^= 0x80, false), "bad ip4 checksum"),
         // DF and MF set around offset 1: the mask keeps only the offset.
         (
-            with(&|v| v[20..22].copy_from_slice(&[0x60, 1]), true),
+            changed(&good, |v| v[20..22].copy_from_slice(&[0x60, 1]), true),
             "ip4 fragment offset == 1",
         ),
-        (with(&|v| v[22] = 0, true), "ip4 ttl <= 1"),
-    ];
+        (changed(&good, |v| v[22] = 0, true), "ip4 ttl <= 1"),
+    ]);
     for (i, (bad, reason)) in cases.iter().enumerate() {
         let c0 = h.counter("ip4-input", reason);
         let out = h.capture("pg1");
@@ -547,15 +558,6 @@ fn malformed_headers_are_dropped_by_counter_name() {
     h.cli("set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02");
     h.cli("create packet-generator interface pg2");
     h.cli("set interface state pg2 up");
-    let good = udp_frame(HOST_A, PG0_MAC, "10.0.0.2", "10.0.1.9", 64, 8);
-    let with = |f: &dyn Fn(&mut Vec<u8>), fix: bool| {
-        let mut v = good.clone();
-        f(&mut v);
-        if fix {
-            fix_ip4_checksum(&mut v);
-        }
-        v
-    };
     let to_us = |src: &str, proto: u8, ff: u16| {
         let mut f = eth(
             PG0_MAC,
@@ -567,55 +569,12 @@ fn malformed_headers_are_dropped_by_counter_name() {
         fix_ip4_checksum(&mut f);
         f
     };
-    let cases: Vec<(Vec<u8>, &str, &str, &str)> = vec![
-        (
-            good[..14 + 19].to_vec(),
-            "pg0",
-            "ip4-input",
-            "ip4 length < 20 bytes",
-        ),
-        (
-            with(&|v| v[14] = 0x65, true),
-            "pg0",
-            "ip4-input",
-            "ip4 version != 4",
-        ),
-        (
-            with(&|v| v[14] = 0x44, false),
-            "pg0",
-            "ip4-input",
-            "ip4 IHL < 5",
-        ),
-        (
-            with(&|v| v[16..18].copy_from_slice(&200u16.to_be_bytes()), true),
-            "pg0",
-            "ip4-input",
-            "ip4 length > l2 length",
-        ),
-        (
-            with(&|v| v[16..18].copy_from_slice(&19u16.to_be_bytes()), true),
-            "pg0",
-            "ip4-input",
-            "ip4 length < 20 bytes",
-        ),
-        (
-            with(&|v| v[14] = 0x4f, false),
-            "pg0",
-            "ip4-input",
-            "ip4 length > l2 length",
-        ),
-        (
-            with(&|v| v[27] ^= 1, false),
-            "pg0",
-            "ip4-input",
-            "bad ip4 checksum",
-        ),
-        (
-            with(&|v| v[20..22].copy_from_slice(&[0, 1]), true),
-            "pg0",
-            "ip4-input",
-            "ip4 fragment offset == 1",
-        ),
+    let mut cases: Vec<(Vec<u8>, &str, &str, &str)> = bad_headers()
+        .1
+        .into_iter()
+        .map(|(f, reason)| (f, "pg0", "ip4-input", reason))
+        .collect();
+    cases.extend([
         (
             to_us("10.0.0.2", 99, 0),
             "pg0",
@@ -658,7 +617,7 @@ fn malformed_headers_are_dropped_by_counter_name() {
             "ip4-input",
             "ip4 drop",
         ),
-    ];
+    ]);
     for (i, (f, ifc, node, reason)) in cases.iter().enumerate() {
         let c0 = h.counter(node, reason);
         let out = h.capture("pg1");

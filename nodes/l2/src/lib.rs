@@ -215,17 +215,16 @@ pub fn register(r: &mut Registry) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{frame_key, RunKey};
-    use pwire_buffer::{Pool, PoolConfig, ThreadCache};
+    use pwire_buffer::{BufferIndex, Pool, PoolConfig, ThreadCache};
+    use std::sync::Arc;
 
-    /// A run's key matches exactly the frames whose FIB key is the run's: random frames (lengths
-    /// around the 14-byte minimum) against their own key, and against it with one MAC bit or the
-    /// BD changed.
-    #[test]
-    fn run_keys_match_as_frame_keys_compare() {
+    /// A small pool and one buffer allocated from it, for unit tests that run a function over a
+    /// real buffer (keep the cache: it holds the allocation).
+    pub(crate) fn one_buffer() -> (Arc<Pool>, ThreadCache, BufferIndex) {
         let pool = Pool::new(&PoolConfig {
-            n_buffers: 2,
+            n_buffers: 4,
             try_hugepages: false,
             n_threads: 1,
             ..PoolConfig::default()
@@ -234,6 +233,15 @@ mod tests {
         let mut cache = ThreadCache::new(pool.clone(), 0);
         let mut bi = [0u32; 1];
         assert_eq!(cache.alloc(&mut bi), 1);
+        (pool, cache, bi[0])
+    }
+
+    /// A run's key matches exactly the frames whose FIB key is the run's: random frames (lengths
+    /// around the 14-byte minimum) against their own key, and against it with one MAC bit or the
+    /// BD changed.
+    #[test]
+    fn run_keys_match_as_frame_keys_compare() {
+        let (pool, mut cache, bi) = one_buffer();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
             x ^= x << 13;
@@ -247,7 +255,7 @@ mod tests {
             f.iter_mut().for_each(|v| *v = next() as u8);
             let len = 12 + (next() % 9) as usize;
             // SAFETY: the test owns the one buffer it allocated; no other reference exists.
-            let b = unsafe { pool.get_mut(bi[0]) };
+            let b = unsafe { pool.get_mut(bi) };
             b.init(len as u16, [1, !0]);
             b.current_mut().copy_from_slice(&f[..len]);
             b.opaque.l2.bd_index = (next() % 3) as u16;
@@ -282,5 +290,7 @@ mod tests {
             matched.iter().chain(&missed).all(|&n| n > 1000),
             "{matched:?} {missed:?}"
         );
+        // SAFETY: allocated by `one_buffer`, no reference to it left.
+        unsafe { cache.free(&[bi]) };
     }
 }

@@ -811,17 +811,7 @@ mod tests {
 
     #[test]
     fn a_partial_checksum_is_left_for_whoever_finishes_it() {
-        use pwire_buffer::{Pool, PoolConfig, ThreadCache};
-        let pool = Pool::new(&PoolConfig {
-            n_buffers: 4,
-            try_hugepages: false,
-            n_threads: 1,
-            ..PoolConfig::default()
-        })
-        .unwrap();
-        let mut cache = ThreadCache::new(pool.clone(), 0);
-        let mut bi = [0u32; 1];
-        assert_eq!(cache.alloc(&mut bi), 1);
+        let (pool, mut cache, bi) = crate::tests::one_buffer();
         let f = eth(&[], 0x0800, &ip4(6, 0, &tcp(0x02)));
         let lim = Limits {
             max: [1000, OFF],
@@ -830,7 +820,7 @@ mod tests {
         let mut out = Vec::new();
         for partial in [false, true] {
             // SAFETY: the test owns the one buffer it allocated; no other reference exists.
-            let b = unsafe { pool.get_mut(bi[0]) };
+            let b = unsafe { pool.get_mut(bi) };
             b.init(f.len() as u16, [1, 2]);
             b.current_mut().copy_from_slice(&f);
             if partial {
@@ -855,7 +845,7 @@ mod tests {
         assert_ne!(&full[50..52], &f[50..52]);
         assert_eq!(&part[50..52], &f[50..52]);
         // SAFETY: allocated above, no reference to it left.
-        unsafe { cache.free(&bi) };
+        unsafe { cache.free(&[bi]) };
     }
 
     #[test]
