@@ -75,14 +75,7 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
     ));
 }
 
-/// True if the 20-byte header's checksum is right (the one's-complement sum is all ones).
-///
-/// The folded one's-complement sum of the ten words is congruent to their plain sum modulo
-/// 0xffff (2^16 ≡ 1), and is all ones exactly when that sum is ≡ 0 and not 0 (this header
-/// starts 0x45: never all zeros). 2^64 ≡ 1 too, so the header may be summed as two 64-bit words
-/// and a 32-bit one with end-around carries, and byte order does not matter (a byte-swapped
-/// word is the word times 256, and 256 is invertible modulo 0xffff): three native loads, three
-/// adds and one remainder by a constant (a multiply), instead of byte swaps and four folds.
+/// [`Words::checksum_ok`] of a header (the tests check it against the reference).
 #[cfg(test)]
 fn checksum_ok(h: &[u8; 20]) -> bool {
     Words::of(h).checksum_ok()
@@ -126,7 +119,14 @@ impl Words {
     fn ttl(self) -> u8 {
         self.1 as u8
     }
-    /// See [`checksum_ok`]: the sum's byte order does not matter.
+    /// True if the 20-byte header's checksum is right (the one's-complement sum is all ones).
+    ///
+    /// The folded one's-complement sum of the ten 16-bit words is congruent to their plain sum
+    /// modulo 0xffff (2^16 ≡ 1), and is all ones exactly when that sum is ≡ 0 and not 0 (this
+    /// header starts 0x45: never all zeros). 2^64 ≡ 1 too, so the header may be summed as two
+    /// 64-bit words and a 32-bit one with end-around carries, and byte order does not matter (a
+    /// byte-swapped word is the word times 256, and 256 is invertible modulo 0xffff): three
+    /// adds and one remainder by a constant (a multiply), instead of byte swaps and four folds.
     #[inline(always)]
     fn checksum_ok(self) -> bool {
         let (s, carry) = self.0.overflowing_add(self.1);

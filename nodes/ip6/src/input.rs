@@ -200,8 +200,8 @@ impl Node for Ip6Input {
 
 /// Packets from the start of `bis` received on `sw`, untraced, unicast, version 6, not longer
 /// than their buffer and with hop limit left: trims Ethernet padding. Returns how many (the
-/// caller sets their next); stops at the first other packet. Not inlined: on its own the loop keeps everything
-/// in registers.
+/// caller sets their next); stops at the first other packet. Not inlined: on its own the loop
+/// keeps everything in registers.
 #[inline(never)]
 fn unicast_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
     for (k, &bi) in bis.iter().enumerate() {
