@@ -233,11 +233,10 @@ fn main() {
                 // loops spin (tens of microseconds: a stream's next frame usually comes sooner,
                 // and a thread that blocked must be woken by the kernel, an IPI per frame on a
                 // V2 ring; TCP across two pwire moved about a tenth more); then block on their
-                // fds,
-                // 1 ms after activity doubling to 10 ms while idle (a wake-up costs ~15 us in a
-                // VM: 1 ms slices kept an idle pwire at 1.5% of a core, 10 ms at ~0.2%). CLI
-                // requests are picked up at the top of the loop, so an idle pwire answers the
-                // first of a burst within 10 ms and the next ones within 1 ms (serving one
+                // fds, 1 ms after activity doubling to 10 ms while idle (a wake-up costs ~15 us
+                // in a VM: 1 ms slices kept an idle pwire at 1.5% of a core, 10 ms at ~0.2%).
+                // CLI requests are picked up at the top of the loop, so an idle pwire answers
+                // the first of a burst within 10 ms and the next ones within 1 ms (serving one
                 // counts as activity).
                 if idle > 64 {
                     let mut d = pwire_graph::runtime::INTERRUPT_WAIT;

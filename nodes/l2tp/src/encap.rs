@@ -18,9 +18,10 @@
 //! packets `FRAGMENT_OK`: one over the egress MTU is fragmented by ip6-frag / ip4-frag after
 //! encapsulation, so the inner frame is never cut and nothing is lost.
 //!
-//! Arcs: `error-drop`, `ip6-lookup`, `ip6-rewrite`, `ip4-lookup`, `ip4-rewrite`. Counters: "L2TP L2 network to user (ip6)
-//! pkts" (every encapsulated frame, whatever the family: VPP's name), "L2TP L2 session lookup
-//! failed pkts", "L2TP tunnel is down", "L2TP no buffer headroom".
+//! Arcs: `error-drop`, `ip6-lookup`, `ip6-rewrite`, `ip4-lookup`, `ip4-rewrite`. Counters:
+//! "L2TP L2 network to user (ip6) pkts" (every encapsulated frame, whatever the family: VPP's
+//! name), "L2TP L2 session lookup failed pkts", "L2TP tunnel is down", "L2TP no buffer
+//! headroom".
 
 use crate::session::{sc, L2tpMain, OuterKind, Session};
 use pwire_buffer::{flags, Buffer};
@@ -130,9 +131,13 @@ impl Node for Encap {
             self.fib6.as_ref().map(|f| f.dp(&dp)),
             self.fib4.as_ref().map(|f| f.dp(&dp)),
         );
-        let thread = cx.thread();
-        // The session whose outer destination was resolved in this frame, and how (midchain).
-        let mut mc: (u32, Option<(u32, RouteCtr<'_>)>) = (u32::MAX, None);
+        let mut mc = Midchains {
+            fib6,
+            fib4,
+            thread: cx.thread(),
+            idx: u32::MAX,
+            route: None,
+        };
         let mut last_sw = u32::MAX;
         let mut last: Option<(u32, bool)> = None;
         let mut sent = 0u64;
@@ -154,10 +159,8 @@ impl Node for Encap {
             // any path MTU) in a loop of its own once the session is known.
             if let Some((idx, true)) = last {
                 let s = &m.sessions[idx as usize];
-                if mc.0 != idx {
-                    mc = (idx, midchain(fib6, fib4, thread, s.client));
-                }
-                let adj = mc.1.map(|(a, _)| a);
+                let route = mc.of(idx, s.client);
+                let adj = route.map(|(a, _)| a);
                 let ident = (&mut self.ident, self.ident_step);
                 let (bi, v) = (&bis[i..], &mut nexts[i..]);
                 let run = match (s.kind, s.tx_sequencing) {
@@ -169,10 +172,10 @@ impl Node for Encap {
                     }
                     _ => None,
                 };
-                if let (Some((k, _, outer)), Some((_, ctr))) = (run, mc.1) {
-                    ctr.add(k as u64, outer);
-                }
-                if let Some((k, by, _)) = run {
+                if let Some((k, by, outer)) = run {
+                    if let Some((_, ctr)) = route {
+                        ctr.add(k as u64, outer);
+                    }
                     i += k;
                     run_p += k as u64;
                     run_b += by;
@@ -255,10 +258,7 @@ impl Node for Encap {
                     Next::Lookup4 as u16
                 }
             };
-            if mc.0 != idx {
-                mc = (idx, midchain(fib6, fib4, thread, s.client));
-            }
-            if let Some((adj, ctr)) = mc.1 {
+            if let Some((adj, ctr)) = mc.of(idx, s.client) {
                 // Every packet of the session takes the same way (a traced or sequenced one
                 // too), so none overtakes another.
                 *nx = if *nx == Next::Lookup as u16 {
@@ -309,11 +309,10 @@ impl Node for Encap {
 /// The midchain is VPP's for its newer tunnels: a tunnel's packets all go to one destination,
 /// so the lookup `ip6-lookup` / `ip4-lookup` would repeat for each is done here when the
 /// frame's packets change session (the FIB cannot change within a frame: changes wait for the
-/// barrier). Only a
-/// complete adjacency is taken; anything else (unresolved neighbour, glean, drop, local) goes
-/// through the lookup node as before. Either way every packet of the session in the frame goes
-/// the same way (none overtakes another), and the route's counter (`show ip fib`'s
-/// `to:[packets:bytes]`) counts them (the caller adds the run's).
+/// barrier). Only a complete adjacency is taken; anything else (unresolved neighbour, glean,
+/// drop, local) goes through the lookup node as before. Either way every packet of the session
+/// in the frame goes the same way (none overtakes another), and the route's counter (`show ip
+/// fib`'s `to:[packets:bytes]`) counts them (the caller adds the run's).
 #[inline(never)]
 fn ip_run<const V4: bool>(
     view: pwire_buffer::View<'_>,
@@ -450,27 +449,44 @@ impl RouteCtr<'_> {
     }
 }
 
-/// The midchain of a session to `client` (see [`ip_run`]): the adjacency its packets take and
-/// the route's counter, when the FIB resolves `client` to a complete adjacency; else `None`
-/// (the packets go through the lookup node).
-fn midchain<'a>(
+/// The midchains of one frame's sessions (see [`ip_run`]): each resolved when the frame's
+/// packets change session (the FIB cannot change within a frame).
+struct Midchains<'a> {
     fib6: Option<&'a Ip6State>,
     fib4: Option<&'a Ip4Dp>,
     thread: usize,
-    client: IpAddr,
-) -> Option<(u32, RouteCtr<'a>)> {
-    match client {
-        IpAddr::V6(a) => {
-            let f = fib6?;
-            let (e, kind, adj) = f.lookup(u128::from(a));
-            let ctr = f.counters.get(thread).and_then(|t| t.get(e as usize));
-            (kind == Kind6::Rewrite).then_some((adj, ctr.map_or(RouteCtr::None, RouteCtr::V6)))
+    /// The session last resolved, and its midchain.
+    idx: u32,
+    route: Option<(u32, RouteCtr<'a>)>,
+}
+
+impl<'a> Midchains<'a> {
+    /// The midchain of session `idx` to `client`: the adjacency its packets take and the
+    /// route's counter, when the FIB resolves `client` to a complete adjacency; else `None`
+    /// (the packets go through the lookup node).
+    #[inline(always)]
+    fn of(&mut self, idx: u32, client: IpAddr) -> Option<(u32, RouteCtr<'a>)> {
+        if self.idx != idx {
+            self.idx = idx;
+            self.route = self.resolve(client);
         }
-        IpAddr::V4(a) => {
-            let f = fib4?;
-            let (e, kind, adj) = f.lookup(u32::from(a));
-            let row = f.rows.get(thread).and_then(|t| t.get(e as usize));
-            (kind == Kind4::Rewrite).then_some((adj, row.map_or(RouteCtr::None, RouteCtr::V4)))
+        self.route
+    }
+
+    fn resolve(&self, client: IpAddr) -> Option<(u32, RouteCtr<'a>)> {
+        match client {
+            IpAddr::V6(a) => {
+                let f = self.fib6?;
+                let (e, kind, adj) = f.lookup(u128::from(a));
+                let ctr = f.counters.get(self.thread).and_then(|t| t.get(e as usize));
+                (kind == Kind6::Rewrite).then_some((adj, ctr.map_or(RouteCtr::None, RouteCtr::V6)))
+            }
+            IpAddr::V4(a) => {
+                let f = self.fib4?;
+                let (e, kind, adj) = f.lookup(u32::from(a));
+                let row = f.rows.get(self.thread).and_then(|t| t.get(e as usize));
+                (kind == Kind4::Rewrite).then_some((adj, row.map_or(RouteCtr::None, RouteCtr::V4)))
+            }
         }
     }
 }
