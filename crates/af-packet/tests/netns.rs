@@ -626,6 +626,11 @@ fn link_state_follows_ip_link_set() {
         };
         ip(&["link", "set", "vb", "down"]);
         assert!(!b.link_up(), "vb is down");
+        // The peer's carrier loss reaches IFF_RUNNING through linkwatch, asynchronously.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while a.link_up() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(!a.link_up(), "va lost its carrier");
         // The RX socket reports ENETDOWN once (and epoll would say EPOLLERR).
         let ep = Epoll::new().unwrap();
