@@ -22,8 +22,9 @@ use crate::Ip4Main;
 use pwire_graph::{next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::{ifc, Registry, Vnet};
 use pwire_wire::icmpv4::{CODE_TTL_EXCEEDED, TYPE_TIME_EXCEEDED};
-use pwire_wire::ipv4::{check, Invalid, FRAG_OFFSET_MASK};
+use pwire_wire::ipv4::{check, Invalid, Ip4Hdr, FRAG_OFFSET_MASK};
 use std::sync::Arc;
+use zerocopy::IntoBytes;
 
 next_nodes! { pub enum Next {
     Drop => "error-drop",
@@ -82,8 +83,9 @@ fn checksum_ok(h: &[u8; 20]) -> bool {
 }
 
 /// A 20-byte header as two 64-bit words and a 32-bit one, read little-endian (one load each on
-/// the machines pwire runs on): `plain_run` takes its fields from the same three registers the
-/// checksum sums, instead of loading bytes and half-words again.
+/// the machines pwire runs on), for [`Words::checksum_ok`]. `plain_run` reads the fields it
+/// checks from the header itself: a compare with a memory operand each, where extracting them
+/// from these registers took shifts, masks and 64-bit constants.
 #[derive(Clone, Copy)]
 struct Words(u64, u64, u64);
 
@@ -98,26 +100,6 @@ impl Words {
             u64::from_le_bytes(*b),
             u64::from(u32::from_le_bytes(c)),
         )
-    }
-    /// Byte 0: version and IHL.
-    #[inline(always)]
-    fn ver_ihl(self) -> u8 {
-        self.0 as u8
-    }
-    /// Bytes 2-3: the total length.
-    #[inline(always)]
-    fn total(self) -> u16 {
-        ((self.0 >> 16) as u16).swap_bytes()
-    }
-    /// Bytes 6-7: fragment offset 1 (masked in the word's own order: no byte swap).
-    #[inline(always)]
-    fn frag_offset_is_1(self) -> bool {
-        (self.0 >> 48) as u16 & FRAG_OFFSET_MASK.swap_bytes() == 1u16.swap_bytes()
-    }
-    /// Byte 8: the TTL.
-    #[inline(always)]
-    fn ttl(self) -> u8 {
-        self.1 as u8
     }
     /// True if the 20-byte header's checksum is right (the one's-complement sum is all ones).
     ///
@@ -252,19 +234,18 @@ fn plain_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let len = b.current_length() as usize;
-        let Some(h) = b.current().first_chunk::<20>() else {
+        let Ok((h, _)) = Ip4Hdr::parse(b.current()) else {
             return k;
         };
-        let w = Words::of(h);
-        let total = usize::from(w.total());
+        let total = usize::from(h.total_len.get());
         // 20 <= total <= len in one compare (len >= 20: the header was there).
         if b.is_traced()
             || b.rx() != sw
-            || w.ver_ihl() != 0x45
-            || total.wrapping_sub(20) > len - 20
-            || w.ttl() == 0
-            || w.frag_offset_is_1()
-            || !w.checksum_ok()
+            || h.version_ihl != 0x45
+            || total.wrapping_sub(Ip4Hdr::LEN) > len - Ip4Hdr::LEN
+            || h.ttl == 0
+            || h.flags_frag.get() & FRAG_OFFSET_MASK == 1
+            || !Words::of(h.as_bytes().first_chunk().expect("20 bytes")).checksum_ok()
         {
             return k;
         }
