@@ -250,6 +250,14 @@ impl<'a> Cx<'a> {
             );
         }
     }
+    /// Whether a buffer may be traced ([`crate::trace::Tracer::active`]): a node reads it once
+    /// per frame and, when false, runs its per-packet loops without testing each buffer's
+    /// `TRACED` flag (`clear trace` turns it off; a buffer marked before is then forwarded
+    /// without further records).
+    #[inline(always)]
+    pub fn tracing(&self) -> bool {
+        self.tracer.active()
+    }
     /// Input nodes: how many more packets to mark as traced.
     #[inline(always)]
     pub fn trace_budget(&self) -> u32 {

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 /// Largest trace record, in bytes.
@@ -82,6 +82,10 @@ pub struct Tracer {
     /// `budget[thread * n_nodes + node]`: packets still to mark at that input node.
     budget: Vec<AtomicU32>,
     n_nodes: usize,
+    /// Some buffer may carry the `TRACED` flag: set when one is marked, cleared by `clear
+    /// trace`. Nodes read it once per frame and, while it is false, run their per-packet loops
+    /// without testing each buffer's flag (VPP tests a frame's trace flag the same way).
+    active: AtomicBool,
 }
 
 /// Most packets one thread keeps (VPP's trace buffer is bounded the same way).
@@ -97,7 +101,14 @@ impl Tracer {
                 .map(|_| AtomicU32::new(0))
                 .collect(),
             n_nodes,
+            active: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a buffer may be traced (see `active`): once per frame, never per packet.
+    #[inline(always)]
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// `trace add <node> <n>`: adds `n` to the node's budget on every thread; 0 resets it.
@@ -135,6 +146,9 @@ impl Tracer {
             return None;
         }
         t.packets.push(TracePacket::default());
+        // Before the buffer is marked and enqueued: a node that meets it later on this thread,
+        // or on another after a handoff (whose queue orders the two), reads true.
+        self.active.store(true, Ordering::Relaxed);
         Some((t.packets.len() - 1) as u32)
     }
 
@@ -157,6 +171,8 @@ impl Tracer {
         for b in &self.budget {
             b.store(0, Ordering::Relaxed);
         }
+        // A buffer marked before and still in flight is forwarded untraced from here on.
+        self.active.store(false, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self, thread: usize) -> Vec<TracePacket> {
@@ -208,8 +224,17 @@ mod tests {
         assert_eq!(again[0].entries[1].text(), "a 1 b 2 c 0xfeed");
         assert_eq!((copy.tsc, copy.node), (7, 3));
         let t = Tracer::new(1, 1);
+        assert!(!t.active(), "nothing marked yet");
+        t.add(0, 5);
+        assert!(!t.active(), "a budget alone marks nothing");
         let h = t.start(0).unwrap();
+        assert!(t.active(), "a buffer may be traced");
         t.record(0, h, e);
         assert_eq!(t.snapshot(0)[0].entries[0].text(), "a 1 b 2 c 0xfeed");
+        t.clear();
+        assert!(
+            !t.active() && t.budget(0, 0) == 0,
+            "clear trace stops tracing"
+        );
     }
 }

@@ -376,6 +376,12 @@ impl EthernetInput {
 
 impl Node for EthernetInput {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let l2_run = if cx.tracing() {
+            l2_run::<true>
+        } else {
+            l2_run::<false>
+        };
         let dp = cx.dp();
         let st = self.vnet.state.dp(&dp);
         let pcap_rx = self.vnet.pcap.enabled() & CaptureKind::Rx as u8 != 0;
@@ -549,7 +555,7 @@ impl Node for EthernetInput {
 /// and untagged: `l2_len` 14 and `next` (l2-input). Returns how many; stops at the first
 /// other frame. Not inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
-fn l2_run(
+fn l2_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -562,7 +568,10 @@ fn l2_run(
         let Some(h) = b.current().first_chunk::<{ EthHdr::LEN }>() else {
             return k;
         };
-        if b.is_traced() || b.rx() != sw || is_vlan_tpid(u16::from_be_bytes([h[12], h[13]])) {
+        if (TRACE && b.is_traced())
+            || b.rx() != sw
+            || is_vlan_tpid(u16::from_be_bytes([h[12], h[13]]))
+        {
             return k;
         }
         b.l2_len = EthHdr::LEN as u8;

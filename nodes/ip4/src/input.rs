@@ -124,6 +124,8 @@ impl Node for Ip4Input {
         let vs = self.vnet.state.dp(&dp);
         let st = self.dp.dp(&dp);
         let thread = cx.thread();
+        // The run loop tests each buffer's trace flag only while tracing is on.
+        let tracing = cx.tracing();
         let drop = Next::Drop as u16;
         let features = &self.features[..self.n_features];
         // Run of packets from one RX interface: one interface lookup, one counter update.
@@ -147,7 +149,11 @@ impl Node for Ip4Input {
                 } else {
                     Next::Lookup as u16
                 };
-                let k = plain_run(view, &bis[i..], run_sw);
+                let k = if tracing {
+                    plain_run::<true>(view, &bis[i..], run_sw)
+                } else {
+                    plain_run::<false>(view, &bis[i..], run_sw)
+                };
                 // The run's nexts in one fill (vector stores), not one store per packet.
                 nexts[i..i + k].fill(next);
                 i += k;
@@ -229,7 +235,7 @@ impl Node for Ip4Input {
 /// trims Ethernet padding. Returns how many (the caller sets their next); stops at the first
 /// other packet. Not inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
-fn plain_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
+fn plain_run<const TRACE: bool>(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
     for (k, &bi) in bis.iter().enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
@@ -239,7 +245,7 @@ fn plain_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
         };
         let total = usize::from(h.total_len.get());
         // 20 <= total <= len in one compare (len >= 20: the header was there).
-        if b.is_traced()
+        if (TRACE && b.is_traced())
             || b.rx() != sw
             || h.version_ihl != 0x45
             || total.wrapping_sub(Ip4Hdr::LEN) > len - Ip4Hdr::LEN

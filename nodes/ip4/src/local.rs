@@ -97,6 +97,8 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
 
 impl<const RECEIVE: bool> Node for Ip4Local<RECEIVE> {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // Each packet's trace flag is tested only while tracing is on.
+        let tracing = cx.tracing();
         let dp = cx.dp();
         let st = self.dp.dp(&dp);
         let vs = self.vnet.state.dp(&dp);
@@ -105,7 +107,7 @@ impl<const RECEIVE: bool> Node for Ip4Local<RECEIVE> {
         let mut last_src = None;
         let mut last_kind = Kind::Drop;
         for (b, nx) in frame.iter_mut() {
-            if b.is_traced() {
+            if tracing && b.is_traced() {
                 cx.trace(b, Ip4Bytes::of(b));
             }
             let ours = b.flags & flags::LOCALLY_ORIGINATED != 0;
@@ -177,13 +179,15 @@ pub struct Ip4Punt {
 
 impl Node for Ip4Punt {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // Each packet's trace flag is tested only while tracing is on.
+        let tracing = cx.tracing();
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
         let thread = cx.thread();
         let n = frame.len();
         for (b, nx) in frame.iter_mut() {
             *nx = NEXT_CONSUMED;
-            if b.is_traced() {
+            if tracing && b.is_traced() {
                 cx.trace(b, Ip4Bytes::of(b));
             }
             cx.count_global(b.error, 1);

@@ -83,6 +83,8 @@ const NO_DST: u32 = crate::mtrie::NO_ADDR;
 
 impl Node for Ip4Lookup {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // Each packet's trace flag is tested only while tracing is on.
+        let tracing = cx.tracing();
         let dp = cx.dp();
         let st = self.dp.dp(&dp);
         let rows = st
@@ -141,7 +143,7 @@ impl Node for Ip4Lookup {
                 b.error = e_miss;
             }
             *nx = kind as u16;
-            if b.is_traced() {
+            if tracing && b.is_traced() {
                 cx.trace(
                     b,
                     FwdTrace {

@@ -115,6 +115,12 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
 
 impl Node for Ip4Rewrite {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let adj_run = if cx.tracing() {
+            adj_run::<true>
+        } else {
+            adj_run::<false>
+        };
         let dp = cx.dp();
         let st = self.dp.dp(&dp);
         let vs = self.vnet.state.dp(&dp);
@@ -264,7 +270,7 @@ impl Node for Ip4Rewrite {
 /// stops at the first other packet. Not inlined: on its own the loop keeps the adjacency in
 /// registers.
 #[inline(never)]
-fn adj_run(
+fn adj_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -276,7 +282,7 @@ fn adj_run(
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced()
+        if (TRACE && b.is_traced())
             || b.opaque.adj_index != ai
             || b.flags & flags::PATH_MTU != 0
             || b.headroom() < EthHdr::LEN

@@ -88,6 +88,8 @@ impl Node for Ip6Input {
         let dp = cx.dp();
         let st = self.vnet.state.dp(&dp);
         let thread = cx.thread();
+        // The run loop tests each buffer's trace flag only while tracing is on.
+        let tracing = cx.tracing();
         let e_short = cx.error(Ip6Err::TooShort);
         let e_version = cx.error(Ip6Err::Version);
         let e_len = cx.error(Ip6Err::BadLength);
@@ -115,7 +117,11 @@ impl Node for Ip6Input {
                 } else {
                     Next::Lookup as u16
                 };
-                let k = unicast_run(view, &bis[i..], run_sw);
+                let k = if tracing {
+                    unicast_run::<true>(view, &bis[i..], run_sw)
+                } else {
+                    unicast_run::<false>(view, &bis[i..], run_sw)
+                };
                 // The run's nexts in one fill (vector stores), not one store per packet.
                 nexts[i..i + k].fill(next);
                 i += k;
@@ -203,7 +209,7 @@ impl Node for Ip6Input {
 /// caller sets their next); stops at the first other packet. Not inlined: on its own the loop
 /// keeps everything in registers.
 #[inline(never)]
-fn unicast_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
+fn unicast_run<const TRACE: bool>(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
     for (k, &bi) in bis.iter().enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
@@ -212,7 +218,7 @@ fn unicast_run(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
             return k;
         };
         let ip_len = usize::from(u16::from_be_bytes([h[4], h[5]])) + Ip6Hdr::LEN;
-        if b.is_traced()
+        if (TRACE && b.is_traced())
             || b.rx() != sw
             || h[0] >> 4 != 6
             || ip_len > len

@@ -88,6 +88,8 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
 
 impl<const RECEIVE: bool> Node for Ip6Local<RECEIVE> {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // Each packet's trace flag is tested only while tracing is on.
+        let tracing = cx.tracing();
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);
@@ -99,7 +101,7 @@ impl<const RECEIVE: bool> Node for Ip6Local<RECEIVE> {
         let mut last_src = None;
         let mut last_ok = false;
         for (b, nx) in frame.iter_mut() {
-            if b.is_traced() {
+            if tracing && b.is_traced() {
                 cx.trace(b, Ip6Bytes::of(b));
             }
             let d = b.current();
@@ -164,13 +166,15 @@ pub struct Ip6Punt {
 
 impl Node for Ip6Punt {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // Each packet's trace flag is tested only while tracing is on.
+        let tracing = cx.tracing();
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
         let thread = cx.thread();
         let n = frame.len();
         for (b, nx) in frame.iter_mut() {
             *nx = NEXT_CONSUMED;
-            if b.is_traced() {
+            if tracing && b.is_traced() {
                 cx.trace(b, Ip6Bytes::of(b));
             }
             cx.count_global(b.error, 1);

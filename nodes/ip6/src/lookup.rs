@@ -56,6 +56,8 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
 
 impl Node for Ip6Lookup {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // Each packet's trace flag is tested only while tracing is on.
+        let tracing = cx.tracing();
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let ctrs = st
@@ -97,7 +99,7 @@ impl Node for Ip6Lookup {
                 b.error = e_miss;
             }
             *nx = kind as u16;
-            if b.is_traced() {
+            if tracing && b.is_traced() {
                 cx.trace(
                     b,
                     FwdTrace {

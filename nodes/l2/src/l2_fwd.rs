@@ -74,6 +74,12 @@ struct Hit<'a> {
 
 impl Node for L2Fwd {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let same_destination_run = if cx.tracing() {
+            same_destination_run::<true>
+        } else {
+            same_destination_run::<false>
+        };
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);
@@ -216,7 +222,7 @@ impl Node for L2Fwd {
 /// `sw`: they go out of `sw`. Returns how many; stops at the first other packet. Not inlined:
 /// on its own the loop keeps everything in registers.
 #[inline(never)]
-fn same_destination_run(
+fn same_destination_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -227,7 +233,7 @@ fn same_destination_run(
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() || b.rx() == sw || !run.matches(b) {
+        if (TRACE && b.is_traced()) || b.rx() == sw || !run.matches(b) {
             return k;
         }
         b.sw_if_index[TX] = sw;

@@ -114,6 +114,17 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
 
 impl Node for L2Input {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let known_ports_run = if cx.tracing() {
+            known_ports_run::<true>
+        } else {
+            known_ports_run::<false>
+        };
+        let unicast_run = if cx.tracing() {
+            unicast_run::<true>
+        } else {
+            unicast_run::<false>
+        };
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);
@@ -221,7 +232,7 @@ impl Node for L2Input {
 /// last packet's port; stops at the first other packet (a repeat goes to the one-port loop).
 /// Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
-fn known_ports_run(
+fn known_ports_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -233,7 +244,7 @@ fn known_ports_run(
         let b = unsafe { view.get_mut(bi) };
         let rx = b.rx();
         let unicast = b.current().first().is_some_and(|&d0| d0 & 1 == 0);
-        if b.is_traced()
+        if (TRACE && b.is_traced())
             || rx == prev
             || b.current_length() < 14
             || !unicast
@@ -267,7 +278,7 @@ fn known_ports_run(
 /// Returns how many; stops at the first other packet. Not inlined: on its own the loop keeps
 /// everything in registers.
 #[inline(never)]
-fn unicast_run(
+fn unicast_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -285,7 +296,7 @@ fn unicast_run(
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let unicast = b.current().first().is_some_and(|&d0| d0 & 1 == 0);
-        if b.is_traced()
+        if (TRACE && b.is_traced())
             || b.rx() != rx
             || b.current_length() < 14
             || !unicast

@@ -60,6 +60,17 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
 
 impl Node for L2Learn {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let known_sources_run = if cx.tracing() {
+            known_sources_run::<true>
+        } else {
+            known_sources_run::<false>
+        };
+        let same_source_run = if cx.tracing() {
+            same_source_run::<true>
+        } else {
+            same_source_run::<false>
+        };
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let thread = cx.thread();
@@ -206,7 +217,7 @@ impl Node for L2Learn {
 /// learn bit and sets their next. Returns how many; stops at the first other packet. Not
 /// inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
-fn same_source_run(
+fn same_source_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -219,7 +230,7 @@ fn same_source_run(
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() || b.rx() != rx || !run.matches(b) {
+        if (TRACE && b.is_traced()) || b.rx() != rx || !run.matches(b) {
             return k;
         }
         let f = b.opaque.l2.feature_bitmap & !feat::LEARN;
@@ -239,7 +250,7 @@ fn same_source_run(
 /// other packet (a repeat goes to the same-source loop). Only while this thread has no
 /// unpublished learning. Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
-fn known_sources_run(
+fn known_sources_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -260,7 +271,7 @@ fn known_sources_run(
             Some(ks) => ks.get(k).copied().unwrap_or(crate::NO_KEY),
             None => crate::frame_key::<true>(b),
         };
-        if b.is_traced() || key == crate::NO_KEY || key == prev {
+        if (TRACE && b.is_traced()) || key == crate::NO_KEY || key == prev {
             return (k, hits, prev);
         }
         let rx = b.rx();

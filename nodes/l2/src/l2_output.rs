@@ -97,6 +97,12 @@ struct Egress {
 
 impl Node for L2Output {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let pass_run = if cx.tracing() {
+            pass_run::<true>
+        } else {
+            pass_run::<false>
+        };
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
         let st = self.state.dp(&dp);
@@ -204,7 +210,7 @@ impl Node for L2Output {
 /// stops at the first other packet. Not inlined: on its own the loop keeps everything in
 /// registers.
 #[inline(never)]
-fn pass_run(
+fn pass_run<const TRACE: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -215,7 +221,7 @@ fn pass_run(
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() || b.tx() != tx || (shg != 0 && shg == b.opaque.l2.shg) {
+        if (TRACE && b.is_traced()) || b.tx() != tx || (shg != 0 && shg == b.opaque.l2.shg) {
             return k;
         }
         *nx = next;

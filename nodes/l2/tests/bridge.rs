@@ -512,6 +512,34 @@ fn trace_text_matches_vpp() {
     h.assert_all_free();
 }
 
+/// A frame of one flow is one run in every L2 node. While tracing is on (a buffer was marked
+/// since the last `clear trace`), the run loops stop at each traced packet so its general path
+/// records it; after `clear trace` they run without testing the flag, and a new `trace add`
+/// turns the tests back on.
+#[test]
+fn runs_are_traced_again_after_clear_trace() {
+    let mut h = bridge4();
+    h.cli(&format!("l2fib add {} 1 pg2", mac_str(mac(2))));
+    let f = frame(mac(2), mac(1), 0x0800, 0x45);
+    let traced = |h: &mut pwire_testkit::Harness, name: &str, n: usize| {
+        stream(h, name, "pg0", "l2-input", std::slice::from_ref(&f), 40, "");
+        let got = sent_to(h, name, &["pg1", "pg2", "pg3"]);
+        assert!(got[0].is_empty() && got[2].is_empty());
+        assert_eq!(got[1], vec![f.clone(); 40], "{name}: all forwarded to pg2");
+        let t = h.cli("show trace");
+        for node in ["l2-input:", "l2-learn:", "l2-fwd:", "l2-output:"] {
+            assert_eq!(t.matches(node).count(), n, "{name}: {node} records in\n{t}");
+        }
+    };
+    h.cli("trace add pg-input 40");
+    traced(&mut h, "on", 40);
+    h.cli("clear trace");
+    traced(&mut h, "off", 0);
+    h.cli("trace add pg-input 40");
+    traced(&mut h, "again", 40);
+    h.assert_all_free();
+}
+
 #[test]
 fn large_table_prefetch_path_forwards_every_host() {
     // Over `PREFETCH_FROM` entries, l2-learn and l2-fwd prefetch in a first pass.

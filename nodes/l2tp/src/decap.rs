@@ -389,6 +389,13 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
         let m = self.main.dp(&dp);
         let vs = self.vnet.dp(&dp);
         let rows = m.counters.get(cx.thread());
+        // The run loops test each buffer's trace flag only while tracing is on.
+        let tracing = cx.tracing();
+        let varied = if tracing {
+            varied_run::<true, O>
+        } else {
+            varied_run::<false, O>
+        };
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
         let mut addr_mismatch = 0u64;
@@ -403,10 +410,12 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
             if sid_mode && c.fast && c.repeat {
                 c.repeat = false;
                 // A run of packets for the cached session, in a loop of its own.
-                let (k, bytes) = if c.dl.sequenced() {
-                    c.run::<true, O>(view, &bis[i..], &mut nexts[i..])
-                } else {
-                    c.run::<false, O>(view, &bis[i..], &mut nexts[i..])
+                let (b, v) = (&bis[i..], &mut nexts[i..]);
+                let (k, bytes) = match (tracing, c.dl.sequenced()) {
+                    (false, false) => c.run::<false, false, O>(view, b, v),
+                    (false, true) => c.run::<false, true, O>(view, b, v),
+                    (true, false) => c.run::<true, false, O>(view, b, v),
+                    (true, true) => c.run::<true, true, O>(view, b, v),
                 };
                 i += k;
                 matched += k as u64;
@@ -418,7 +427,7 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
             } else if sid_mode && !c.repeat {
                 // Packets of changing sessions, in a loop of their own.
                 let pre = ahead.then(|| &self.idxs[i..n]);
-                let k = varied_run::<O>(
+                let k = varied(
                     m,
                     vs,
                     &mut self.admin,
@@ -609,7 +618,7 @@ impl<'a> FrameCache<'a> {
     // Not inlined: on its own the loop keeps the session's words in registers.
     #[inline(never)]
     // `SEQ`: the session is sequenced (one loop each, so the unsequenced one has no trace of it).
-    fn run<const SEQ: bool, O: Outer>(
+    fn run<const TRACE: bool, const SEQ: bool, O: Outer>(
         &self,
         view: pwire_buffer::View<'_>,
         bis: &[u32],
@@ -622,7 +631,7 @@ impl<'a> FrameCache<'a> {
         for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
             // SAFETY: frame invariant: each index once; this loop visits each slot once.
             let b = unsafe { view.get_mut(bi) };
-            if b.is_traced() {
+            if TRACE && b.is_traced() {
                 return (k, bytes);
             }
             let d = b.current();
@@ -713,7 +722,7 @@ impl<'a> FrameCache<'a> {
 /// Returns how many it delivered. Not inlined: on its own the loop keeps more in registers.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn varied_run<O: Outer>(
+fn varied_run<const TRACE: bool, O: Outer>(
     m: &L2tpMain,
     vs: &VnetState,
     admin: &mut AdminCache,
@@ -727,7 +736,7 @@ fn varied_run<O: Outer>(
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
-        if b.is_traced() {
+        if TRACE && b.is_traced() {
             return k;
         }
         let d = b.current();

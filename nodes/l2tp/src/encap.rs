@@ -122,6 +122,8 @@ impl Node for Encap {
         let m = self.main.dp(&dp);
         let vs = self.vnet.dp(&dp);
         let rows = m.counters.get(cx.thread());
+        // The run loop tests each buffer's trace flag only while tracing is on.
+        let tracing = cx.tracing();
         let (e_lookup, e_down, e_room) = (
             cx.error(C::LookupFailed),
             cx.error(C::Down),
@@ -163,12 +165,18 @@ impl Node for Encap {
                 let adj = route.map(|(a, _)| a);
                 let ident = (&mut self.ident, self.ident_step);
                 let (bi, v) = (&bis[i..], &mut nexts[i..]);
-                let run = match (s.kind, s.tx_sequencing) {
-                    (OuterKind::Ip6, false) => {
-                        Some(ip_run::<false>(view, bi, v, last_sw, s, ident, adj))
+                let run = match (s.kind, s.tx_sequencing, tracing) {
+                    (OuterKind::Ip6, false, false) => {
+                        Some(ip_run::<false, false>(view, bi, v, last_sw, s, ident, adj))
                     }
-                    (OuterKind::Ip4, false) => {
-                        Some(ip_run::<true>(view, bi, v, last_sw, s, ident, adj))
+                    (OuterKind::Ip4, false, false) => {
+                        Some(ip_run::<false, true>(view, bi, v, last_sw, s, ident, adj))
+                    }
+                    (OuterKind::Ip6, false, true) => {
+                        Some(ip_run::<true, false>(view, bi, v, last_sw, s, ident, adj))
+                    }
+                    (OuterKind::Ip4, false, true) => {
+                        Some(ip_run::<true, true>(view, bi, v, last_sw, s, ident, adj))
                     }
                     _ => None,
                 };
@@ -314,7 +322,7 @@ impl Node for Encap {
 /// in the frame goes the same way (none overtakes another), and the route's counter (`show ip
 /// fib`'s `to:[packets:bytes]`) counts them (the caller adds the run's).
 #[inline(never)]
-fn ip_run<const V4: bool>(
+fn ip_run<const TRACE: bool, const V4: bool>(
     view: pwire_buffer::View<'_>,
     bis: &[u32],
     nexts: &mut [u16],
@@ -338,7 +346,7 @@ fn ip_run<const V4: bool>(
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let inner = b.current_length() as usize;
-        if b.is_traced() || b.tx() != sw || (pm != 0 && (rl + inner) as u32 > pm) {
+        if (TRACE && b.is_traced()) || b.tx() != sw || (pm != 0 && (rl + inner) as u32 > pm) {
             return (k, bytes, outer);
         }
         let Some(h) = b.prepend(rl) else {
