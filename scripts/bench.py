@@ -411,6 +411,10 @@ VPP_PREFIX = os.environ.get("VPP_PEER_PREFIX", "/opt/vpp-peer")
 SHARED_TOOLS = os.path.join(os.path.dirname(ROOT), "shared", "tools")
 SBS_CASES = ("decap-local", "decap-feature", "encap")
 SBS_BAR = 0.40  # pwire/VPP whole-graph clk/pkt on each path (the performance issue's bar)
+# Alternated runs per path in the VPP comparison, at least. A --quick run is 2M packets, ~40 ms
+# of pwire's time: one hiccup of the host can inflate it by half (seen: every pwire node +50%
+# in two of three runs, VPP's interleaved runs untouched). A median of 5 needs three such runs.
+SBS_MIN_RUNS = 5
 
 def stream(name, n, size, intf, node, pcap, worker=None):
     w = " worker %d" % worker if worker is not None else ""
@@ -1104,7 +1108,7 @@ def bench(work):
             paired[("against", "ethernet-input-untagged")] = (d, diffs)
     sbs = None
     if not a.no_vpp and (not a.case or any(k in spec for k in SBS_CASES)):
-        sbs = vpp_side_by_side(n, runs, a.out, hz)
+        sbs = vpp_side_by_side(n, max(runs, SBS_MIN_RUNS), a.out, hz)
         for key, (p, v) in (sbs or {}).items():
             paired[("vpp", key)] = (p / v, [])
             if key in by:
