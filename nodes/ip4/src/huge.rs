@@ -4,9 +4,14 @@
 //! (1024 destinations over 1M routes: thousands of pages), with 2 MiB pages the arrays take a
 //! few dozen entries — on a host that backs the guest with 2 MiB pages too. Under a hypervisor
 //! that maps guest memory with 4 KiB pages (the Firecracker VMs pwire is benchmarked on) the
-//! host's page walk remains and this buys about 4% (measured; see `mtrie`). Transparent hugepages in `madvise` mode (Debian's default) back a range
-//! with them only when asked; `state` asks once the FIB is big (`HUGE_FROM` entries), so a
-//! pwire with a few routes keeps 4 KiB pages and a small footprint.
+//! host's page walk remains and this buys about 4% (measured; see `mtrie`). Transparent
+//! hugepages in `madvise` mode (Debian's default) back a range with them only when asked;
+//! `state` asks once the FIB is big (`HUGE_FROM` entries), so a pwire with a few routes keeps 4
+//! KiB pages and a small footprint. The advice covers pages faulted in afterwards: the rows,
+//! filled in order, end up almost all on 2 MiB pages; the second level, whose 2 MiB ranges all
+//! hold a 4 KiB page of some /16 by then, stays on 4 KiB pages until khugepaged collapses them.
+//! (Advised from the start, all of it was on 2 MiB pages and `ip4-lookup` over 1M routes cost
+//! the same, 2026-12-07: under this hypervisor the page size of the guest does not matter.)
 
 /// 2 MiB.
 const HUGE: usize = 2 << 20;
