@@ -95,6 +95,28 @@ macro_rules! next_nodes {
     };
 }
 
+/// Picks, once per frame, the variant of a hot packet loop generic over `const TRACE: bool`
+/// (its first generic parameter; more may follow): with the per-packet `TRACED` test while
+/// tracing is on ([`Cx::tracing`]), without it otherwise. The loops are not inlined, so calling
+/// the chosen one costs what a direct call does.
+///
+/// ```
+/// fn run<const TRACE: bool, T: Default>() -> (bool, T) { (TRACE, T::default()) }
+/// let tracing = true;
+/// let f = pwire_graph::tracing_variant!(tracing, run, u8);
+/// assert_eq!(f(), (true, 0));
+/// ```
+#[macro_export]
+macro_rules! tracing_variant {
+    ($on:expr, $f:ident $(, $g:ty)*) => {
+        if $on {
+            $f::<true $(, $g)*>
+        } else {
+            $f::<false $(, $g)*>
+        }
+    };
+}
+
 /// Declares a node's counters: one list feeds the enum, the strings and `show errors`.
 ///
 /// ```

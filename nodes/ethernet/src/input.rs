@@ -377,11 +377,7 @@ impl EthernetInput {
 impl Node for EthernetInput {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let l2_run = if cx.tracing() {
-            l2_run::<true>
-        } else {
-            l2_run::<false>
-        };
+        let l2_run = pwire_graph::tracing_variant!(cx.tracing(), l2_run);
         let dp = cx.dp();
         let st = self.vnet.state.dp(&dp);
         let pcap_rx = self.vnet.pcap.enabled() & CaptureKind::Rx as u8 != 0;

@@ -125,7 +125,7 @@ impl Node for Ip4Input {
         let st = self.dp.dp(&dp);
         let thread = cx.thread();
         // The run loop tests each buffer's trace flag only while tracing is on.
-        let tracing = cx.tracing();
+        let plain_run = pwire_graph::tracing_variant!(cx.tracing(), plain_run);
         let drop = Next::Drop as u16;
         let features = &self.features[..self.n_features];
         // Run of packets from one RX interface: one interface lookup, one counter update.
@@ -149,11 +149,7 @@ impl Node for Ip4Input {
                 } else {
                     Next::Lookup as u16
                 };
-                let k = if tracing {
-                    plain_run::<true>(view, &bis[i..], run_sw)
-                } else {
-                    plain_run::<false>(view, &bis[i..], run_sw)
-                };
+                let k = plain_run(view, &bis[i..], run_sw);
                 // The run's nexts in one fill (vector stores), not one store per packet.
                 nexts[i..i + k].fill(next);
                 i += k;

@@ -116,11 +116,7 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
 impl Node for Ip4Rewrite {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let adj_run = if cx.tracing() {
-            adj_run::<true>
-        } else {
-            adj_run::<false>
-        };
+        let adj_run = pwire_graph::tracing_variant!(cx.tracing(), adj_run);
         let dp = cx.dp();
         let st = self.dp.dp(&dp);
         let vs = self.vnet.state.dp(&dp);

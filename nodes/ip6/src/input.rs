@@ -89,7 +89,7 @@ impl Node for Ip6Input {
         let st = self.vnet.state.dp(&dp);
         let thread = cx.thread();
         // The run loop tests each buffer's trace flag only while tracing is on.
-        let tracing = cx.tracing();
+        let unicast_run = pwire_graph::tracing_variant!(cx.tracing(), unicast_run);
         let e_short = cx.error(Ip6Err::TooShort);
         let e_version = cx.error(Ip6Err::Version);
         let e_len = cx.error(Ip6Err::BadLength);
@@ -117,11 +117,7 @@ impl Node for Ip6Input {
                 } else {
                     Next::Lookup as u16
                 };
-                let k = if tracing {
-                    unicast_run::<true>(view, &bis[i..], run_sw)
-                } else {
-                    unicast_run::<false>(view, &bis[i..], run_sw)
-                };
+                let k = unicast_run(view, &bis[i..], run_sw);
                 // The run's nexts in one fill (vector stores), not one store per packet.
                 nexts[i..i + k].fill(next);
                 i += k;

@@ -95,11 +95,7 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip6Main>) {
 impl Node for Ip6Rewrite {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let adj_run = if cx.tracing() {
-            adj_run::<true>
-        } else {
-            adj_run::<false>
-        };
+        let adj_run = pwire_graph::tracing_variant!(cx.tracing(), adj_run);
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);

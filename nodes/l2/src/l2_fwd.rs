@@ -75,11 +75,8 @@ struct Hit<'a> {
 impl Node for L2Fwd {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let same_destination_run = if cx.tracing() {
-            same_destination_run::<true>
-        } else {
-            same_destination_run::<false>
-        };
+        let same_destination_run =
+            pwire_graph::tracing_variant!(cx.tracing(), same_destination_run);
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);

@@ -115,16 +115,8 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>) {
 impl Node for L2Input {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let known_ports_run = if cx.tracing() {
-            known_ports_run::<true>
-        } else {
-            known_ports_run::<false>
-        };
-        let unicast_run = if cx.tracing() {
-            unicast_run::<true>
-        } else {
-            unicast_run::<false>
-        };
+        let known_ports_run = pwire_graph::tracing_variant!(cx.tracing(), known_ports_run);
+        let unicast_run = pwire_graph::tracing_variant!(cx.tracing(), unicast_run);
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let vs = self.vnet.state.dp(&dp);

@@ -61,16 +61,8 @@ pub(crate) fn register(r: &mut Registry, state: Arc<Shared<L2State>>, learners: 
 impl Node for L2Learn {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let known_sources_run = if cx.tracing() {
-            known_sources_run::<true>
-        } else {
-            known_sources_run::<false>
-        };
-        let same_source_run = if cx.tracing() {
-            same_source_run::<true>
-        } else {
-            same_source_run::<false>
-        };
+        let known_sources_run = pwire_graph::tracing_variant!(cx.tracing(), known_sources_run);
+        let same_source_run = pwire_graph::tracing_variant!(cx.tracing(), same_source_run);
         let dp = cx.dp();
         let st = self.state.dp(&dp);
         let thread = cx.thread();

@@ -98,11 +98,7 @@ struct Egress {
 impl Node for L2Output {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
         // The run loops test each buffer's trace flag only while tracing is on.
-        let pass_run = if cx.tracing() {
-            pass_run::<true>
-        } else {
-            pass_run::<false>
-        };
+        let pass_run = pwire_graph::tracing_variant!(cx.tracing(), pass_run);
         let dp = cx.dp();
         let vs = self.vnet.state.dp(&dp);
         let st = self.state.dp(&dp);

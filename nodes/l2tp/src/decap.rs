@@ -391,11 +391,7 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
         let rows = m.counters.get(cx.thread());
         // The run loops test each buffer's trace flag only while tracing is on.
         let tracing = cx.tracing();
-        let varied = if tracing {
-            varied_run::<true, O>
-        } else {
-            varied_run::<false, O>
-        };
+        let varied = pwire_graph::tracing_variant!(tracing, varied_run, O);
         let mut matched = 0u64;
         let mut id_mismatch = 0u64;
         let mut addr_mismatch = 0u64;
