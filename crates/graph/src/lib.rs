@@ -96,7 +96,8 @@ macro_rules! next_nodes {
 }
 
 /// Picks, once per frame, the variant of a hot packet loop generic over `const TRACE: bool`
-/// (its first generic parameter; more may follow): with the per-packet `TRACED` test while
+/// (its first generic parameter; more may follow, each one token: a type name or a const
+/// value): with the per-packet `TRACED` test while
 /// tracing is on ([`Cx::tracing`]), without it otherwise. The loops are not inlined, so calling
 /// the chosen one costs what a direct call does.
 ///
@@ -108,7 +109,7 @@ macro_rules! next_nodes {
 /// ```
 #[macro_export]
 macro_rules! tracing_variant {
-    ($on:expr, $f:ident $(, $g:ty)*) => {
+    ($on:expr, $f:ident $(, $g:tt)*) => {
         if $on {
             $f::<true $(, $g)*>
         } else {

@@ -24,7 +24,6 @@ use pwire_vnet::{ifc, Registry, Vnet};
 use pwire_wire::icmpv4::{CODE_TTL_EXCEEDED, TYPE_TIME_EXCEEDED};
 use pwire_wire::ipv4::{check, Invalid, Ip4Hdr, FRAG_OFFSET_MASK};
 use std::sync::Arc;
-use zerocopy::IntoBytes;
 
 next_nodes! { pub enum Next {
     Drop => "error-drop",
@@ -76,46 +75,10 @@ pub(crate) fn register(r: &mut Registry, m: &Arc<Ip4Main>) {
     ));
 }
 
-/// [`Words::checksum_ok`] of a header (the tests check it against the reference).
+/// [`Ip4Hdr::checksum_ok`] of a header (the tests check it against the reference).
 #[cfg(test)]
 fn checksum_ok(h: &[u8; 20]) -> bool {
-    Words::of(h).checksum_ok()
-}
-
-/// A 20-byte header as two 64-bit words and a 32-bit one, read little-endian (one load each on
-/// the machines pwire runs on), for [`Words::checksum_ok`]. `plain_run` reads the fields it
-/// checks from the header itself: a compare with a memory operand each, where extracting them
-/// from these registers took shifts, masks and 64-bit constants.
-#[derive(Clone, Copy)]
-struct Words(u64, u64, u64);
-
-impl Words {
-    #[inline(always)]
-    fn of(h: &[u8; 20]) -> Words {
-        let (a, rest) = h.split_first_chunk::<8>().expect("20 bytes");
-        let (b, c) = rest.split_first_chunk::<8>().expect("12 bytes");
-        let c = [c[0], c[1], c[2], c[3]];
-        Words(
-            u64::from_le_bytes(*a),
-            u64::from_le_bytes(*b),
-            u64::from(u32::from_le_bytes(c)),
-        )
-    }
-    /// True if the 20-byte header's checksum is right (the one's-complement sum is all ones).
-    ///
-    /// The folded one's-complement sum of the ten 16-bit words is congruent to their plain sum
-    /// modulo 0xffff (2^16 ≡ 1), and is all ones exactly when that sum is ≡ 0 and not 0 (this
-    /// header starts 0x45: never all zeros). 2^64 ≡ 1 too, so the header may be summed as two
-    /// 64-bit words and a 32-bit one with end-around carries, and byte order does not matter (a
-    /// byte-swapped word is the word times 256, and 256 is invertible modulo 0xffff): three
-    /// adds and one remainder by a constant (a multiply), instead of byte swaps and four folds.
-    #[inline(always)]
-    fn checksum_ok(self) -> bool {
-        let (s, carry) = self.0.overflowing_add(self.1);
-        let (s, carry2) = s.overflowing_add(self.2 + u64::from(carry));
-        let s = s + u64::from(carry2);
-        s % 0xffff == 0
-    }
+    Ip4Hdr::parse(h).expect("20 bytes").0.checksum_ok()
 }
 
 impl Node for Ip4Input {
@@ -247,7 +210,7 @@ fn plain_run<const TRACE: bool>(view: pwire_buffer::View<'_>, bis: &[u32], sw: u
             || total.wrapping_sub(Ip4Hdr::LEN) > len - Ip4Hdr::LEN
             || h.ttl == 0
             || h.flags_frag.get() & FRAG_OFFSET_MASK == 1
-            || !Words::of(h.as_bytes().first_chunk().expect("20 bytes")).checksum_ok()
+            || !h.checksum_ok()
         {
             return k;
         }

@@ -165,21 +165,16 @@ impl Node for Encap {
                 let adj = route.map(|(a, _)| a);
                 let ident = (&mut self.ident, self.ident_step);
                 let (bi, v) = (&bis[i..], &mut nexts[i..]);
-                let run = match (s.kind, s.tx_sequencing, tracing) {
-                    (OuterKind::Ip6, false, false) => {
-                        Some(ip_run::<false, false>(view, bi, v, last_sw, s, ident, adj))
+                let ip_run = match (s.kind, s.tx_sequencing) {
+                    (OuterKind::Ip6, false) => {
+                        Some(pwire_graph::tracing_variant!(tracing, ip_run, false))
                     }
-                    (OuterKind::Ip4, false, false) => {
-                        Some(ip_run::<false, true>(view, bi, v, last_sw, s, ident, adj))
-                    }
-                    (OuterKind::Ip6, false, true) => {
-                        Some(ip_run::<true, false>(view, bi, v, last_sw, s, ident, adj))
-                    }
-                    (OuterKind::Ip4, false, true) => {
-                        Some(ip_run::<true, true>(view, bi, v, last_sw, s, ident, adj))
+                    (OuterKind::Ip4, false) => {
+                        Some(pwire_graph::tracing_variant!(tracing, ip_run, true))
                     }
                     _ => None,
                 };
+                let run = ip_run.map(|f| f(view, bi, v, last_sw, s, ident, adj));
                 if let Some((k, by, outer)) = run {
                     if let Some((_, ctr)) = route {
                         ctr.add(k as u64, outer);
