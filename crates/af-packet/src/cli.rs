@@ -6,7 +6,7 @@
 //! that called `setns` before building the dataplane) opens its host interfaces in X.
 
 use std::io;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use pwire_cli::{Args, CliError};
@@ -25,7 +25,7 @@ pub(crate) fn register(r: &mut Registry, st: Arc<Shared<AfpState>>) {
     let s = st.clone();
     r.command(cmd(
         "create host-interface",
-        "create host-interface [v2] name <ifname> [num-rx-queues <n>] [num-tx-queues <n>] [hw-addr <mac>] [mode ip] [qdisc-bypass-disable] [cksum-gso-disable] [rx-size <n>] [tx-size <n>] [rx-per-block <n>] [tx-per-block <n>]",
+        "create host-interface [v2|v3] name <ifname> [num-rx-queues <n>] [num-tx-queues <n>] [hw-addr <mac>] [mode ip] [qdisc-bypass-disable] [cksum-gso-disable] [rx-size <n>] [tx-size <n>] [rx-per-block <n>] [tx-per-block <n>]",
         false,
         move |a, cx| create(a, cx, &s),
     ));
@@ -115,12 +115,14 @@ fn opts_from(c: &CreateArgs<'_>) -> Result<Opts, CliError> {
     }
     o.qdisc_bypass = !c.qdisc_bypass_disable;
     o.vnet_hdr = !c.cksum_gso_disable;
-    // TPACKET_V3 (VPP's default) unless `v2` is asked for. V2 hands each frame over at once,
-    // where a V3 block waits for its retire timer (a jiffy at least: 4 ms at HZ=250) unless it
-    // fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs throughput here
-    // (bench_afpacket.py: about a quarter of the 64-byte UDP rate; TCP alike): the kernel takes
-    // the ring's lock twice and wakes the reader for every frame.
+    // Both rings unless `v2` or `v3` is asked for (hybrid.rs). V2 hands each frame over at
+    // once, where a V3 block waits for its retire timer (a jiffy at least: 4 ms at HZ=250)
+    // unless it fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs throughput
+    // (bench_afpacket.py: about a quarter of the 64-byte UDP rate): the kernel takes the ring's
+    // lock twice and wakes the reader for every frame. So V2 while the link is quiet, V3 while
+    // it is busy.
     o.rx_v2 = c.rx_v2.unwrap_or(false);
+    o.rx_hybrid = c.rx_v2.is_none();
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     o.validate(page).map_err(|e| {
@@ -150,7 +152,29 @@ pub(crate) fn show_hw(
     };
     let (c, o) = (&d.caps, &d.opts);
     let mut out = String::new();
-    if c.rx_v2 {
+    if let (true, Some(h)) = (c.rx_hybrid, d.hybrid.as_deref()) {
+        let _ = writeln!(
+            out,
+            "  rx rings TPACKET_V2 + TPACKET_V3 (hybrid): V2 {} frames of {} bytes, V3 {} blocks of {} bytes, retire timeout {} ms",
+            o.rx_block_size / o.rx_frame_size * o.rx_block_nr,
+            o.rx_frame_size,
+            c.rx_block_nr,
+            c.rx_block_size,
+            o.rx_retire_tov_ms
+        );
+        let _ = writeln!(
+            out,
+            "    now on {}; V3 from {} kpps or {} MB/s, V2 below {} kpps and {} MB/s; switches to V3 {} to V2 {} refused {}",
+            if h.on_v2.load(Relaxed) { "V2" } else { "V3" },
+            crate::TO_V3_PPS / 1000,
+            crate::TO_V3_BPS / 1_000_000,
+            crate::TO_V2_PPS / 1000,
+            crate::TO_V2_BPS / 1_000_000,
+            h.to_v3.load(Relaxed),
+            h.to_v2.load(Relaxed),
+            h.failed.load(Relaxed)
+        );
+    } else if c.rx_v2 {
         let _ = writeln!(
             out,
             "  rx ring TPACKET_V2: {} frames of {} bytes (longer frames read from the socket)",
@@ -281,6 +305,8 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, st: &Arc<Shared<AfpState>>) -> Resu
         host_name: name.to_string(),
         sw_if_index: sw,
         rx_fd: rxq.fd(),
+        rx_fd_v2: rxq.fd_v2(),
+        hybrid: rxq.hybrid_stats(),
         rx: QueueCell::new(rxq),
         tx: tx.into_boxed_slice(),
         link_up: AtomicBool::new(link),

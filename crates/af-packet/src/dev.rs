@@ -22,8 +22,10 @@
 use std::cell::UnsafeCell;
 use std::os::fd::RawFd;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::host::{Caps, Opts, RxQueue, TxQueue};
+use crate::hybrid::HybridStats;
 
 /// A ring owned by one thread at a time (see the module docs for who).
 pub struct QueueCell<T>(UnsafeCell<T>);
@@ -74,6 +76,10 @@ pub struct HostDev {
     pub sw_if_index: u32,
     /// The RX socket, for epoll registration without touching the queue.
     pub rx_fd: RawFd,
+    /// The hybrid path's second RX socket (V2 ring), watched like `rx_fd`.
+    pub rx_fd_v2: Option<RawFd>,
+    /// The hybrid path's mode and switches, for `show hardware-interfaces`.
+    pub hybrid: Option<Arc<HybridStats>>,
     pub rx: QueueCell<RxQueue>,
     /// One TX queue per thread, indexed by thread.
     pub tx: Box<[QueueCell<TxQueue>]>,

@@ -57,6 +57,10 @@ pub struct Opts {
     /// `rx_retire_tov_ms` (rounded up to a jiffy) unless it fills. Frames longer than a ring
     /// frame (GSO super-packets) are read whole from the socket (`PACKET_COPY_THRESH`).
     pub rx_v2: bool,
+    /// Both rings, on two sockets of one fanout group: V2 while the interface is quiet, V3
+    /// while it is busy (`hybrid.rs`; what `create host-interface` asks for unless told `v2`
+    /// or `v3`). Ignored with `rx_v2`; a kernel that cannot (before 6.2) gets the V3 ring.
+    pub rx_hybrid: bool,
 }
 
 impl Default for Opts {
@@ -75,6 +79,7 @@ impl Default for Opts {
             map_locked: true,
             force_tx_v2: false,
             rx_v2: false,
+            rx_hybrid: false,
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct Caps {
     pub tx_locked: bool,
     /// The RX ring is a TPACKET_V2 frame ring (else V3 blocks).
     pub rx_v2: bool,
+    /// The RX path has both rings and switches by rate ([`Opts::rx_hybrid`] accepted).
+    pub rx_hybrid: bool,
     /// RX block size in bytes.
     pub rx_block_size: u32,
     /// RX block count.
@@ -197,6 +204,58 @@ fn rx_ring<T: sys::SockOpt>(fd: c_int, req: &T, len: usize, lock: bool) -> io::R
     Mapping::new(fd, len, lock)
 }
 
+/// Sets up the RX socket `rfd` (not yet bound) with a V2 frame ring or a V3 block ring and,
+/// when asked and accepted, the virtio-net header (which must precede the ring). Returns the
+/// ring and whether the header is on.
+fn rx_socket(rfd: c_int, opts: &Opts, v2: bool) -> io::Result<(RxRing, bool)> {
+    let version = if v2 {
+        libc::tpacket_versions::TPACKET_V2
+    } else {
+        libc::tpacket_versions::TPACKET_V3
+    };
+    sys::set_packet_opt(rfd, libc::PACKET_VERSION, &(version as c_int))?;
+    // Must precede the ring. Kernels without ring support for it fail here.
+    let vnet_hdr = opts.vnet_hdr && sys::set_packet_opt(rfd, libc::PACKET_VNET_HDR, &1).is_ok();
+    let per_block = opts.rx_block_size / opts.rx_frame_size;
+    let rx_len = opts.rx_block_size as usize * opts.rx_block_nr as usize;
+    let ring = if v2 {
+        // Frames too long for a ring frame are also queued on the socket whole; room for
+        // a burst of 64 KiB super-packets there (the default would hold about three).
+        sys::set_packet_opt(rfd, libc::PACKET_COPY_THRESH, &1)?;
+        sys::set_rcvbuf(rfd, 8 << 20)?;
+        let req = libc::tpacket_req {
+            tp_block_size: opts.rx_block_size,
+            tp_block_nr: opts.rx_block_nr,
+            tp_frame_size: opts.rx_frame_size,
+            tp_frame_nr: per_block * opts.rx_block_nr,
+        };
+        RxRing::V2(FrameRing::new(
+            rx_ring(rfd, &req, rx_len, opts.map_locked)?,
+            opts.rx_block_size as usize,
+            opts.rx_frame_size as usize,
+            (per_block * opts.rx_block_nr) as usize,
+            vnet_hdr,
+        ))
+    } else {
+        let req = libc::tpacket_req3 {
+            tp_block_size: opts.rx_block_size,
+            tp_block_nr: opts.rx_block_nr,
+            tp_frame_size: opts.rx_frame_size,
+            tp_frame_nr: per_block * opts.rx_block_nr,
+            tp_retire_blk_tov: opts.rx_retire_tov_ms,
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        };
+        RxRing::V3(BlockRing::new(
+            rx_ring(rfd, &req, rx_len, opts.map_locked)?,
+            opts.rx_block_size as usize,
+            opts.rx_block_nr as usize,
+            vnet_hdr,
+        ))
+    };
+    Ok((ring, vnet_hdr))
+}
+
 /// The receive half of a host interface: the TPACKET_V3 block ring (or, with
 /// [`Opts::rx_v2`], the TPACKET_V2 frame ring) on its own socket. Polled by one thread at a time (`&mut self`).
 #[derive(Debug)]
@@ -220,51 +279,7 @@ impl RxQueue {
         let rx_fd = sys::packet_socket()?;
         let rfd = rx_fd.as_raw_fd();
         let ifindex = sys::if_index(rfd, name)?;
-        let version = if opts.rx_v2 {
-            libc::tpacket_versions::TPACKET_V2
-        } else {
-            libc::tpacket_versions::TPACKET_V3
-        };
-        sys::set_packet_opt(rfd, libc::PACKET_VERSION, &(version as c_int))?;
-        // Must precede the ring. Kernels without ring support for it fail here.
-        let vnet_hdr = opts.vnet_hdr && sys::set_packet_opt(rfd, libc::PACKET_VNET_HDR, &1).is_ok();
-        let per_block = opts.rx_block_size / opts.rx_frame_size;
-        let rx_len = opts.rx_block_size as usize * opts.rx_block_nr as usize;
-        let ring = if opts.rx_v2 {
-            // Frames too long for a ring frame are also queued on the socket whole; room for
-            // a burst of 64 KiB super-packets there (the default would hold about three).
-            sys::set_packet_opt(rfd, libc::PACKET_COPY_THRESH, &1)?;
-            sys::set_rcvbuf(rfd, 8 << 20)?;
-            let req = libc::tpacket_req {
-                tp_block_size: opts.rx_block_size,
-                tp_block_nr: opts.rx_block_nr,
-                tp_frame_size: opts.rx_frame_size,
-                tp_frame_nr: per_block * opts.rx_block_nr,
-            };
-            RxRing::V2(FrameRing::new(
-                rx_ring(rfd, &req, rx_len, opts.map_locked)?,
-                opts.rx_block_size as usize,
-                opts.rx_frame_size as usize,
-                (per_block * opts.rx_block_nr) as usize,
-                vnet_hdr,
-            ))
-        } else {
-            let req = libc::tpacket_req3 {
-                tp_block_size: opts.rx_block_size,
-                tp_block_nr: opts.rx_block_nr,
-                tp_frame_size: opts.rx_frame_size,
-                tp_frame_nr: per_block * opts.rx_block_nr,
-                tp_retire_blk_tov: opts.rx_retire_tov_ms,
-                tp_sizeof_priv: 0,
-                tp_feature_req_word: 0,
-            };
-            RxRing::V3(BlockRing::new(
-                rx_ring(rfd, &req, rx_len, opts.map_locked)?,
-                opts.rx_block_size as usize,
-                opts.rx_block_nr as usize,
-                vnet_hdr,
-            ))
-        };
+        let (ring, vnet_hdr) = rx_socket(rfd, opts, opts.rx_v2)?;
         // Since 4.20; without it we also see what the host itself sends.
         let ignore_outgoing = opts.ignore_outgoing
             && sys::set_packet_opt(rfd, libc::PACKET_IGNORE_OUTGOING, &1).is_ok();
@@ -279,6 +294,23 @@ impl RxQueue {
         }
         // Bind last: only now do frames start arriving, all from `ifindex`.
         sys::bind_ll(rfd, u16::try_from(libc::ETH_P_ALL).expect("small"), ifindex)?;
+        let ring = match ring {
+            // The group flag that keeps our own TX out is what the kernel may refuse; without
+            // the group this stays the V3 ring (`hybrid.rs`).
+            RxRing::V3(v3) if opts.rx_hybrid && ignore_outgoing => {
+                let v2_fd = sys::packet_socket()?;
+                match rx_socket(v2_fd.as_raw_fd(), opts, true)? {
+                    (RxRing::V2(v2), vnet) if vnet == vnet_hdr => {
+                        match crate::hybrid::attach(rfd, v3, v2_fd, v2, ifindex) {
+                            Ok(h) => RxRing::Hybrid(Box::new(h)),
+                            Err((_, v3)) => RxRing::V3(v3),
+                        }
+                    }
+                    _ => RxRing::V3(v3),
+                }
+            }
+            r => r,
+        };
         let q = RxQueue {
             ring,
             fd: rx_fd,
@@ -304,6 +336,30 @@ impl RxQueue {
         self.fd.as_raw_fd()
     }
 
+    /// The second RX socket of the hybrid path (V2 ring), to be watched like [`fd`](Self::fd).
+    pub fn fd_v2(&self) -> Option<RawFd> {
+        match &self.ring {
+            RxRing::Hybrid(h) => Some(h.v2_fd()),
+            _ => None,
+        }
+    }
+
+    /// The hybrid path's mode and switch counters (shared with `show hardware-interfaces`).
+    pub fn hybrid_stats(&self) -> Option<std::sync::Arc<crate::hybrid::HybridStats>> {
+        match &self.ring {
+            RxRing::Hybrid(h) => Some(h.stats().clone()),
+            _ => None,
+        }
+    }
+
+    /// Lets the hybrid path look at its rate without a burst (a quiet link goes back to V2);
+    /// the RX owner calls it now and then. Nothing for the other rings.
+    pub fn tick(&mut self) {
+        if let RxRing::Hybrid(h) = &mut self.ring {
+            h.tick(self.fd.as_raw_fd());
+        }
+    }
+
     /// Frames carry the virtio-net header.
     pub fn vnet_hdr(&self) -> bool {
         self.vnet_hdr
@@ -324,18 +380,19 @@ impl RxQueue {
     /// Folds the kernel's clear-on-read PACKET_STATISTICS into the running
     /// totals and returns `(delivered, dropped)` since the previous call.
     pub fn poll_kernel_stats(&mut self) -> (u64, u64) {
-        match sys::packet_stats_v3(self.fd.as_raw_fd()) {
-            Ok(st) => {
+        let (mut pkts, mut drops) = (0, 0);
+        for fd in std::iter::once(self.fd.as_raw_fd()).chain(self.fd_v2()) {
+            if let Ok(st) = sys::packet_stats_v3(fd) {
                 // tp_packets already includes tp_drops.
-                let drops = u64::from(st.tp_drops);
-                let pkts = u64::from(st.tp_packets).saturating_sub(drops);
-                self.rx_packets += pkts;
-                self.rx_drops += drops;
+                let d = u64::from(st.tp_drops);
+                pkts += u64::from(st.tp_packets).saturating_sub(d);
+                drops += d;
                 self.rx_freeze_q += u64::from(st.tp_freeze_q_cnt);
-                (pkts, drops)
             }
-            Err(_) => (0, 0),
         }
+        self.rx_packets += pkts;
+        self.rx_drops += drops;
+        (pkts, drops)
     }
 
     /// RX counters (reads the kernel statistics first).
@@ -628,6 +685,7 @@ impl HostIf {
             rx_locked: rx.ring.locked(),
             tx_locked: tx.ring.locked(),
             rx_v2: matches!(rx.ring, RxRing::V2(_)),
+            rx_hybrid: matches!(rx.ring, RxRing::Hybrid(_)),
             rx_block_size: opts.rx_block_size,
             rx_block_nr: opts.rx_block_nr,
             tx_frame_size: opts.tx_frame_size,

@@ -263,7 +263,9 @@ impl Node for AfpInput {
             }
             if iface.rx_thread != thread {
                 if loc.registered {
-                    let _ = idle.remove_fd(dev.rx_fd);
+                    for fd in std::iter::once(dev.rx_fd).chain(dev.rx_fd_v2) {
+                        let _ = idle.remove_fd(fd);
+                    }
                     loc.registered = false;
                 }
                 continue;
@@ -272,7 +274,9 @@ impl Node for AfpInput {
             // thread touches the RX queue meanwhile (dev.rs).
             let rxq = unsafe { dev.rx.get_mut() };
             if !loc.registered {
-                loc.registered = idle.add_fd(dev.rx_fd).is_ok();
+                loc.registered = std::iter::once(dev.rx_fd)
+                    .chain(dev.rx_fd_v2)
+                    .all(|fd| idle.add_fd(fd).is_ok());
             }
             let row = vs.row(thread, dev.sw_if_index);
             if now >= loc.next_check {
@@ -282,6 +286,8 @@ impl Node for AfpInput {
                 if up != iface.link_up {
                     self.vnet.signal_main_task(self.link_task);
                 }
+                // A quiet hybrid queue on V3 goes back to V2 without waiting for a frame.
+                rxq.tick();
                 let (_, drops) = rxq.poll_kernel_stats();
                 if let (Some(r), true) = (row, drops > 0) {
                     r.add(ifc::RX_MISS, drops);

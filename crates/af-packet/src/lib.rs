@@ -83,6 +83,7 @@ mod epoll;
 mod frame;
 mod gso;
 mod host;
+mod hybrid;
 mod input;
 mod mmap;
 mod rx;
@@ -95,6 +96,7 @@ pub use dev::{AfpState, HostDev};
 pub use epoll::{Epoll, Ready};
 pub use frame::{finish_partial_csum, insert_vlan};
 pub use host::{Caps, HostIf, Opts, RxQueue, Stats, TxQueue};
+pub use hybrid::{HybridStats, TO_V2_BPS, TO_V2_PPS, TO_V3_BPS, TO_V3_PPS};
 pub use rx::{Gso, PartialCsum, RxPkt, TpHdr, Vlan, VnetHdr};
 pub use sys::{
     TP_STATUS_GSO_TCP, VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4, VIRTIO_NET_HDR_GSO_TCPV6,

@@ -218,6 +218,8 @@ pub(crate) fn offloads(v: &VnetHdr) -> (Option<PartialCsum>, Option<Gso>) {
 pub(crate) enum RxRing {
     V3(BlockRing),
     V2(crate::rx2::FrameRing),
+    /// Both, on two sockets; the reader picks one by rate (`hybrid.rs`).
+    Hybrid(Box<crate::hybrid::Hybrid>),
 }
 
 impl RxRing {
@@ -225,6 +227,7 @@ impl RxRing {
         match self {
             RxRing::V3(r) => r.locked(),
             RxRing::V2(r) => r.locked(),
+            RxRing::Hybrid(r) => r.locked(),
         }
     }
 
@@ -233,6 +236,7 @@ impl RxRing {
         match self {
             RxRing::V3(r) => r.ready(),
             RxRing::V2(r) => r.ready(),
+            RxRing::Hybrid(r) => r.ready(),
         }
     }
 
@@ -241,6 +245,7 @@ impl RxRing {
         match self {
             RxRing::V3(r) => r.bad_blocks,
             RxRing::V2(r) => r.bad_frames,
+            RxRing::Hybrid(r) => r.bad(),
         }
     }
 
@@ -256,6 +261,7 @@ impl RxRing {
         match self {
             RxRing::V3(r) => r.burst(max, f),
             RxRing::V2(r) => r.burst(fd, max, f),
+            RxRing::Hybrid(r) => r.burst(fd, max, f),
         }
     }
 }
@@ -265,6 +271,7 @@ impl std::fmt::Debug for RxRing {
         match self {
             RxRing::V3(r) => r.fmt(f),
             RxRing::V2(r) => r.fmt(f),
+            RxRing::Hybrid(r) => r.fmt(f),
         }
     }
 }
@@ -335,8 +342,28 @@ impl BlockRing {
         unsafe { std::slice::from_raw_parts(self.block_ptr(self.cur), self.block_size) }
     }
 
+    fn num_pkts(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: as `status`: `num_pkts` is the word after `block_status` in block `i`'s
+        // header, aligned the same; atomic on our side. The kernel stores it under the
+        // socket's queue lock while the block is open (one frame more per store).
+        unsafe { AtomicU32::from_ptr(self.block_ptr(i).add(BLK_NUM_PKTS).cast::<u32>()) }
+    }
+
+    /// Frames the kernel has put in the block it is filling (not yet retired), when that is
+    /// the next block we will read: 0 when it is empty or not yet opened (`release_block`
+    /// zeroes the count it hands back; the kernel zeroes it again when it opens the block).
+    /// A hint only: the frames become readable when the block retires.
+    pub(crate) fn open_block_pkts(&self) -> u32 {
+        if self.left > 0 || self.status(self.cur).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0 {
+            return 0;
+        }
+        self.num_pkts(self.cur).load(Ordering::Relaxed)
+    }
+
     /// Hands the current block back to the kernel and moves to the next.
     fn release_block(&mut self) {
+        // Still ours: no stale count for `open_block_pkts` to read before the kernel reopens it.
+        self.num_pkts(self.cur).store(0, Ordering::Relaxed);
         // Release: all our reads of the block happen-before the kernel sees
         // it as free and starts overwriting it.
         self.status(self.cur)

@@ -125,6 +125,102 @@ pub(crate) fn set_packet_opt<T: SockOpt>(fd: RawFd, name: c_int, val: &T) -> io:
         .map(drop)
 }
 
+// SAFETY: repr(C) `sock_fprog` (u16 length, then a pointer the kernel reads `len`
+// instructions from during the call; callers pass a live program).
+unsafe impl SockOpt for libc::sock_fprog {}
+
+/// `PACKET_FANOUT` type: a classic BPF program picks the member.
+pub(crate) const PACKET_FANOUT_CBPF: u16 = 6;
+/// Fanout flag: the kernel picks an unused group id (first member only).
+pub(crate) const PACKET_FANOUT_FLAG_UNIQUEID: u16 = 0x2000;
+/// Fanout flag (Linux 6.2): the group does not see what the host sends on the interface (a
+/// member's own `PACKET_IGNORE_OUTGOING` does not apply once it is in a group).
+pub(crate) const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u16 = 0x4000;
+
+/// Joins the fanout group `id` (`type_flags`: type | flags), or with
+/// [`PACKET_FANOUT_FLAG_UNIQUEID`] and `id` 0 a new group. The socket must be bound.
+pub(crate) fn join_fanout(fd: RawFd, id: u16, type_flags: u16) -> io::Result<()> {
+    let arg: c_int = c_int::from(id) | (c_int::from(type_flags) << 16);
+    set_packet_opt(fd, libc::PACKET_FANOUT, &arg)
+}
+
+/// The id of the fanout group `fd` is in.
+pub(crate) fn fanout_id(fd: RawFd) -> io::Result<u16> {
+    let mut v: c_int = 0;
+    let mut len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits socklen_t");
+    // SAFETY: `v` is a writable c_int and `len` holds its size.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_FANOUT,
+            (&mut v as *mut c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok((v & 0xffff) as u16)
+}
+
+/// A one-instruction classic BPF program: `ret #k`.
+fn ret_k(k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// Sets the `PACKET_FANOUT_CBPF` program of `fd`'s group to `ret #member`: every frame goes
+/// to the group's member `member` (in join order).
+pub(crate) fn set_fanout_member(fd: RawFd, member: u32) -> io::Result<()> {
+    let ins = [ret_k(member)];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: ins.as_ptr().cast_mut(),
+    };
+    set_packet_opt(fd, libc::PACKET_FANOUT_DATA, &prog)
+}
+
+/// `SO_ATTACH_FILTER` with `ret #0`: the socket accepts nothing (while it joins a group).
+pub(crate) fn attach_drop_filter(fd: RawFd) -> io::Result<()> {
+    let ins = [ret_k(0)];
+    let prog = libc::sock_fprog {
+        len: 1,
+        filter: ins.as_ptr().cast_mut(),
+    };
+    let len = libc::socklen_t::try_from(size_of::<libc::sock_fprog>()).expect("fits");
+    // SAFETY: `prog` and the instruction it points to live for the whole call; the kernel
+    // copies the program.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            len,
+        )
+    })
+    .map(drop)
+}
+
+/// `SO_DETACH_FILTER`.
+pub(crate) fn detach_filter(fd: RawFd) -> io::Result<()> {
+    let zero: c_int = 0;
+    let len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits");
+    // SAFETY: the kernel ignores the value; `zero` lives for the call.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_DETACH_FILTER,
+            (&zero as *const c_int).cast(),
+            len,
+        )
+    })
+    .map(drop)
+}
+
 /// `getsockopt(fd, SOL_PACKET, PACKET_STATISTICS)` for a TPACKET_V3
 /// socket, or a V2 one (the kernel then writes the first two fields and
 /// `tp_freeze_q_cnt` stays 0). Clear-on-read in the kernel.

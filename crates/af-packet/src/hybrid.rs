@@ -1,0 +1,252 @@
+//! The receive path `create host-interface` opens by default: a TPACKET_V3 block ring for
+//! throughput and a TPACKET_V2 frame ring for latency, on two sockets of one
+//! `PACKET_FANOUT_CBPF` group whose program (`ret #member`, one instruction) sends every frame
+//! of the interface to one of them. The reader picks the member by rate.
+//!
+//! Why: a V3 block reaches user space when it is full or when its retire timer fires, and the
+//! timer counts in jiffies (4 ms at HZ=250), so at low rates every frame waits for it on every
+//! AF_PACKET hop. A V2 frame is handed over as soon as it is written, but the kernel's
+//! per-frame work (the ring lock, a wakeup) costs the sender's CPU about a quarter of the
+//! 64-byte rate on this machine kind. Latency matters when the link is quiet and throughput
+//! when it is busy, so: V2 while the interface receives fewer than [`TO_V2_PPS`] frames and
+//! [`TO_V2_BPS`] bytes a second, V3 from [`TO_V3_PPS`] or [`TO_V3_BPS`] (hysteresis between).
+//!
+//! Order is kept across a switch. To V3: the V2 ring is read before the V3 ring in every
+//! burst, and V3 frames only become readable when their block retires, long after the last
+//! V2 frame landed. To V2: V2 frames are not read until the V3 block the kernel was filling
+//! has retired and been read ([`BlockRing::open_block_pkts`]), or at most [`HOLD_MAX`].
+//!
+//! A kernel without `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (before 6.2; in a group the member's
+//! own `PACKET_IGNORE_OUTGOING` no longer applies, and the group would see our own TX) gets
+//! the plain V3 ring: [`attach`] fails and the caller keeps it.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::rx::{BlockRing, RxPkt};
+use crate::rx2::FrameRing;
+use crate::sys;
+
+/// Rate (frames/s) from which the V3 ring takes the traffic.
+pub const TO_V3_PPS: u64 = 100_000;
+/// Byte rate (bytes/s) from which the V3 ring takes the traffic (a TCP stream of GSO
+/// super-frames is few frames but many bytes, which V2 reads from the socket one by one).
+pub const TO_V3_BPS: u64 = 50_000_000;
+/// Rate below which the V2 ring takes the traffic again (with [`TO_V2_BPS`]).
+pub const TO_V2_PPS: u64 = 20_000;
+/// Byte rate below which the V2 ring takes the traffic again (with [`TO_V2_PPS`]).
+pub const TO_V2_BPS: u64 = 10_000_000;
+/// The V2 ring's rate window: short, since the V2 ring must not fill before the switch.
+const V2_WINDOW: Duration = Duration::from_millis(2);
+/// The V3 ring's rate window: a few retire timeouts.
+const V3_WINDOW: Duration = Duration::from_millis(20);
+/// Longest wait for the V3 block being filled at a switch to V2 (a retire timeout is one
+/// jiffy, 10 ms at HZ=100).
+pub(crate) const HOLD_MAX: Duration = Duration::from_millis(20);
+
+/// Fanout members, in join order.
+const MEMBER_V3: u32 = 0;
+const MEMBER_V2: u32 = 1;
+
+/// What the reader does, for `show hardware-interfaces` (written by the RX thread only).
+#[derive(Debug, Default)]
+pub struct HybridStats {
+    /// The V2 ring has the traffic now.
+    pub on_v2: AtomicBool,
+    /// Switches to V3 and back to V2.
+    pub to_v3: AtomicU64,
+    pub to_v2: AtomicU64,
+    /// Switches the kernel refused (the mode stayed).
+    pub failed: AtomicU64,
+}
+
+/// The two rings and the switch.
+pub(crate) struct Hybrid {
+    v3: BlockRing,
+    // Field order: the V2 ring (its mapping) is dropped before its socket.
+    v2: FrameRing,
+    v2_fd: OwnedFd,
+    on_v2: bool,
+    /// After a switch to V2: V2 frames wait until the V3 ring is drained, or until then.
+    hold_until: Option<Instant>,
+    win_start: Instant,
+    win_pkts: u64,
+    win_bytes: u64,
+    stats: Arc<HybridStats>,
+}
+
+/// Makes `v3_fd` (bound, with the V3 ring `v3`) the first member of a new fanout group and
+/// `v2_fd` (set up with the V2 ring `v2`, not yet bound) the second, bound to `ifindex`, and
+/// starts on V2 (the link is quiet at start). `v2_fd` accepts nothing until it is in the group
+/// (a socket filter), so no frame reaches both rings.
+pub(crate) fn attach(
+    v3_fd: RawFd,
+    v3: BlockRing,
+    v2_fd: OwnedFd,
+    v2: FrameRing,
+    ifindex: i32,
+) -> Result<Hybrid, (std::io::Error, BlockRing)> {
+    let r = (|| {
+        let ty = sys::PACKET_FANOUT_CBPF | sys::PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
+        sys::join_fanout(v3_fd, 0, ty | sys::PACKET_FANOUT_FLAG_UNIQUEID)?;
+        let id = sys::fanout_id(v3_fd)?;
+        let fd = v2_fd.as_raw_fd();
+        sys::attach_drop_filter(fd)?;
+        sys::bind_ll(fd, u16::try_from(libc::ETH_P_ALL).expect("small"), ifindex)?;
+        sys::join_fanout(fd, id, ty)?;
+        sys::set_fanout_member(v3_fd, MEMBER_V2)?;
+        sys::detach_filter(fd)
+    })();
+    match r {
+        Ok(()) => {
+            let stats = Arc::new(HybridStats::default());
+            stats.on_v2.store(true, Relaxed);
+            Ok(Hybrid {
+                v3,
+                v2,
+                v2_fd,
+                on_v2: true,
+                hold_until: None,
+                win_start: Instant::now(),
+                win_pkts: 0,
+                win_bytes: 0,
+                stats,
+            })
+        }
+        Err(e) => {
+            // Whatever was joined: a group without a program sends everything to member 0,
+            // the V3 socket; the V2 socket closes with `v2_fd`.
+            let _ = sys::set_fanout_member(v3_fd, MEMBER_V3);
+            Err((e, v3))
+        }
+    }
+}
+
+impl Hybrid {
+    pub(crate) fn locked(&self) -> bool {
+        self.v3.locked() && self.v2.locked()
+    }
+
+    pub(crate) fn ready(&self) -> bool {
+        self.v2.ready() || self.v3.ready()
+    }
+
+    pub(crate) fn bad(&self) -> u64 {
+        self.v3.bad_blocks + self.v2.bad_frames
+    }
+
+    pub(crate) fn stats(&self) -> &Arc<HybridStats> {
+        &self.stats
+    }
+
+    /// The V2 socket (its kernel statistics, its epoll registration).
+    pub(crate) fn v2_fd(&self) -> RawFd {
+        self.v2_fd.as_raw_fd()
+    }
+
+    /// See [`HostIf::rx_burst`](crate::HostIf::rx_burst); `fd` is the V3 socket (it sets the
+    /// group's program).
+    pub(crate) fn burst<F: FnMut(RxPkt<'_>) -> bool>(
+        &mut self,
+        fd: RawFd,
+        max: usize,
+        f: &mut F,
+    ) -> usize {
+        let now = Instant::now();
+        let mut bytes = 0u64;
+        let mut g = |p: RxPkt<'_>| {
+            let len = p.data.len() as u64;
+            let taken = f(p);
+            if taken {
+                bytes += len;
+            }
+            taken
+        };
+        let mut n = 0;
+        if let Some(until) = self.hold_until {
+            n += self.v3.burst(max, &mut g);
+            let drained = n < max && !self.v3.ready() && self.v3.open_block_pkts() == 0;
+            if drained || now >= until {
+                self.hold_until = None;
+            }
+        }
+        if self.hold_until.is_none() {
+            // V2 first: after a switch to V3 its frames are the older ones.
+            n += self.v2.burst(self.v2_fd.as_raw_fd(), max - n, &mut g);
+            if n < max {
+                n += self.v3.burst(max - n, &mut g);
+            }
+        }
+        self.account(fd, now, n as u64, bytes);
+        n
+    }
+
+    /// Checks the rate without a burst (a quiet link on V3 switches back to V2 here).
+    pub(crate) fn tick(&mut self, fd: RawFd) {
+        self.account(fd, Instant::now(), 0, 0);
+    }
+
+    /// Adds a burst to the current window and switches when the rate crosses a threshold.
+    fn account(&mut self, fd: RawFd, now: Instant, pkts: u64, bytes: u64) {
+        self.win_pkts += pkts;
+        self.win_bytes += bytes;
+        let dt = now.saturating_duration_since(self.win_start);
+        if self.on_v2 {
+            // Checked as the window fills (a rate over at least a window): a busy link leaves
+            // V2 within one.
+            let span = dt.max(V2_WINDOW);
+            if per_s(self.win_pkts, span) >= TO_V3_PPS || per_s(self.win_bytes, span) >= TO_V3_BPS {
+                self.switch(fd, false, now);
+            } else if dt >= V2_WINDOW {
+                self.new_window(now);
+            }
+        } else if dt >= V3_WINDOW {
+            if per_s(self.win_pkts, dt) < TO_V2_PPS && per_s(self.win_bytes, dt) < TO_V2_BPS {
+                self.switch(fd, true, now);
+            } else {
+                self.new_window(now);
+            }
+        }
+    }
+
+    fn new_window(&mut self, now: Instant) {
+        self.win_start = now;
+        self.win_pkts = 0;
+        self.win_bytes = 0;
+    }
+
+    fn switch(&mut self, fd: RawFd, to_v2: bool, now: Instant) {
+        self.new_window(now);
+        let member = if to_v2 { MEMBER_V2 } else { MEMBER_V3 };
+        if sys::set_fanout_member(fd, member).is_err() {
+            self.stats.failed.fetch_add(1, Relaxed);
+            return;
+        }
+        self.on_v2 = to_v2;
+        self.stats.on_v2.store(to_v2, Relaxed);
+        if to_v2 {
+            self.hold_until = Some(now + HOLD_MAX);
+            self.stats.to_v2.fetch_add(1, Relaxed);
+        } else {
+            self.stats.to_v3.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// `n` per `span`, per second.
+fn per_s(n: u64, span: Duration) -> u64 {
+    let us = span.as_micros().max(1);
+    u64::try_from(u128::from(n) * 1_000_000 / us).unwrap_or(u64::MAX)
+}
+
+impl std::fmt::Debug for Hybrid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hybrid")
+            .field("v3", &self.v3)
+            .field("v2", &self.v2)
+            .field("on_v2", &self.on_v2)
+            .finish()
+    }
+}
