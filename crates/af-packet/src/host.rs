@@ -701,6 +701,16 @@ impl HostIf {
         })
     }
 
+    /// See [`RxQueue::tick`].
+    pub fn rx_tick(&mut self) {
+        self.rx.tick();
+    }
+
+    /// See [`RxQueue::hybrid_stats`].
+    pub fn hybrid_stats(&self) -> Option<std::sync::Arc<crate::hybrid::HybridStats>> {
+        self.rx.hybrid_stats()
+    }
+
     /// Separates the receive and transmit halves.
     pub fn split(self) -> (RxQueue, TxQueue) {
         (self.rx, self.tx)

@@ -354,7 +354,9 @@ impl BlockRing {
     /// zeroes the count it hands back; the kernel zeroes it again when it opens the block).
     /// A hint only: the frames become readable when the block retires.
     pub(crate) fn open_block_pkts(&self) -> u32 {
-        if self.left > 0 || self.status(self.cur).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0 {
+        if self.left > 0
+            || self.status(self.cur).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
+        {
             return 0;
         }
         self.num_pkts(self.cur).load(Ordering::Relaxed)
