@@ -301,7 +301,14 @@ impl RxQueue {
                 let v2_fd = sys::packet_socket()?;
                 match rx_socket(v2_fd.as_raw_fd(), opts, true)? {
                     (RxRing::V2(v2), vnet) if vnet == vnet_hdr => {
-                        match crate::hybrid::attach(rfd, v3, v2_fd, v2, ifindex) {
+                        match crate::hybrid::attach(
+                            rfd,
+                            v3,
+                            v2_fd,
+                            v2,
+                            ifindex,
+                            opts.rx_retire_tov_ms,
+                        ) {
                             Ok(h) => RxRing::Hybrid(Box::new(h)),
                             Err((_, v3)) => RxRing::V3(v3),
                         }

@@ -13,8 +13,11 @@
 //!
 //! Order is kept across a switch. To V3: the V2 ring is read before the V3 ring in every
 //! burst, and V3 frames only become readable when their block retires, long after the last
-//! V2 frame landed. To V2: V2 frames are not read until the V3 block the kernel was filling
-//! has retired and been read ([`BlockRing::open_block_pkts`]), or at most [`HOLD_MAX`].
+//! V2 frame landed. To V2: V2 frames are not read until
+//! every retired V3 block has been read and the block the kernel was filling has retired and
+//! been read too ([`BlockRing::open_block_pkts`]; that one is waited for at most twice the
+//! retire timeout and [`HOLD_SLACK`]). No switch is decided while holding. A frame the caller refuses stops the burst, so nothing from the other ring
+//! overtakes it.
 //!
 //! A kernel without `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (before 6.2; in a group the member's
 //! own `PACKET_IGNORE_OUTGOING` no longer applies, and the group would see our own TX) gets
@@ -42,9 +45,9 @@ pub const TO_V2_BPS: u64 = 10_000_000;
 const V2_WINDOW: Duration = Duration::from_millis(2);
 /// The V3 ring's rate window: a few retire timeouts.
 const V3_WINDOW: Duration = Duration::from_millis(20);
-/// Longest wait for the V3 block being filled at a switch to V2 (a retire timeout is one
-/// jiffy, 10 ms at HZ=100).
-pub(crate) const HOLD_MAX: Duration = Duration::from_millis(20);
+/// Longest wait for the V3 block being filled at a switch to V2, past twice the retire
+/// timeout (which the kernel rounds up to a jiffy, 10 ms at HZ=100): the block retires first.
+const HOLD_SLACK: Duration = Duration::from_millis(20);
 
 /// Fanout members, in join order.
 const MEMBER_V3: u32 = 0;
@@ -75,6 +78,8 @@ pub(crate) struct Hybrid {
     win_pkts: u64,
     win_bytes: u64,
     stats: Arc<HybridStats>,
+    /// Longest hold (see [`HOLD_SLACK`]).
+    hold_max: Duration,
 }
 
 /// Makes `v3_fd` (bound, with the V3 ring `v3`) the first member of a new fanout group and
@@ -87,6 +92,7 @@ pub(crate) fn attach(
     v2_fd: OwnedFd,
     v2: FrameRing,
     ifindex: i32,
+    retire_tov_ms: u32,
 ) -> Result<Hybrid, (std::io::Error, BlockRing)> {
     let r = (|| {
         let ty = sys::PACKET_FANOUT_CBPF | sys::PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
@@ -113,6 +119,7 @@ pub(crate) fn attach(
                 win_pkts: 0,
                 win_bytes: 0,
                 stats,
+                hold_max: 2 * Duration::from_millis(u64::from(retire_tov_ms)) + HOLD_SLACK,
             })
         }
         Err(e) => {
@@ -156,36 +163,49 @@ impl Hybrid {
     ) -> usize {
         let now = Instant::now();
         let mut bytes = 0u64;
+        let refused = std::cell::Cell::new(false);
         let mut g = |p: RxPkt<'_>| {
             let len = p.data.len() as u64;
             let taken = f(p);
             if taken {
                 bytes += len;
+            } else {
+                refused.set(true);
             }
             taken
         };
         let mut n = 0;
         if let Some(until) = self.hold_until {
             n += self.v3.burst(max, &mut g);
-            let drained = n < max && !self.v3.ready() && self.v3.open_block_pkts() == 0;
-            if drained || now >= until {
+            // Retired blocks are always read first; only the block the kernel was filling
+            // at the switch is waited for, and not forever (it retires within a jiffy or two).
+            if !self.v3.ready() && (self.v3.open_block_pkts() == 0 || now >= until) {
                 self.hold_until = None;
+                self.new_window(now);
             }
         }
-        if self.hold_until.is_none() {
+        // A frame the caller did not take is offered again first next time: nothing newer
+        // from the other ring before it.
+        if self.hold_until.is_none() && !refused.get() && n < max {
             // V2 first: after a switch to V3 its frames are the older ones.
             n += self.v2.burst(self.v2_fd.as_raw_fd(), max - n, &mut g);
-            if n < max {
+            if n < max && !refused.get() {
                 n += self.v3.burst(max - n, &mut g);
             }
         }
-        self.account(fd, now, n as u64, bytes);
+        // No decision while holding: what is read then is the V3 ring's backlog, and a
+        // switch back to V3 now would put the V2 frames between two V3 stretches.
+        if self.hold_until.is_none() {
+            self.account(fd, now, n as u64, bytes);
+        }
         n
     }
 
     /// Checks the rate without a burst (a quiet link on V3 switches back to V2 here).
     pub(crate) fn tick(&mut self, fd: RawFd) {
-        self.account(fd, Instant::now(), 0, 0);
+        if self.hold_until.is_none() {
+            self.account(fd, Instant::now(), 0, 0);
+        }
     }
 
     /// Adds a burst to the current window and switches when the rate crosses a threshold.
@@ -203,7 +223,12 @@ impl Hybrid {
                 self.new_window(now);
             }
         } else if dt >= V3_WINDOW {
-            if per_s(self.win_pkts, dt) < TO_V2_PPS && per_s(self.win_bytes, dt) < TO_V2_BPS {
+            // The window counts frames read: with retired blocks still waiting the reader fell
+            // behind, and the link is not quiet.
+            if per_s(self.win_pkts, dt) < TO_V2_PPS
+                && per_s(self.win_bytes, dt) < TO_V2_BPS
+                && !self.v3.ready()
+            {
                 self.switch(fd, true, now);
             } else {
                 self.new_window(now);
@@ -227,7 +252,7 @@ impl Hybrid {
         self.on_v2 = to_v2;
         self.stats.on_v2.store(to_v2, Relaxed);
         if to_v2 {
-            self.hold_until = Some(now + HOLD_MAX);
+            self.hold_until = Some(now + self.hold_max);
             self.stats.to_v2.fetch_add(1, Relaxed);
         } else {
             self.stats.to_v3.fetch_add(1, Relaxed);

@@ -231,7 +231,11 @@ impl Traffic {
                 if self.strict {
                     assert_eq!(seq, got[s], "stream {s} out of order or lost");
                 } else {
-                    assert!(seq >= got[s], "stream {s} out of order");
+                    assert!(
+                        seq >= got[s],
+                        "stream {s} out of order: {seq} after {}",
+                        got[s]
+                    );
                 }
                 let len = frame_len(seq);
                 fill(&mut exp, s as u8, seq, len);
@@ -847,9 +851,13 @@ fn cli_syntax_and_errors() {
         );
         let hw = h.cli("show hardware-interfaces host-a1");
         assert!(hw.contains("Ethernet address 02:00:00:00:00:a1"), "{hw}");
-        // TPACKET_V3 blocks unless `v2` asks for frames (`v3` says the default).
+        // Both rings by default (V2 while quiet, V3 while busy); `v3` or `v2` asks for one.
         assert!(
-            hw.contains("rx ring TPACKET_V3: 32 blocks of 131072 bytes, retire timeout 1 ms"),
+            hw.contains("rx rings TPACKET_V2 + TPACKET_V3 (hybrid): V2 2048 frames of 2048 bytes, V3 32 blocks of 131072 bytes, retire timeout 1 ms"),
+            "{hw}"
+        );
+        assert!(
+            hw.contains("now on V2; V3 from 100 kpps or 50 MB/s, V2 below 20 kpps and 10 MB/s; switches to V3 0 to V2 0 refused 0"),
             "{hw}"
         );
         assert!(hw.contains("features: cksum-gso ignore-outgoing"), "{hw}");
@@ -953,6 +961,12 @@ fn kernel_udp_checksum_and_tcp_gso_through_v2_rings() {
     kernel_traffic(true, "v2 ");
 }
 
+/// The same with V3 block rings only (`v3`), where the default has both.
+#[test]
+fn kernel_udp_checksum_and_tcp_gso_through_v3_rings() {
+    kernel_traffic(true, "v3 ");
+}
+
 fn kernel_traffic(real_l2: bool, opts: &str) {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -975,12 +989,12 @@ fn kernel_traffic(real_l2: bool, opts: &str) {
             );
             wire_with(&mut h, &["a", "b"], &[], opts);
             let hw = h.cli("show hardware-interfaces host-a1");
-            let ring = if opts.is_empty() {
-                "TPACKET_V3"
-            } else {
-                "TPACKET_V2"
+            let ring = match opts {
+                "" => "rx rings TPACKET_V2 + TPACKET_V3 (hybrid)",
+                "v3 " => "rx ring TPACKET_V3",
+                _ => "rx ring TPACKET_V2",
             };
-            assert!(hw.contains(&format!("rx ring {ring}")), "{hw}");
+            assert!(hw.contains(ring), "{hw}");
             h.cli("set interface l2 xconnect host-a1 host-b1");
             h.cli("set interface l2 xconnect host-b1 host-a1");
             h
