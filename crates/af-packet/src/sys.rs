@@ -158,7 +158,8 @@ pub(crate) fn fanout_id(fd: RawFd) -> io::Result<u16> {
             &mut len,
         )
     })?;
-    Ok((v & 0xffff) as u16)
+    // The id is the low 16 bits (type and flags above).
+    Ok(u16::try_from(v & 0xffff).unwrap_or(0))
 }
 
 /// A one-instruction classic BPF program: `ret #k`.
