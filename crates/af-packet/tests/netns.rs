@@ -933,10 +933,10 @@ fn hybrid_rx_holds_v2_frames_until_the_v3_block_is_read() {
         };
         let mut b = HostIf::open("vb", &slow).unwrap();
         let st = b.hybrid_stats().expect("hybrid");
-        let (dst, src) = (b.mac(), a.mac());
+        let dst = b.mac();
         let mut next = 0u32;
         let mut v3_frames = Vec::new();
-        let mut take = |b: &mut HostIf, next: &mut u32, v3: &mut Vec<u32>| {
+        let take = |b: &mut HostIf, next: &mut u32, v3: &mut Vec<u32>| {
             b.rx_burst(256, |p| {
                 let Some(seq) = seq_of(&p) else { return true };
                 assert_eq!(seq, *next, "out of order or duplicated");
