@@ -4,9 +4,9 @@ and AF_PACKET, in the demo's topology (scripts/netns.sh; own namespace prefix `p
 
   10.1.1.1 [h1] --veth-- [A] fd00::1 ==L2TPv3/IPv6== fd00::2 [B] --veth-- [h2] 10.1.1.2
 
-pwire runs three times: with its default hybrid RX path (a TPACKET_V2 frame ring while the link is
-quiet, a V3 block ring while it is busy), with `v3` (block rings only, VPP's default) and with `v2`
-(frame rings only: a frame is handed over at once instead of when its block retires). Both dataplanes get the same exec CLI script (scripts/netns.sh's pwire_conf: host-interfaces,
+pwire runs three times: with its default TPACKET_V3 RX rings (VPP's default), with `hybrid` (a V2
+frame ring while the link is quiet, the V3 block ring while it is busy) and with `v2` (frame rings
+only: a frame is handed over at once instead of when its block retires). Both dataplanes get the same exec CLI script (scripts/netns.sh's pwire_conf: host-interfaces,
 static L2TPv3 tunnel, bridge domain 1), the same buffers and l2tp sections, A's main thread on
 core 0 and B's on core 1; VPP's buffers on 4 KiB pages as pwire's (no hugepages). For each run,
 a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then from h1 to h2:
@@ -20,7 +20,7 @@ a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then 
          whichever dataplane runs.
 The hosts' senders share the 2 cores with the dataplanes: the flat-out offered rate is what
 Python can send there, not the dataplanes' limit, and differs with how much CPU the dataplane
-leaves them; the paced figures compare the dataplanes at one load. Dataplanes are alternated (pwire, pwire-v3, pwire-v2, VPP, pwire, ...) for
+leaves them; the paced figures compare the dataplanes at one load. Dataplanes are alternated (pwire, pwire-hyb, pwire-v2, VPP, pwire, ...) for
 --runs runs; the table shows medians, the JSON in --out all samples. Needs root.
 Without /opt/vpp-peer/bin/vpp (../shared/tools/vpp-peer/build.sh) pwire is reported alone."""
 import argparse, json, os, re, select, shutil, signal, statistics, subprocess, sys, tempfile, time, zlib
@@ -245,8 +245,8 @@ class PwireSide:
 
 
 class PwireV2Side(PwireSide):
-    """pwire with only TPACKET_V2 frame rings for RX (`create host-interface v2`) instead of its
-    default hybrid (V2 while quiet, V3 while busy): the latency and throughput of that choice."""
+    """pwire with TPACKET_V2 frame rings for RX (`create host-interface v2`) instead of its
+    default V3 block rings: the latency and throughput of the other choice, in the same run."""
     name = "pwire-v2"
     keyword = "v2"
 
@@ -259,11 +259,11 @@ class PwireV2Side(PwireSide):
         super().__init__(procs, d, side)
 
 
-class PwireV3Side(PwireV2Side):
-    """pwire with only TPACKET_V3 block rings for RX (`create host-interface v3`, VPP's choice
-    and pwire's default before the hybrid)."""
-    name = "pwire-v3"
-    keyword = "v3"
+class PwireHybridSide(PwireV2Side):
+    """pwire with both rings for RX (`create host-interface hybrid`): V2 while a link is quiet,
+    V3 while it is busy."""
+    name = "pwire-hyb"
+    keyword = "hybrid"
 
 
 class VppSide:
@@ -480,7 +480,7 @@ def main():
     for path in (PWIRE, PWCTL):
         if not os.access(path, os.X_OK):
             raise SystemExit("%s missing: cargo build --release -p pwire -p pwctl (scripts/bench.sh does)" % path)
-    kinds = [PwireSide, PwireV3Side, PwireV2Side]
+    kinds = [PwireSide, PwireHybridSide, PwireV2Side]
     vpp = os.path.join(VPP_PREFIX, "bin", "vpp")
     print("\nAF_PACKET over veth (demo topology, IPv6 underlay): ping, TCP and 64-byte UDP from h1 to h2, "
           "%d run(s) per dataplane, TCP/UDP %.0f s, %d pings" % (a.runs, a.seconds, a.pings))
@@ -488,7 +488,7 @@ def main():
         print("  VPP peer: not run (--no-vpp)")
     elif os.access(vpp, os.X_OK) and os.path.exists(START_SH):
         kinds.append(VppSide)
-        print("  VPP peer: %s, same exec CLI script, runs alternated pwire, pwire-v3, pwire-v2, VPP, ..." % vpp)
+        print("  VPP peer: %s, same exec CLI script, runs alternated pwire, pwire-hyb, pwire-v2, VPP, ..." % vpp)
     else:
         print("  VPP peer: not built (%s missing; ../shared/tools/vpp-peer/build.sh builds it in ~14 min):"
               " pwire alone, no ratio printed" % vpp)

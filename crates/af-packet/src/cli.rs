@@ -25,7 +25,7 @@ pub(crate) fn register(r: &mut Registry, st: Arc<Shared<AfpState>>) {
     let s = st.clone();
     r.command(cmd(
         "create host-interface",
-        "create host-interface [v2|v3] name <ifname> [num-rx-queues <n>] [num-tx-queues <n>] [hw-addr <mac>] [mode ip] [qdisc-bypass-disable] [cksum-gso-disable] [rx-size <n>] [tx-size <n>] [rx-per-block <n>] [tx-per-block <n>]",
+        "create host-interface [v2|v3|hybrid] name <ifname> [num-rx-queues <n>] [num-tx-queues <n>] [hw-addr <mac>] [mode ip] [qdisc-bypass-disable] [cksum-gso-disable] [rx-size <n>] [tx-size <n>] [rx-per-block <n>] [tx-per-block <n>]",
         false,
         move |a, cx| create(a, cx, &s),
     ));
@@ -50,6 +50,8 @@ struct CreateArgs<'a> {
     cksum_gso_disable: bool,
     /// `v2` (VPP's) or `v3` (ours): the RX ring's TPACKET version.
     rx_v2: Option<bool>,
+    /// `hybrid` (ours): both rings, switched by rate.
+    hybrid: bool,
 }
 
 fn parse_create<'a>(a: &mut Args<'a>) -> Result<CreateArgs<'a>, CliError> {
@@ -82,6 +84,8 @@ fn parse_create<'a>(a: &mut Args<'a>) -> Result<CreateArgs<'a>, CliError> {
             c.rx_v2 = Some(true);
         } else if a.keyword("v3") {
             c.rx_v2 = Some(false);
+        } else if a.keyword("hybrid") {
+            c.hybrid = true;
         } else if a.keyword("mode") {
             return Err(CliError::msg(
                 "mode ip is not supported (host interfaces are ethernet)",
@@ -115,14 +119,18 @@ fn opts_from(c: &CreateArgs<'_>) -> Result<Opts, CliError> {
     }
     o.qdisc_bypass = !c.qdisc_bypass_disable;
     o.vnet_hdr = !c.cksum_gso_disable;
-    // Both rings unless `v2` or `v3` is asked for (hybrid.rs). V2 hands each frame over at
-    // once, where a V3 block waits for its retire timer (a jiffy at least: 4 ms at HZ=250)
-    // unless it fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs throughput
-    // (bench_afpacket.py: about a quarter of the 64-byte UDP rate): the kernel takes the ring's
-    // lock twice and wakes the reader for every frame. So V2 while the link is quiet, V3 while
-    // it is busy.
+    // TPACKET_V3 (VPP's default) unless `v2` or `hybrid` is asked for. V2 hands each frame
+    // over at once, where a V3 block waits for its retire timer (a jiffy at least: 4 ms at
+    // HZ=250) unless it fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs
+    // throughput (bench_afpacket.py: about a quarter of the 64-byte UDP rate): the kernel takes
+    // the ring's lock twice and wakes the reader for every frame. `hybrid` (hybrid.rs) reads
+    // V2 while the link is quiet and V3 while it is busy: V2's ping and V3's 64-byte rate, but
+    // a quarter less TCP than V3 in the same bench, so it is not the default.
+    if c.hybrid && c.rx_v2.is_some() {
+        return Err(CliError::msg("hybrid: takes both rings, not with v2 or v3"));
+    }
     o.rx_v2 = c.rx_v2.unwrap_or(false);
-    o.rx_hybrid = c.rx_v2.is_none();
+    o.rx_hybrid = c.hybrid;
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     o.validate(page).map_err(|e| {

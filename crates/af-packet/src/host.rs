@@ -58,8 +58,8 @@ pub struct Opts {
     /// frame (GSO super-packets) are read whole from the socket (`PACKET_COPY_THRESH`).
     pub rx_v2: bool,
     /// Both rings, on two sockets of one fanout group: V2 while the interface is quiet, V3
-    /// while it is busy (`hybrid.rs`; what `create host-interface` asks for unless told `v2`
-    /// or `v3`). Ignored with `rx_v2`; a kernel that cannot (before 6.2) gets the V3 ring.
+    /// while it is busy (`hybrid.rs`, `create host-interface hybrid`). Ignored with `rx_v2`; a
+    /// kernel that cannot (before 6.2) gets the V3 ring.
     pub rx_hybrid: bool,
 }
 

@@ -13,11 +13,12 @@
 //! - rx-mode: the RX fd sits in this thread's epoll set (`pwire_graph::runtime::IdleWait`). In
 //!   `polling` the node asks the runtime to keep polling; in `interrupt` it arms the set so an
 //!   idle thread sleeps in `epoll_wait` until the kernel hands over a frame (V2 ring) or an
-//!   RX block (V3); `adaptive`
+//!   RX block (V3; the hybrid path has both sockets in the set); `adaptive`
 //!   switches a queue to polling after a dispatch of ≥ 10 packets and back to interrupt after
 //!   two consecutive dispatches of ≤ 5 (VPP's thresholds, kept per queue).
-//! - every 250 ms: the kernel link state (copied into the vnet interface by a main-thread task)
-//!   and the kernel's ring-full drops (interface counter `rx-miss`).
+//! - every 250 ms: the kernel link state (copied into the vnet interface by a main-thread task),
+//!   the kernel's ring-full drops (interface counter `rx-miss`), and the hybrid path's rate
+//!   check without a frame (a quiet link goes back to the V2 ring).
 //! - it also retries TX flushes of this thread's own TX queues that the kernel refused with
 //!   EAGAIN/ENOBUFS, so queued frames do not wait for the next packet.
 //!

@@ -5,17 +5,19 @@
 //! **The ring driver** (`host.rs`, `rx.rs`, `tx.rs`, `frame.rs`, `sys.rs`, `mmap.rs`,
 //! `epoll.rs`), which knows nothing about the graph. A [`HostIf`] owns memory-mapped TPACKET
 //! rings on one kernel interface (typically a veth end) and offers allocation-free batch I/O:
-//! [`HostIf::rx_burst`] walks the RX ring (TPACKET_V3 blocks, or V2 frames with
-//! [`Opts::rx_v2`]) and lends each frame to a callback;
+//! [`HostIf::rx_burst`] walks the RX ring (TPACKET_V3 blocks, V2 frames with
+//! [`Opts::rx_v2`], or both with [`Opts::rx_hybrid`], `hybrid.rs`) and lends each frame to a
+//! callback;
 //! [`HostIf::tx_slot`] + [`TxSlot::commit`] fill TX ring frames in place and
 //! [`HostIf::tx_flush`] sends them with one syscall. [`HostIf::split`] separates it into an
 //! [`RxQueue`] and a [`TxQueue`]; [`TxQueue::open`] opens more TX queues on the same interface.
 //!
 //! **The device class** `af-packet` (`cli.rs`, `dev.rs`, `input.rs`, `tx_node.rs`, `gso.rs`):
-//! - `create host-interface [v2|v3] name <ifname> [hw-addr <mac>] …` makes `host-<ifname>`
-//!   with a TPACKET_V3 RX ring, or with `v2` a V2 one (a frame reaches pwire as soon as the
-//!   kernel writes it, where a V3 block waits for its retire timer at low rates; but the
-//!   kernel's per-frame work makes V2 slower under load) (admin
+//! - `create host-interface [v2|v3|hybrid] name <ifname> [hw-addr <mac>] …` makes
+//!   `host-<ifname>` with a TPACKET_V3 RX ring, with `v2` a V2 one (a frame reaches pwire as
+//!   soon as the kernel writes it, where a V3 block waits for its retire timer at low rates;
+//!   but the kernel's per-frame work makes V2 slower under load), with `hybrid` both, switched
+//!   by rate (`hybrid.rs`) (admin
 //!   down, link state from the kernel, MAC `02:fe:` + 4 random bytes unless given, rx queue in
 //!   interrupt mode, placed round robin on the workers); `delete host-interface name <ifname>`.
 //! - `af-packet-input` (input node, traceable; arc `ethernet-input`) copies frames from the RX
@@ -32,7 +34,8 @@
 //! rx-no-buf, rx-miss and tx-error.
 //!
 //! Driver design choices:
-//! * **Two sockets**, one per direction. The RX socket (ETH_P_ALL, V2
+//! * **Two sockets**, one per direction (three with the hybrid RX path: its V2 ring has a
+//!   socket of its own in the V3 socket's fanout group). The RX socket (ETH_P_ALL, V2
 //!   frame or V3 block ring, promiscuous, `PACKET_IGNORE_OUTGOING`, optional virtio-net
 //!   header) and the TX socket (bound with protocol 0, so the kernel never
 //!   queues received frames on it; frame ring; `PACKET_QDISC_BYPASS`,

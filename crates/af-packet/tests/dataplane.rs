@@ -851,13 +851,10 @@ fn cli_syntax_and_errors() {
         );
         let hw = h.cli("show hardware-interfaces host-a1");
         assert!(hw.contains("Ethernet address 02:00:00:00:00:a1"), "{hw}");
-        // Both rings by default (V2 while quiet, V3 while busy); `v3` or `v2` asks for one.
+        // TPACKET_V3 blocks unless `v2` asks for frames or `hybrid` for both (`v3` says the
+        // default).
         assert!(
-            hw.contains("rx rings TPACKET_V2 + TPACKET_V3 (hybrid): V2 2048 frames of 2048 bytes, V3 32 blocks of 131072 bytes, retire timeout 1 ms"),
-            "{hw}"
-        );
-        assert!(
-            hw.contains("now on V2; V3 from 100 kpps or 50 MB/s, V2 below 20 kpps and 10 MB/s; switches to V3 0 to V2 0 refused 0"),
+            hw.contains("rx ring TPACKET_V3: 32 blocks of 131072 bytes, retire timeout 1 ms"),
             "{hw}"
         );
         assert!(hw.contains("features: cksum-gso ignore-outgoing"), "{hw}");
@@ -871,6 +868,21 @@ fn cli_syntax_and_errors() {
         assert!(hw.contains("rx ring TPACKET_V2: 2048 frames of 2048 bytes"), "{hw}");
         assert!(hw.contains("features: qdisc-bypass cksum-gso ignore-outgoing"), "{hw}");
         h.cli("delete host-interface name a0");
+        h.cli("create host-interface hybrid name a0");
+        let hw = h.cli("show hardware-interfaces host-a0");
+        assert!(
+            hw.contains("rx rings TPACKET_V2 + TPACKET_V3 (hybrid): V2 2048 frames of 2048 bytes, V3 32 blocks of 131072 bytes, retire timeout 1 ms"),
+            "{hw}"
+        );
+        assert!(
+            hw.contains("now on V2; V3 from 20 kpps or 20 MB/s, V2 below 1 kpps and 1 MB/s; switches to V3 0 to V2 0 refused 0"),
+            "{hw}"
+        );
+        h.cli("delete host-interface name a0");
+        assert_eq!(
+            h.cli_err("create host-interface hybrid v2 name a0"),
+            "create host-interface: hybrid: takes both rings, not with v2 or v3"
+        );
         let s = h.cli("show interface host-a1");
         assert!(s.contains(" down "), "admin down at creation: {s}");
         assert_eq!(
@@ -961,10 +973,10 @@ fn kernel_udp_checksum_and_tcp_gso_through_v2_rings() {
     kernel_traffic(true, "v2 ");
 }
 
-/// The same with V3 block rings only (`v3`), where the default has both.
+/// The same with both rings (`hybrid`): the UDP datagrams on V2, the TCP stream on either.
 #[test]
-fn kernel_udp_checksum_and_tcp_gso_through_v3_rings() {
-    kernel_traffic(true, "v3 ");
+fn kernel_udp_checksum_and_tcp_gso_through_hybrid_rings() {
+    kernel_traffic(true, "hybrid ");
 }
 
 fn kernel_traffic(real_l2: bool, opts: &str) {
@@ -990,8 +1002,8 @@ fn kernel_traffic(real_l2: bool, opts: &str) {
             wire_with(&mut h, &["a", "b"], &[], opts);
             let hw = h.cli("show hardware-interfaces host-a1");
             let ring = match opts {
-                "" => "rx rings TPACKET_V2 + TPACKET_V3 (hybrid)",
-                "v3 " => "rx ring TPACKET_V3",
+                "hybrid " => "rx rings TPACKET_V2 + TPACKET_V3 (hybrid)",
+                "" => "rx ring TPACKET_V3",
                 _ => "rx ring TPACKET_V2",
             };
             assert!(hw.contains(ring), "{hw}");

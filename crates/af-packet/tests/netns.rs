@@ -884,7 +884,7 @@ fn hybrid_rx_switches_by_rate_and_keeps_order() {
         );
         // Quiet again: a V3 window with little traffic switches back (the window that held
         // the end of the burst may still count as busy: then the next one).
-        for _ in 0..4 {
+        for _ in 0..12 {
             std::thread::sleep(Duration::from_millis(25));
             take(&mut b, &mut next, &mut via_v2, &mut via_v3);
             b.rx_tick();
@@ -966,7 +966,7 @@ fn hybrid_rx_holds_v2_frames_until_the_v3_block_is_read() {
         // Three frames into the open V3 block, then quiet windows until the switch.
         send_n(&mut a, dst, n, 3, 60);
         a.tx_flush().unwrap();
-        for _ in 0..6 {
+        for _ in 0..12 {
             std::thread::sleep(Duration::from_millis(25));
             b.rx_tick();
             if st.on_v2.load(Relaxed) {
