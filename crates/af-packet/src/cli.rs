@@ -125,7 +125,7 @@ fn opts_from(c: &CreateArgs<'_>) -> Result<Opts, CliError> {
     // throughput (bench_afpacket.py: about a quarter of the 64-byte UDP rate): the kernel takes
     // the ring's lock twice and wakes the reader for every frame. `hybrid` (hybrid.rs) reads
     // V2 while the link is quiet and V3 while it is busy: V2's ping and V3's 64-byte rate, but
-    // a quarter less TCP than V3 in the same bench, so it is not the default.
+    // V2's TCP (a fifth less than V3 in the same bench), so it is not the default.
     if c.hybrid && c.rx_v2.is_some() {
         return Err(CliError::msg("hybrid: takes both rings, not with v2 or v3"));
     }

@@ -875,7 +875,7 @@ fn cli_syntax_and_errors() {
             "{hw}"
         );
         assert!(
-            hw.contains("now on V2; V3 from 20 kpps or 20 MB/s, V2 below 1 kpps and 1 MB/s; switches to V3 0 to V2 0 refused 0"),
+            hw.contains("now on V2; V3 from 200 kpps or 20 MB/s, V2 below 50 kpps and 5 MB/s; switches to V3 0 to V2 0 refused 0"),
             "{hw}"
         );
         h.cli("delete host-interface name a0");

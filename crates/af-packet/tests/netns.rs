@@ -850,7 +850,8 @@ fn hybrid_rx_switches_by_rate_and_keeps_order() {
             single(&mut a, &mut b, &mut next, &mut via_v2, &mut via_v3);
             std::thread::sleep(Duration::from_millis(5));
         }
-        // Busy: 20k frames as fast as the TX ring goes, read as they come.
+        // Busy: 20k frames of 1000 bytes as fast as the TX ring goes (past the byte rate), read
+        // as they come.
         let (first, n) = (next, 20_000u32);
         let mut sent = first;
         let src = a.mac();
@@ -863,8 +864,8 @@ fn hybrid_rx_switches_by_rate_and_keeps_order() {
             );
             while sent < first + n && sent - next < 512 {
                 let Some(mut slot) = a.tx_slot() else { break };
-                fill(slot.buf(), sent, 60, dst, src);
-                slot.commit(60).unwrap();
+                fill(slot.buf(), sent, 1000, dst, src);
+                slot.commit(1000).unwrap();
                 sent += 1;
             }
             a.tx_flush().unwrap();
@@ -947,8 +948,8 @@ fn hybrid_rx_holds_v2_frames_until_the_v3_block_is_read() {
                 true
             })
         };
-        // Onto V3 with a burst (1000 frames fit the V2 ring), read at once.
-        send_n(&mut a, dst, 0, 1000, 60);
+        // Onto V3 with a burst of 1 MB (1000 frames fit the V2 ring), read at once.
+        send_n(&mut a, dst, 0, 1000, 1000);
         a.tx_flush().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while next < 1000 && Instant::now() < deadline {
