@@ -192,8 +192,15 @@ pub(crate) fn show_hw(
     } else {
         let _ = writeln!(
             out,
-            "  rx ring TPACKET_V3: {} blocks of {} bytes, retire timeout {} ms",
-            c.rx_block_nr, c.rx_block_size, o.rx_retire_tov_ms
+            "  rx ring TPACKET_V3: {} blocks of {} bytes, retire timeout {} ms{}",
+            c.rx_block_nr,
+            c.rx_block_size,
+            o.rx_retire_tov_ms,
+            if o.rx_hybrid {
+                " (hybrid asked for: the kernel refused the fanout group, Linux 6.2 needed)"
+            } else {
+                ""
+            }
         );
     }
     let _ = writeln!(
