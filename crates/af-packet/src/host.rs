@@ -207,7 +207,7 @@ fn rx_ring<T: sys::SockOpt>(fd: c_int, req: &T, len: usize, lock: bool) -> io::R
 /// Sets up the RX socket `rfd` (not yet bound) with a V2 frame ring or a V3 block ring and,
 /// when asked and accepted, the virtio-net header (which must precede the ring). Returns the
 /// ring and whether the header is on.
-fn rx_socket(rfd: c_int, opts: &Opts, v2: bool) -> io::Result<(RxRing, bool)> {
+pub(crate) fn rx_socket(rfd: c_int, opts: &Opts, v2: bool) -> io::Result<(RxRing, bool)> {
     let version = if v2 {
         libc::tpacket_versions::TPACKET_V2
     } else {
@@ -298,23 +298,7 @@ impl RxQueue {
             // The group flag that keeps our own TX out is what the kernel may refuse; without
             // the group this stays the V3 ring (`hybrid.rs`).
             RxRing::V3(v3) if opts.rx_hybrid && ignore_outgoing => {
-                let v2_fd = sys::packet_socket()?;
-                match rx_socket(v2_fd.as_raw_fd(), opts, true)? {
-                    (RxRing::V2(v2), vnet) if vnet == vnet_hdr => {
-                        match crate::hybrid::attach(
-                            rfd,
-                            v3,
-                            v2_fd,
-                            v2,
-                            ifindex,
-                            opts.rx_retire_tov_ms,
-                        ) {
-                            Ok(h) => RxRing::Hybrid(Box::new(h)),
-                            Err((_, v3)) => RxRing::V3(v3),
-                        }
-                    }
-                    _ => RxRing::V3(v3),
-                }
+                crate::hybrid::open(rfd, v3, ifindex, opts, vnet_hdr)?
             }
             r => r,
         };

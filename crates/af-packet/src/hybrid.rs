@@ -32,14 +32,16 @@
 //!
 //! A kernel without `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (before 6.2; in a group the member's
 //! own `PACKET_IGNORE_OUTGOING` no longer applies, and the group would see our own TX) gets
-//! the plain V3 ring: [`attach`] fails and the caller keeps it.
+//! the plain V3 ring ([`open`] keeps it).
 
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::rx::{BlockRing, RxPkt};
+use crate::host::Opts;
+use crate::rx::{BlockRing, RxPkt, RxRing};
 use crate::rx2::FrameRing;
 use crate::sys;
 
@@ -94,53 +96,56 @@ pub(crate) struct Hybrid {
     hold_max: Duration,
 }
 
-/// Makes `v3_fd` (bound, with the V3 ring `v3`) the first member of a new fanout group and
-/// `v2_fd` (set up with the V2 ring `v2`, not yet bound) the second, bound to `ifindex`, and
-/// starts on V2 (the link is quiet at start). `v2_fd` accepts nothing until it is in the group
-/// (a socket filter), so no frame reaches both rings.
-pub(crate) fn attach(
+/// The receive ring of a hybrid socket: `v3_fd` (bound to `ifindex`, with the V3 ring `v3`)
+/// becomes the first member of a new fanout group and a second socket, with a V2 ring made
+/// from `opts` and the same virtio-net header setting (`vnet_hdr`), the second; it starts on
+/// V2 (the link is quiet at start). The second socket accepts nothing until it is in the group
+/// (a socket filter), so no frame reaches both rings. A kernel that refuses the group (or the
+/// header on the V2 socket) leaves the V3 ring; failing to make the V2 socket is an error.
+pub(crate) fn open(
     v3_fd: RawFd,
     v3: BlockRing,
-    v2_fd: OwnedFd,
-    v2: FrameRing,
     ifindex: i32,
-    retire_tov_ms: u32,
-) -> Result<Hybrid, (std::io::Error, BlockRing)> {
-    let r = (|| {
+    opts: &Opts,
+    vnet_hdr: bool,
+) -> io::Result<RxRing> {
+    let v2_fd = sys::packet_socket()?;
+    let fd = v2_fd.as_raw_fd();
+    let v2 = match crate::host::rx_socket(fd, opts, true)? {
+        (RxRing::V2(v2), vnet) if vnet == vnet_hdr => v2,
+        _ => return Ok(RxRing::V3(v3)),
+    };
+    let joined = (|| {
         let ty = sys::PACKET_FANOUT_CBPF | sys::PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
         sys::join_fanout(v3_fd, 0, ty | sys::PACKET_FANOUT_FLAG_UNIQUEID)?;
         let id = sys::fanout_id(v3_fd)?;
-        let fd = v2_fd.as_raw_fd();
         sys::attach_drop_filter(fd)?;
         sys::bind_ll(fd, u16::try_from(libc::ETH_P_ALL).expect("small"), ifindex)?;
         sys::join_fanout(fd, id, ty)?;
         sys::set_fanout_member(v3_fd, MEMBER_V2)?;
         sys::detach_filter(fd)
     })();
-    match r {
-        Ok(()) => {
-            let stats = Arc::new(HybridStats::default());
-            stats.on_v2.store(true, Relaxed);
-            Ok(Hybrid {
-                v3,
-                v2,
-                v2_fd,
-                on_v2: true,
-                hold_until: None,
-                win_start: Instant::now(),
-                win_pkts: 0,
-                win_bytes: 0,
-                stats,
-                hold_max: 2 * Duration::from_millis(u64::from(retire_tov_ms)) + HOLD_SLACK,
-            })
-        }
-        Err(e) => {
-            // Whatever was joined: a group without a program sends everything to member 0,
-            // the V3 socket; the V2 socket closes with `v2_fd`.
-            let _ = sys::set_fanout_member(v3_fd, MEMBER_V3);
-            Err((e, v3))
-        }
+    if joined.is_err() {
+        // Whatever was joined: a group without a program sends everything to member 0, the V3
+        // socket; the V2 socket closes with `v2_fd`.
+        let _ = sys::set_fanout_member(v3_fd, MEMBER_V3);
+        return Ok(RxRing::V3(v3));
     }
+    let stats = Arc::new(HybridStats::default());
+    stats.on_v2.store(true, Relaxed);
+    let tov = Duration::from_millis(u64::from(opts.rx_retire_tov_ms));
+    Ok(RxRing::Hybrid(Box::new(Hybrid {
+        v3,
+        v2,
+        v2_fd,
+        on_v2: true,
+        hold_until: None,
+        win_start: Instant::now(),
+        win_pkts: 0,
+        win_bytes: 0,
+        stats,
+        hold_max: 2 * tov + HOLD_SLACK,
+    })))
 }
 
 impl Hybrid {
@@ -205,23 +210,22 @@ impl Hybrid {
                 n += self.v3.burst(max - n, &mut g);
             }
         }
-        // No decision while holding: what is read then is the V3 ring's backlog, and a
-        // switch back to V3 now would put the V2 frames between two V3 stretches.
-        if self.hold_until.is_none() {
-            self.account(fd, now, n as u64, bytes);
-        }
+        self.account(fd, now, n as u64, bytes);
         n
     }
 
     /// Checks the rate without a burst (a quiet link on V3 switches back to V2 here).
     pub(crate) fn tick(&mut self, fd: RawFd) {
-        if self.hold_until.is_none() {
-            self.account(fd, Instant::now(), 0, 0);
-        }
+        self.account(fd, Instant::now(), 0, 0);
     }
 
     /// Adds a burst to the current window and switches when the rate crosses a threshold.
     fn account(&mut self, fd: RawFd, now: Instant, pkts: u64, bytes: u64) {
+        // No decision while holding: what is read then is the V3 ring's backlog, and a switch
+        // back to V3 now would put the V2 frames between two V3 stretches.
+        if self.hold_until.is_some() {
+            return;
+        }
         self.win_pkts += pkts;
         self.win_bytes += bytes;
         let dt = now.saturating_duration_since(self.win_start);

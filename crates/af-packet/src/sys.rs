@@ -116,13 +116,27 @@ unsafe impl SockOpt for libc::tpacket_req3 {}
 // SAFETY: repr(C) `packet_mreq` (int, 2×ushort, u8[8]): no padding.
 unsafe impl SockOpt for libc::packet_mreq {}
 
-/// `setsockopt(fd, SOL_PACKET, name, val)`.
-pub(crate) fn set_packet_opt<T: SockOpt>(fd: RawFd, name: c_int, val: &T) -> io::Result<()> {
+/// `setsockopt(fd, level, name, val)`.
+fn set_opt<T: SockOpt>(fd: RawFd, level: c_int, name: c_int, val: &T) -> io::Result<()> {
     let len = libc::socklen_t::try_from(size_of::<T>()).expect("option fits socklen_t");
     // SAFETY: `val` points to an initialised `T` of exactly `len` bytes that
-    // lives for the whole call; the kernel only reads it.
-    cvt(unsafe { libc::setsockopt(fd, libc::SOL_PACKET, name, (val as *const T).cast(), len) })
-        .map(drop)
+    // lives for the whole call; the kernel only reads it (a `sock_fprog`'s
+    // instructions too, which the caller keeps alive as long).
+    cvt(unsafe { libc::setsockopt(fd, level, name, (val as *const T).cast(), len) }).map(drop)
+}
+
+/// `setsockopt(fd, SOL_PACKET, name, val)`.
+pub(crate) fn set_packet_opt<T: SockOpt>(fd: RawFd, name: c_int, val: &T) -> io::Result<()> {
+    set_opt(fd, libc::SOL_PACKET, name, val)
+}
+
+/// `getsockopt(fd, level, name)` of an `int` option.
+fn get_int_opt(fd: RawFd, level: c_int, name: c_int) -> io::Result<c_int> {
+    let mut v: c_int = 0;
+    let mut len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits socklen_t");
+    // SAFETY: `v` is a writable c_int and `len` holds its size.
+    cvt(unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut c_int).cast(), &mut len) })?;
+    Ok(v)
 }
 
 // SAFETY: repr(C) `sock_fprog` (u16 length, then a pointer the kernel reads `len`
@@ -146,80 +160,46 @@ pub(crate) fn join_fanout(fd: RawFd, id: u16, type_flags: u16) -> io::Result<()>
 
 /// The id of the fanout group `fd` is in.
 pub(crate) fn fanout_id(fd: RawFd) -> io::Result<u16> {
-    let mut v: c_int = 0;
-    let mut len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits socklen_t");
-    // SAFETY: `v` is a writable c_int and `len` holds its size.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_PACKET,
-            libc::PACKET_FANOUT,
-            (&mut v as *mut c_int).cast(),
-            &mut len,
-        )
-    })?;
+    let v = get_int_opt(fd, libc::SOL_PACKET, libc::PACKET_FANOUT)?;
     // The id is the low 16 bits (type and flags above).
     Ok(u16::try_from(v & 0xffff).unwrap_or(0))
 }
 
-/// A one-instruction classic BPF program: `ret #k`.
-fn ret_k(k: u32) -> libc::sock_filter {
-    libc::sock_filter {
+/// A classic BPF program as `setsockopt` takes it, pointing into `ins` (which must outlive
+/// the call).
+fn prog_of(ins: &[libc::sock_filter; 1]) -> libc::sock_fprog {
+    libc::sock_fprog {
+        len: 1,
+        filter: ins.as_ptr().cast_mut(),
+    }
+}
+
+/// The one-instruction program `ret #k`.
+fn ret_k(k: u32) -> [libc::sock_filter; 1] {
+    [libc::sock_filter {
         code: (libc::BPF_RET | libc::BPF_K) as u16,
         jt: 0,
         jf: 0,
         k,
-    }
+    }]
 }
 
 /// Sets the `PACKET_FANOUT_CBPF` program of `fd`'s group to `ret #member`: every frame goes
 /// to the group's member `member` (in join order).
 pub(crate) fn set_fanout_member(fd: RawFd, member: u32) -> io::Result<()> {
-    let ins = [ret_k(member)];
-    let prog = libc::sock_fprog {
-        len: 1,
-        filter: ins.as_ptr().cast_mut(),
-    };
-    set_packet_opt(fd, libc::PACKET_FANOUT_DATA, &prog)
+    let ins = ret_k(member);
+    set_packet_opt(fd, libc::PACKET_FANOUT_DATA, &prog_of(&ins))
 }
 
 /// `SO_ATTACH_FILTER` with `ret #0`: the socket accepts nothing (while it joins a group).
 pub(crate) fn attach_drop_filter(fd: RawFd) -> io::Result<()> {
-    let ins = [ret_k(0)];
-    let prog = libc::sock_fprog {
-        len: 1,
-        filter: ins.as_ptr().cast_mut(),
-    };
-    let len = libc::socklen_t::try_from(size_of::<libc::sock_fprog>()).expect("fits");
-    // SAFETY: `prog` and the instruction it points to live for the whole call; the kernel
-    // copies the program.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ATTACH_FILTER,
-            (&prog as *const libc::sock_fprog).cast(),
-            len,
-        )
-    })
-    .map(drop)
+    let ins = ret_k(0);
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog_of(&ins))
 }
 
-/// `SO_DETACH_FILTER`.
+/// `SO_DETACH_FILTER` (the kernel ignores the value).
 pub(crate) fn detach_filter(fd: RawFd) -> io::Result<()> {
-    let zero: c_int = 0;
-    let len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits");
-    // SAFETY: the kernel ignores the value; `zero` lives for the call.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_DETACH_FILTER,
-            (&zero as *const c_int).cast(),
-            len,
-        )
-    })
-    .map(drop)
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_DETACH_FILTER, &0)
 }
 
 /// `getsockopt(fd, SOL_PACKET, PACKET_STATISTICS)` for a TPACKET_V3
@@ -248,19 +228,7 @@ pub(crate) fn packet_stats_v3(fd: RawFd) -> io::Result<libc::tpacket_stats_v3> {
 /// `getsockopt(fd, SOL_SOCKET, SO_ERROR)`: returns and clears the pending
 /// socket error (e.g. `ENETDOWN` after the link went down).
 pub(crate) fn take_so_error(fd: RawFd) -> io::Result<c_int> {
-    let mut err: c_int = 0;
-    let mut len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits socklen_t");
-    // SAFETY: `err` is a writable c_int and `len` holds its size.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&mut err as *mut c_int).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(err)
+    get_int_opt(fd, libc::SOL_SOCKET, libc::SO_ERROR)
 }
 
 /// `bind(fd, sockaddr_ll { protocol, ifindex })`. `protocol` is in host
@@ -313,15 +281,8 @@ pub(crate) fn recv_trunc(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
 /// Sets the socket's receive buffer to `bytes`: `SO_RCVBUFFORCE` (past `rmem_max`, needs
 /// CAP_NET_ADMIN), else `SO_RCVBUF` (capped by `rmem_max`).
 pub(crate) fn set_rcvbuf(fd: RawFd, bytes: c_int) -> io::Result<()> {
-    let len = libc::socklen_t::try_from(size_of::<c_int>()).expect("fits socklen_t");
-    let p = (&bytes as *const c_int).cast();
-    // SAFETY: `p` points to an initialised c_int of `len` bytes, read by the kernel only.
-    cvt(unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, p, len) })
-        .or_else(|_| {
-            // SAFETY: as above.
-            cvt(unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, p, len) })
-        })
-        .map(drop)
+    set_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &bytes)
+        .or_else(|_| set_opt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &bytes))
 }
 
 /// System page size.

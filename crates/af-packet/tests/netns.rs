@@ -788,6 +788,18 @@ fn gso_super_packets(opts: &Opts) {
     });
 }
 
+/// Reads what `b` has, checking that our frames come once each, in sequence from `*next`;
+/// `seen(seq, from_the_v2_ring)` for each. Returns how many the burst took.
+fn read_in_order(b: &mut HostIf, next: &mut u32, mut seen: impl FnMut(u32, bool)) -> usize {
+    b.rx_burst(256, |p| {
+        let Some(seq) = seq_of(&p) else { return true };
+        assert_eq!(seq, *next, "out of order or duplicated");
+        *next += 1;
+        seen(seq, p.tp.v2);
+        true
+    })
+}
+
 /// The hybrid RX path (`Opts::rx_hybrid`, `create host-interface`'s default): a quiet link is
 /// read from the V2 frame ring, a busy one from the V3 block ring, and back; every frame is
 /// delivered once, in order, across both switches; the group does not see what the host sends
@@ -815,16 +827,8 @@ fn hybrid_rx_switches_by_rate_and_keeps_order() {
         let (mut via_v2, mut via_v3) = (0u32, 0u32);
         // Reads what is there, checking order; `single` frames must come from the V2 ring.
         let take = |b: &mut HostIf, next: &mut u32, v2: &mut u32, v3: &mut u32| {
-            b.rx_burst(256, |p| {
-                let Some(seq) = seq_of(&p) else { return true };
-                assert_eq!(seq, *next, "out of order or duplicated");
-                *next += 1;
-                if p.tp.v2 {
-                    *v2 += 1;
-                } else {
-                    *v3 += 1;
-                }
-                true
+            read_in_order(b, next, |_, via_v2| {
+                *(if via_v2 { &mut *v2 } else { &mut *v3 }) += 1
             })
         };
         let single =
@@ -938,14 +942,10 @@ fn hybrid_rx_holds_v2_frames_until_the_v3_block_is_read() {
         let mut next = 0u32;
         let mut v3_frames = Vec::new();
         let take = |b: &mut HostIf, next: &mut u32, v3: &mut Vec<u32>| {
-            b.rx_burst(256, |p| {
-                let Some(seq) = seq_of(&p) else { return true };
-                assert_eq!(seq, *next, "out of order or duplicated");
-                *next += 1;
-                if !p.tp.v2 {
+            read_in_order(b, next, |seq, via_v2| {
+                if !via_v2 {
                     v3.push(seq);
                 }
-                true
             })
         };
         // Onto V3 with a burst of 1 MB (1000 frames fit the V2 ring), read at once.
