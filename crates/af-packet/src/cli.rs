@@ -120,8 +120,8 @@ fn opts_from(c: &CreateArgs<'_>) -> Result<Opts, CliError> {
     o.qdisc_bypass = !c.qdisc_bypass_disable;
     o.vnet_hdr = !c.cksum_gso_disable;
     // TPACKET_V3 (VPP's default) unless `v2` or `hybrid` is asked for. V2 hands each frame
-    // over at once, where a V3 block waits for its retire timer (a jiffy at least: 4 ms at
-    // HZ=250) unless it fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs
+    // over at once, where a V3 block waits for its retire timer (1 ms, or a jiffy where the
+    // kernel rounds it up) unless it fills: a ping across two pwire 0.2 ms instead of 2 ms. But V2 costs
     // throughput (bench_afpacket.py: about a quarter of the 64-byte UDP rate): the kernel takes
     // the ring's lock twice and wakes the reader for every frame. `hybrid` (hybrid.rs) reads
     // V2 while the link is quiet and V3 while it is busy: V2's ping and V3's 64-byte rate, but

@@ -54,7 +54,7 @@ pub struct Opts {
     pub force_tx_v2: bool,
     /// A TPACKET_V2 RX ring (`rx_block_size / rx_frame_size` frames of `rx_frame_size` per
     /// block): each frame reaches us as soon as it is written, where a V3 block waits for
-    /// `rx_retire_tov_ms` (rounded up to a jiffy) unless it fills. Frames longer than a ring
+    /// `rx_retire_tov_ms` (a kernel on the jiffy timer rounds it up to a jiffy) unless it fills. Frames longer than a ring
     /// frame (GSO super-packets) are read whole from the socket (`PACKET_COPY_THRESH`).
     pub rx_v2: bool,
     /// Both rings, on two sockets of one fanout group: V2 while the interface is quiet, V3

@@ -3,9 +3,10 @@
 //! `PACKET_FANOUT_CBPF` group whose program (`ret #member`, one instruction) sends every frame
 //! of the interface to one of them. The reader picks the member by rate.
 //!
-//! Why: a V3 block reaches user space when it is full or when its retire timer fires, and the
-//! timer counts in jiffies (4 ms at HZ=250), so at low rates every frame waits for it on every
-//! AF_PACKET hop. A V2 frame is handed over as soon as it is written, but the kernel's
+//! Why: a V3 block reaches user space when it is full or when its retire timer fires (at least
+//! 1 ms: the timeout is in milliseconds, and a kernel that runs it on the jiffy timer rounds it
+//! up to a jiffy, 4 ms at HZ=250), so at low rates every frame waits for it on every AF_PACKET
+//! hop (0.5 ms on average here: a ping's four hops add 2 ms). A V2 frame is handed over as soon as it is written, but the kernel's
 //! per-frame work (the ring lock, a wakeup) costs the sender's CPU about a quarter of the
 //! 64-byte rate on this machine kind. Latency matters when the link is quiet and throughput
 //! when it is busy, so: V2 while the interface receives fewer than [`TO_V2_PPS`] frames and
@@ -15,12 +16,17 @@
 //! (0.16 ms against V3's 2.1), V3's 64-byte rate (588 against 601 kpps flat out, 500 paced
 //! without loss), but V2's TCP (3474 against V3's 4281 Mbit/s), so it is not the default.
 //! Why TCP: pinned to V3 from the start (no V2 phase) the group moved V3's TCP, so the fanout
-//! costs nothing; starting on V2 and switching a stream's ACK direction to V3 cost a quarter
-//! (its RTT jumps from a V2 hop's 0.2 ms to a V3 block's few ms, which ends a CUBIC slow start
-//! early: HyStart's delay test); so ACK-sized streams (under 200 kpps and 20 MB/s) stay on V2,
-//! whose per-frame cost they then pay, as a V2 ring does. (Switching at 2 kpps instead, every
-//! ring of the stream on V3 after its first burst, moved 2346-3133 Mbit/s against V3's
-//! 3271-4496 in the same runs: the jump, not the V2 cost, is what a stream notices most.)
+//! costs nothing; what a stream loses comes with the V2 phase. Measured 2026-12-07 (5 s TCP,
+//! alternated, 2-3 runs each): under BBR (this machine's default) V3 3897-4755 Mbit/s, hybrid
+//! 3548-3669; under CUBIC V3 4172-5131, hybrid 3453-4624. Not the per-frame wake-ups: an
+//! experiment build whose idle loop slept 50-1000 µs between reads while traffic flowed
+//! (interrupt coalescing) moved 3200-3700 on V2 and hybrid rings alike. Not the ACKs' ring:
+//! every ring of the stream on V3 after its first burst (thresholds of 2 kpps) moved 3455-4021
+//! under CUBIC and 2346-3133 under BBR. What stays is that the connection starts with a V2
+//! hop's RTT (0.2 ms) and meets a V3 block's (up to a retire timeout, 1 ms here) under load,
+//! and both algorithms size the window from the early RTT (BBR's minimum; CUBIC's HyStart ends
+//! slow start on an ACK train longer than half of it): the likely reason, not proven. So
+//! ACK-sized streams (under 200 kpps and 20 MB/s) stay on V2 and floods go to V3.
 //!
 //! Order is kept across a switch. To V3: the V2 ring is read before the V3 ring in every
 //! burst, and V3 frames only become readable when their block retires, long after the last
