@@ -101,9 +101,22 @@ impl Node for Ip4Input {
         let n = bis.len();
         let mut i = 0;
         while i < n {
+            // SAFETY: frame invariant: each index once; this reference ends here, before the
+            // run loop or the packet's own handling below makes the next one.
+            let sw = unsafe { view.get_mut(bis[i]) }.rx();
+            if sw != run_sw {
+                if let Some(r) = vs.row(thread, run_sw).filter(|_| run_n > 0) {
+                    r.add(ifc::IP4, run_n);
+                }
+                run_sw = sw;
+                run_n = 0;
+                (feats, enabled) = st
+                    .iface(sw)
+                    .map_or((0, false), |i| (i.features, i.enabled()));
+            }
             // The common packet (from the run's interface, no options, well formed, TTL left)
-            // in a loop of its own once the run's next is known.
-            if run_n > 1 && (feats != 0 || enabled) {
+            // in a loop of its own, from the run's first packet on.
+            if feats != 0 || enabled {
                 let next = if feats != 0 {
                     features
                         .get(feats.trailing_zeros() as usize)
@@ -120,22 +133,17 @@ impl Node for Ip4Input {
                 if i == n {
                     break;
                 }
+                // SAFETY: as above.
+                if k > 0 && unsafe { view.get_mut(bis[i]) }.rx() != run_sw {
+                    continue;
+                }
             }
+            // The packet the run loop stopped at (or every packet of an interface without
+            // IPv4 and features), from the run's interface.
             // SAFETY: frame invariant: each index once, and slot `i` is visited once.
             let b = unsafe { view.get_mut(bis[i]) };
             let nx = &mut nexts[i];
             i += 1;
-            let sw = b.rx();
-            if sw != run_sw {
-                if let Some(r) = vs.row(thread, run_sw).filter(|_| run_n > 0) {
-                    r.add(ifc::IP4, run_n);
-                }
-                run_sw = sw;
-                run_n = 0;
-                (feats, enabled) = st
-                    .iface(sw)
-                    .map_or((0, false), |i| (i.features, i.enabled()));
-            }
             run_n += 1;
             if b.is_traced() {
                 cx.trace(b, Ip4Bytes::of(b));

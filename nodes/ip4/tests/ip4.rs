@@ -1104,3 +1104,103 @@ fn learned_neighbours_over_the_limit_are_counted_not_added() {
     assert!(!h.cli("show ip neighbors").contains("10.0.0.2"));
     h.assert_all_free();
 }
+
+/// Calls and vectors of `node` in `show runtime` (main thread).
+fn runtime_of(h: &mut pwire_testkit::Harness, node: &str) -> (u64, u64) {
+    let rt = h.cli("show runtime");
+    let l = rt
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(node))
+        .unwrap_or_else(|| panic!("{node} not in:\n{rt}"));
+    let w: Vec<&str> = l.split_whitespace().collect();
+    (w[2].parse().unwrap(), w[3].parse().unwrap())
+}
+
+/// One `ip4-input` frame holding a run from each of three interfaces (the enabled streams'
+/// packets share pg-input's frame): each run goes where its own interface sends it (pg0's and
+/// pg1's are forwarded, pg2 has no IPv4), the faulty headers inside the runs are dropped by
+/// name, a header with options is forwarded, and each interface counts its own packets.
+#[test]
+fn runs_from_three_interfaces_in_one_frame() {
+    let mut h = setup();
+    h.cli("create packet-generator interface pg2");
+    h.cli("set interface state pg2 up");
+    h.cli("set ip neighbor pg0 10.0.0.2 02:00:00:00:00:02 static");
+    h.cli("set ip neighbor pg1 10.0.1.9 02:00:00:00:01:09 static");
+    let a = udp_frame(HOST_A, PG0_MAC, "10.0.0.2", "10.0.1.9", 64, 8);
+    let a_opts = eth(
+        PG0_MAC,
+        HOST_A,
+        0x0800,
+        &ip4_opts(
+            "10.0.0.2",
+            "10.0.1.9",
+            17,
+            64,
+            &[1, 1, 1, 0],
+            &udp4("10.0.0.2", "10.0.1.9", 1, 2, b"opts"),
+        ),
+    );
+    let a_bad = changed(&a, |v| v[27] ^= 1, false);
+    let b = udp_frame(HOST_B, PG1_MAC, "10.0.1.9", "10.0.0.2", 64, 8);
+    let b_bad = changed(&b, |v| v[24] ^= 0x80, false);
+    let c = udp_frame(HOST_A, PG2_MAC, "10.0.2.2", "10.0.1.9", 64, 8);
+    let s0 = vec![
+        a.clone(),
+        a.clone(),
+        a_opts.clone(),
+        a.clone(),
+        a_bad,
+        a.clone(),
+    ];
+    let s1 = vec![b.clone(), b.clone(), b.clone(), b_bad, b.clone()];
+    let s2 = vec![c.clone(); 3];
+    for (name, ifc, pkts) in [("s0", "pg0", &s0), ("s1", "pg1", &s1), ("s2", "pg2", &s2)] {
+        let p = h.pcap(&format!("{name}.pcap"), 1, pkts);
+        h.cli(&format!(
+            "packet-generator new {{ name {name} limit {} interface {ifc} node ethernet-input pcap {} }}",
+            pkts.len(),
+            p.display()
+        ));
+    }
+    let (bad0, opt0, drop0) = (
+        h.counter("ip4-input", "bad ip4 checksum"),
+        h.counter("ip4-input", "ip4 options present"),
+        h.counter("ip4-input", "ip4 drop"),
+    );
+    let (cap0, cap1) = (h.capture("pg0"), h.capture("pg1"));
+    h.cli("clear runtime");
+    h.run_streams();
+    assert_eq!(
+        runtime_of(&mut h, "ip4-input"),
+        (1, 14),
+        "the three runs in one frame"
+    );
+    let to_pg1 = h.captured("pg1", &cap1);
+    let to_pg0 = h.captured("pg0", &cap0);
+    let want1: Vec<Vec<u8>> = [&a, &a, &a_opts, &a, &a]
+        .iter()
+        .map(|f| hop(f, [0x02, 0, 0, 0, 1, 9], PG1_MAC))
+        .collect();
+    let want0: Vec<Vec<u8>> = (0..4)
+        .map(|_| hop(&b, [0x02, 0, 0, 0, 0, 2], PG0_MAC))
+        .collect();
+    assert_eq!(to_pg1, want1);
+    assert_eq!(to_pg0, want0);
+    assert_eq!(h.counter("ip4-input", "bad ip4 checksum") - bad0, 2);
+    assert_eq!(h.counter("ip4-input", "ip4 options present") - opt0, 1);
+    assert_eq!(
+        h.counter("ip4-input", "ip4 drop") - drop0,
+        3,
+        "pg2 has no IPv4"
+    );
+    for (ifc, n) in [("pg0", 6), ("pg1", 5), ("pg2", 3)] {
+        let si = h.cli(&format!("show interface {ifc}"));
+        assert!(
+            si.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["ip4", &n.to_string()]),
+            "{ifc}: ip4 {n}\n{si}"
+        );
+    }
+    h.assert_all_free();
+}
