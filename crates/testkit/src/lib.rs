@@ -205,6 +205,23 @@ impl Harness {
             .unwrap_or_else(|| panic!("no counter `{name}' on node `{node}'"))
     }
 
+    /// Calls and vectors of `node` as `show runtime` prints them (the first thread listing
+    /// it: the main thread when it runs the node).
+    pub fn runtime_of(&mut self, node: &str) -> (u64, u64) {
+        let rt = self.cli("show runtime");
+        let w: Vec<&str> = rt
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.first() == Some(&node))
+            .unwrap_or_else(|| panic!("{node} not in:\n{rt}"));
+        let num = |k: usize| {
+            w.get(k)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{node}: no number in column {k}:\n{rt}"))
+        };
+        (num(2), num(3))
+    }
+
     /// Asserts that every buffer is back in the pool (no leak).
     pub fn assert_all_free(&self) {
         let p = &self.dp.vnet.engine().pool;

@@ -1105,17 +1105,6 @@ fn learned_neighbours_over_the_limit_are_counted_not_added() {
     h.assert_all_free();
 }
 
-/// Calls and vectors of `node` in `show runtime` (main thread).
-fn runtime_of(h: &mut pwire_testkit::Harness, node: &str) -> (u64, u64) {
-    let rt = h.cli("show runtime");
-    let l = rt
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(node))
-        .unwrap_or_else(|| panic!("{node} not in:\n{rt}"));
-    let w: Vec<&str> = l.split_whitespace().collect();
-    (w[2].parse().unwrap(), w[3].parse().unwrap())
-}
-
 /// One `ip4-input` frame holding a run from each of three interfaces (the enabled streams'
 /// packets share pg-input's frame): each run goes where its own interface sends it (pg0's and
 /// pg1's are forwarded, pg2 has no IPv4), the faulty headers inside the runs are dropped by
@@ -1172,7 +1161,7 @@ fn runs_from_three_interfaces_in_one_frame() {
     h.cli("clear runtime");
     h.run_streams();
     assert_eq!(
-        runtime_of(&mut h, "ip4-input"),
+        h.runtime_of("ip4-input"),
         (1, 14),
         "the three runs in one frame"
     );

@@ -106,9 +106,22 @@ impl Node for Ip6Input {
         let n = bis.len();
         let mut i = 0;
         while i < n {
+            // SAFETY: frame invariant: each index once; this reference ends here, before the
+            // run loop or the packet's own handling below makes the next one.
+            let sw = unsafe { view.get_mut(bis[i]) }.rx();
+            if sw != run_sw {
+                if let Some(r) = st.row(thread, run_sw).filter(|_| run_n > 0) {
+                    r.add(ifc::IP6, run_n);
+                }
+                run_sw = sw;
+                run_n = 0;
+                (feats, enabled) = st
+                    .get(sw)
+                    .map_or((0, false), |i| (i.ip6_unicast_features, i.ip6_enabled));
+            }
             // The common packet (from the run's interface, unicast, well formed, hop limit
-            // left) in a loop of its own once the run's unicast next is known.
-            if run_n > 1 && (feats != 0 || enabled) {
+            // left) in a loop of its own, from the run's first packet on.
+            if feats != 0 || enabled {
                 let next = if feats != 0 {
                     features
                         .get(feats.trailing_zeros() as usize)
@@ -125,22 +138,17 @@ impl Node for Ip6Input {
                 if i == n {
                     break;
                 }
+                // SAFETY: as above.
+                if k > 0 && unsafe { view.get_mut(bis[i]) }.rx() != run_sw {
+                    continue;
+                }
             }
+            // The packet the run loop stopped at (or every packet of an interface without
+            // IPv6 and features), from the run's interface.
             // SAFETY: frame invariant: each index once, and slot `i` is visited once.
             let b = unsafe { view.get_mut(bis[i]) };
             let nx = &mut nexts[i];
             i += 1;
-            let sw = b.rx();
-            if sw != run_sw {
-                if let Some(r) = st.row(thread, run_sw).filter(|_| run_n > 0) {
-                    r.add(ifc::IP6, run_n);
-                }
-                run_sw = sw;
-                run_n = 0;
-                (feats, enabled) = st
-                    .get(sw)
-                    .map_or((0, false), |i| (i.ip6_unicast_features, i.ip6_enabled));
-            }
             run_n += 1;
             if b.is_traced() {
                 cx.trace(b, Ip6Bytes::of(b));
@@ -206,7 +214,9 @@ impl Node for Ip6Input {
 /// keeps everything in registers.
 #[inline(never)]
 fn unicast_run<const TRACE: bool>(view: pwire_buffer::View<'_>, bis: &[u32], sw: u32) -> usize {
-    for (k, &bi) in bis.iter().enumerate() {
+    // One index (not an enumerate's two counters).
+    let mut k = 0;
+    while let Some(&bi) = bis.get(k) {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
         let b = unsafe { view.get_mut(bi) };
         let len = b.current_length() as usize;
@@ -214,19 +224,21 @@ fn unicast_run<const TRACE: bool>(view: pwire_buffer::View<'_>, bis: &[u32], sw:
             return k;
         };
         let ip_len = usize::from(u16::from_be_bytes([h[4], h[5]])) + Ip6Hdr::LEN;
-        if (TRACE && b.is_traced())
-            || b.rx() != sw
-            || h[0] >> 4 != 6
-            || ip_len > len
-            || h[7] == 0
-            || h[24] == 0xff
+        if (TRACE && b.is_traced()) || b.rx() != sw || h[0] >> 4 != 6 || h[7] == 0 || h[24] == 0xff
         {
             return k;
         }
-        // Ethernet pads short frames; the padding is not part of the packet.
-        b.truncate(ip_len);
+        // A packet that fills its buffer takes one compare; a shorter one is Ethernet
+        // padding to trim.
+        if ip_len != len {
+            if ip_len > len {
+                return k;
+            }
+            b.truncate(ip_len);
+        }
+        k += 1;
     }
-    bis.len()
+    k
 }
 
 #[cfg(test)]

@@ -770,3 +770,87 @@ fn address_on_an_up_interface_is_announced_and_peers_replace_a_stale_mac() {
     );
     h.assert_all_free();
 }
+
+/// One `ip6-input` frame holding a run from each of three interfaces (the enabled streams'
+/// packets share pg-input's frame): each run goes where its own interface sends it (pg0's and
+/// pg1's are forwarded, pg2 has no IPv6), faulty headers inside the runs are dropped by name,
+/// Ethernet padding inside a run is trimmed, and each interface counts its own packets.
+#[test]
+fn runs_from_three_interfaces_in_one_frame() {
+    let mut h = setup();
+    h.cli("create packet-generator interface pg2");
+    h.cli("set interface state pg2 up");
+    h.cli("set ip neighbor pg0 fd00::2 02:00:00:00:00:02");
+    h.cli("set ip neighbor pg1 fd01::2 02:00:00:00:01:02");
+    let a = udp_frame(HOST_A, PG0_MAC, "fd00::2", "fd01::2", 64, 8);
+    let mut a_pad = a.clone();
+    a_pad.extend_from_slice(&[0xee; 10]);
+    let mut a_long = a.clone();
+    a_long[14 + 4..14 + 6].copy_from_slice(&300u16.to_be_bytes());
+    let b = udp_frame(HOST_B, PG1_MAC, "fd01::2", "fd00::2", 64, 8);
+    let mut b_v4 = b.clone();
+    b_v4[14] = 0x45;
+    let c = udp_frame(
+        HOST_A,
+        [0x02, 0xfe, 0, 0, 0, 2],
+        "fd02::2",
+        "fd01::2",
+        64,
+        8,
+    );
+    let s0 = vec![a.clone(), a.clone(), a_pad, a.clone(), a_long, a.clone()];
+    let s1 = vec![b.clone(), b.clone(), b.clone(), b_v4, b.clone()];
+    let s2 = vec![c.clone(); 3];
+    for (name, ifc, pkts) in [("s0", "pg0", &s0), ("s1", "pg1", &s1), ("s2", "pg2", &s2)] {
+        let p = h.pcap(&format!("{name}.pcap"), 1, pkts);
+        h.cli(&format!(
+            "packet-generator new {{ name {name} limit {} interface {ifc} node ethernet-input pcap {} }}",
+            pkts.len(),
+            p.display()
+        ));
+    }
+    let names = ["ip6 length > l2 length", "ip6 version != 6", "ip6 drop"];
+    let before: Vec<u64> = names.iter().map(|n| h.counter("ip6-input", n)).collect();
+    let (cap0, cap1) = (
+        capture(&mut h, "pg0", "mix0.pcap"),
+        capture(&mut h, "pg1", "mix1.pcap"),
+    );
+    h.cli("clear runtime");
+    h.run_streams();
+    assert_eq!(
+        h.runtime_of("ip6-input"),
+        (1, 14),
+        "the three runs in one frame"
+    );
+    // One hop: the neighbour's MAC, ours, hop limit 63, the rest as sent (padding gone).
+    let hop = |f: &[u8], dmac: [u8; 6], smac: [u8; 6]| {
+        let mut o = f[..14 + 40 + 16].to_vec();
+        o[0..6].copy_from_slice(&dmac);
+        o[6..12].copy_from_slice(&smac);
+        o[14 + 7] = 63;
+        o
+    };
+    assert_eq!(
+        captured(&mut h, "pg1", &cap1),
+        vec![hop(&a, HOST_B, PG1_MAC); 5]
+    );
+    assert_eq!(
+        captured(&mut h, "pg0", &cap0),
+        vec![hop(&b, HOST_A, PG0_MAC); 4]
+    );
+    let moved: Vec<u64> = names
+        .iter()
+        .zip(&before)
+        .map(|(n, b)| h.counter("ip6-input", n) - b)
+        .collect();
+    assert_eq!(moved, [1, 1, 3], "{names:?}; pg2 has no IPv6");
+    for (ifc, n) in [("pg0", 6), ("pg1", 5), ("pg2", 3)] {
+        let si = h.cli(&format!("show interface {ifc}"));
+        assert!(
+            si.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["ip6", &n.to_string()]),
+            "{ifc}: ip6 {n}\n{si}"
+        );
+    }
+    h.assert_all_free();
+}
