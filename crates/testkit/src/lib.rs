@@ -160,15 +160,33 @@ impl Harness {
     /// Sends `pkts` once each from pg interface `iface` into `node`, waits until they are
     /// through, and deletes the stream.
     pub fn send(&mut self, name: &str, iface: &str, node: &str, pkts: &[Vec<u8>]) {
+        self.stream(name, iface, node, pkts);
+        self.cli(&format!("packet-generator enable-stream {name}"));
+        self.wait_streams(Duration::from_secs(20));
+        self.cli(&format!("packet-generator delete {name}"));
+    }
+
+    /// Makes (without enabling) a stream sending `pkts` once each from pg interface `iface`
+    /// into `node`: several made this way and enabled together ([`Self::run_streams`]) share
+    /// pg-input's frames.
+    pub fn stream(&mut self, name: &str, iface: &str, node: &str, pkts: &[Vec<u8>]) {
         let p = self.pcap(&format!("{name}.pcap"), 1, pkts);
         self.cli(&format!(
             "packet-generator new {{ name {name} limit {} interface {iface} node {node} pcap {} }}",
             pkts.len(),
             p.display()
         ));
-        self.cli(&format!("packet-generator enable-stream {name}"));
-        self.wait_streams(Duration::from_secs(20));
-        self.cli(&format!("packet-generator delete {name}"));
+    }
+
+    /// The interface counter `name` (`ip4`, `ip6`, ...) of `iface` as `show interface` prints
+    /// it on a line of its own; `None` when it is not printed (VPP leaves zero counters out).
+    pub fn interface_counter(&mut self, iface: &str, name: &str) -> Option<u64> {
+        let si = self.cli(&format!("show interface {iface}"));
+        si.lines()
+            .find_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+                [n, v] if n == name => v.parse().ok(),
+                _ => None,
+            })
     }
 
     /// Arms a capture of what pg interface `iface` transmits, into a fresh file; returns it.
