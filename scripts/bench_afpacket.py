@@ -12,7 +12,8 @@ core 0 and B's on core 1; VPP's buffers on 4 KiB pages as pwire's (no hugepages)
 a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then from h1 to h2:
   ping   200 echoes 10 ms apart (root): RTT min/avg/max/mdev and loss;
   TCP    one connection for 5 s (Python client and server, no iperf here): Mbit/s at the server,
-         the bytes received and their CRC32 checked against what the client sent;
+         the bytes received and their CRC32 checked against what the client sent; the hosts'
+         congestion control (printed) is the namespaces' default (BBR on this machine kind);
   UDP    18-byte payloads (64-byte Ethernet frames with FCS) from 2 sender processes on connected
          sockets for 5 s: offered = h1's tx frames, delivered = h2's rx frames (interface counters,
          so a slow Python receiver does not count as the tunnel's loss), loss = 1 - rx/offered;
@@ -415,6 +416,9 @@ def one_run(kind, procs, a):
         sample = {"warm_up_s": warm_up()}
         sample["ping"] = measure_ping(a.pings)
         sample["tcp"] = measure_tcp(procs, a.seconds)
+        # The hosts' congestion control shapes the TCP figure (how each takes the RTT).
+        sample["tcp"]["cc"] = subprocess.run(in_ns(H1, ["cat", "/proc/sys/net/ipv4/tcp_congestion_control"]),
+                                             capture_output=True, text=True, timeout=10).stdout.strip()
         sample["udp"] = measure_udp(procs, a.seconds, a.senders)
         sample["udp_paced"] = measure_udp(procs, a.seconds, a.senders, a.udp_rate * 1e3)
         sample["show"] = {s.side: {c: s.cli(c) for c in ("show interface", "show interface rx-placement",
@@ -536,8 +540,10 @@ def main():
             p, v = med["pwire"][label], med["VPP"][label]
             row += "%11s" % ("%.2f" % (p / v) if ratio and v > 0 and p > 0 else "-")
         print(row)
+    ccs = sorted({x["tcp"].get("cc") or "?" for v in samples.values() for x in v})
     print("  (UDP: offered = frames h1 sent, rx = frames h2 received, from %d Python senders on connected sockets,"
-          " flat out and paced at %.0f kpps; TCP bytes and CRC32 checked at h2)" % (a.senders, a.udp_rate))
+          " flat out and paced at %.0f kpps; TCP bytes and CRC32 checked at h2, hosts' congestion control %s)"
+          % (a.senders, a.udp_rate, "/".join(ccs)))
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "bench-afpacket.json")
     with open(path, "w") as f:
