@@ -279,6 +279,7 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, st: &Arc<Shared<AfpState>>) -> Resu
         .statics()
         .class_id("af-packet")
         .expect("af-packet class registered");
+    let default_rx_mode = cx.vnet.statics().default_rx_mode;
     // Sockets first: a missing Linux interface must leave nothing behind.
     let hif = HostIf::open(name, &opts).map_err(|e| os_error(&e))?;
     let caps = *hif.caps();
@@ -335,7 +336,8 @@ fn create(a: &mut Args<'_>, cx: &mut CliCtx, st: &Arc<Shared<AfpState>>) -> Resu
     s.devs[slot] = Some(Box::new(dev));
     if let Some(i) = cx.vnet.state.write(&mut cx.ctl).get_mut(sw) {
         i.link_up = link;
-        i.rx_mode = RxMode::Interrupt;
+        // Interrupt unless startup.conf's `interface { default-rx-mode }` says otherwise.
+        i.rx_mode = default_rx_mode.unwrap_or(RxMode::Interrupt);
         i.rx_thread = rx_thread;
         i.hw_mtu = host_mtu;
         // The L3 MTU follows the Linux interface's, so IPv6 (and a tunnel's inner MTU) see

@@ -952,6 +952,57 @@ fn link_state_follows_the_kernel() {
     });
 }
 
+/// startup.conf's `interface { default-rx-mode }` is the mode a new host interface starts in
+/// (interrupt without it), and `ethernet { default-mtu }` the MTU of a new Ethernet interface
+/// that has no link of its own to take one from (a pg interface; a host interface takes its
+/// Linux interface's).
+#[test]
+fn startup_conf_default_rx_mode_and_mtu() {
+    let Some((_g, topo)) = dut_setup(&["a"], false) else {
+        return;
+    };
+    topo.dut.run(|| {
+        for (conf, mode) in [
+            ("", "interrupt"),
+            ("interface { default-rx-mode polling }", "polling"),
+            ("interface { default-rx-mode adaptive }", "adaptive"),
+        ] {
+            let mut h = harness(&format!("{conf}\nethernet {{ default-mtu 1500 }}"));
+            wire(&mut h, &["a"], &[]);
+            let out = h.cli("show interface rx-placement");
+            assert!(
+                out.contains(&format!("host-a1 queue 0 ({mode})")),
+                "{conf}: {out}"
+            );
+            h.cli("create packet-generator interface pg7");
+            let mtu = |h: &mut Harness, ifc: &str| {
+                let si = h.cli(&format!("show interface {ifc}"));
+                si.lines()
+                    .find(|l| l.starts_with(ifc))
+                    .and_then(|l| l.split_whitespace().nth(3).map(String::from))
+                    .unwrap_or_else(|| panic!("{si}"))
+            };
+            assert_eq!(mtu(&mut h, "pg7"), "1500/0/0/0");
+            // (/sys shows the namespace the test started in, `ip` this one.)
+            let o = std::process::Command::new("ip")
+                .args(["-o", "link", "show", "a1"])
+                .output()
+                .unwrap();
+            let o = String::from_utf8_lossy(&o.stdout);
+            let host = o
+                .split_whitespace()
+                .skip_while(|w| *w != "mtu")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{o}"));
+            assert_eq!(
+                mtu(&mut h, "host-a1"),
+                format!("{host}/0/0/0"),
+                "a host interface takes its link's MTU"
+            );
+        }
+    });
+}
+
 /// UDP and TCP from real Linux stacks, through pwire: the sender's stack leaves the UDP
 /// checksum partial (veth offload) and hands TCP over as GSO super-frames; pwire finishes
 /// the checksum and segments the super-frames, and the receiving stacks accept everything.

@@ -157,7 +157,9 @@ impl StartupConfig {
             .ignored
             .iter()
             .chain(self.dpdk.iter().flat_map(|d| d.ignored.iter()))
-            .chain(self.logging.ignored.iter());
+            .chain(self.logging.ignored.iter())
+            .chain(self.l2fib.ignored.iter())
+            .chain(self.ip6.ignored.iter());
         let mut out: Vec<String> = keys
             .map(|k| {
                 format!(

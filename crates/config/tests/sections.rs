@@ -508,14 +508,25 @@ fn unused_vpp_sections_are_kept_raw() {
 
 #[test]
 fn notices_name_file_position_and_reason() {
-    let c = parse("unix { nocolor }\ndpdk { telemetry }\nlogging { add-to-elog }\nsocksvr { x }\n");
+    let c = parse(
+        "unix { nocolor }\ndpdk { telemetry }\nlogging { add-to-elog }\nsocksvr { x }\n\
+         l2fib { table-size 64M num-buckets 1024 }\n\
+         ip6 { heap-size 1G default-table-name main hash-buckets 8 }\n\
+         interface { default-rx-mode polling }\nethernet { default-mtu 1500 }\n",
+    );
+    let heap =
+        "pwire's IPv6 tables grow as routes and neighbours are added (no heap or buckets to size)";
     assert_eq!(
         c.notices(),
         [
-            "t.conf:1:8: `nocolor' ignored: pwire output has no colour",
-            "t.conf:2:8: `telemetry' ignored: not implemented by pwire's dpdk driver",
-            "t.conf:3:11: `add-to-elog' ignored: pwire has no event log",
-            "t.conf:4:1: section `socksvr' ignored: a VPP section pwire has no use for",
+            "t.conf:1:8: `nocolor' ignored: pwire output has no colour".to_string(),
+            "t.conf:2:8: `telemetry' ignored: not implemented by pwire's dpdk driver".into(),
+            "t.conf:3:11: `add-to-elog' ignored: pwire has no event log".into(),
+            "t.conf:5:9: `table-size' ignored: pwire's MAC table is sized by `num-buckets' alone (no bihash arena)".into(),
+            format!("t.conf:6:7: `heap-size' ignored: {heap}"),
+            "t.conf:6:20: `default-table-name' ignored: pwire has one IPv6 table, VRF 0, which `show ip6 fib' names ipv6-VRF:0".into(),
+            format!("t.conf:6:44: `hash-buckets' ignored: {heap}"),
+            "t.conf:4:1: section `socksvr' ignored: a VPP section pwire has no use for".into(),
         ]
     );
 }

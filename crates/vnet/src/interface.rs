@@ -159,24 +159,8 @@ pub enum L2Mode {
     },
 }
 
-/// Receive mode of an interface's rx queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RxMode {
-    #[default]
-    Polling,
-    Interrupt,
-    Adaptive,
-}
-
-impl RxMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RxMode::Polling => "polling",
-            RxMode::Interrupt => "interrupt",
-            RxMode::Adaptive => "adaptive",
-        }
-    }
-}
+/// Receive mode of an interface's rx queue (startup.conf's type: `interface { default-rx-mode }`).
+pub use pwire_config::RxMode;
 
 /// One interface.
 #[derive(Debug, Clone)]

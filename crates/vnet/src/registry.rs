@@ -42,6 +42,12 @@ pub struct Statics {
     /// The node `ip4-local` hands IPv4 fragments to (`Registry::ip4_reassembly`); `None` drops
     /// them ("ip4 fragment for us, reassembly not supported").
     pub ip4_reassembly: Option<&'static str>,
+    /// startup.conf `ethernet { default-mtu }`: the MTU an Ethernet interface starts with
+    /// (drivers that learn the link's own MTU, AF_PACKET and DPDK, replace it).
+    pub default_mtu: u32,
+    /// startup.conf `interface { default-rx-mode }`: the rx mode an interface-driven receive
+    /// queue starts in where the driver supports it; `None` keeps each driver's own default.
+    pub default_rx_mode: Option<RxMode>,
 }
 
 /// A UDP destination: the node each family's UDP lookup hands a packet for one of its ports to.
@@ -298,6 +304,8 @@ impl Registry {
             udp_handlers: self.udp_handlers,
             icmp_too_big: self.icmp_too_big,
             ip4_reassembly: self.ip4_reassembly,
+            default_mtu: self.config.ethernet.default_mtu,
+            default_rx_mode: self.config.interface.default_rx_mode,
         };
         let vnet = self.vnet;
         vnet.statics.set(statics).map_err(|_| "graph built twice")?;
@@ -350,8 +358,12 @@ impl Vnet {
             admin_up: false,
             link_up: false,
             mac,
-            mtu: if ethernet { [9000, 0, 0, 0] } else { [0; 4] },
-            hw_mtu: if ethernet { 9000 } else { 0 },
+            mtu: if ethernet {
+                [st.default_mtu, 0, 0, 0]
+            } else {
+                [0; 4]
+            },
+            hw_mtu: if ethernet { st.default_mtu } else { 0 },
             l2: L2Mode::L3,
             deleted: false,
             tx_next,

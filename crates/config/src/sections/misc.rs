@@ -1,12 +1,14 @@
 //! Small VPP sections: `interface`, `ethernet`, `l2fib`, `l2learn`, `ip6`.
 
 use crate::error::ConfigError;
+use crate::sections::IgnoredKey;
 use crate::tree::Section;
 
-/// Interface rx mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Interface rx mode (also the mode an interface's rx queues are in: vnet uses this type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RxMode {
     /// `polling`.
+    #[default]
     Polling,
     /// `interrupt`.
     Interrupt,
@@ -23,6 +25,15 @@ impl RxMode {
             "adaptive" => Self::Adaptive,
             _ => return None,
         })
+    }
+
+    /// The mode's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Polling => "polling",
+            Self::Interrupt => "interrupt",
+            Self::Adaptive => "adaptive",
+        }
     }
 }
 
@@ -89,13 +100,15 @@ impl EthernetConfig {
     }
 }
 
-/// The `l2fib` section (stored; the l2 crate sizes its table from it).
+/// The `l2fib` section: the l2 crate sizes its table from `num-buckets`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct L2fibConfig {
-    /// `table-size <size>` in bytes; VPP default 128M.
+    /// `table-size <size>` in bytes; VPP default 128M. Checked, with no effect (`ignored`).
     pub table_size: u64,
     /// `num-buckets <n>`; VPP default 256K (262144).
     pub num_buckets: u32,
+    /// Keys given that pwire does not act on (printed at start).
+    pub ignored: Vec<IgnoredKey>,
 }
 
 impl Default for L2fibConfig {
@@ -103,6 +116,7 @@ impl Default for L2fibConfig {
         Self {
             table_size: 128 << 20,
             num_buckets: 256 << 10,
+            ignored: Vec::new(),
         }
     }
 }
@@ -114,7 +128,15 @@ impl L2fibConfig {
         let mut cur = section.cursor();
         while let Some(k) = cur.next_word()? {
             match k.as_str() {
-                "table-size" => c.table_size = cur.size(k)?,
+                "table-size" => {
+                    c.table_size = cur.size(k)?;
+                    c.ignored.push(IgnoredKey {
+                        key: k.clone(),
+                        value: None,
+                        reason:
+                            "pwire's MAC table is sized by `num-buckets' alone (no bihash arena)",
+                    });
+                }
                 "num-buckets" => c.num_buckets = cur.u32_in(k, 1, u32::MAX)?,
                 _ => return Err(cur.unknown(k)),
             }
@@ -146,7 +168,8 @@ impl L2learnConfig {
     }
 }
 
-/// The `ip6` section (stored; `None` = the ip6 crate's default).
+/// The `ip6` section: VPP's memory and naming knobs, checked and kept, with no effect in pwire
+/// (`ignored` says so at start).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ip6Config {
     /// `hash-buckets <n>`.
@@ -155,6 +178,8 @@ pub struct Ip6Config {
     pub heap_size: Option<u64>,
     /// `default-table-name <s>`.
     pub default_table_name: Option<String>,
+    /// Keys given that pwire does not act on (printed at start).
+    pub ignored: Vec<IgnoredKey>,
 }
 
 impl Ip6Config {
@@ -164,12 +189,36 @@ impl Ip6Config {
         let mut cur = section.cursor();
         while let Some(k) = cur.next_word()? {
             match k.as_str() {
-                "hash-buckets" => c.hash_buckets = Some(cur.u32_in(k, 1, u32::MAX)?),
-                "heap-size" => c.heap_size = Some(cur.size(k)?),
-                "default-table-name" => c.default_table_name = Some(cur.string(k)?),
+                "hash-buckets" => {
+                    c.hash_buckets = Some(cur.u32_in(k, 1, u32::MAX)?);
+                    c.ignored.push(ip6_ignored(k, NO_IP6_HEAP));
+                }
+                "heap-size" => {
+                    c.heap_size = Some(cur.size(k)?);
+                    c.ignored.push(ip6_ignored(k, NO_IP6_HEAP));
+                }
+                "default-table-name" => {
+                    c.default_table_name = Some(cur.string(k)?);
+                    c.ignored.push(ip6_ignored(
+                        k,
+                        "pwire has one IPv6 table, VRF 0, which `show ip6 fib' names ipv6-VRF:0",
+                    ));
+                }
                 _ => return Err(cur.unknown(k)),
             }
         }
         Ok(c)
+    }
+}
+
+/// Why the `ip6` section's memory knobs do nothing here.
+const NO_IP6_HEAP: &str =
+    "pwire's IPv6 tables grow as routes and neighbours are added (no heap or buckets to size)";
+
+fn ip6_ignored(k: &crate::tree::Token, reason: &'static str) -> IgnoredKey {
+    IgnoredKey {
+        key: k.clone(),
+        value: None,
+        reason,
     }
 }
