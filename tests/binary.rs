@@ -108,3 +108,78 @@ fn pwire_serves_pwctl_over_socket_with_mode_0660() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown interface `pg5'"));
 }
+
+/// `unix { runtime-dir <d> pidfile <f> }`: the CLI socket is `<d>/cli.sock` when `cli-listen`
+/// is not given, the pid file holds pwire's pid while it runs and is gone after SIGTERM.
+#[test]
+fn runtime_dir_and_pidfile() {
+    use std::time::{Duration, Instant};
+    ensure_built();
+    let d = pwire_testkit::TempDir::new("bin");
+    let pid = d.path().join("pw.pid");
+    let conf = d.path().join("s.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "unix {{ nodaemon runtime-dir {} pidfile {} }}\n",
+            d.path().display(),
+            pid.display()
+        ),
+    )
+    .unwrap();
+    let mut p = start_pwire(&conf, &d.path().join("cli.sock"));
+    let t0 = Instant::now();
+    while !pid.exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&pid).expect("pid file written");
+    assert_eq!(text, format!("{}\n", p.0.id()));
+    // SAFETY: a signal to the child this test started and still holds.
+    unsafe { libc::kill(p.0.id() as libc::pid_t, libc::SIGTERM) };
+    let t0 = Instant::now();
+    while p.0.try_wait().unwrap().is_none() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "pwire did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid.exists(), "pid file removed on stop");
+}
+
+/// `unix { interactive cli-prompt <s> }`: stdin is a CLI with that prompt (VPP's `vpp# `,
+/// pwire's `pwire# ` without it); end of input stops pwire.
+#[test]
+fn interactive_cli_prompt() {
+    use std::io::Write;
+    ensure_built();
+    let d = pwire_testkit::TempDir::new("bin");
+    let conf = d.path().join("s.conf");
+    for (extra, want) in [("", "pwire# "), ("cli-prompt pw>", "pw>")] {
+        std::fs::write(
+            &conf,
+            format!(
+                "unix {{ nodaemon interactive cli-listen {}/cli.sock {extra} }}\n",
+                d.path().display()
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new(bin("pwire"))
+            .arg("-c")
+            .arg(&conf)
+            .env("PWIRE_NO_HUGEPAGES", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(b"create packet-generator interface pg0\n")
+            .unwrap();
+        let out = c.wait_with_output().unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            s.starts_with(want) && s.contains(&format!("pg0\n{want}")),
+            "{extra}: {s:?}"
+        );
+    }
+}

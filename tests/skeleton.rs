@@ -263,3 +263,70 @@ fn full_registration_list_builds_and_resolves_every_name() {
         assert!(g.node_index(must).is_some(), "{must} registered");
     }
 }
+
+/// `cpu { scheduler-policy <p> [scheduler-priority <n>] }` is the workers' scheduling policy,
+/// as in VPP; without it they keep the process's (SCHED_OTHER here).
+#[test]
+fn workers_take_the_scheduler_policy() {
+    for (conf, want) in [
+        ("", libc::SCHED_OTHER),
+        ("scheduler-policy batch", libc::SCHED_BATCH),
+        (
+            "scheduler-policy idle scheduler-priority 7",
+            libc::SCHED_IDLE,
+        ),
+    ] {
+        let h = Harness::with(&format!("cpu {{ workers 1 {conf} }}"), &[]);
+        let t = &h.dp.vnet.engine().threads[1];
+        let t0 = std::time::Instant::now();
+        // The worker records its thread id when its loop starts.
+        let tid = loop {
+            let tid = t.lwp.load(std::sync::atomic::Ordering::Relaxed);
+            if tid != 0 || t0.elapsed() > Duration::from_secs(5) {
+                break tid;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_ne!(tid, 0, "{conf}: the worker did not start");
+        // SAFETY: a query about thread `tid`, no pointers.
+        let got = unsafe { libc::sched_getscheduler(tid as libc::pid_t) };
+        assert_eq!(got, want, "{conf}");
+    }
+}
+
+/// `cpu { relative }`: main-core and corelist-workers index the CPUs the process may run on
+/// (its affinity mask), as in VPP; without it they are CPU numbers and must be among them.
+#[test]
+fn relative_cpu_numbers_index_the_affinity_mask() {
+    let place = |conf: &str| {
+        let cfg = pwire_config::parse_str("t.conf", conf).expect("parses");
+        pwire_vnet::dataplane::place_threads(&cfg)
+    };
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n < 2 {
+        eprintln!("skipped: one CPU, so a smaller affinity mask cannot be told apart");
+        return;
+    }
+    // A thread allowed only the last CPU: relative 0 is that CPU; absolute 0 is not allowed.
+    let last = n - 1;
+    let r = std::thread::spawn(move || {
+        assert!(pwire_graph::runtime::pin_current_thread(last).is_ok());
+        (
+            place("cpu { main-core 0 relative }"),
+            place("cpu { main-core 0 corelist-workers 0 relative }"),
+            place("cpu { main-core 0 }"),
+            place("cpu { main-core 1 relative }"),
+        )
+    })
+    .join()
+    .unwrap();
+    assert_eq!(r.0, Ok((Some(last), vec![])));
+    assert_eq!(r.1, Ok((Some(last), vec![Some(last)])));
+    let e = r.2.expect_err("CPU 0 is outside the mask");
+    assert!(e.contains("main-core 0 is not an online CPU"), "{e}");
+    let e = r.3.expect_err("only one CPU in the mask");
+    assert!(
+        e.contains("main-core 1 (relative) is past the 1 CPUs"),
+        "{e}"
+    );
+}

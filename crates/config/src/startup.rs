@@ -159,7 +159,10 @@ impl StartupConfig {
             .chain(self.dpdk.iter().flat_map(|d| d.ignored.iter()))
             .chain(self.logging.ignored.iter())
             .chain(self.l2fib.ignored.iter())
-            .chain(self.ip6.ignored.iter());
+            .chain(self.ip6.ignored.iter())
+            .chain(self.cpu.ignored.iter())
+            .chain(self.plugins.ignored.iter())
+            .chain(self.buffers.ignored.iter());
         let mut out: Vec<String> = keys
             .map(|k| {
                 format!(

@@ -370,6 +370,11 @@ fn dpdk_every_key() {
     assert_eq!(
         ignored,
         [
+            // The device options pwire's driver does not act on (in `dev default`), then the
+            // section's own.
+            "tso",
+            "rss-queues",
+            "max-lro-pkt-size",
             "uio-bind-force",
             "enable-tcp-udp-checksum",
             "decimal-interface-names",
@@ -512,8 +517,12 @@ fn notices_name_file_position_and_reason() {
         "unix { nocolor }\ndpdk { telemetry }\nlogging { add-to-elog }\nsocksvr { x }\n\
          l2fib { table-size 64M num-buckets 1024 }\n\
          ip6 { heap-size 1G default-table-name main hash-buckets 8 }\n\
-         interface { default-rx-mode polling }\nethernet { default-mtu 1500 }\n",
+         interface { default-rx-mode polling }\nethernet { default-mtu 1500 }\n\
+         cpu { numa-heap-size 64M scheduler-policy batch }\n\
+         plugins { path /usr/lib/vpp_plugins plugin a.so { enable skip-version-check } }\n\
+         buffers { page-size 1G }\n",
     );
+    let plugins = "pwire's features are compiled in: there are no plugin files to look for";
     let heap =
         "pwire's IPv6 tables grow as routes and neighbours are added (no heap or buckets to size)";
     assert_eq!(
@@ -526,6 +535,10 @@ fn notices_name_file_position_and_reason() {
             format!("t.conf:6:7: `heap-size' ignored: {heap}"),
             "t.conf:6:20: `default-table-name' ignored: pwire has one IPv6 table, VRF 0, which `show ip6 fib' names ipv6-VRF:0".into(),
             format!("t.conf:6:44: `hash-buckets' ignored: {heap}"),
+            "t.conf:9:7: `numa-heap-size' ignored: pwire has no per-NUMA heap (its buffers are one region)".into(),
+            format!("t.conf:10:11: `path' ignored: {plugins}"),
+            format!("t.conf:10:58: `skip-version-check' ignored: {plugins}"),
+            "t.conf:11:11: `page-size' ignored: pwire maps buffers on 2 MiB hugepages or 4 KiB pages: taken as default-hugepage".into(),
             "t.conf:4:1: section `socksvr' ignored: a VPP section pwire has no use for".into(),
         ]
     );
@@ -626,4 +639,52 @@ fn logging_errors_name_the_token() {
             .to_string();
         assert!(e.starts_with(want), "{text}: {e}");
     }
+}
+
+/// `buffers { page-size }`: the pool asks for 2 MiB hugepages unless told 4K or `default`.
+#[test]
+fn page_size_picks_the_buffer_pages() {
+    for (conf, huge) in [
+        ("", true),
+        ("buffers { page-size default-hugepage }", true),
+        ("buffers { page-size 2M }", true),
+        ("buffers { page-size 1G }", true),
+        ("buffers { page-size default }", false),
+        ("buffers { page-size 4K }", false),
+    ] {
+        let c = parse(conf);
+        assert_eq!(c.buffers.hugepages(), huge, "{conf}");
+        assert_eq!(
+            c.notices().len(),
+            usize::from(conf.contains("1G")),
+            "{conf}"
+        );
+    }
+}
+
+/// The DPDK device options pwire's driver does not act on get a start-up notice each.
+#[test]
+fn dpdk_device_options_without_effect_are_noticed() {
+    let c = parse(
+        "dpdk { dev default { tso on rss-queues 0-1 }\n dev 0000:02:00.0 { max-lro-pkt-size 9000 num-rx-queues 2 } }",
+    );
+    let n = c.notices();
+    let keys: Vec<&str> = n
+        .iter()
+        .map(|l| {
+            l.split('`')
+                .nth(1)
+                .unwrap_or("")
+                .split('\'')
+                .next()
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(keys, ["tso", "rss-queues", "max-lro-pkt-size"], "{n:?}");
+    assert!(
+        n.iter()
+            .all(|l| l.ends_with("ignored: not implemented by pwire's dpdk driver")),
+        "{n:?}"
+    );
+    assert!(n[2].starts_with("t.conf:2:21: "), "{n:?}");
 }

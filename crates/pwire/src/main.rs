@@ -122,11 +122,18 @@ fn main() {
     }
     let regs = pwire::registrations(&cfg);
     let exec = cfg.unix.exec.clone();
-    let listen = cfg
+    // `unix { runtime-dir <d> }` is where the CLI socket goes unless `cli-listen` says (VPP's
+    // `<runtime-dir>/cli.sock`).
+    let listen = cfg.unix.cli_listen.clone().unwrap_or_else(|| {
+        let dir = cfg.unix.runtime_dir.as_deref().unwrap_or("/run/pwire");
+        format!("{}/cli.sock", dir.trim_end_matches('/'))
+    });
+    let pidfile = cfg.unix.pidfile.clone();
+    let prompt = cfg
         .unix
-        .cli_listen
+        .cli_prompt
         .clone()
-        .unwrap_or_else(|| "/run/pwire/cli.sock".to_string());
+        .unwrap_or_else(|| "pwire# ".to_string());
     let gid = cfg
         .unix
         .gid
@@ -173,6 +180,13 @@ fn main() {
         )
     });
     let requests = server.requests();
+    // `unix { pidfile <f> }`: written once pwire is up, removed when it stops.
+    if let Some(f) = &pidfile {
+        if let Err(e) = std::fs::write(f, format!("{}\n", std::process::id())) {
+            dp.shutdown();
+            die(&log, class::UNIX, &format!("unix: pidfile {f}: {e}"));
+        }
+    }
     let up = format!(
         "up: {} worker(s), CLI on {listen}, {} buffers ({})",
         dp.n_workers(),
@@ -190,7 +204,7 @@ fn main() {
             let stdin = std::io::stdin();
             let mut line = String::new();
             loop {
-                print!("pwire# ");
+                print!("{prompt}");
                 let _ = std::io::stdout().flush();
                 line.clear();
                 if stdin.read_line(&mut line).unwrap_or(0) == 0 {
@@ -269,6 +283,9 @@ fn main() {
     }
     eprintln!("pwire: stopping");
     log.notice(class::UNIX, format_args!("stopping"));
+    if let Some(f) = &pidfile {
+        let _ = std::fs::remove_file(f);
+    }
     drop(server);
     drop(exporter);
     dp.shutdown();

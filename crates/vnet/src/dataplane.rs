@@ -46,26 +46,31 @@ pub fn place_threads(cfg: &StartupConfig) -> Result<(Option<usize>, Vec<Option<u
     let online: Vec<usize> = core_affinity::get_core_ids()
         .map(|v| v.into_iter().map(|c| c.id).collect())
         .unwrap_or_else(|| vec![0]);
-    let main = cfg.cpu.main_core;
-    if let Some(m) = main {
-        if !online.contains(&m) {
-            return Err(format!(
-                "cpu: main-core {m} is not an online CPU (online: {online:?})"
-            ));
+    // `relative`: CPU numbers index the CPUs this process may run on (its affinity mask, which
+    // is what `online` lists), as in VPP; otherwise they are the CPUs' own numbers.
+    let cpu = |c: usize, what: &str| -> Result<usize, String> {
+        if cfg.cpu.relative {
+            online.get(c).copied().ok_or_else(|| {
+                format!(
+                    "cpu: {what} {c} (relative) is past the {} CPUs this process may use ({online:?})",
+                    online.len()
+                )
+            })
+        } else if online.contains(&c) {
+            Ok(c)
+        } else {
+            Err(format!(
+                "cpu: {what} {c} is not an online CPU (online: {online:?})"
+            ))
         }
-    }
+    };
+    let main = cfg.cpu.main_core.map(|m| cpu(m, "main-core")).transpose()?;
     let workers = match &cfg.cpu.workers {
         Workers::None => Vec::new(),
-        Workers::List(list) => {
-            for c in list {
-                if !online.contains(c) {
-                    return Err(format!(
-                        "cpu: corelist-workers: CPU {c} is not online (online: {online:?})"
-                    ));
-                }
-            }
-            list.iter().map(|&c| Some(c)).collect()
-        }
+        Workers::List(list) => list
+            .iter()
+            .map(|&c| cpu(c, "corelist-workers: CPU").map(Some))
+            .collect::<Result<_, _>>()?,
         Workers::Count { n } => {
             // Free CPUs: not main-core, not in the first skip-cores; CPU 0 only when nothing else.
             let mut free: Vec<usize> = online
@@ -146,7 +151,9 @@ impl Dataplane {
             n_buffers,
             data_size: u16::try_from(config.buffers.data_size)
                 .map_err(|_| "buffers: data-size too large")?,
-            try_hugepages: std::env::var_os("PWIRE_NO_HUGEPAGES").is_none(),
+            // `buffers { page-size default|4K }` keeps the pool on 4 KiB pages.
+            try_hugepages: std::env::var_os("PWIRE_NO_HUGEPAGES").is_none()
+                && config.buffers.hugepages(),
             n_threads: n_threads + usize::from(dpdk),
             pre_data: if dpdk { pwire_buffer::MBUF_PRE_DATA } else { 0 },
         })
@@ -178,8 +185,9 @@ impl Dataplane {
         let stop = Arc::new(AtomicBool::new(false));
         let mut workers = Vec::new();
         let poll_us = config.unix.poll_sleep_usec.unwrap_or(200);
+        let sched = worker_sched(&config.cpu);
         // Each worker pins itself to the CPU in its thread record (`worker_cpus`, through
-        // `thread_info`).
+        // `thread_info`), and takes `cpu { scheduler-policy }` if given.
         for i in 0..worker_cpus.len() {
             let t = i + 1;
             let (g, p, sh, tr, ep) = (
@@ -197,6 +205,11 @@ impl Dataplane {
                     if let Err(e) = sh.pin_current() {
                         let c = sh.cpu.unwrap_or_default();
                         eprintln!("pwire: {}: cannot pin to CPU {c}: {e}", sh.name);
+                    }
+                    if let Some((policy, prio)) = sched {
+                        if let Err(e) = set_sched_current(policy, prio) {
+                            eprintln!("pwire: {}: cannot set the scheduler policy: {e}", sh.name);
+                        }
                     }
                     let mut rt = Runtime::new(g, p, sh, tr, ep);
                     worker_loop(&mut rt, &b, &s, poll_us);
@@ -379,5 +392,43 @@ impl Dataplane {
 impl Drop for Dataplane {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// `cpu { scheduler-policy <p> [scheduler-priority <n>] }` as (policy, priority) for the worker
+/// threads (VPP sets it on its workers the same way, the priority clamped to the policy's
+/// range: 0 for other, batch and idle, 1..99 for fifo and rr).
+fn worker_sched(cpu: &pwire_config::CpuConfig) -> Option<(libc::c_int, libc::c_int)> {
+    use pwire_config::SchedPolicy;
+    let policy = match cpu.scheduler_policy? {
+        SchedPolicy::Other => libc::SCHED_OTHER,
+        SchedPolicy::Batch => libc::SCHED_BATCH,
+        SchedPolicy::Idle => libc::SCHED_IDLE,
+        SchedPolicy::Fifo => libc::SCHED_FIFO,
+        SchedPolicy::Rr => libc::SCHED_RR,
+    };
+    // SAFETY: plain queries with no pointer arguments.
+    let (lo, hi) = unsafe {
+        (
+            libc::sched_get_priority_min(policy),
+            libc::sched_get_priority_max(policy),
+        )
+    };
+    let want = i64::from(cpu.scheduler_priority.unwrap_or(0));
+    let prio = want.clamp(i64::from(lo), i64::from(hi));
+    Some((policy, libc::c_int::try_from(prio).unwrap_or(lo)))
+}
+
+/// Sets the calling thread's scheduling policy and priority.
+fn set_sched_current(policy: libc::c_int, prio: libc::c_int) -> std::io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: `param` is a valid sched_param that lives across the call; pid 0 is the calling
+    // thread.
+    if unsafe { libc::sched_setscheduler(0, policy, &param) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::cursor::parse_size;
 use crate::error::ConfigError;
+use crate::sections::IgnoredKey;
 use crate::tree::Section;
 
 /// `page-size` of the buffer memory.
@@ -23,8 +24,11 @@ pub struct BuffersConfig {
     /// `default data-size <n>`: bytes of packet data per buffer (VPP default
     /// 2048; 128..=16384).
     pub data_size: u32,
-    /// `page-size <size|default|default-hugepage>`; `None` = not given.
+    /// `page-size <size|default|default-hugepage>`; `None` = not given. See
+    /// [`BuffersConfig::hugepages`].
     pub page_size: Option<PageSize>,
+    /// Keys given that pwire does not act on as written (printed at start).
+    pub ignored: Vec<IgnoredKey>,
 }
 
 impl Default for BuffersConfig {
@@ -33,6 +37,7 @@ impl Default for BuffersConfig {
             buffers_per_numa: 16384,
             data_size: 2048,
             page_size: None,
+            ignored: Vec::new(),
         }
     }
 }
@@ -59,7 +64,16 @@ impl BuffersConfig {
                         "default" => PageSize::Default,
                         "default-hugepage" => PageSize::DefaultHugepage,
                         s => match parse_size(s) {
-                            Some(n) if n >= 4096 && n.is_power_of_two() => PageSize::Bytes(n),
+                            Some(n) if n == 4096 || n == 2 << 20 => PageSize::Bytes(n),
+                            Some(n) if n > 4096 && n.is_power_of_two() => {
+                                c.ignored.push(IgnoredKey {
+                                    key: k.clone(),
+                                    value: Some(v.clone()),
+                                    reason: "pwire maps buffers on 2 MiB hugepages or 4 KiB \
+                                             pages: taken as default-hugepage",
+                                });
+                                PageSize::Bytes(n)
+                            }
                             _ => {
                                 return Err(cur.error(
                                     v,
@@ -76,5 +90,16 @@ impl BuffersConfig {
             }
         }
         Ok(c)
+    }
+}
+
+impl BuffersConfig {
+    /// Whether the buffer pool asks for 2 MiB hugepages (falling back to the heap when none
+    /// are reserved): unless `page-size` is `default` or 4K.
+    pub fn hugepages(&self) -> bool {
+        !matches!(
+            self.page_size,
+            Some(PageSize::Default) | Some(PageSize::Bytes(4096))
+        )
     }
 }

@@ -75,12 +75,15 @@ pub struct CpuConfig {
     pub relative: bool,
     /// `use-pthreads` (accepted; pwire threads are always native threads).
     pub use_pthreads: bool,
-    /// `scheduler-policy other|batch|idle|fifo|rr`.
+    /// `scheduler-policy other|batch|idle|fifo|rr`: the worker threads' policy.
     pub scheduler_policy: Option<SchedPolicy>,
-    /// `scheduler-priority <n>`; stored as given, the binary clamps it.
+    /// `scheduler-priority <n>`; stored as given, clamped to the policy's range when the
+    /// workers take it.
     pub scheduler_priority: Option<u32>,
-    /// `numa-heap-size <size>` in bytes.
+    /// `numa-heap-size <size>` in bytes (no effect: `ignored`).
     pub numa_heap_size: Option<u64>,
+    /// Keys given that pwire does not act on (printed at start).
+    pub ignored: Vec<crate::sections::IgnoredKey>,
 }
 
 const NEED_MAIN: &str = "main-core must be specified when using corelist-* or coremask-* attribute";
@@ -149,7 +152,14 @@ impl CpuConfig {
                     c.scheduler_policy = Some(policy);
                 }
                 "scheduler-priority" => c.scheduler_priority = Some(cur.u32(k)?),
-                "numa-heap-size" => c.numa_heap_size = Some(cur.size(k)?),
+                "numa-heap-size" => {
+                    c.numa_heap_size = Some(cur.size(k)?);
+                    c.ignored.push(crate::sections::IgnoredKey {
+                        key: k.clone(),
+                        value: None,
+                        reason: "pwire has no per-NUMA heap (its buffers are one region)",
+                    });
+                }
                 _ => return Err(cur.unknown(k)),
             }
         }

@@ -165,7 +165,7 @@ impl DpdkConfig {
                     let body = cur.block();
                     if a.as_str() == "default" {
                         if let Some(mut b) = body {
-                            parse_dev_opts(&mut b, &mut c.dev_default, None)?;
+                            parse_dev_opts(&mut b, &mut c.dev_default, None, &mut c.ignored)?;
                         }
                         continue;
                     }
@@ -188,7 +188,7 @@ impl DpdkConfig {
                     let mut opts = DpdkDevDefaults::default();
                     let mut name = None;
                     if let Some(mut b) = body {
-                        parse_dev_opts(&mut b, &mut opts, Some(&mut name))?;
+                        parse_dev_opts(&mut b, &mut opts, Some(&mut name), &mut c.ignored)?;
                     }
                     c.devs.push(DpdkDev::new(addr, a.clone(), name, opts));
                 }
@@ -247,7 +247,15 @@ fn parse_dev_opts(
     cur: &mut Cursor<'_>,
     o: &mut DpdkDevDefaults,
     mut name: Option<&mut Option<String>>,
+    ignored: &mut Vec<IgnoredKey>,
 ) -> Result<(), ConfigError> {
+    let mut note = |k: &Token| {
+        ignored.push(IgnoredKey {
+            key: k.clone(),
+            value: None,
+            reason: NOT_IMPLEMENTED,
+        })
+    };
     while let Some(k) = cur.next_word()? {
         match k.as_str() {
             "num-rx-queues" => o.num_rx_queues = Some(u16_value(cur, k)?),
@@ -258,9 +266,18 @@ fn parse_dev_opts(
             "workers" => o.workers = Some(cur.corelist(k)?),
             "tag" => o.tag = Some(cur.string(k)?),
             "no-rx-interrupts" => o.no_rx_interrupts = true,
-            "tso" => o.tso = Some(cur.bool(k)?),
-            "rss-queues" => o.rss_queues = Some(cur.corelist(k)?),
-            "max-lro-pkt-size" => o.max_lro_pkt_size = Some(cur.u32(k)?),
+            "tso" => {
+                o.tso = Some(cur.bool(k)?);
+                note(k);
+            }
+            "rss-queues" => {
+                o.rss_queues = Some(cur.corelist(k)?);
+                note(k);
+            }
+            "max-lro-pkt-size" => {
+                o.max_lro_pkt_size = Some(cur.u32(k)?);
+                note(k);
+            }
             "name" => match name.as_deref_mut() {
                 Some(slot) => *slot = Some(cur.string(k)?),
                 None => return Err(cur.error(k, "`name' is not allowed in `dev default'")),

@@ -3,7 +3,11 @@
 //! disabled here.
 
 use crate::error::ConfigError;
+use crate::sections::IgnoredKey;
 use crate::tree::{Section, Token};
+
+/// Why the plugin search keys do nothing here.
+const COMPILED_IN: &str = "pwire's features are compiled in: there are no plugin files to look for";
 
 /// One `plugin <name> { ... }` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,8 @@ pub struct PluginsConfig {
     pub default_disabled: bool,
     /// `plugin <name> { ... }` entries, in file order; names are unique.
     pub plugins: Vec<PluginEntry>,
+    /// Keys given that pwire does not act on (printed at start).
+    pub ignored: Vec<IgnoredKey>,
 }
 
 impl PluginsConfig {
@@ -39,9 +45,18 @@ impl PluginsConfig {
         let mut cur = section.cursor();
         while let Some(k) = cur.next_word()? {
             match k.as_str() {
-                "path" => c.path = Some(cur.string(k)?),
-                "add-path" => c.add_path.push(cur.string(k)?),
-                "name-filter" => c.name_filter = Some(cur.string(k)?),
+                "path" => {
+                    c.path = Some(cur.string(k)?);
+                    c.ignored.push(compiled_in(k));
+                }
+                "add-path" => {
+                    c.add_path.push(cur.string(k)?);
+                    c.ignored.push(compiled_in(k));
+                }
+                "name-filter" => {
+                    c.name_filter = Some(cur.string(k)?);
+                    c.ignored.push(compiled_in(k));
+                }
                 "plugin" => {
                     let name = cur.expect_value(k)?;
                     let mut body = cur.expect_block(name)?;
@@ -71,6 +86,7 @@ impl PluginsConfig {
                             "disable" => false,
                             "skip-version-check" => {
                                 e.skip_version_check = true;
+                                c.ignored.push(compiled_in(w));
                                 continue;
                             }
                             _ => return Err(body.unknown(w)),
@@ -107,5 +123,13 @@ impl PluginsConfig {
             Some(on) => on,
             None => !self.default_disabled && enabled_by_default,
         }
+    }
+}
+
+fn compiled_in(k: &Token) -> IgnoredKey {
+    IgnoredKey {
+        key: k.clone(),
+        value: None,
+        reason: COMPILED_IN,
     }
 }
