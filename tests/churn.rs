@@ -42,18 +42,6 @@ fn decap_pkt(sid: u32, tag: u8) -> Vec<u8> {
     )
 }
 
-/// An interface counter from `show interface <if>` (0 when absent).
-fn if_counter(h: &mut Harness, ifname: &str, name: &str) -> u64 {
-    h.cli(&format!("show interface {ifname}"))
-        .lines()
-        .filter_map(|l| {
-            let i = l.find(name)?;
-            l[i + name.len()..].trim().parse::<u64>().ok()
-        })
-        .next()
-        .unwrap_or(0)
-}
-
 /// `Count` of stream `name` in `show packet-generator`.
 fn sent(h: &mut Harness, name: &str) -> u64 {
     let out = h.cli("show packet-generator");
@@ -185,9 +173,9 @@ fn churn_under_load_on_two_workers() {
         ));
     }
     let tx0 = [
-        if_counter(&mut h, "pg1", "tx packets"),
-        if_counter(&mut h, "pg2", "tx packets"),
-        if_counter(&mut h, "pg0", "tx packets"),
+        h.interface_counter("pg1", "tx packets"),
+        h.interface_counter("pg2", "tx packets"),
+        h.interface_counter("pg0", "tx packets"),
     ];
     h.cli("packet-generator enable-stream");
     let t0 = Instant::now();
@@ -203,7 +191,7 @@ fn churn_under_load_on_two_workers() {
             nf_at_delete = h.counter("l2tp-decap-local", "l2tpv3 session not found");
             h.cli("create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 13 remote-session-id 23 del");
             // After: the workers were parked with no frame in flight, so this is final.
-            d_at_delete = if_counter(h, "pg4", "tx packets");
+            d_at_delete = h.interface_counter("pg4", "tx packets");
         }
     });
     let churn_time = t0.elapsed();
@@ -212,11 +200,11 @@ fn churn_under_load_on_two_workers() {
     h.run_for(Duration::from_millis(300));
     let s = ["a", "b", "c", "d"].map(|x| sent(&mut h, x));
     let got = [
-        if_counter(&mut h, "pg1", "tx packets") - tx0[0],
-        if_counter(&mut h, "pg2", "tx packets") - tx0[1],
-        if_counter(&mut h, "pg0", "tx packets") - tx0[2],
+        h.interface_counter("pg1", "tx packets") - tx0[0],
+        h.interface_counter("pg2", "tx packets") - tx0[1],
+        h.interface_counter("pg0", "tx packets") - tx0[2],
     ];
-    let d_final = if_counter(&mut h, "pg4", "tx packets");
+    let d_final = h.interface_counter("pg4", "tx packets");
     let nf = h.counter("l2tp-decap-local", "l2tpv3 session not found");
     let cookie = h.counter("l2tp-decap-local", "l2tpv3 local cookie mismatches");
     eprintln!(

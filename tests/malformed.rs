@@ -48,24 +48,6 @@ fn topo(h: &mut Harness) {
     }
 }
 
-/// An interface counter from `show interface <if>` (0 when VPP's layout leaves it out).
-fn if_counter(h: &mut Harness, ifname: &str, name: &str) -> u64 {
-    let out = h.cli(&format!("show interface {ifname}"));
-    out.lines()
-        .filter_map(|l| {
-            let l = l.trim_end();
-            let i = l.find(name)?;
-            let after = l[i + name.len()..].trim();
-            // "drops   3" but not "rx-no-buf" when looking for "rx".
-            if after.is_empty() || !after.chars().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            after.parse::<u64>().ok()
-        })
-        .next()
-        .unwrap_or(0)
-}
-
 /// Every node counter, by (node, reason).
 fn counters(h: &Harness) -> Vec<((String, &'static str), u64)> {
     let e = h.dp.vnet.engine();
@@ -121,7 +103,7 @@ impl Suite {
         let h = &mut self.h;
         let before = counters(h);
         let c0 = h.counter(node, reason);
-        let d0 = if_counter(h, "pg0", ifc);
+        let d0 = h.interface_counter("pg0", ifc);
         let out = h.capture("pg1");
         h.send(case, "pg0", "ethernet-input", pkts);
         let got = h.captured("pg1", &out);
@@ -133,7 +115,11 @@ impl Suite {
             "{case}: want {n} × {node} `{reason}', counters moved:\n{}",
             diff(&before, &after)
         );
-        assert_eq!(if_counter(h, "pg0", ifc) - d0, n, "{case}: {ifc} on pg0");
+        assert_eq!(
+            h.interface_counter("pg0", ifc) - d0,
+            n,
+            "{case}: {ifc} on pg0"
+        );
         assert!(got.is_empty(), "{case}: {} frames leaked to pg1", got.len());
         h.assert_all_free();
         self.cases += 1;
@@ -391,13 +377,14 @@ fn seeded_random_bytes_and_mutations() {
         pkts.push(f);
     }
     let n = pkts.len() as u64;
-    let rx0 = if_counter(h, "pg0", "rx packets");
+    let rx0 = h.interface_counter("pg0", "rx packets");
     let out = h.capture("pg1");
     h.send("random", "pg0", "ethernet-input", &pkts);
     let delivered = h.captured("pg1", &out).len() as u64;
-    let rx = if_counter(h, "pg0", "rx packets") - rx0;
-    let drops = if_counter(h, "pg0", "drops") + if_counter(h, "l2tpv3_tunnel0", "drops");
-    let replies = if_counter(h, "pg0", "tx packets");
+    let rx = h.interface_counter("pg0", "rx packets") - rx0;
+    let drops =
+        h.interface_counter("pg0", "drops") + h.interface_counter("l2tpv3_tunnel0", "drops");
+    let replies = h.interface_counter("pg0", "tx packets");
     assert_eq!(rx, n, "every packet was received");
     // Each packet is delivered, dropped with a reason, or answered (ICMPv6 errors, ND); an
     // answered packet may also be counted as a drop (the offending original is dropped).
@@ -684,14 +671,14 @@ fn ipv4_arp_icmp_seeded_mutations() {
         pkts.push(f);
     }
     let n = pkts.len() as u64;
-    let rx0 = if_counter(h, "pg0", "rx packets");
+    let rx0 = h.interface_counter("pg0", "rx packets");
     let out = h.capture("pg2");
     h.send("random4", "pg0", "ethernet-input", &pkts);
     let forwarded = h.captured("pg2", &out).len() as u64;
-    let rx = if_counter(h, "pg0", "rx packets") - rx0;
-    let drops = if_counter(h, "pg0", "drops");
-    let punts = if_counter(h, "pg0", "punt");
-    let replies = if_counter(h, "pg0", "tx packets");
+    let rx = h.interface_counter("pg0", "rx packets") - rx0;
+    let drops = h.interface_counter("pg0", "drops");
+    let punts = h.interface_counter("pg0", "punt");
+    let replies = h.interface_counter("pg0", "tx packets");
     assert_eq!(rx, n, "every packet was received");
     // Each packet is forwarded, dropped with a reason, punted, or answered (ARP replies,
     // echo replies, ICMP errors).
@@ -828,9 +815,9 @@ fn l2tp_over_ipv4_truncated_at_every_length_and_mutated() {
     let out = h.capture("pg1");
     h.send("mut", "pg0", "ethernet-input", &pkts);
     let delivered = h.captured("pg1", &out).len() as u64;
-    let drops = if_counter(h, "pg0", "drops");
-    let punts = if_counter(h, "pg0", "punt");
-    let replies = if_counter(h, "pg0", "tx packets");
+    let drops = h.interface_counter("pg0", "drops");
+    let punts = h.interface_counter("pg0", "punt");
+    let replies = h.interface_counter("pg0", "tx packets");
     let n = pkts.len() as u64;
     assert!(
         delivered + drops + punts + replies >= n,

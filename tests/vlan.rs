@@ -218,14 +218,14 @@ fn ethernet_input_matches_tags_as_vpp() {
     let outs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     check_matches(&mut h, &cases, &outs, "no default");
     // Counters per sub-interface (the port counts every frame it received).
-    let rx = |h: &mut Harness, i: &str| if_counter(h, i, "rx packets");
+    let rx = |h: &mut Harness, i: &str| h.interface_counter(i, "rx packets");
     assert_eq!(rx(&mut h, "pg0.100"), 2);
     assert_eq!(rx(&mut h, "pg0.101"), 3);
     assert_eq!(rx(&mut h, "pg0.6"), 2);
     assert_eq!(rx(&mut h, "pg0.8"), 1);
-    assert_eq!(if_counter(&mut h, "pg0.100", "rx bytes"), 2 * 64);
+    assert_eq!(h.interface_counter("pg0.100", "rx bytes"), 2 * 64);
     assert_eq!(rx(&mut h, "pg0"), cases.len() as u64);
-    assert_eq!(if_counter(&mut h, "pg0", "drops"), 6);
+    assert_eq!(h.interface_counter("pg0", "drops"), 6);
 
     // A default sub-interface takes the tagged frames no other one does.
     h.cli("create sub-interfaces pg0 77 default");
@@ -509,9 +509,9 @@ fn sub_interfaces_in_a_bridge_flood_and_forward_with_their_tags() {
         h.counter("l2-output", "L2 output tag rewrite drops"),
         drops + 2
     );
-    assert_eq!(if_counter(&mut h, "pg0.10", "tx packets"), 1);
-    assert_eq!(if_counter(&mut h, "pg0.10", "rx packets"), 1);
-    assert_eq!(if_counter(&mut h, "pg0.30", "tx packets"), 1);
+    assert_eq!(h.interface_counter("pg0.10", "tx packets"), 1);
+    assert_eq!(h.interface_counter("pg0.10", "rx packets"), 1);
+    assert_eq!(h.interface_counter("pg0.30", "tx packets"), 1);
     h.assert_all_free();
 }
 
@@ -635,8 +635,8 @@ fn a_pseudowire_per_vlan() {
     assert_eq!(out, want, "per-VLAN decap");
     tshark_tags(&got[0].1, &got[0].0);
     for (i, n) in [("pg1.100", 1), ("pg1.200", 1), ("pg1.300", 1)] {
-        assert_eq!(if_counter(&mut h, i, "rx packets"), n, "{i}");
-        assert_eq!(if_counter(&mut h, i, "tx packets"), n, "{i}");
+        assert_eq!(h.interface_counter(i, "rx packets"), n, "{i}");
+        assert_eq!(h.interface_counter(i, "tx packets"), n, "{i}");
     }
     h.assert_all_free();
 }
@@ -742,8 +742,8 @@ fn a_tagged_uplink_carries_the_tunnel() {
     assert_eq!(tags_of(ns), vec![42]);
     assert_eq!(ns[18 + 40], 135, "ICMPv6 neighbour solicitation");
     assert_eq!(&ns[18 + 40 + 8..18 + 40 + 24], &a("fd00::3").octets());
-    assert!(if_counter(&mut h, "pg0.42", "tx packets") >= 3);
-    assert_eq!(if_counter(&mut h, "pg0.42", "rx packets"), 2);
+    assert!(h.interface_counter("pg0.42", "tx packets") >= 3);
+    assert_eq!(h.interface_counter("pg0.42", "rx packets"), 2);
     h.assert_all_free();
 }
 

@@ -148,17 +148,3 @@ pub fn exchange(
         .map(|(o, c)| (h.captured(o, &c), c))
         .collect()
 }
-
-/// A counter from `show interface <if>` (0 when not listed).
-pub fn if_counter(h: &mut Harness, ifname: &str, name: &str) -> u64 {
-    let out = h.cli(&format!("show interface {ifname}"));
-    for l in out.lines() {
-        if let Some(i) = l.find(name) {
-            let rest = &l[i + name.len()..];
-            if let Some(v) = rest.split_whitespace().next().and_then(|v| v.parse().ok()) {
-                return v;
-            }
-        }
-    }
-    0
-}

@@ -178,15 +178,20 @@ impl Harness {
         ));
     }
 
-    /// The interface counter `name` (`ip4`, `ip6`, ...) of `iface` as `show interface` prints
-    /// it on a line of its own; `None` when it is not printed (VPP leaves zero counters out).
-    pub fn interface_counter(&mut self, iface: &str, name: &str) -> Option<u64> {
-        let si = self.cli(&format!("show interface {iface}"));
-        si.lines()
-            .find_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
-                [n, v] if n == name => v.parse().ok(),
-                _ => None,
+    /// Counter `name` (`rx packets`, `drops`, `ip6`, ...) of interface `iface` as `show
+    /// interface` prints it (on the interface's line or a line of its own); 0 when it is not
+    /// printed (VPP leaves zero counters out). Whole words: `rx` is not `rx-no-buf`.
+    pub fn interface_counter(&mut self, iface: &str, name: &str) -> u64 {
+        let want: Vec<&str> = name.split_whitespace().collect();
+        let out = self.cli(&format!("show interface {iface}"));
+        out.lines()
+            .find_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.windows(want.len() + 1)
+                    .find(|x| x[..want.len()] == want[..])
+                    .and_then(|x| x[want.len()].parse().ok())
             })
+            .unwrap_or(0)
     }
 
     /// Arms a capture of what pg interface `iface` transmits, into a fresh file; returns it.

@@ -2,6 +2,7 @@
 
 use crate::cursor::MAX_CPUS;
 use crate::error::ConfigError;
+use crate::sections::IgnoredKey;
 use crate::tree::{Section, Token};
 
 /// How many workers, and where.
@@ -83,7 +84,7 @@ pub struct CpuConfig {
     /// `numa-heap-size <size>` in bytes (no effect: `ignored`).
     pub numa_heap_size: Option<u64>,
     /// Keys given that pwire does not act on (printed at start).
-    pub ignored: Vec<crate::sections::IgnoredKey>,
+    pub ignored: Vec<IgnoredKey>,
 }
 
 const NEED_MAIN: &str = "main-core must be specified when using corelist-* or coremask-* attribute";
@@ -154,11 +155,10 @@ impl CpuConfig {
                 "scheduler-priority" => c.scheduler_priority = Some(cur.u32(k)?),
                 "numa-heap-size" => {
                     c.numa_heap_size = Some(cur.size(k)?);
-                    c.ignored.push(crate::sections::IgnoredKey {
-                        key: k.clone(),
-                        value: None,
-                        reason: "pwire has no per-NUMA heap (its buffers are one region)",
-                    });
+                    c.ignored.push(IgnoredKey::flag(
+                        k,
+                        "pwire has no per-NUMA heap (its buffers are one region)",
+                    ));
                 }
                 _ => return Err(cur.unknown(k)),
             }

@@ -154,11 +154,7 @@ impl DpdkConfig {
         let mut c = Self::default();
         let mut cur = section.cursor();
         while let Some(k) = cur.next_word()? {
-            let flag = |reason| IgnoredKey {
-                key: k.clone(),
-                value: None,
-                reason,
-            };
+            let flag = |reason| IgnoredKey::flag(k, reason);
             match k.as_str() {
                 "dev" => {
                     let a = cur.expect_value(k)?;
@@ -249,13 +245,7 @@ fn parse_dev_opts(
     mut name: Option<&mut Option<String>>,
     ignored: &mut Vec<IgnoredKey>,
 ) -> Result<(), ConfigError> {
-    let mut note = |k: &Token| {
-        ignored.push(IgnoredKey {
-            key: k.clone(),
-            value: None,
-            reason: NOT_IMPLEMENTED,
-        })
-    };
+    let mut note = |k: &Token| ignored.push(IgnoredKey::flag(k, NOT_IMPLEMENTED));
     while let Some(k) = cur.next_word()? {
         match k.as_str() {
             "num-rx-queues" => o.num_rx_queues = Some(u16_value(cur, k)?),

@@ -130,12 +130,10 @@ impl L2fibConfig {
             match k.as_str() {
                 "table-size" => {
                     c.table_size = cur.size(k)?;
-                    c.ignored.push(IgnoredKey {
-                        key: k.clone(),
-                        value: None,
-                        reason:
-                            "pwire's MAC table is sized by `num-buckets' alone (no bihash arena)",
-                    });
+                    c.ignored.push(IgnoredKey::flag(
+                        k,
+                        "pwire's MAC table is sized by `num-buckets' alone (no bihash arena)",
+                    ));
                 }
                 "num-buckets" => c.num_buckets = cur.u32_in(k, 1, u32::MAX)?,
                 _ => return Err(cur.unknown(k)),
@@ -191,15 +189,15 @@ impl Ip6Config {
             match k.as_str() {
                 "hash-buckets" => {
                     c.hash_buckets = Some(cur.u32_in(k, 1, u32::MAX)?);
-                    c.ignored.push(ip6_ignored(k, NO_IP6_HEAP));
+                    c.ignored.push(IgnoredKey::flag(k, NO_IP6_HEAP));
                 }
                 "heap-size" => {
                     c.heap_size = Some(cur.size(k)?);
-                    c.ignored.push(ip6_ignored(k, NO_IP6_HEAP));
+                    c.ignored.push(IgnoredKey::flag(k, NO_IP6_HEAP));
                 }
                 "default-table-name" => {
                     c.default_table_name = Some(cur.string(k)?);
-                    c.ignored.push(ip6_ignored(
+                    c.ignored.push(IgnoredKey::flag(
                         k,
                         "pwire has one IPv6 table, VRF 0, which `show ip6 fib' names ipv6-VRF:0",
                     ));
@@ -214,11 +212,3 @@ impl Ip6Config {
 /// Why the `ip6` section's memory knobs do nothing here.
 const NO_IP6_HEAP: &str =
     "pwire's IPv6 tables grow as routes and neighbours are added (no heap or buckets to size)";
-
-fn ip6_ignored(k: &crate::tree::Token, reason: &'static str) -> IgnoredKey {
-    IgnoredKey {
-        key: k.clone(),
-        value: None,
-        reason,
-    }
-}

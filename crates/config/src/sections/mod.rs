@@ -23,3 +23,14 @@ pub struct IgnoredKey {
     /// Why pwire has no use for it.
     pub reason: &'static str,
 }
+
+impl IgnoredKey {
+    /// `key` (a flag, or a key whose value is not kept for the notice), ignored for `reason`.
+    pub fn flag(key: &Token, reason: &'static str) -> Self {
+        IgnoredKey {
+            key: key.clone(),
+            value: None,
+            reason,
+        }
+    }
+}

@@ -47,15 +47,15 @@ impl PluginsConfig {
             match k.as_str() {
                 "path" => {
                     c.path = Some(cur.string(k)?);
-                    c.ignored.push(compiled_in(k));
+                    c.ignored.push(IgnoredKey::flag(k, COMPILED_IN));
                 }
                 "add-path" => {
                     c.add_path.push(cur.string(k)?);
-                    c.ignored.push(compiled_in(k));
+                    c.ignored.push(IgnoredKey::flag(k, COMPILED_IN));
                 }
                 "name-filter" => {
                     c.name_filter = Some(cur.string(k)?);
-                    c.ignored.push(compiled_in(k));
+                    c.ignored.push(IgnoredKey::flag(k, COMPILED_IN));
                 }
                 "plugin" => {
                     let name = cur.expect_value(k)?;
@@ -86,7 +86,7 @@ impl PluginsConfig {
                             "disable" => false,
                             "skip-version-check" => {
                                 e.skip_version_check = true;
-                                c.ignored.push(compiled_in(w));
+                                c.ignored.push(IgnoredKey::flag(w, COMPILED_IN));
                                 continue;
                             }
                             _ => return Err(body.unknown(w)),
@@ -123,13 +123,5 @@ impl PluginsConfig {
             Some(on) => on,
             None => !self.default_disabled && enabled_by_default,
         }
-    }
-}
-
-fn compiled_in(k: &Token) -> IgnoredKey {
-    IgnoredKey {
-        key: k.clone(),
-        value: None,
-        reason: COMPILED_IN,
     }
 }

@@ -56,11 +56,7 @@ impl UnixConfig {
         let mut c = Self::default();
         let mut cur = section.cursor();
         while let Some(k) = cur.next_word()? {
-            let flag = |reason| IgnoredKey {
-                key: k.clone(),
-                value: None,
-                reason,
-            };
+            let flag = |reason| IgnoredKey::flag(k, reason);
             match k.as_str() {
                 "nodaemon" => c.nodaemon = true,
                 "interactive" => c.interactive = true,
