@@ -162,13 +162,17 @@ impl Node for Ip4Input {
                     continue;
                 }
             };
-            let d = b.current();
-            if u16::from_be_bytes([d[6], d[7]]) & FRAG_OFFSET_MASK == 1 {
+            // `check` accepted the header, so it parses.
+            let Ok((h, _)) = Ip4Hdr::parse(b.current()) else {
+                *nx = drop;
+                continue;
+            };
+            if h.flags_frag.get() & FRAG_OFFSET_MASK == 1 {
                 b.error = cx.error(Ip4Err::FragmentOffsetOne);
                 *nx = drop;
                 continue;
             }
-            let expired = d[8] == 0;
+            let expired = h.ttl == 0;
             if c.header_len > 20 {
                 options += 1;
             }
@@ -198,7 +202,7 @@ impl Node for Ip4Input {
 }
 
 /// Packets from the start of `bis` received on `sw`, untraced, with a 20-byte header (0x45),
-/// a valid checksum, a total length within the buffer, TTL left and not fragment offset 1:
+/// a valid checksum, a total length within the buffer, TTL left and fragment offset 0:
 /// trims Ethernet padding. Returns how many (the caller sets their next); stops at the first
 /// other packet. Not inlined: on its own the loop keeps everything in registers.
 #[inline(never)]
@@ -212,16 +216,14 @@ fn plain_run<const TRACE: bool>(view: pwire_buffer::View<'_>, bis: &[u32], sw: u
         let Ok((h, _)) = Ip4Hdr::parse(b.current()) else {
             return k;
         };
-        let total = usize::from(h.total_len.get());
-        if (TRACE && b.is_traced())
-            || b.rx() != sw
-            || h.version_ihl != 0x45
-            || h.ttl == 0
-            || h.flags_frag.get() & FRAG_OFFSET_MASK == 1
-            || !h.checksum_ok()
-        {
+        if (TRACE && b.is_traced()) || b.rx() != sw {
             return k;
         }
+        // Fragments past the first leave the run too: the general path drops offset 1.
+        let Some(total) = h.plain_total_len() else {
+            return k;
+        };
+        let total = usize::from(total);
         // A packet that fills its buffer takes one compare; a shorter total length is
         // Ethernet padding to trim (20 <= total < len in one compare: len >= 20).
         if total != len {

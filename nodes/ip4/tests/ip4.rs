@@ -1131,6 +1131,10 @@ fn runs_from_three_interfaces_in_one_frame() {
         ),
     );
     let a_bad = changed(&a, |v| v[27] ^= 1, false);
+    // A fragment past the first (offset 2, 16 bytes) leaves the run loop and is forwarded by
+    // the general path; offset 1 is dropped there.
+    let a_frag = changed(&a, |v| v[20..22].copy_from_slice(&[0, 2]), true);
+    let a_frag1 = changed(&a, |v| v[20..22].copy_from_slice(&[0x20, 1]), true);
     let b = udp_frame(HOST_B, PG1_MAC, "10.0.1.9", "10.0.0.2", 64, 8);
     let b_bad = changed(&b, |v| v[24] ^= 0x80, false);
     let c = udp_frame(HOST_A, PG2_MAC, "10.0.2.2", "10.0.1.9", 64, 8);
@@ -1141,28 +1145,33 @@ fn runs_from_three_interfaces_in_one_frame() {
         a.clone(),
         a_bad,
         a.clone(),
+        a_frag.clone(),
+        a.clone(),
+        a_frag1,
+        a.clone(),
     ];
     let s1 = vec![b.clone(), b.clone(), b.clone(), b_bad, b.clone()];
     let s2 = vec![c.clone(); 3];
     for (name, ifc, pkts) in [("s0", "pg0", &s0), ("s1", "pg1", &s1), ("s2", "pg2", &s2)] {
         h.stream(name, ifc, "ethernet-input", pkts);
     }
-    let (bad0, opt0, drop0) = (
+    let (bad0, opt0, drop0, frag0) = (
         h.counter("ip4-input", "bad ip4 checksum"),
         h.counter("ip4-input", "ip4 options present"),
         h.counter("ip4-input", "ip4 drop"),
+        h.counter("ip4-input", "ip4 fragment offset == 1"),
     );
     let (cap0, cap1) = (h.capture("pg0"), h.capture("pg1"));
     h.cli("clear runtime");
     h.run_streams();
     assert_eq!(
         h.runtime_of("ip4-input"),
-        (1, 14),
+        (1, 18),
         "the three runs in one frame"
     );
     let to_pg1 = h.captured("pg1", &cap1);
     let to_pg0 = h.captured("pg0", &cap0);
-    let want1: Vec<Vec<u8>> = [&a, &a, &a_opts, &a, &a]
+    let want1: Vec<Vec<u8>> = [&a, &a, &a_opts, &a, &a, &a_frag, &a, &a]
         .iter()
         .map(|f| hop(f, [0x02, 0, 0, 0, 1, 9], PG1_MAC))
         .collect();
@@ -1174,11 +1183,15 @@ fn runs_from_three_interfaces_in_one_frame() {
     assert_eq!(h.counter("ip4-input", "bad ip4 checksum") - bad0, 2);
     assert_eq!(h.counter("ip4-input", "ip4 options present") - opt0, 1);
     assert_eq!(
+        h.counter("ip4-input", "ip4 fragment offset == 1") - frag0,
+        1
+    );
+    assert_eq!(
         h.counter("ip4-input", "ip4 drop") - drop0,
         3,
         "pg2 has no IPv4"
     );
-    for (ifc, n) in [("pg0", 6), ("pg1", 5), ("pg2", 3)] {
+    for (ifc, n) in [("pg0", 10), ("pg1", 5), ("pg2", 3)] {
         assert_eq!(h.interface_counter(ifc, "ip4"), n, "{ifc}");
     }
     h.assert_all_free();
