@@ -92,7 +92,8 @@ pub struct Buffer {
     pub sw_if_index: [u32; 2],
     /// Global error code, counted by `error-drop`.
     pub error: u16,
-    /// Length of the L2 header (14, 18 or 22).
+    /// Length of the L2 header (14, 18 or 22), or 0 where no node has worked it out (a
+    /// decapsulated frame): a node that needs it then reads the frame.
     pub l2_len: u8,
     _pad0: u8,
     /// Trace slot when `TRACED` is set.

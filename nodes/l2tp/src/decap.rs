@@ -369,7 +369,9 @@ impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
 }
 
 /// Hands a delivered packet to L2: strips the outer headers and any padding after them, and
-/// sets the RX interface to the tunnel.
+/// sets the RX interface to the tunnel. The inner frame's L2 header length is left unknown (0):
+/// the bridge path never reads it, and the nodes that do (a BVI, a tag rewrite) work it out
+/// from the frame when it is 0, so the tags are not parsed here for every packet.
 ///
 /// # Safety
 /// `strip + inner` must not exceed the packet's length (every caller has checked the IPv6
@@ -379,7 +381,7 @@ unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index
     // SAFETY: the caller's contract is narrow_unchecked's.
     unsafe { b.narrow_unchecked(strip, inner) };
     b.sw_if_index = [sw_if_index, !0];
-    b.l2_len = l2_len(b.current());
+    b.l2_len = 0;
     b.opaque.session_index = idx;
 }
 
@@ -768,17 +770,6 @@ fn varied_run<const TRACE: bool, O: Outer>(
         prev = Some(sid);
     }
     bis.len()
-}
-
-/// L2 header length of an inner frame of at least 14 bytes: 14, or 18/22 behind VLAN tags.
-#[inline(always)]
-fn l2_len(d: &[u8]) -> u8 {
-    match pwire_wire::EthHdr::parse(d) {
-        Ok((e, _)) if pwire_wire::ethernet::is_vlan_tpid(e.ethertype.get()) => {
-            pwire_wire::ethernet::l2_header_len(d).unwrap_or(14) as u8
-        }
-        _ => pwire_wire::EthHdr::LEN as u8,
-    }
 }
 
 /// Session-id table size from which decap prefetches a frame's table lines before it looks
