@@ -777,3 +777,50 @@ fn traces_show_the_sub_interfaces_and_the_rewrite() {
         assert!(t.contains(&want), "{want} in\n{t}");
     }
 }
+
+/// A tunnel in a bridge whose BVI is a loopback with an address: decap leaves the inner
+/// frame's L2 header length for whoever needs it, and the BVI reads it from the frame. A
+/// neighbour solicitation for the BVI's address from across the tunnel, untagged and behind a
+/// tag, is answered back through the tunnel.
+#[test]
+fn decapsulated_frames_reach_a_bvi() {
+    const LOOP_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 1];
+    let mut h = harness();
+    pwire_tests::pg_uplink(&mut h);
+    for l in [
+        "create l2tpv3 tunnel client fd00::2 our fd00::1 local-session-id 10 remote-session-id 20",
+        "set interface state l2tpv3_tunnel0 up",
+        "create loopback interface mac 02:aa:00:00:00:01",
+        "set interface state loop0 up",
+        "set interface ip address loop0 fd10::1/64",
+        "set interface l2 bridge l2tpv3_tunnel0 1",
+        "set interface l2 bridge loop0 1 bvi",
+    ] {
+        h.cli(l);
+    }
+    let host = host(9);
+    let ns = pwire_tests::ns_frame(LOOP_MAC, host, a("fd10::9"), a("fd10::1"));
+    for tags in [&[][..], &[(Q, 7)][..]] {
+        let inner = eth(LOOP_MAC, host, tags, 0x86dd, &ns[14..]);
+        let got = exchange(&mut h, "pg0", &[to_decap(&[], 10, &inner)], &["pg0"]);
+        assert_eq!(got[0].0.len(), 1, "one answer, inner tags {tags:?}");
+        let out = &got[0].0[0];
+        // Ethernet, IPv6 (next header 115), session 20 and the cookie, then the inner frame.
+        let inner_out = &out[14 + 40 + 12..];
+        assert_eq!(
+            &out[14 + 40..14 + 44],
+            &20u32.to_be_bytes(),
+            "to the peer's session"
+        );
+        assert_eq!(&inner_out[..6], &host, "to the solicitor");
+        assert_eq!(&inner_out[6..12], &LOOP_MAC, "from the BVI");
+        assert_eq!(&inner_out[12..14], &[0x86, 0xdd]);
+        assert_eq!(inner_out[14 + 40], 136, "a neighbour advertisement");
+        assert_eq!(
+            &inner_out[14 + 40 + 8..14 + 40 + 24],
+            &a("fd10::1").octets(),
+            "target"
+        );
+    }
+    h.assert_all_free();
+}
