@@ -377,10 +377,11 @@ impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
 /// `strip + inner` must not exceed the packet's length (every caller has checked the IPv6
 /// packet, `strip + inner` bytes, against it).
 #[inline(always)]
-unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index: u32, idx: u32) {
+unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw: [u32; 2], idx: u32) {
     // SAFETY: the caller's contract is narrow_unchecked's.
     unsafe { b.narrow_unchecked(strip, inner) };
-    b.sw_if_index = [sw_if_index, !0];
+    // RX the tunnel, TX unset: one value (one store), built once per run by the run loop.
+    b.sw_if_index = sw;
     b.l2_len = 0;
     b.opaque.session_index = idx;
 }
@@ -408,13 +409,15 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
             if sid_mode && c.fast && c.repeat {
                 c.repeat = false;
                 // A run of packets for the cached session, in a loop of its own.
-                let (b, v) = (&bis[i..], &mut nexts[i..]);
+                let b = &bis[i..];
                 let (k, bytes) = match (tracing, c.dl.sequenced()) {
-                    (false, false) => c.run::<false, false, O>(view, b, v),
-                    (false, true) => c.run::<false, true, O>(view, b, v),
-                    (true, false) => c.run::<true, false, O>(view, b, v),
-                    (true, true) => c.run::<true, true, O>(view, b, v),
+                    (false, false) => c.run::<false, false, O>(view, b),
+                    (false, true) => c.run::<false, true, O>(view, b),
+                    (true, false) => c.run::<true, false, O>(view, b),
+                    (true, true) => c.run::<true, true, O>(view, b),
                 };
+                // The run's nexts in one fill (vector stores), not one store per packet.
+                nexts[i..i + k].fill(Next::L2Input as u16);
                 i += k;
                 matched += k as u64;
                 c.pkts += k as u64;
@@ -452,7 +455,7 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
                 // SAFETY: `fast` checked the outer packet (strip + inner) against the buffer.
-                unsafe { strip_to_inner(b, strip, inner, c.dl.sw_if_index, c.idx) };
+                unsafe { strip_to_inner(b, strip, inner, [c.dl.sw_if_index, !0], c.idx) };
                 c.pkts += 1;
                 c.bytes += inner as u64;
                 *nx = Next::L2Input as u16;
@@ -484,7 +487,7 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
                     matched += 1;
                     let sw = m.sessions[session as usize].dl.sw_if_index;
                     // SAFETY: classify checked the outer packet (strip + inner) against the data.
-                    unsafe { strip_to_inner(b, strip, inner, sw, session) };
+                    unsafe { strip_to_inner(b, strip, inner, [sw, !0], session) };
                     // The cached session's counters add up over the frame; others' go straight in.
                     if session == c.idx {
                         c.pkts += 1;
@@ -612,7 +615,8 @@ impl<'a> FrameCache<'a> {
 
     /// Delivers packets from the start of `bis` while they are the cached session's untraced
     /// fast-path packets (session-id mode, `self.fast`); stops at the first other one.
-    /// Returns how many it delivered and their inner bytes (not yet added to the cache's counts).
+    /// Returns how many it delivered (whose next, `l2-input`, the caller sets) and their inner
+    /// bytes (not yet added to the cache's counts).
     // Not inlined: on its own the loop keeps the session's words in registers.
     #[inline(never)]
     // `SEQ`: the session is sequenced (one loop each, so the unsequenced one has no trace of it).
@@ -620,13 +624,15 @@ impl<'a> FrameCache<'a> {
         &self,
         view: pwire_buffer::View<'_>,
         bis: &[u32],
-        nexts: &mut [u16],
     ) -> (usize, u64) {
         let dl = self.dl;
         let idx = self.idx;
         let seq = self.seq;
+        let sw = [dl.sw_if_index, !0];
         let mut bytes = 0u64;
-        for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
+        // One index (not an enumerate's two counters): a register fewer to spill.
+        let mut k = 0;
+        while let Some(&bi) = bis.get(k) {
             // SAFETY: frame invariant: each index once; this loop visits each slot once.
             let b = unsafe { view.get_mut(bi) };
             if TRACE && b.is_traced() {
@@ -641,11 +647,11 @@ impl<'a> FrameCache<'a> {
                 return (k, bytes);
             }
             // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
-            unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
-            *nx = Next::L2Input as u16;
+            unsafe { strip_to_inner(b, strip, inner, sw, idx) };
             bytes += inner as u64;
+            k += 1;
         }
-        (bis.len(), bytes)
+        (k, bytes)
     }
 
     /// Loads session `idx` under `key`.
@@ -761,7 +767,7 @@ fn varied_run<const TRACE: bool, O: Outer>(
         }
         let idx = found.unwrap_or(u32::MAX);
         // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
-        unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
+        unsafe { strip_to_inner(b, strip, inner, [dl.sw_if_index, !0], idx) };
         *nx = Next::L2Input as u16;
         if let Some(r) = row(rows, idx) {
             r.add(sc::RX_PKTS, 1);
