@@ -175,19 +175,23 @@ impl Ip4Hdr {
     /// with its branch) for each field.
     #[inline(always)]
     pub fn plain_total_len(&self) -> Option<u16> {
-        const VER_IHL: u64 = core::mem::offset_of!(Ip4Hdr, version_ihl) as u64 * 8;
-        const TOTAL: u64 = core::mem::offset_of!(Ip4Hdr, total_len) as u64 * 8;
-        const FRAG: u64 = core::mem::offset_of!(Ip4Hdr, flags_frag) as u64 * 8;
-        const TTL: u64 = (core::mem::offset_of!(Ip4Hdr, ttl) as u64 - 8) * 8;
-        // The fragment offset's bits where the little-endian word holds the big-endian field.
-        const OFFSET_BITS: u64 = (FRAG_OFFSET_MASK.swap_bytes() as u64) << FRAG;
-        const _: () = assert!(FRAG + 16 <= 64 && TOTAL + 16 <= 64 && TTL < 64);
+        self.plain_total_len_by(&PlainTest::NEW)
+    }
+
+    /// [`Ip4Hdr::plain_total_len`] with its three 64-bit constants taken from `t`, which a run
+    /// loop can hide from the optimiser (`core::hint::black_box`) so that they are read from
+    /// memory as operands of the instructions that use them; as immediates they would be
+    /// rebuilt for every packet (two 10-byte moves a packet), there being no register left in
+    /// the loop to keep them. The answer does not depend on where `t` comes from: a
+    /// [`PlainTest`] only ever holds [`PlainTest::NEW`]'s values.
+    #[inline(always)]
+    pub fn plain_total_len_by(&self, t: &PlainTest) -> Option<u16> {
         let (w0, w1, tail) = self.words();
-        if (w0 >> VER_IHL) as u8 != 0x45 || w1 & (0xff << TTL) == 0 || w0 & OFFSET_BITS != 0 {
+        if w0 & t.ver_ihl_offset != 0x45 || w1 & (0xff << PlainTest::TTL) == 0 {
             return None;
         }
-        // Not 0: the version byte is not.
-        if !divisible_nonzero(sum3(w0, w1, tail)) {
+        // The sum is not 0: the version byte is not.
+        if !t.divisible_nonzero(sum3(w0, w1, tail)) {
             return None;
         }
         Some(self.total_len.get())
@@ -202,6 +206,44 @@ impl Ip4Hdr {
         self.ttl = self.ttl.wrapping_sub(1);
         let new = u16::from_be_bytes([self.ttl, self.protocol]);
         self.checksum.set(update_u16(self.checksum.get(), old, new));
+    }
+}
+
+/// The constants of [`Ip4Hdr::plain_total_len_by`]; only [`PlainTest::NEW`] makes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainTest {
+    /// Version and IHL (the first byte) and the fragment offset's bits, in the first 8-byte
+    /// word (little-endian: byte `i` is bits `8*i..`, the big-endian field's bytes in order).
+    ver_ihl_offset: u64,
+    /// `u64::MAX / 0xffff`, the multiplier of [`PlainTest::divisible_nonzero`].
+    lim: u64,
+    /// `2^64 - lim`, the least product of a multiple of 0xffff.
+    inv: u64,
+}
+
+impl PlainTest {
+    const VER_IHL: u64 = core::mem::offset_of!(Ip4Hdr, version_ihl) as u64 * 8;
+    const FRAG: u64 = core::mem::offset_of!(Ip4Hdr, flags_frag) as u64 * 8;
+    /// The TTL's place in the second 8-byte word.
+    const TTL: u64 = (core::mem::offset_of!(Ip4Hdr, ttl) as u64 - 8) * 8;
+    /// The only value: see [`Ip4Hdr::plain_total_len_by`].
+    pub const NEW: PlainTest = {
+        assert!(Self::VER_IHL == 0 && Self::FRAG + 16 <= 64 && Self::TTL < 64);
+        assert!(core::mem::offset_of!(Ip4Hdr, total_len) < 8);
+        let lim = u64::MAX / 0xffff;
+        PlainTest {
+            ver_ihl_offset: (0xff << Self::VER_IHL)
+                | ((FRAG_OFFSET_MASK.swap_bytes() as u64) << Self::FRAG),
+            lim,
+            inv: lim.wrapping_neg(),
+        }
+    };
+
+    /// [`divisible`] for `s` ≠ 0: 0xffff's inverse modulo 2^64 is `-lim`, so `s * -lim` in
+    /// `1..=lim` is `s * lim` in `2^64 - lim..2^64`.
+    #[inline(always)]
+    fn divisible_nonzero(&self, s: u64) -> bool {
+        s.wrapping_mul(self.lim) >= self.inv
     }
 }
 
@@ -242,14 +284,6 @@ fn divisible(s: u64) -> bool {
     const INV: u64 = 0xfffe_fffe_fffe_ffff;
     const _: () = assert!(INV.wrapping_mul(0xffff) == 1);
     s.wrapping_mul(INV) <= u64::MAX / 0xffff
-}
-
-/// [`divisible`] for `s` ≠ 0 with one constant: INV is `-LIM` (LIM = `u64::MAX / 0xffff`), so
-/// `s * INV` in `1..=LIM` is `s * LIM` in `2^64 - LIM..2^64`, where adding LIM carries.
-#[inline(always)]
-fn divisible_nonzero(s: u64) -> bool {
-    const LIM: u64 = u64::MAX / 0xffff;
-    s.wrapping_mul(LIM).overflowing_add(LIM).1
 }
 
 /// Why [`check`] refused a packet; each maps to one of `ip4-input`'s counters.
@@ -489,7 +523,7 @@ mod test {
         assert_eq!(sum3(u64::MAX, u64::MAX, 0xffff_ffff), 0xffff_ffff);
     }
 
-    /// `divisible_nonzero` is `divisible` away from 0, at multiples of 0xffff and next to them.
+    /// `PlainTest::divisible_nonzero` is `divisible` away from 0, at multiples of 0xffff and next to them.
     #[test]
     fn divisible_nonzero_is_divisible() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -505,11 +539,11 @@ mod test {
                 u64::MAX - i,
             ] {
                 if s != 0 {
-                    assert_eq!(divisible_nonzero(s), divisible(s), "{s:x}");
+                    assert_eq!(PlainTest::NEW.divisible_nonzero(s), divisible(s), "{s:x}");
                 }
             }
         }
-        assert!(divisible_nonzero(u64::MAX) && divisible(u64::MAX));
+        assert!(PlainTest::NEW.divisible_nonzero(u64::MAX) && divisible(u64::MAX));
     }
 
     #[test]
