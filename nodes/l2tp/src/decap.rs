@@ -380,7 +380,7 @@ impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
 unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw: [u32; 2], idx: u32) {
     // SAFETY: the caller's contract is narrow_unchecked's.
     unsafe { b.narrow_unchecked(strip, inner) };
-    // RX the tunnel, TX unset: one value (one store), built once per run by the run loop.
+    // RX the tunnel, TX unset.
     b.sw_if_index = sw;
     b.l2_len = 0;
     b.opaque.session_index = idx;
