@@ -440,6 +440,18 @@ mod test {
     /// The divisibility test agrees with the folding sum where they could part: an all-zero
     /// header (sum 0, divisible, yet its one's-complement sum is 0, not all ones), all-ones
     /// words, and random headers with their checksum, a wrong one, and 0xffff in its place.
+    /// 20 bytes from a xorshift64 generator (`x`, its state).
+    fn random_header(x: &mut u64) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        for v in b.iter_mut() {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *v = *x as u8;
+        }
+        b
+    }
+
     /// `plain_total_len` is the field-by-field test it replaces: IHL 5 and version 4, TTL not
     /// 0, fragment offset 0, `checksum_ok`; then the total length. Random headers with their
     /// right checksum (so the field tests decide) and with a wrong one, and each field set to
@@ -470,13 +482,7 @@ mod test {
         );
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..if cfg!(miri) { 50 } else { 20_000 } {
-            let mut b = [0u8; 20];
-            for v in b.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *v = x as u8;
-            }
+            let mut b = random_header(&mut x);
             // Half of them plain in every field but one at random, so each test is reached.
             if x & 1 == 0 {
                 b[0] = 0x45;
@@ -557,13 +563,7 @@ mod test {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         // (Miri: no unsafe code here, a few rounds only.)
         for _ in 0..if cfg!(miri) { 50 } else { 20_000 } {
-            let mut b = [0u8; 20];
-            for v in b.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *v = x as u8;
-            }
+            let mut b = random_header(&mut x);
             check(b);
             b[10..12].fill(0);
             let c = ipv4_header_checksum(&b);
