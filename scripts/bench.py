@@ -592,6 +592,17 @@ def build_cases(work, n, quick):
                                    for _ in range(1024)])
     route4_lines = ["ip route add %d.%d.%d.%d/%d via 10.0.1.2" % (tuple(a.to_bytes(4, "big")) + (l,))
                     for a, l in routes4]
+    # The same table with its first 1024 routes replaced by 1024 /24s of 100.64.0.0/14 (four
+    # /16s), and 1024 destinations one in each: their second-level slots and counter rows sit
+    # on a dozen pages where the spread destinations' sit on two thousand. The difference
+    # between the two is what the pages cost; between this and one route, what 1024 different
+    # entries cost.
+    local4 = [((100 << 24) | ((64 + i // 256) << 16) | ((i % 256) << 8), 24) for i in range(1024)]
+    cgn = range((100 << 8) | 64, (100 << 8) | 68)
+    routes4_local = local4 + [r for r in routes4[1024:] if (r[0] >> 16) not in cgn or r[1] < 14]
+    local4_pcap = pcap("ip4-local", 101, [ip4_pkt(addr_in(rnd, *r)) for r in rnd.sample(local4, 1024)])
+    route4_local_lines = ["ip route add %d.%d.%d.%d/%d via 10.0.1.2" % (tuple(a.to_bytes(4, "big")) + (l,))
+                          for a, l in routes4_local]
     cases += [
         ("ip4-fwd-1-route", "ip4 forwarding, 1 route (198.18.5.0/24), 1024 destinations in it", CONF,
          ip4_topo + ["ip route add 198.18.5.0/24 via 10.0.1.2",
@@ -599,6 +610,9 @@ def build_cases(work, n, quick):
         ("ip4-fwd-1M-routes", "ip4 forwarding, 1M routes (Internet-like lengths), 1024 destinations", CONF,
          ip4_topo + route4_lines
          + ["packet-generator new { name s limit %d interface pg0 node ip4-input pcap %s }" % (n, many4)], ["s"]),
+        ("ip4-fwd-1M-routes-local", "ip4 forwarding, the same 1M routes, 1024 destinations on a dozen pages", CONF,
+         ip4_topo + route4_local_lines
+         + ["packet-generator new { name s limit %d interface pg0 node ip4-input pcap %s }" % (n, local4_pcap)], ["s"]),
     ]
     cases += [
         ("ip6-fwd-1-route", "ip6 forwarding, 1 route (2001:db8::/32)", CONF,
@@ -1054,6 +1068,11 @@ def bench(work):
         if one:
             print("  ip4-lookup, 1M routes / 1 route: %.1f / %.1f clk/pkt = %.2f x (separate runs; bar <= 1.3: %s)"
                   % (many, one, many / one, "met" if many / one <= 1.3 else "MISSED"))
+            local = by.get("ip4-fwd-1M-routes-local", {}).get("nodes", {}).get("ip4-lookup", 0)
+            if local:
+                print("    of which pages %.1f clk (spread %.1f against the same table's destinations on a dozen "
+                      "pages %.1f), and 1024 entries' counters and rows %.1f clk (against one route)"
+                      % (many - local, many, local, local - one))
     for (ka, kb), (ratio, all_r) in paired.items():
         if kb.startswith("metrics-"):
             sep = " (separately: %.1f clk/pkt on, %.1f off)" % (by[kb]["whole_clk"], by[ka]["whole_clk"]) if ka in by else ""
