@@ -309,6 +309,10 @@ pub struct Checked {
     pub header_len: usize,
     /// The total length field: bytes after it are link-layer padding.
     pub total_len: usize,
+    /// Fragment offset in bytes ([`Ip4Hdr::frag_offset`]).
+    pub frag_offset: usize,
+    /// Time to live.
+    pub ttl: u8,
 }
 
 /// The checks `ip4-input` makes, in VPP's order: at least 20 bytes, version 4, IHL ≥ 5, the
@@ -319,10 +323,11 @@ pub fn check(bytes: &[u8]) -> Result<Checked, Invalid> {
     let Some(h) = bytes.first_chunk::<20>() else {
         return Err(Invalid::TooShort);
     };
-    if h[0] >> 4 != 4 {
+    let ip: &Ip4Hdr = zerocopy::transmute_ref!(h);
+    if ip.version_ihl >> 4 != 4 {
         return Err(Invalid::Version);
     }
-    let header_len = usize::from(h[0] & 0x0f) * 4;
+    let header_len = ip.header_len();
     if header_len < 20 {
         return Err(Invalid::IhlTooShort);
     }
@@ -332,7 +337,7 @@ pub fn check(bytes: &[u8]) -> Result<Checked, Invalid> {
     if ipv4_header_checksum(header) != 0 {
         return Err(Invalid::Checksum);
     }
-    let total_len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let total_len = usize::from(ip.total_len.get());
     if total_len < 20 {
         return Err(Invalid::TooShort);
     }
@@ -342,6 +347,8 @@ pub fn check(bytes: &[u8]) -> Result<Checked, Invalid> {
     Ok(Checked {
         header_len,
         total_len,
+        frag_offset: ip.frag_offset(),
+        ttl: ip.ttl,
     })
 }
 
@@ -612,7 +619,9 @@ mod test {
             check(&p),
             Ok(Checked {
                 header_len: 20,
-                total_len: 128
+                total_len: 128,
+                frag_offset: 0,
+                ttl: 64,
             })
         );
         p.push(0);
@@ -653,9 +662,20 @@ mod test {
             with(&|q| q[0] = 0x4f),
             Ok(Checked {
                 header_len: 60,
-                total_len: 128
+                total_len: 128,
+                frag_offset: 0,
+                ttl: 64,
             }),
             "options are skipped"
+        );
+        assert_eq!(
+            with(&|q| {
+                q[6..8].copy_from_slice(&0x2001u16.to_be_bytes());
+                q[8] = 0;
+            })
+            .map(|c| (c.frag_offset, c.ttl)),
+            Ok((8, 0)),
+            "offset 1 is 8 bytes; MF and TTL 0 are the caller's to judge"
         );
         let mut bad = p.clone();
         bad[8] ^= 1;

@@ -22,7 +22,7 @@ use crate::Ip4Main;
 use pwire_graph::{next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};
 use pwire_vnet::{ifc, Registry, Vnet};
 use pwire_wire::icmpv4::{CODE_TTL_EXCEEDED, TYPE_TIME_EXCEEDED};
-use pwire_wire::ipv4::{check, Invalid, Ip4Hdr, PlainTest, FRAG_OFFSET_MASK};
+use pwire_wire::ipv4::{check, Invalid, Ip4Hdr, PlainTest};
 use std::sync::Arc;
 
 next_nodes! { pub enum Next {
@@ -162,17 +162,13 @@ impl Node for Ip4Input {
                     continue;
                 }
             };
-            // `check` accepted the header, so it parses.
-            let Ok((h, _)) = Ip4Hdr::parse(b.current()) else {
-                *nx = drop;
-                continue;
-            };
-            if h.flags_frag.get() & FRAG_OFFSET_MASK == 1 {
+            // Offset 1 (in 8-byte units).
+            if c.frag_offset == 8 {
                 b.error = cx.error(Ip4Err::FragmentOffsetOne);
                 *nx = drop;
                 continue;
             }
-            let expired = h.ttl == 0;
+            let expired = c.ttl == 0;
             if c.header_len > 20 {
                 options += 1;
             }

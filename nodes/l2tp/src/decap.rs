@@ -377,11 +377,10 @@ impl<const LOCAL: bool, O: Outer> Decap<LOCAL, O> {
 /// `strip + inner` must not exceed the packet's length (every caller has checked the IPv6
 /// packet, `strip + inner` bytes, against it).
 #[inline(always)]
-unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw: [u32; 2], idx: u32) {
+unsafe fn strip_to_inner(b: &mut Buffer, strip: usize, inner: usize, sw_if_index: u32, idx: u32) {
     // SAFETY: the caller's contract is narrow_unchecked's.
     unsafe { b.narrow_unchecked(strip, inner) };
-    // RX the tunnel, TX unset.
-    b.sw_if_index = sw;
+    b.sw_if_index = [sw_if_index, !0];
     b.l2_len = 0;
     b.opaque.session_index = idx;
 }
@@ -455,7 +454,7 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
                 // The cached session's packet: strip, hand to L2, count in the cache.
                 matched += 1;
                 // SAFETY: `fast` checked the outer packet (strip + inner) against the buffer.
-                unsafe { strip_to_inner(b, strip, inner, [c.dl.sw_if_index, !0], c.idx) };
+                unsafe { strip_to_inner(b, strip, inner, c.dl.sw_if_index, c.idx) };
                 c.pkts += 1;
                 c.bytes += inner as u64;
                 *nx = Next::L2Input as u16;
@@ -487,7 +486,7 @@ impl<const LOCAL: bool, O: Outer> Node for Decap<LOCAL, O> {
                     matched += 1;
                     let sw = m.sessions[session as usize].dl.sw_if_index;
                     // SAFETY: classify checked the outer packet (strip + inner) against the data.
-                    unsafe { strip_to_inner(b, strip, inner, [sw, !0], session) };
+                    unsafe { strip_to_inner(b, strip, inner, sw, session) };
                     // The cached session's counters add up over the frame; others' go straight in.
                     if session == c.idx {
                         c.pkts += 1;
@@ -628,7 +627,6 @@ impl<'a> FrameCache<'a> {
         let dl = self.dl;
         let idx = self.idx;
         let seq = self.seq;
-        let sw = [dl.sw_if_index, !0];
         let mut bytes = 0u64;
         // One index (not an enumerate's two counters): a register fewer to spill.
         let mut k = 0;
@@ -647,7 +645,7 @@ impl<'a> FrameCache<'a> {
                 return (k, bytes);
             }
             // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
-            unsafe { strip_to_inner(b, strip, inner, sw, idx) };
+            unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
             bytes += inner as u64;
             k += 1;
         }
@@ -767,7 +765,7 @@ fn varied_run<const TRACE: bool, O: Outer>(
         }
         let idx = found.unwrap_or(u32::MAX);
         // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
-        unsafe { strip_to_inner(b, strip, inner, [dl.sw_if_index, !0], idx) };
+        unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
         *nx = Next::L2Input as u16;
         if let Some(r) = row(rows, idx) {
             r.add(sc::RX_PKTS, 1);
