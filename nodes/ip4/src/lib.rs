@@ -49,6 +49,7 @@ use state::{Fib, Ip4Cp, Ip4Dp, MAX_ENTRIES, MAX_NEW_ENTRIES};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use lookup::AHEAD_FROM;
 pub use ping::PingTable;
 
 /// A neighbour `arp-reply` saw, for the main thread to install.

@@ -26,8 +26,8 @@
 //!
 //! A lookup reads the second-level slot, which answers it unless it is [`NONE`] or a ply
 //! (see `unresolved`); then the third-level slot, and the cover only where no prefix longer
-//! than /16 contains the address. [`Mtrie::lookup_bulk`] does this for a frame in stages:
-//! every second-level read first (independent of each other), then the few second reads.
+//! than /16 contains the address. [`Mtrie::start`] and [`Mtrie::finish`] split the two, so
+//! that `ip4-lookup` can read a packet's slot some packets before it needs the entry.
 //!
 //! A change of a prefix of length `l` writes:
 //! - `l` ≤ 16: 2^(16-l) root slots (a /8: 256; at most 32 768, a /1);
@@ -53,18 +53,19 @@
 //! prefixes: the three differ in update cost and in reads per lookup, not in size. A small table
 //! touches only its own plies (1 KiB per /16 with longer prefixes).
 //!
-//! # What a lookup over a big table costs, and why staging does not remove it
+//! # What a lookup over a big table costs
 //!
 //! Measured on the VMs this project runs on (Firecracker, 4 KiB host pages), with 1024 destinations
 //! over a full table: the lines a lookup reads stay in L2 (a few thousand lines), but
 //! each destination's second-level slot is on a page of its own (1024 random /24s among 16 384
 //! pages), and so is its row. The second-level TLB holds 2048 translations (8 MiB); random reads
 //! over 1024 pages cost about 1.3 clocks each, over 2048 about 3, over 3072 about 15 (page walks,
-//! which the core runs a few at a time). 2 MiB pages in the guest do not help (the host maps it
-//! with 4 KiB pages: 14 clocks at 3072 pages). The second level and the rows, with the rest of the
+//! which the core runs a few at a time). The second level and the rows, with the rest of the
 //! graph's pages, are past that knee; with one route, a frame touches a handful of pages. (The
 //! second level alone is: an experiment build whose lookups read only the first 1024 rows
-//! cost the same, 28.1 clocks over 1M routes against 11.9 over one, 2026-12-07.)
+//! cost the same, 28.1 clocks over 1M routes against 11.9 over one. The rows alone are not: one
+//! whose entries came from a hash of the destination, 1024 random rows and no slot read, cost
+//! 22.1 against 18.8 for the same rows on a dozen pages; 2026-12-07.)
 //!
 //! The other way round, same table: 1024 destinations in 1024 /24s of four /16s whose routes
 //! were added first (their second-level slots in four plies, their rows consecutive: a dozen
@@ -74,16 +75,21 @@
 //! one entry does not: a counter update per packet (runs of one entry share one) and 1024
 //! rows' lines.
 //!
-//! So the cost is the number of pages a packet touches, not the latency of its reads: reading the
-//! whole frame's slots first, or prefetching them (and the rows) a pass ahead, moved the clocks
-//! from one pass to the other without lowering their sum (a row prefetch pass made it slower), and
-//! compact or line-aligned plies do not change how many pages 1024 random destinations hit. What
-//! did help is a page fewer per packet: the cover is read only where the second level has no answer
-//! (1.5% of the benchmark's destinations; 2.5% more read a third-level ply), where it used to be
-//! read for every packet. What would remove the rest is a table small enough for the TLB (not
-//! possible with a slot per /24 or per prefix: ~1000 pages for 1024 random destinations whatever
-//! the layout) or caching by destination, which the benchmark's 1024 destinations are there to
-//! defeat and which random destinations defeat too.
+//! What lowered the page cost:
+//! - a page fewer per packet: the cover is read only where the second level has no answer
+//!   (1.5% of the benchmark's destinations; 2.5% more read a third-level ply), where it used to
+//!   be read for every packet;
+//! - the walks overlapped with work: `ip4-lookup` reads each slot 32 packets ahead of its
+//!   loop. Read in a pass of their own before the loop (the frame's slots first), the walks had
+//!   nothing to overlap: 6% more clocks over the spread destinations, 13% more over the local
+//!   ones (paired, 2026-12-07). Prefetching the rows as well cost more than it saved;
+//! - 2 MiB guest pages under the second level (see `huge`): a shorter walk, 12% fewer clocks.
+//!
+//! Compact or line-aligned plies do not change how many pages 1024 random destinations hit.
+//! What would remove the rest is a table small enough for the TLB (not possible with a slot
+//! per /24 or per prefix: ~1000 pages for 1024 random destinations whatever the layout, and the
+//! per-entry rows VPP's counters need are as many again) or caching by destination, which the
+//! benchmark's 1024 destinations are there to defeat and which random destinations defeat too.
 
 use pwire_vnet::interface::ChunkedVec;
 
@@ -95,15 +101,12 @@ pub const PLY3: u32 = 0x8000_0000;
 /// One ply: 256 slots.
 pub type Ply = [u32; 256];
 
-/// In [`Mtrie::lookup_bulk`]'s output: no address was given (never an entry: entries are
-/// below [`PLY3`]).
-pub const NO_ADDR: u32 = u32::MAX;
+/// Never a slot: entries are below [`PLY3`], and plies are fewer than `2^31 - 1` (a ply holds
+/// a prefix longer than /24, and prefixes are fewer than `MAX_ENTRIES`). `ip4-lookup` marks a
+/// packet without a destination with it.
+pub const NO_SLOT: u32 = u32::MAX;
 
-/// Addresses [`Mtrie::lookup_bulk`] takes through its stages at a time (a frame).
-const BULK: usize = 256;
-
-/// True if second-level slot `s` is not an entry ([`NONE`] or a [`PLY3`] ply): one compare,
-/// so that a bulk lookup can count such slots without a branch.
+/// True if second-level slot `s` is not an entry ([`NONE`] or a [`PLY3`] ply): one compare.
 #[inline(always)]
 const fn unresolved(s: u32) -> bool {
     s.wrapping_sub(1) >= PLY3 - 1
@@ -170,35 +173,22 @@ impl Mtrie {
         }
     }
 
-    /// Longest-prefix match for many addresses at once: `out[i]` becomes the entry matching
-    /// `addr(i)`, or [`NO_ADDR`] where that is `None` (`ip4-lookup`: a packet too short for a
-    /// destination). `addr` may be called twice for one `i` and must return the same value.
-    ///
-    /// In stages, so that no read waits on another and no branch depends on the data: first
-    /// the second-level slot of every address (one read each, independent of each other),
-    /// noting without a branch the few that slot does not answer; then the third-level or root
-    /// read of those few. (What this saves over a big table is bounded by the page walks its
-    /// reads need: see the module's doc.)
+    /// The first read of a lookup of `a`: its second-level slot, which [`Mtrie::finish`]
+    /// turns into the entry. (Split so that a caller can make the read a few packets before it
+    /// needs the entry.)
     #[inline(always)]
-    pub fn lookup_bulk(&self, out: &mut [u32], addr: impl Fn(usize) -> Option<u32>) {
-        for (c, out) in out.chunks_mut(BULK).enumerate() {
-            let base = c * BULK;
-            let mut pending = [0u16; BULK];
-            let mut n = 0;
-            for (i, o) in out.iter_mut().enumerate() {
-                let a = addr(base + i);
-                let s = self.slot2(a.unwrap_or(0));
-                *o = if a.is_some() { s } else { NO_ADDR };
-                // Always written, kept only when counted: `n` <= `i` < BULK.
-                pending[n] = i as u16;
-                n += usize::from(a.is_some() & unresolved(s));
-            }
-            for &i in &pending[..n] {
-                let i = usize::from(i);
-                if let Some(a) = addr(base + i) {
-                    out[i] = self.resolve(a, out[i]);
-                }
-            }
+    pub fn start(&self, a: u32) -> u32 {
+        self.slot2(a)
+    }
+
+    /// The entry of `a`, whose [`Mtrie::start`] gave `s`: `s` itself, or the rest of the
+    /// lookup where `s` does not answer it.
+    #[inline(always)]
+    pub fn finish(&self, a: impl FnOnce() -> u32, s: u32) -> u32 {
+        if unresolved(s) {
+            self.resolve(a(), s)
+        } else {
+            s
         }
     }
 
@@ -551,7 +541,7 @@ mod tests {
     }
 
     #[test]
-    fn bulk_lookup_matches_a_linear_scan_through_adds_and_deletes() {
+    fn split_lookup_matches_a_linear_scan_through_adds_and_deletes() {
         let mut r = Rng(0x5eed);
         let mut t = T::new();
         // Prefixes clustered in a few /8s and /16s so that every level holds overlapping ones,
@@ -572,22 +562,20 @@ mod tests {
             let l = lens[r.below(lens.len() as u64) as usize];
             routes.push((a & mask(l), l));
         }
-        let probes = |r: &mut Rng, routes: &[(u32, u8)]| -> Vec<Option<u32>> {
+        let probes = |r: &mut Rng, routes: &[(u32, u8)]| -> Vec<u32> {
             (0..3001)
-                .map(|i| match i % 7 {
-                    // A packet without an address.
-                    0 => None,
+                .map(|i| match i % 6 {
                     // Anywhere.
-                    1 => Some(r.next() as u32),
+                    0 | 1 => r.next() as u32,
                     // Inside a route, at its edges or anywhere in it.
                     k => {
                         let (a, l) = routes[r.below(routes.len() as u64) as usize];
                         let span = !mask(l);
-                        Some(match k {
+                        match k {
                             2 => a,
                             3 => a | span,
                             _ => a | (r.next() as u32 & span),
-                        })
+                        }
                     }
                 })
                 .collect()
@@ -596,17 +584,17 @@ mod tests {
             let live: Vec<(u32, u8, u32)> =
                 t.model.pfx.iter().map(|(&(a, l), &e)| (a, l, e)).collect();
             let addrs = probes(r, routes);
-            let mut out = vec![0u32; addrs.len()];
-            t.m.lookup_bulk(&mut out, |i| addrs[i]);
-            for (a, &e) in addrs.iter().zip(&out) {
-                match a {
-                    None => assert_eq!(e, NO_ADDR, "{what}: no address"),
-                    Some(a) => {
-                        let want = linear_lpm(&live, *a);
-                        assert_eq!(e, want, "{what}: bulk lookup of {a:#010x}");
-                        assert_eq!(t.m.lookup(*a), want, "{what}: lookup of {a:#010x}");
-                    }
-                }
+            // As ip4-lookup does over a big table: every slot read first, then finished.
+            let slots: Vec<u32> = addrs.iter().map(|a| t.m.start(*a)).collect();
+            for (a, &s) in addrs.iter().zip(&slots) {
+                assert_ne!(s, NO_SLOT, "{what}: slot of {a:#010x}");
+                let want = linear_lpm(&live, *a);
+                assert_eq!(
+                    t.m.finish(|| *a, s),
+                    want,
+                    "{what}: start/finish of {a:#010x}"
+                );
+                assert_eq!(t.m.lookup(*a), want, "{what}: lookup of {a:#010x}");
             }
         };
         for &(a, l) in &routes {

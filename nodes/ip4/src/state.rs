@@ -218,6 +218,9 @@ pub const DEFAULT_ENTRY: u32 = 0;
 /// entry never moves them while the workers are parked.
 pub const MAX_ENTRIES: usize = 1 << 22;
 
+// Ply indices stay below entries, so that no slot is `NO_SLOT`.
+const _: () = assert!(MAX_ENTRIES < (crate::mtrie::PLY3 - 1) as usize);
+
 /// Entries from which the rows and the trie's second level ask for 2 MiB pages. A small table
 /// fits the TLB anyway, and stays on 4 KiB pages: a pwire with a few addresses does not hold a
 /// 2 MiB page per array it barely touches.

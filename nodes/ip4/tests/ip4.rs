@@ -388,6 +388,100 @@ fn forwarded_packets_leave_byte_exact() {
     h.assert_all_free();
 }
 
+/// Over a table big enough for `ip4-lookup` to read each packet's slot ahead of its loop
+/// (`AHEAD_FROM` entries): frames of 128, 128 and 7 packets (the last one shorter than the
+/// distance ahead) to /24s all over the table, to a /28 and a /32 inside a /24 (third
+/// level), to the rest of that /24, to a /8 with nothing longer (the cover) and to no route.
+/// Each packet is forwarded byte-exact or dropped by name, and each route counts the packets
+/// and bytes that went to it. Then a frame straight into `ip4-lookup` with a packet too short
+/// for a destination.
+#[test]
+fn lookups_over_a_big_table_read_slots_ahead() {
+    let mut h = setup();
+    h.cli("set ip neighbor pg1 10.0.1.2 02:00:00:00:01:02");
+    let n24 = pwire_node_ip4::AHEAD_FROM as u32 + 10;
+    let net24 = |k: u32| format!("100.{}.{}", 64 + k / 256, k % 256);
+    for k in 0..n24 {
+        h.cli(&format!("ip route add {}.0/24 via 10.0.1.2", net24(k)));
+    }
+    for r in ["100.64.5.16/28", "100.64.5.99/32", "20.0.0.0/8"] {
+        h.cli(&format!("ip route add {r} via 10.0.1.2"));
+    }
+    // (destination, the prefix it must match; "" for none)
+    let mut dsts: Vec<(String, String)> = Vec::new();
+    for i in 0..(2 * pwire_graph::FRAME_SIZE as u32 + 7) {
+        let k = i.wrapping_mul(2_654_435_761) % n24;
+        dsts.push(match i % 6 {
+            0 | 1 => (
+                format!("{}.{}", net24(k), 1 + i % 250),
+                format!("{}.0/24", net24(k)),
+            ),
+            2 => (format!("100.64.5.{}", 16 + i % 16), "100.64.5.16/28".into()),
+            3 => ("100.64.5.99".into(), "100.64.5.99/32".into()),
+            4 => (format!("100.64.5.{}", 100 + i % 50), "100.64.5.0/24".into()),
+            _ if i % 12 == 5 => (format!("20.{}.1.2", i % 256), "20.0.0.0/8".into()),
+            _ => (format!("203.0.113.{}", i % 256), String::new()),
+        });
+    }
+    let pkts: Vec<Vec<u8>> = dsts
+        .iter()
+        .enumerate()
+        .map(|(i, (d, _))| {
+            ip4(
+                "10.0.0.2",
+                d,
+                17,
+                64,
+                &udp4("10.0.0.2", d, 1, 2, &vec![7; i % 40]),
+            )
+        })
+        .collect();
+    let cap = h.capture("pg1");
+    h.send("big", "pg0", "ip4-input", &pkts);
+    let out = h.captured("pg1", &cap);
+    let want: Vec<Vec<u8>> = pkts
+        .iter()
+        .zip(&dsts)
+        .filter(|(_, (_, r))| !r.is_empty())
+        .map(|(p, _)| hop(&eth(PG1_MAC, HOST_A, 0x0800, p), HOST_B, PG1_MAC))
+        .collect();
+    assert_eq!(out.len(), want.len());
+    assert!(out == want, "forwarded frames differ");
+    let missed = dsts.iter().filter(|(_, r)| r.is_empty()).count() as u64;
+    assert!(missed > 0);
+    assert_eq!(
+        h.counter("ip4-input", "ip4 destination lookup miss"),
+        missed
+    );
+    // Each route's counter: its packets and their IPv4 bytes.
+    let mut per: std::collections::HashMap<&str, (u64, u64)> = Default::default();
+    for (p, (_, r)) in pkts.iter().zip(&dsts) {
+        let c = per.entry(r.as_str()).or_default();
+        c.0 += 1;
+        c.1 += p.len() as u64;
+    }
+    for (r, (np, nb)) in &per {
+        if r.is_empty() {
+            continue;
+        }
+        let fib = h.cli(&format!("show ip fib {r}"));
+        assert!(
+            fib.contains(&format!("to:[{np}:{nb}]")),
+            "{r}: want to:[{np}:{nb}]\n{fib}"
+        );
+    }
+    // Straight into ip4-lookup: a packet too short for a destination, then a whole one.
+    let good = pkts[0].clone();
+    h.send(
+        "short",
+        "pg0",
+        "ip4-lookup",
+        &[good[..12].to_vec(), good.clone()],
+    );
+    assert_eq!(h.counter("ip4-input", "ip4 length < 20 bytes"), 1);
+    h.assert_all_free();
+}
+
 #[test]
 fn unresolved_next_hop_arps_then_traffic_flows_after_the_reply() {
     unresolved_next_hop(setup());
