@@ -18,7 +18,7 @@
 //! then overlap the loop's work. Small tables skip this: it would only add its own
 //! instructions. Measured over 1M routes against the whole frame read in a pass of its own
 //! before the loop (2026-12-07, paired runs): 5% fewer clocks with 1024 destinations spread
-//! over the table, 11% fewer with them on a dozen pages. A separate pass left the walks with
+//! over the table, 12% fewer with them on a dozen pages. A separate pass left the walks with
 //! nothing to overlap, and prefetching the rows [`AHEAD`]/2 packets ahead cost more than it
 //! saved.
 //!
