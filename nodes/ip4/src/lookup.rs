@@ -26,10 +26,8 @@
 //! Counters: none of its own; a drop entry sets `ip4-input`'s "ip4 destination lookup miss".
 
 use crate::errors::{base_of, Ip4Err};
-#[cfg(doc)]
-use crate::mtrie::Mtrie;
-use crate::mtrie::NO_SLOT;
-use crate::state::{Ip4Dp, Kind};
+use crate::mtrie::{Mtrie, NO_SLOT};
+use crate::state::{Ip4Dp, Kind, Row};
 use crate::trace::{FwdTrace, Ip4Bytes};
 use crate::Ip4Main;
 use pwire_buffer::Buffer;
@@ -94,8 +92,6 @@ const NO_DST: u32 = NO_SLOT;
 
 impl Node for Ip4Lookup {
     fn process(&mut self, frame: &mut Frame<'_>, cx: &mut Cx<'_>) {
-        // Each packet's trace flag is tested only while tracing is on.
-        let tracing = cx.tracing();
         let dp = cx.dp();
         let st = self.dp.dp(&dp);
         let rows = st
@@ -103,79 +99,99 @@ impl Node for Ip4Lookup {
             .get(cx.thread())
             .map(|v| v.as_slice())
             .unwrap_or_default();
-        let e_miss = self.ip4_input_errors + Ip4Err::DstLookupMiss as u16;
-        let e_short = self.ip4_input_errors + Ip4Err::TooShort as u16;
-        let ahead = rows.len() >= AHEAD_FROM;
-        let n = frame.len();
-        let slot_of = |b: &Buffer| dst_of(b.current()).map_or(NO_DST, |a| st.mtrie.start(a));
-        if ahead {
-            for j in 0..n.min(AHEAD) {
-                self.ahead[j] = slot_of(frame.buf(j));
-            }
+        // One loop each, so that the small table's has no trace of reading ahead.
+        if rows.len() >= AHEAD_FROM {
+            run::<true>(&mut self.ahead, self.ip4_input_errors, frame, cx, st, rows);
+        } else {
+            run::<false>(&mut self.ahead, self.ip4_input_errors, frame, cx, st, rows);
         }
-        // Runs of packets hitting one entry share one counter update.
-        let mut run_e = u32::MAX;
-        let (mut run_p, mut run_b) = (0u64, 0u64);
-        // One-entry cache (per frame: the tables may change between frames), on the
-        // destination, or on the entry when the slot was read ahead.
-        let mut last_key = None;
-        let mut last = (0, Kind::Drop, 0);
-        for i in 0..n {
-            if ahead && i + AHEAD < n {
-                self.ahead[i + AHEAD] = slot_of(frame.buf(i + AHEAD));
-            }
-            let (b, nx) = frame.get_mut(i);
-            let key = if ahead {
-                match self.ahead[i] {
-                    NO_DST => NO_DST,
-                    // The few slots that do not answer read the destination again (in L1).
-                    s => st.mtrie.finish(|| dst_of(b.current()).unwrap_or(0), s),
-                }
-            } else {
-                match dst_of(b.current()) {
-                    Some(d) => d,
-                    None => NO_DST,
-                }
-            };
-            if key == NO_DST && (ahead || b.current().len() < 20) {
-                b.error = e_short;
-                *nx = Next::Drop as u16;
-                continue;
-            }
-            if last_key != Some(key) {
-                let e = if ahead { key } else { st.mtrie.lookup(key) };
-                let h = rows.get(e as usize).map_or(0, |r| r.hot);
-                let (k, i) = st.decide(h);
-                last = (e, k, i);
-                last_key = Some(key);
-            }
-            let (e, kind, idx) = last;
-            b.opaque.adj_index = idx;
-            b.opaque.fib_index = 0;
-            if e != run_e {
-                if let Some(r) = rows.get(run_e as usize) {
-                    r.add(run_p, run_b);
-                }
-                (run_e, run_p, run_b) = (e, 0, 0);
-            }
-            run_p += 1;
-            run_b += u64::from(b.current_length());
-            if kind == Kind::Drop {
-                b.error = e_miss;
-            }
-            *nx = kind as u16;
-            if tracing && b.is_traced() {
-                cx.trace(
-                    b,
-                    FwdTrace {
-                        dpo: e,
-                        hdr: Ip4Bytes::of(b),
-                    },
-                );
-            }
+    }
+}
+
+/// The packet loop; `BIG`: each packet's slot read [`AHEAD`] packets before it, into `ahead`.
+#[inline(always)]
+fn run<const BIG: bool>(
+    ahead: &mut [u32; FRAME_SIZE],
+    ip4_input_errors: u16,
+    frame: &mut Frame<'_>,
+    cx: &mut Cx<'_>,
+    st: &Ip4Dp,
+    rows: &[Row],
+) {
+    // Each packet's trace flag is tested only while tracing is on.
+    let tracing = cx.tracing();
+    let e_miss = ip4_input_errors + Ip4Err::DstLookupMiss as u16;
+    let e_short = ip4_input_errors + Ip4Err::TooShort as u16;
+    let n = frame.len();
+    let slot_of = |b: &Buffer| dst_of(b.current()).map_or(NO_DST, |a| st.mtrie.start(a));
+    if BIG {
+        for (j, s) in ahead.iter_mut().enumerate().take(n.min(AHEAD)) {
+            *s = slot_of(frame.buf(j));
         }
-        if let Some(r) = rows.get(run_e as usize) {
-            r.add(run_p, run_b);
+    }
+    // Runs of packets hitting one entry share one counter update.
+    let mut run_e = u32::MAX;
+    let (mut run_p, mut run_b) = (0u64, 0u64);
+    // One-entry cache (per frame: the tables may change between frames), on the
+    // destination, or on the entry when the slot was read ahead.
+    let mut last_key = None;
+    let mut last = (0, Kind::Drop, 0);
+    for i in 0..n {
+        if BIG && i + AHEAD < n {
+            ahead[i + AHEAD] = slot_of(frame.buf(i + AHEAD));
         }
+        let (b, nx) = frame.get_mut(i);
+        let key = if BIG {
+            match ahead[i] {
+                s if Mtrie::answers(s) => s,
+                // The few slots that do not answer, and NO_DST: the destination again (in
+                // L1), and the rest of the lookup.
+                s => dst_of(b.current()).map_or(NO_DST, |a| st.mtrie.finish(a, s)),
+            }
+        } else {
+            match dst_of(b.current()) {
+                Some(d) => d,
+                None => NO_DST,
+            }
+        };
+        if key == NO_DST && (BIG || b.current().len() < 20) {
+            b.error = e_short;
+            *nx = Next::Drop as u16;
+            continue;
+        }
+        if last_key != Some(key) {
+            let e = if BIG { key } else { st.mtrie.lookup(key) };
+            let h = rows.get(e as usize).map_or(0, |r| r.hot);
+            let (k, i) = st.decide(h);
+            last = (e, k, i);
+            last_key = Some(key);
+        }
+        let (e, kind, idx) = last;
+        b.opaque.adj_index = idx;
+        b.opaque.fib_index = 0;
+        if e != run_e {
+            if let Some(r) = rows.get(run_e as usize) {
+                r.add(run_p, run_b);
+            }
+            (run_e, run_p, run_b) = (e, 0, 0);
+        }
+        run_p += 1;
+        run_b += u64::from(b.current_length());
+        if kind == Kind::Drop {
+            b.error = e_miss;
+        }
+        *nx = kind as u16;
+        if tracing && b.is_traced() {
+            cx.trace(
+                b,
+                FwdTrace {
+                    dpo: e,
+                    hdr: Ip4Bytes::of(b),
+                },
+            );
+        }
+    }
+    if let Some(r) = rows.get(run_e as usize) {
+        r.add(run_p, run_b);
     }
 }

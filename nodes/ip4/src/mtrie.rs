@@ -106,7 +106,8 @@ pub type Ply = [u32; 256];
 /// packet without a destination with it.
 pub const NO_SLOT: u32 = u32::MAX;
 
-/// True if second-level slot `s` is not an entry ([`NONE`] or a [`PLY3`] ply): one compare.
+/// True if second-level slot `s` is not an entry ([`NONE`], a [`PLY3`] ply, or [`NO_SLOT`]):
+/// one compare.
 #[inline(always)]
 const fn unresolved(s: u32) -> bool {
     s.wrapping_sub(1) >= PLY3 - 1
@@ -181,12 +182,19 @@ impl Mtrie {
         self.slot2(a)
     }
 
+    /// True if slot `s` from [`Mtrie::start`] is the entry itself (all but a few addresses),
+    /// so that [`Mtrie::finish`] has nothing to do.
+    #[inline(always)]
+    pub const fn answers(s: u32) -> bool {
+        !unresolved(s)
+    }
+
     /// The entry of `a`, whose [`Mtrie::start`] gave `s`: `s` itself, or the rest of the
     /// lookup where `s` does not answer it.
     #[inline(always)]
-    pub fn finish(&self, a: impl FnOnce() -> u32, s: u32) -> u32 {
+    pub fn finish(&self, a: u32, s: u32) -> u32 {
         if unresolved(s) {
-            self.resolve(a(), s)
+            self.resolve(a, s)
         } else {
             s
         }
@@ -589,11 +597,7 @@ mod tests {
             for (a, &s) in addrs.iter().zip(&slots) {
                 assert_ne!(s, NO_SLOT, "{what}: slot of {a:#010x}");
                 let want = linear_lpm(&live, *a);
-                assert_eq!(
-                    t.m.finish(|| *a, s),
-                    want,
-                    "{what}: start/finish of {a:#010x}"
-                );
+                assert_eq!(t.m.finish(*a, s), want, "{what}: start/finish of {a:#010x}");
                 assert_eq!(t.m.lookup(*a), want, "{what}: lookup of {a:#010x}");
             }
         };
