@@ -170,12 +170,7 @@ impl Mtrie {
     /// Longest-prefix match: the entry of the longest prefix containing `a`.
     #[inline(always)]
     pub fn lookup(&self, a: u32) -> u32 {
-        let s = self.slot2(a);
-        if unresolved(s) {
-            self.resolve(a, s)
-        } else {
-            s
-        }
+        self.finish(a, self.start(a))
     }
 
     /// The first read of a lookup of `a`: its second-level slot, which [`Mtrie::finish`]
