@@ -14,6 +14,8 @@ a fresh topology, both ends started, a warm-up ping (ND and ARP resolved), then 
   TCP    one connection for 5 s (Python client and server, no iperf here): Mbit/s at the server,
          the bytes received and their CRC32 checked against what the client sent; the hosts'
          congestion control (printed) is the namespaces' default (BBR on this machine kind);
+         then the same paced by the sender's kernel at --tcp-rate (default 2500 Mbit/s), a
+         load every ring carries, the same offered load whichever dataplane runs;
   UDP    18-byte payloads (64-byte Ethernet frames with FCS) from 2 sender processes on connected
          sockets for 5 s: offered = h1's tx frames, delivered = h2's rx frames (interface counters,
          so a slow Python receiver does not count as the tunnel's loss), loss = 1 - rx/offered;
@@ -36,6 +38,7 @@ PREFIX = "pwbench-"
 H1, NA, NB, H2 = (PREFIX + n for n in ("h1", "a", "b", "h2"))
 H1_IP, H2_IP = "10.1.1.1", "10.1.1.2"
 TCP_PORT, UDP_PORT = 5201, 5202
+SO_MAX_PACING_RATE = 47  # linux/asm-generic/socket.h (Python's socket module does not name it)
 UDP_PAYLOAD = 18  # 14 Ethernet + 20 IPv4 + 8 UDP + 18 + 4 FCS = 64 bytes on the wire
 CORES = {"a": 0, "b": 1}
 
@@ -72,10 +75,14 @@ def role_tcp_server(port, limit):
     print(json.dumps({"bytes": n, "crc": crc, "seconds": elapsed}), flush=True)
 
 
-def role_tcp_client(port, seconds):
+def role_tcp_client(port, seconds, rate=0.0):
+    """Sends for `seconds`, as fast as the connection takes it or (`rate` > 0) paced by the
+    kernel at no more than `rate` bytes a second (SO_MAX_PACING_RATE)."""
     import socket
     block = os.urandom(1 << 16)
     s = socket.create_connection((H2_IP, port), timeout=10)
+    if rate > 0:
+        s.setsockopt(socket.SOL_SOCKET, SO_MAX_PACING_RATE, int(rate))
     s.settimeout(max(10.0, seconds * 2))
     n, crc = 0, 0
     t_end = time.monotonic() + seconds
@@ -136,7 +143,7 @@ def role_udp_send(port, start_at, seconds, rate):
 
 
 ROLES = {"_tcp_server": lambda a: role_tcp_server(int(a[0]), float(a[1])),
-         "_tcp_client": lambda a: role_tcp_client(int(a[0]), float(a[1])),
+         "_tcp_client": lambda a: role_tcp_client(int(a[0]), float(a[1]), float(a[2])),
          "_udp_sink": lambda a: role_udp_sink(int(a[0])),
          "_udp_send": lambda a: role_udp_send(int(a[0]), float(a[1]), float(a[2]), float(a[3]))}
 
@@ -349,12 +356,14 @@ def measure_ping(count):
             "min_ms": mn, "avg_ms": avg, "max_ms": mx, "mdev_ms": mdev}
 
 
-def measure_tcp(procs, seconds):
+def measure_tcp(procs, seconds, rate=0.0):
+    """One TCP connection from h1 to h2 for `seconds`, flat out or paced at `rate` bytes a second
+    (the same offered load whichever dataplane runs); the bytes and their CRC32 checked."""
     srv = procs.popen(role_cmd(H2, "_tcp_server", TCP_PORT, seconds + 30), stdout=subprocess.PIPE,
                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         read_line(srv, 15, "TCP server (h2)")
-        cli = procs.popen(role_cmd(H1, "_tcp_client", TCP_PORT, seconds), stdout=subprocess.PIPE,
+        cli = procs.popen(role_cmd(H1, "_tcp_client", TCP_PORT, seconds, rate), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         try:
             c = json.loads(read_line(cli, seconds + 40, "TCP client (h1)"))
@@ -419,6 +428,10 @@ def one_run(kind, procs, a):
         # The hosts' congestion control shapes the TCP figure (how each takes the RTT).
         sample["tcp"]["cc"] = subprocess.run(in_ns(H1, ["cat", "/proc/sys/net/ipv4/tcp_congestion_control"]),
                                              capture_output=True, text=True, timeout=10).stdout.strip()
+        # Paced below what the hosts' senders reach through any of the rings: what a ring
+        # costs a stream the cores can carry, apart from how the hosts' congestion control
+        # sizes its window when the two cores are saturated (see hybrid.rs).
+        sample["tcp_paced"] = measure_tcp(procs, a.seconds, a.tcp_rate * 1e6 / 8)
         sample["udp"] = measure_udp(procs, a.seconds, a.senders)
         sample["udp_paced"] = measure_udp(procs, a.seconds, a.senders, a.udp_rate * 1e3)
         sample["show"] = {s.side: {c: s.cli(c) for c in ("show interface", "show interface rx-placement",
@@ -439,6 +452,7 @@ METRICS = [  # (label, path into a sample, format, whether pwire/VPP means somet
     ("ping rtt max (ms)", ("ping", "max_ms"), "%.3f", True),
     ("ping loss (%)", ("ping", "loss_pct"), "%.1f", False),
     ("TCP (Mbit/s)", ("tcp", "mbit_s"), "%.0f", True),
+    ("TCP paced (Mbit/s)", ("tcp_paced", "mbit_s"), "%.0f", True),
     ("UDP 64B offered (kpps)", ("udp", "offered_kpps"), "%.1f", True),
     ("UDP 64B rx (kpps)", ("udp", "rx_kpps"), "%.1f", True),
     ("UDP 64B loss (%)", ("udp", "loss_pct"), "%.1f", False),
@@ -453,9 +467,10 @@ def medians(samples):
 
 
 def short(s):
-    return ("ping avg %.3f max %.3f ms (loss %.0f%%), TCP %.0f Mbit/s, UDP 64B offered %.1f rx %.1f kpps (loss %.1f%%),"
-            " paced %.1f rx %.1f kpps (loss %.2f%%)"
+    return ("ping avg %.3f max %.3f ms (loss %.0f%%), TCP %.0f Mbit/s (paced %.0f), UDP 64B offered %.1f rx %.1f kpps"
+            " (loss %.1f%%), paced %.1f rx %.1f kpps (loss %.2f%%)"
             % (s["ping"]["avg_ms"], s["ping"]["max_ms"], s["ping"]["loss_pct"], s["tcp"]["mbit_s"],
+               s["tcp_paced"]["mbit_s"],
                s["udp"]["offered_kpps"], s["udp"]["rx_kpps"], s["udp"]["loss_pct"],
                s["udp_paced"]["offered_kpps"], s["udp_paced"]["rx_kpps"], s["udp_paced"]["loss_pct"]))
 
@@ -472,6 +487,8 @@ def main():
     ap.add_argument("--senders", type=int, default=2, help="UDP sender processes on h1 (default 2)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     ap.add_argument("--no-vpp", action="store_true", help="pwire alone, even when the VPP peer is built")
+    ap.add_argument("--tcp-rate", type=float, default=2500.0,
+                    help="pacing rate of the paced TCP measurement, Mbit/s of payload (default 2500)")
     ap.add_argument("--udp-rate", type=float, default=500.0,
                     help="offered rate of the paced UDP measurement, kpps (default 500)")
     a = ap.parse_args()
@@ -542,8 +559,9 @@ def main():
         print(row)
     ccs = sorted({x["tcp"].get("cc") or "?" for v in samples.values() for x in v})
     print("  (UDP: offered = frames h1 sent, rx = frames h2 received, from %d Python senders on connected sockets,"
-          " flat out and paced at %.0f kpps; TCP bytes and CRC32 checked at h2, hosts' congestion control %s)"
-          % (a.senders, a.udp_rate, "/".join(ccs)))
+          " flat out and paced at %.0f kpps; TCP flat out and paced at %.0f Mbit/s, bytes and CRC32 checked at h2,"
+          " hosts' congestion control %s)"
+          % (a.senders, a.udp_rate, a.tcp_rate, "/".join(ccs)))
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, "bench-afpacket.json")
     with open(path, "w") as f:
