@@ -21,7 +21,10 @@
 //! The checks are written once: [`deliverable`] decides the common
 //! packet for the three fast loops (the frame's cached session, a run of it, and sessions
 //! changing packet by packet); [`Decap::classify`] decides and counts everything else, with
-//! the same [`DecapLine`] pieces. Both read headers through `pwire-wire` definitions.
+//! the same [`DecapLine`] pieces. Both read headers through `pwire-wire` definitions. Over
+//! IPv4 the run of the cached session checks its packets' 32-byte head against the session's
+//! [`Outer::pattern`] (the same checks as two vector compares, its tests hold it to
+//! [`deliverable`]) and leaves anything else to the general path.
 //!
 //! Counters: see the crate doc, plus "l2tpv3 session address mismatch" (a session's id from
 //! another source or to another destination, or over UDP from or to other ports; on the
@@ -255,6 +258,15 @@ fn deliverable<O: Outer>(dl: &DecapLine, h: &O::Head, len: usize) -> Option<(usi
         return None;
     }
     Some((strip, total - strip))
+}
+
+/// The length checks of [`deliverable`], for a packet whose other fields matched the session's
+/// [`Outer::pattern`]: `Some((strip, inner))` when the datagram fits the buffer and holds an
+/// Ethernet header after the L2TPv3 one.
+#[inline(always)]
+fn sized<O: Outer>(h: &O::Head, len: usize, strip: usize) -> Option<(usize, usize)> {
+    let total = O::total(h);
+    (total <= len && total >= strip + pwire_wire::EthHdr::LEN).then(|| (strip, total - strip))
 }
 
 /// The fast path's part of sequencing, for a packet [`deliverable`] accepted (so its whole
@@ -627,6 +639,8 @@ impl<'a> FrameCache<'a> {
         let dl = self.dl;
         let idx = self.idx;
         let seq = self.seq;
+        let pat = O::pattern(&dl);
+        let strip = O::AT + usize::from(dl.hdr);
         let mut bytes = 0u64;
         // One index (not an enumerate's two counters): a register fewer to spill.
         let mut k = 0;
@@ -637,14 +651,19 @@ impl<'a> FrameCache<'a> {
                 return (k, bytes);
             }
             let d = b.current();
-            let Some((strip, inner)) = O::parse(d).and_then(|h| deliverable::<O>(&dl, h, d.len()))
-            else {
+            // With a pattern, a packet that misses it leaves the loop: no fallback to hold
+            // registers for (the previous cookie, the fields one by one).
+            let Some((strip, inner)) = O::parse(d).and_then(|h| match (&pat, O::head32(h)) {
+                (Some(p), Some(h32)) => p.matches(h32).then(|| sized::<O>(h, d.len(), strip))?,
+                _ => deliverable::<O>(&dl, h, d.len()),
+            }) else {
                 return (k, bytes);
             };
             if SEQ && seq.is_some_and(|q| !seq_in_window::<O>(&dl, q, d)) {
                 return (k, bytes);
             }
-            // SAFETY: `deliverable` checked the outer packet (strip + inner) against `d`.
+            // SAFETY: `deliverable` or `sized` checked the outer packet (strip + inner)
+            // against `d`.
             unsafe { strip_to_inner(b, strip, inner, dl.sw_if_index, idx) };
             bytes += inner as u64;
             k += 1;
@@ -806,4 +825,146 @@ fn resolve_ahead<O: Outer>(
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{deliverable, sized};
+    use crate::outer::{Ip4, Outer};
+    use crate::session::{DecapLine, OuterKind};
+    use pwire_wire::l2tpv3::{cookie_mask, Ip4L2tpHead};
+    use pwire_wire::L2tpLayout;
+    use zerocopy::{FromBytes, IntoBytes};
+
+    /// xorshift64*: the test's own numbers, the same every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn byte(&mut self) -> u8 {
+            self.next() as u8
+        }
+    }
+
+    /// A session over IPv4 (or, when `other`, of another encapsulation) with random addresses,
+    /// id and cookies, and a plain packet of it built field by field (not by pwire's encoder).
+    fn session_and_packet(r: &mut Rng, other: bool) -> (DecapLine, [u8; 64]) {
+        let cookie_len = [0u8, 4, 8][(r.next() % 3) as usize];
+        let sublayer = r.next().is_multiple_of(2);
+        let layout = L2tpLayout::new(cookie_len, sublayer).unwrap();
+        let kind = if other {
+            OuterKind::Ip6
+        } else {
+            OuterKind::Ip4
+        };
+        let mut addrs = [0u8; 32];
+        addrs[..8].iter_mut().for_each(|b| *b = r.byte());
+        let mask = cookie_mask(usize::from(cookie_len));
+        let dl = DecapLine {
+            cookie: [r.next() & mask, r.next() & mask],
+            addrs,
+            ports: 0,
+            local_sid: r.next() as u32 | 1,
+            sw_if_index: 7,
+            hdr: 4 + cookie_len + if sublayer { 4 } else { 0 },
+            layout,
+            class: DecapLine::class_of(kind, false),
+        };
+        let mut p = [0u8; 64];
+        let total = 20 + usize::from(dl.hdr) + 14 + (r.next() % 8) as usize;
+        p[0] = 0x45;
+        p[1] = r.byte();
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[4] = r.byte();
+        p[5] = r.byte();
+        p[6] = r.byte() & 0x40; // DF or not
+        p[8] = r.byte();
+        p[9] = 115;
+        p[10] = r.byte();
+        p[11] = r.byte();
+        p[12..20].copy_from_slice(&addrs[..8]);
+        p[20..24].copy_from_slice(&dl.local_sid.to_be_bytes());
+        p[24..32].copy_from_slice(&dl.cookie[0].to_be_bytes());
+        // The bytes after the cookie (sublayer or inner frame) are anything.
+        for b in &mut p[24 + usize::from(cookie_len)..] {
+            *b = r.byte();
+        }
+        (dl, p)
+    }
+
+    /// What the run loop decides with the pattern (its exit, `None`, sends the packet to the
+    /// general path), against what `deliverable` decides.
+    fn both(dl: &DecapLine, p: &[u8], len: usize) -> [Option<(usize, usize)>; 2] {
+        let h = Ip4L2tpHead::ref_from_prefix(p).unwrap().0;
+        let strip = Ip4::AT + usize::from(dl.hdr);
+        let pat = Ip4::pattern(dl).unwrap();
+        let fast = pat
+            .matches(Ip4::head32(h).unwrap())
+            .then(|| sized::<Ip4>(h, len, strip))
+            .flatten();
+        [fast, deliverable::<Ip4>(dl, h, len)]
+    }
+
+    /// The pattern takes exactly the packets `deliverable` takes with the current cookie:
+    /// plain packets of the session, each byte of the head changed at random, lengths short
+    /// and long, sessions of another encapsulation, and the previous cookie (which the run
+    /// loop leaves to the general path).
+    #[test]
+    fn ip4_pattern_agrees_with_deliverable() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut taken, mut left) = (0, 0);
+        for i in 0..20_000 {
+            let other = i % 97 == 0;
+            let (dl, mut p) = session_and_packet(&mut r, other);
+            let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+            let mut len = total;
+            match r.next() % 4 {
+                0 => {}
+                1 => {
+                    // One head byte changed.
+                    let at = (r.next() % 32) as usize;
+                    p[at] ^= 1 << (r.next() % 8);
+                }
+                2 => len = (r.next() % 64) as usize, // buffer shorter or longer than the datagram
+                _ => {
+                    // The previous cookie, where the session has one.
+                    if dl.cookie[1] != dl.cookie[0] && dl.layout.cookie_len() > 0 {
+                        p[24..32].copy_from_slice(&dl.cookie[1].to_be_bytes());
+                        let [fast, slow] = both(&dl, &p, len);
+                        assert_eq!(fast, None);
+                        assert_eq!(slow.is_some(), !other);
+                        continue;
+                    }
+                }
+            }
+            let [fast, slow] = both(&dl, &p, len.max(32));
+            if fast.is_some() {
+                taken += 1;
+                assert_eq!(fast, slow, "{dl:?} {p:02x?}");
+            } else {
+                left += 1;
+                // Refused by the pattern: deliverable refuses it too, or takes it only with
+                // the previous cookie (a changed cookie byte may happen to make it).
+                let cookie = u64::from_be_bytes(p[24..32].try_into().unwrap())
+                    & cookie_mask(dl.layout.cookie_len());
+                assert!(slow.is_none() || cookie == dl.cookie[1], "{dl:?} {p:02x?}");
+            }
+        }
+        // Both outcomes were exercised, often.
+        assert!(taken > 5_000 && left > 5_000, "{taken} {left}");
+    }
+
+    /// The head is the first 32 bytes of the packet, as the pattern reads them.
+    #[test]
+    fn head32_is_the_packet_head() {
+        let mut r = Rng(1);
+        let (_, p) = session_and_packet(&mut r, false);
+        let h = Ip4L2tpHead::ref_from_prefix(&p[..]).unwrap().0;
+        assert_eq!(&Ip4::head32(h).unwrap()[..], &p[..32]);
+        assert_eq!(h.as_bytes(), &p[..32]);
+    }
 }

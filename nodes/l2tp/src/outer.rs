@@ -11,6 +11,7 @@
 use crate::session::{DecapLine, OuterKind};
 use pwire_wire::ipv4::{Ip4Hdr, FLAG_MF, FRAG_OFFSET_MASK};
 use pwire_wire::ipv6::PROTO_UDP;
+use pwire_wire::l2tpv3::cookie_mask;
 use pwire_wire::l2tpv3::{
     Ip4L2tpHead, Ip4UdpL2tpHead, Ip6L2tpHead, Ip6UdpL2tpHead, L2tpHead, UdpL2tpHdr,
     UDP_DATA_FLAGS_VER, UDP_T_BIT, UDP_VER_MASK,
@@ -92,6 +93,64 @@ pub(crate) trait Outer: Send + 'static {
     fn dst_key(h: &Self::Head) -> [u8; 16];
     /// The general path.
     fn locate(d: &[u8]) -> Result<Located, Miss>;
+    /// For the cached session's run loop: what a plain packet of session `dl` carries in the
+    /// first 32 bytes of its head ([`Outer::head32`]), where those bytes hold every check of
+    /// [`crate::decap`]'s `deliverable` but the lengths, with its current cookie. The loop then
+    /// checks a packet with two vector compares and leaves any other packet (the previous
+    /// cookie after a rollover included) to the general path.
+    ///
+    /// IPv4 only: its head (IPv4 header, session id, cookie word) is exactly 32 bytes, and its
+    /// checks are fields spread over them (version and header length, fragment bits, protocol,
+    /// addresses, session id, cookie). The IPv6 head is 52 bytes, whose addresses are already
+    /// compared as vectors; over UDP the ports and the UDP header are past 32 bytes.
+    #[inline(always)]
+    fn pattern(_dl: &DecapLine) -> Option<Pattern> {
+        None
+    }
+    /// The head's first 32 bytes, where [`Outer::pattern`] has a pattern.
+    #[inline(always)]
+    fn head32(_h: &Self::Head) -> Option<&[u8; 32]> {
+        None
+    }
+}
+
+/// A masked compare of 32 bytes, `b & mask == want`: with SSE2, two loads, two ANDs, two
+/// byte compares and a mask test, where the same checks field by field took about twice the
+/// instructions and held the loop's registers (`l2tp4-decap`, 2026-12-07: 9.3 to 7.7 clocks a
+/// packet, paired runs, with the loop's exit to the general path on a miss).
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub(crate) struct Pattern {
+    mask: [[u8; 16]; 2],
+    want: [[u8; 16]; 2],
+}
+
+impl Pattern {
+    /// `b & mask == want`.
+    #[inline(always)]
+    pub(crate) fn matches(&self, b: &[u8; 32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{__m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8};
+            let h: &[[u8; 16]; 2] = zerocopy::transmute_ref!(b);
+            let [b0, b1]: [__m128i; 2] = zerocopy::transmute!(*h);
+            let [m0, m1]: [__m128i; 2] = zerocopy::transmute!(self.mask);
+            let [w0, w1]: [__m128i; 2] = zerocopy::transmute!(self.want);
+            // SAFETY: these intrinsics only need SSE2, which every x86_64 processor has (it is
+            // in the target's baseline); they take values, not pointers.
+            unsafe {
+                let e0 = _mm_cmpeq_epi8(_mm_and_si128(b0, m0), w0);
+                let e1 = _mm_cmpeq_epi8(_mm_and_si128(b1, m1), w1);
+                _mm_movemask_epi8(_mm_and_si128(e0, e1)) == 0xffff
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let m: &[u8; 32] = zerocopy::transmute_ref!(&self.mask);
+            let w: &[u8; 32] = zerocopy::transmute_ref!(&self.want);
+            b.iter().zip(m).zip(w).all(|((x, m), w)| x & m == *w)
+        }
+    }
 }
 
 #[inline(always)]
@@ -303,6 +362,50 @@ impl Outer for Ip4 {
     #[inline(always)]
     fn dst_key(h: &Self::Head) -> [u8; 16] {
         mapped(h.ip4.dst)
+    }
+    #[inline(always)]
+    fn pattern(dl: &DecapLine) -> Option<Pattern> {
+        use core::mem::offset_of;
+        let mut mask = [0u8; 32];
+        let mut want = [0u8; 32];
+        let mut put = |at: usize, m: &[u8], w: &[u8]| {
+            mask[at..at + m.len()].copy_from_slice(m);
+            want[at..at + w.len()].copy_from_slice(w);
+        };
+        // Source and destination are next to each other, as `DecapLine::addrs` holds them.
+        const _: () = assert!(offset_of!(Ip4Hdr, dst) == offset_of!(Ip4Hdr, src) + 4);
+        let ip = offset_of!(Ip4L2tpHead, ip4);
+        let l2 = offset_of!(Ip4L2tpHead, l2tp);
+        // A session of another encapsulation: version 0, which no plain packet has.
+        let vi = if dl.is(OuterKind::Ip4) { 0x45 } else { 0 };
+        put(ip + offset_of!(Ip4Hdr, version_ihl), &[0xff], &[vi]);
+        let frag = (FLAG_MF | FRAG_OFFSET_MASK).to_be_bytes();
+        put(ip + offset_of!(Ip4Hdr, flags_frag), &frag, &[0, 0]);
+        put(
+            ip + offset_of!(Ip4Hdr, protocol),
+            &[0xff],
+            &[crate::PROTO_L2TP],
+        );
+        put(ip + offset_of!(Ip4Hdr, src), &[0xff; 8], &dl.addrs[..8]);
+        put(
+            l2 + offset_of!(L2tpHead, session_id),
+            &[0xff; 4],
+            &dl.local_sid.to_be_bytes(),
+        );
+        let cm = cookie_mask(dl.layout.cookie_len());
+        put(
+            l2 + offset_of!(L2tpHead, cookie_word),
+            &cm.to_be_bytes(),
+            &(dl.cookie[0] & cm).to_be_bytes(),
+        );
+        Some(Pattern {
+            mask: zerocopy::transmute!(mask),
+            want: zerocopy::transmute!(want),
+        })
+    }
+    #[inline(always)]
+    fn head32(h: &Self::Head) -> Option<&[u8; 32]> {
+        Some(zerocopy::transmute_ref!(h))
     }
     fn locate(d: &[u8]) -> Result<Located, Miss> {
         let (off, total, addrs, src, dst) = locate4(d, crate::PROTO_L2TP)?;
