@@ -30,6 +30,7 @@ use pwire_node_ip4::state::{Ip4Dp, Kind as Kind4, Row};
 use pwire_node_ip6::state::{Ip6State, Kind as Kind6, LbCounter};
 use pwire_vnet::{Registry, VnetState};
 use pwire_wire::checksum::Sum;
+use pwire_wire::ipv4::Ip4Hdr;
 use pwire_wire::l2tpv3::Sublayer;
 use pwire_wire::Ip6Hdr;
 use std::fmt;
@@ -246,7 +247,13 @@ impl Node for Encap {
                     Next::Lookup as u16
                 }
                 OuterKind::Ip4 => {
-                    ip4(&mut self.ident, self.ident_step, s, h, rl + inner);
+                    ip4(
+                        &mut self.ident,
+                        self.ident_step,
+                        Ip4Patch::of(s),
+                        h,
+                        rl + inner,
+                    );
                     Next::Lookup4 as u16
                 }
                 OuterKind::Udp6 => {
@@ -256,7 +263,13 @@ impl Node for Encap {
                     Next::Lookup as u16
                 }
                 OuterKind::Udp4 => {
-                    ip4(&mut self.ident, self.ident_step, s, h, rl + inner);
+                    ip4(
+                        &mut self.ident,
+                        self.ident_step,
+                        Ip4Patch::of(s),
+                        h,
+                        rl + inner,
+                    );
                     udp_finish(s, b, 20, (rl - 20 + inner) as u16);
                     Next::Lookup4 as u16
                 }
@@ -336,6 +349,7 @@ fn ip_run<const TRACE: bool, const V4: bool>(
         (true, true) => Next::Rewrite4,
     } as u16;
     let adj = midchain.unwrap_or(0);
+    let patch = Ip4Patch::of(s);
     let (mut bytes, mut outer) = (0u64, 0u64);
     for (k, (&bi, nx)) in bis.iter().zip(nexts.iter_mut()).enumerate() {
         // SAFETY: frame invariant: each index once; this loop visits each slot once.
@@ -349,7 +363,7 @@ fn ip_run<const TRACE: bool, const V4: bool>(
         };
         copy_rewrite(h, &s.rewrite);
         if V4 {
-            ip4(ident, step, s, h, rl + inner);
+            ip4(ident, step, patch, h, rl + inner);
         } else {
             h[4..6].copy_from_slice(&((rl - Ip6Hdr::LEN + inner) as u16).to_be_bytes());
         }
@@ -365,21 +379,42 @@ fn ip_run<const TRACE: bool, const V4: bool>(
     (bis.len(), bytes, outer)
 }
 
-/// Patches the outer IPv4 header at the start of `h`: total length, identification (for
-/// a fragmentable tunnel: `ident`, then stepped), and the checksum from the session's
-/// precomputed sum.
+/// What [`ip4`] needs of an IPv4 session, read once per run (not from the session for each
+/// packet): DF set (the identification stays 0), and the precomputed sum of its header.
+#[derive(Clone, Copy)]
+struct Ip4Patch {
+    df: bool,
+    sum: u16,
+}
+
+impl Ip4Patch {
+    fn of(s: &Session) -> Self {
+        Ip4Patch {
+            df: s.df,
+            sum: s.ip4_sum,
+        }
+    }
+}
+
+/// Patches the outer IPv4 header at the start of `h` (an IPv4 session's rewrite, so at least
+/// the header): total length, identification (for a fragmentable tunnel: `ident`, then
+/// stepped), and the checksum from the session's precomputed sum (at most three words: two
+/// folds, no loop).
 #[inline(always)]
-fn ip4(ident: &mut u16, step: u16, s: &Session, h: &mut [u8], total: usize) {
+fn ip4(ident: &mut u16, step: u16, p: Ip4Patch, h: &mut [u8], total: usize) {
+    let Ok((ip, _)) = Ip4Hdr::parse_mut(h) else {
+        return;
+    };
     let total = total as u16;
-    h[2..4].copy_from_slice(&total.to_be_bytes());
-    let mut sum = Sum::ZERO.add_u16(s.ip4_sum).add_u16(total);
-    if !s.df {
+    ip.total_len.set(total);
+    let mut sum = Sum::ZERO.add_u16(p.sum).add_u16(total);
+    if !p.df {
         let id = *ident;
         *ident = id.wrapping_add(step);
-        h[4..6].copy_from_slice(&id.to_be_bytes());
+        ip.ident.set(id);
         sum = sum.add_u16(id);
     }
-    h[10..12].copy_from_slice(&sum.checksum().to_be_bytes());
+    ip.checksum.set(sum.checksum_short());
 }
 
 /// Writes the UDP length, and the checksum when the session computes one: the session's sum
