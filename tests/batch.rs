@@ -475,15 +475,7 @@ fn run(v: &Variant, feature: bool, extra: u32, pkts: &[Vec<u8>], mode: Mode) -> 
     } else {
         // Every packet traced: every node takes its general path (the loops stop at traced
         // packets), so this is the reference the loops are checked against.
-        h.cli(&format!("trace add pg-input {}", pkts.len()));
-        for (i, p) in pkts.iter().enumerate() {
-            h.send(
-                &format!("p{i}"),
-                "pg0",
-                "ethernet-input",
-                std::slice::from_ref(p),
-            );
-        }
+        pwire_tests::send_traced_one_by_one(&mut h, "pg0", "ethernet-input", pkts);
     }
     let mut pg0 = h.captured("pg0", &c0);
     let mut pg1 = h.captured("pg1", &c1);

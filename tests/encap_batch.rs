@@ -69,15 +69,7 @@ fn feed(h: &mut Harness, port: &str, pkts: &[Vec<u8>], mode: Mode) {
             h.send("m", port, "ethernet-input", pkts);
         }
         Mode::Single => {
-            h.cli(&format!("trace add pg-input {}", pkts.len()));
-            for (i, p) in pkts.iter().enumerate() {
-                h.send(
-                    &format!("p{i}"),
-                    port,
-                    "ethernet-input",
-                    std::slice::from_ref(p),
-                );
-            }
+            pwire_tests::send_traced_one_by_one(h, port, "ethernet-input", pkts);
         }
     }
 }

@@ -59,6 +59,21 @@ pub fn pg_uplink(h: &mut pwire_testkit::Harness) {
     }
 }
 
+/// Sends `pkts` from pg interface `iface` into `node` one packet per frame, each traced: the
+/// nodes' run loops stop at traced packets, so every packet takes its node's general path (the
+/// reference the batch tests hold the loops to).
+pub fn send_traced_one_by_one(
+    h: &mut pwire_testkit::Harness,
+    iface: &str,
+    node: &str,
+    pkts: &[Vec<u8>],
+) {
+    h.cli(&format!("trace add pg-input {}", pkts.len()));
+    for (i, p) in pkts.iter().enumerate() {
+        h.send(&format!("p{i}"), iface, node, std::slice::from_ref(p));
+    }
+}
+
 /// Every feature crate pwire has, for `Harness::with` (which brings interface and pg itself).
 pub fn features() -> Vec<pwire_vnet::dataplane::RegisterFn> {
     pwire::ALL

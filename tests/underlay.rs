@@ -730,13 +730,20 @@ fn frag_needed4(mtu: u16, quoted: &[u8]) -> Vec<u8> {
     let mut h = vec![0x45, 0];
     h.extend_from_slice(&((20 + m.len()) as u16).to_be_bytes());
     h.extend_from_slice(&[0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 99, 192, 0, 2, 1]);
+    eth4_from_peer(h, &m, 0)
+}
+
+/// The frame from the peer's MAC to pg0 holding IPv4 header `h` (its checksum filled in here),
+/// then `payload`, then `pad` bytes of Ethernet padding.
+fn eth4_from_peer(mut h: Vec<u8>, payload: &[u8], pad: usize) -> Vec<u8> {
     let c = csum(&[&h]);
     h[10..12].copy_from_slice(&c.to_be_bytes());
     let mut f = PG0_MAC.to_vec();
     f.extend_from_slice(&PEER_MAC);
     f.extend_from_slice(&[0x08, 0x00]);
     f.extend_from_slice(&h);
-    f.extend_from_slice(&m);
+    f.extend_from_slice(payload);
+    f.extend(std::iter::repeat_n(0xee, pad));
     f
 }
 
@@ -1001,15 +1008,7 @@ fn peer4(
     h.extend_from_slice(&src.octets());
     h.extend_from_slice(&OUR4.octets());
     h.extend(std::iter::repeat_n(1u8, opts));
-    let c = csum(&[&h]);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut f = PG0_MAC.to_vec();
-    f.extend_from_slice(&PEER_MAC);
-    f.extend_from_slice(&[0x08, 0x00]);
-    f.extend_from_slice(&h);
-    f.extend_from_slice(l2tp);
-    f.extend(std::iter::repeat_n(0xee, pad));
-    f
+    eth4_from_peer(h, l2tp, pad)
 }
 
 /// The IPv4 decap loops (the cached session's run, which checks each packet's 32-byte head
@@ -1125,15 +1124,7 @@ fn ipv4_decap_loops_agree_with_the_general_path() {
             }
             let cap = h.capture("pg1");
             if single {
-                h.cli(&format!("trace add pg-input {}", pkts.len()));
-                for (i, p) in pkts.iter().enumerate() {
-                    h.send(
-                        &format!("p{i}"),
-                        "pg0",
-                        "ethernet-input",
-                        std::slice::from_ref(p),
-                    );
-                }
+                pwire_tests::send_traced_one_by_one(&mut h, "pg0", "ethernet-input", &pkts);
             } else {
                 h.send("all", "pg0", "ethernet-input", &pkts);
             }

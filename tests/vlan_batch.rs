@@ -205,15 +205,7 @@ fn run(mixes: &[(&'static str, Vec<Vec<u8>>)], mode: Mode) -> Outcome {
             }
             Mode::Single => {
                 h.cli("clear trace");
-                h.cli(&format!("trace add pg-input {}", pkts.len()));
-                for (i, p) in pkts.iter().enumerate() {
-                    h.send(
-                        &format!("m{k}p{i}"),
-                        port,
-                        "ethernet-input",
-                        std::slice::from_ref(p),
-                    );
-                }
+                pwire_tests::send_traced_one_by_one(&mut h, port, "ethernet-input", pkts);
             }
         }
     }
