@@ -150,26 +150,8 @@ pub fn rss_kib() -> u64 {
         .expect("VmRSS line")
 }
 
-/// A small deterministic PRNG (xorshift64*), so random cases are reproducible from their seed.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
-    }
-}
+/// The tests' seeded PRNG (pwire-testkit's, which the crates' own tests share).
+pub use pwire_testkit::Rng;
 
 /// A child process killed and reaped on drop, so a failing test leaves nothing running.
 #[derive(Debug)]

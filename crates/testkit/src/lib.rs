@@ -7,13 +7,34 @@
 //!   `test forward <tx-interface>`; with `packet-generator new { ... node test-forward }` it
 //!   makes a pg-in, pg-out loop through the real engine. `test link <if> up|down`: a driver's
 //!   link report (carrier), which pg interfaces otherwise never make.
-//! - pcap helpers to write stream inputs and read captures.
+//! - pcap helpers to write stream inputs and read captures, and [`Rng`], a seeded PRNG.
 //! - [`netns`]: namespaces, pwire processes, ping and TCP for the end-to-end tests.
 //! - [`prereq`]: what a test needs from the machine, and the one rule for a missing
 //!   prerequisite (fails as root or in CI, skips saying why elsewhere).
 
 pub mod netns;
 pub mod prereq;
+
+/// A small deterministic PRNG (xorshift64*), so random cases are reproducible from their seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}
 
 use pwire_cli::CliError;
 use pwire_graph::{next_nodes, Cx, Frame, Node, NodeKind, NodeReg, Shared};

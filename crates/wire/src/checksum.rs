@@ -317,6 +317,12 @@ pub fn verify_l4_checksum(frame: &[u8]) -> Result<bool, Error> {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::ethernet::{EthHdr, Mac};
+    use crate::icmpv6::Icmp6Hdr;
+    use crate::ipv6::PROTO_ICMPV6;
+    use crate::testdata;
+    use proptest::prelude::*;
+    use std::vec::Vec;
 
     /// The short fold agrees with the loop for sums up to 2^32 - 1: random ones, and the
     /// edges where a carry is folded in twice.
@@ -345,12 +351,6 @@ mod test {
             assert_eq!(Sum(v).checksum_short(), Sum(v).checksum(), "{v:#x}");
         }
     }
-    use crate::ethernet::{EthHdr, Mac};
-    use crate::icmpv6::Icmp6Hdr;
-    use crate::ipv6::PROTO_ICMPV6;
-    use crate::testdata;
-    use proptest::prelude::*;
-    use std::vec::Vec;
 
     /// Straightforward 16-bit-at-a-time reference, to check the 32-bit fast path against.
     fn reference_sum(data: &[u8]) -> u16 {

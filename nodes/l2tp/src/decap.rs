@@ -49,6 +49,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
 use std::sync::Arc;
+use zerocopy::IntoBytes;
 
 /// Next arcs (the third only on the features: `O::LOOKUP`).
 #[derive(Clone, Copy)]
@@ -653,9 +654,11 @@ impl<'a> FrameCache<'a> {
             let d = b.current();
             // With a pattern, a packet that misses it leaves the loop: no fallback to hold
             // registers for (the previous cookie, the fields one by one).
-            let Some((strip, inner)) = O::parse(d).and_then(|h| match (&pat, O::head32(h)) {
-                (Some(p), Some(h32)) => p.matches(h32).then(|| sized::<O>(h, d.len(), strip))?,
-                _ => deliverable::<O>(&dl, h, d.len()),
+            let Some((strip, inner)) = O::parse(d).and_then(|h| match &pat {
+                Some(p) => p
+                    .matches(h.as_bytes())
+                    .then(|| sized::<O>(h, d.len(), strip))?,
+                None => deliverable::<O>(&dl, h, d.len()),
             }) else {
                 return (k, bytes);
             };
@@ -832,29 +835,20 @@ mod tests {
     use super::{deliverable, sized};
     use crate::outer::{Ip4, Outer};
     use crate::session::{DecapLine, OuterKind};
+    use pwire_testkit::Rng;
     use pwire_wire::l2tpv3::{cookie_mask, Ip4L2tpHead};
     use pwire_wire::L2tpLayout;
     use zerocopy::{FromBytes, IntoBytes};
 
-    /// xorshift64*: the test's own numbers, the same every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn byte(&mut self) -> u8 {
-            self.next() as u8
-        }
+    fn byte(r: &mut Rng) -> u8 {
+        r.next_u64() as u8
     }
 
     /// A session over IPv4 (or, when `other`, of another encapsulation) with random addresses,
     /// id and cookies, and a plain packet of it built field by field (not by pwire's encoder).
     fn session_and_packet(r: &mut Rng, other: bool) -> (DecapLine, [u8; 64]) {
-        let cookie_len = [0u8, 4, 8][(r.next() % 3) as usize];
-        let sublayer = r.next().is_multiple_of(2);
+        let cookie_len = [0u8, 4, 8][r.below(3) as usize];
+        let sublayer = r.next_u64().is_multiple_of(2);
         let layout = L2tpLayout::new(cookie_len, sublayer).unwrap();
         let kind = if other {
             OuterKind::Ip6
@@ -862,36 +856,36 @@ mod tests {
             OuterKind::Ip4
         };
         let mut addrs = [0u8; 32];
-        addrs[..8].iter_mut().for_each(|b| *b = r.byte());
+        addrs[..8].iter_mut().for_each(|b| *b = byte(r));
         let mask = cookie_mask(usize::from(cookie_len));
         let dl = DecapLine {
-            cookie: [r.next() & mask, r.next() & mask],
+            cookie: [r.next_u64() & mask, r.next_u64() & mask],
             addrs,
             ports: 0,
-            local_sid: r.next() as u32 | 1,
+            local_sid: r.next_u64() as u32 | 1,
             sw_if_index: 7,
             hdr: 4 + cookie_len + if sublayer { 4 } else { 0 },
             layout,
             class: DecapLine::class_of(kind, false),
         };
         let mut p = [0u8; 64];
-        let total = 20 + usize::from(dl.hdr) + 14 + (r.next() % 8) as usize;
+        let total = 20 + usize::from(dl.hdr) + 14 + r.below(8) as usize;
         p[0] = 0x45;
-        p[1] = r.byte();
+        p[1] = byte(r);
         p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        p[4] = r.byte();
-        p[5] = r.byte();
-        p[6] = r.byte() & 0x40; // DF or not
-        p[8] = r.byte();
+        p[4] = byte(r);
+        p[5] = byte(r);
+        p[6] = byte(r) & 0x40; // DF or not
+        p[8] = byte(r);
         p[9] = 115;
-        p[10] = r.byte();
-        p[11] = r.byte();
+        p[10] = byte(r);
+        p[11] = byte(r);
         p[12..20].copy_from_slice(&addrs[..8]);
         p[20..24].copy_from_slice(&dl.local_sid.to_be_bytes());
         p[24..32].copy_from_slice(&dl.cookie[0].to_be_bytes());
         // The bytes after the cookie (sublayer or inner frame) are anything.
         for b in &mut p[24 + usize::from(cookie_len)..] {
-            *b = r.byte();
+            *b = byte(r);
         }
         (dl, p)
     }
@@ -903,7 +897,7 @@ mod tests {
         let strip = Ip4::AT + usize::from(dl.hdr);
         let pat = Ip4::pattern(dl).unwrap();
         let fast = pat
-            .matches(Ip4::head32(h).unwrap())
+            .matches(h.as_bytes())
             .then(|| sized::<Ip4>(h, len, strip))
             .flatten();
         [fast, deliverable::<Ip4>(dl, h, len)]
@@ -922,14 +916,14 @@ mod tests {
             let (dl, mut p) = session_and_packet(&mut r, other);
             let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
             let mut len = total;
-            match r.next() % 4 {
+            match r.below(4) {
                 0 => {}
                 1 => {
                     // One head byte changed.
-                    let at = (r.next() % 32) as usize;
-                    p[at] ^= 1 << (r.next() % 8);
+                    let at = r.below(32) as usize;
+                    p[at] ^= 1 << r.below(8);
                 }
-                2 => len = (r.next() % 64) as usize, // buffer shorter or longer than the datagram
+                2 => len = r.below(64) as usize, // buffer shorter or longer than the datagram
                 _ => {
                     // The previous cookie, where the session has one.
                     if dl.cookie[1] != dl.cookie[0] && dl.layout.cookie_len() > 0 {
@@ -958,13 +952,13 @@ mod tests {
         assert!(taken > 5_000 && left > 5_000, "{taken} {left}");
     }
 
-    /// The head is the first 32 bytes of the packet, as the pattern reads them.
+    /// The pattern reads the head's bytes: the first 32 bytes of the packet, all of them.
     #[test]
-    fn head32_is_the_packet_head() {
+    fn the_pattern_reads_the_packet_head() {
         let mut r = Rng(1);
         let (_, p) = session_and_packet(&mut r, false);
         let h = Ip4L2tpHead::ref_from_prefix(&p[..]).unwrap().0;
-        assert_eq!(&Ip4::head32(h).unwrap()[..], &p[..32]);
+        assert_eq!(&h.as_bytes().first_chunk::<32>().unwrap()[..], &p[..32]);
         assert_eq!(h.as_bytes(), &p[..32]);
     }
 }

@@ -19,7 +19,7 @@ use pwire_wire::l2tpv3::{
 use pwire_wire::udp::UdpHdr;
 use pwire_wire::Ip6Hdr;
 use std::net::IpAddr;
-use zerocopy::IntoBytes;
+use zerocopy::{Immutable, IntoBytes};
 
 /// Why the general path did not find an L2TPv3 data header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub(crate) struct Located {
 /// One outer encapsulation.
 pub(crate) trait Outer: Send + 'static {
     /// The plain packet's headers up to and including [`L2tpHead`].
-    type Head: 'static;
+    type Head: IntoBytes + Immutable + 'static;
     /// Node names: reached from ip-local (or udp-lookup), and the ip-unicast feature (IP only).
     const LOCAL: &'static str;
     const FEATURE: Option<&'static str>;
@@ -94,7 +94,7 @@ pub(crate) trait Outer: Send + 'static {
     /// The general path.
     fn locate(d: &[u8]) -> Result<Located, Miss>;
     /// For the cached session's run loop: what a plain packet of session `dl` carries in the
-    /// first 32 bytes of its head ([`Outer::head32`]), where those bytes hold every check of
+    /// first 32 bytes of its head, where those bytes hold every check of
     /// [`crate::decap`]'s `deliverable` but the lengths, with its current cookie. The loop then
     /// checks a packet with two vector compares and leaves any other packet (the previous
     /// cookie after a rollover included) to the general path.
@@ -105,11 +105,6 @@ pub(crate) trait Outer: Send + 'static {
     /// compared as vectors; over UDP the ports and the UDP header are past 32 bytes.
     #[inline(always)]
     fn pattern(_dl: &DecapLine) -> Option<Pattern> {
-        None
-    }
-    /// The head's first 32 bytes, where [`Outer::pattern`] has a pattern.
-    #[inline(always)]
-    fn head32(_h: &Self::Head) -> Option<&[u8; 32]> {
         None
     }
 }
@@ -126,9 +121,13 @@ pub(crate) struct Pattern {
 }
 
 impl Pattern {
-    /// `b & mask == want`.
+    /// `b & mask == want` for the first 32 bytes of `head` (false for a shorter one: an
+    /// IPv4 head is exactly 32 bytes, so after inlining the length is no test at all).
     #[inline(always)]
-    pub(crate) fn matches(&self, b: &[u8; 32]) -> bool {
+    pub(crate) fn matches(&self, head: &[u8]) -> bool {
+        let Some(b) = head.first_chunk::<32>() else {
+            return false;
+        };
         #[cfg(target_arch = "x86_64")]
         {
             use core::arch::x86_64::{__m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8};
@@ -402,10 +401,6 @@ impl Outer for Ip4 {
             mask: zerocopy::transmute!(mask),
             want: zerocopy::transmute!(want),
         })
-    }
-    #[inline(always)]
-    fn head32(h: &Self::Head) -> Option<&[u8; 32]> {
-        Some(zerocopy::transmute_ref!(h))
     }
     fn locate(d: &[u8]) -> Result<Located, Miss> {
         let (off, total, addrs, src, dst) = locate4(d, crate::PROTO_L2TP)?;
