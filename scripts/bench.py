@@ -856,7 +856,8 @@ def bench(work):
     ap.add_argument("--packets", type=int, help="packets per run (default 50M, --quick 2M)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--against", metavar="PWIRE",
-                    help="another build's pwire binary: after the cases, run each L2TPv3 path side by side with "
+                    help="another build's pwire binary: after the cases, run each L2TPv3 path (both families, IP "
+                         "and UDP) side by side with "
                          "it (one per core, then swapped) and print this build's clk/pkt over that build's")
     ap.add_argument("--barrier", action="store_true", help="only the barrier-hold case")
     ap.add_argument("--no-vpp", action="store_true", help="skip the side-by-side runs with the VPP peer")
@@ -1102,7 +1103,9 @@ def bench(work):
         barrier_hold(work, a.quick)
     if a.against:
         print("\nThis build against %s, side by side (one per core, then swapped), %d alternations:" % (a.against, runs))
-        for key in ("decap-local", "decap-feature", "encap", "decap-local-seq", "encap-seq"):
+        for key in ("decap-local", "decap-feature", "encap", "decap-local-seq", "encap-seq",
+                    "decap-local-ip4", "decap-feature-ip4", "encap-ip4", "decap-udp4", "encap-udp4",
+                    "decap-udp6", "encap-udp6"):
             if key not in spec:
                 continue
             t = 0.5 if a.quick else 1.5
